@@ -1,0 +1,51 @@
+#pragma once
+// A checkpoint's tensors by name. Internal to us_model (exposes LibTorch types).
+#include <torch/torch.h>
+
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace unisearch::model {
+
+// Thrown for any unreadable, malformed or refused checkpoint; what() is a sentence a
+// person can act on (it names the file part, the tensor or the refused pickle global).
+struct CheckpointError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+class StateDict
+{
+public:
+    void insert(std::string name, torch::Tensor tensor);
+    bool contains(const std::string &name) const;
+    // Throws CheckpointError naming the key when missing.
+    torch::Tensor get(const std::string &name) const;
+    // Also checks the shape; a mismatch names both shapes.
+    torch::Tensor get(const std::string &name, at::IntArrayRef expectedShape) const;
+    // The entries whose key starts with prefix, with the prefix removed
+    // (select("visual_encoder.") → "blocks.0.attn.qkv.weight", ...).
+    StateDict select(const std::string &prefix) const;
+    bool hasPrefix(const std::string &prefix) const;
+    std::vector<std::string> keys() const;
+    size_t size() const { return m_tensors.size(); }
+    bool empty() const { return m_tensors.empty(); }
+    const std::map<std::string, torch::Tensor> &tensors() const { return m_tensors; }
+    void erase(const std::string &name) { m_tensors.erase(name); }
+
+private:
+    std::map<std::string, torch::Tensor> m_tensors;
+};
+
+// Reads a checkpoint by content (zip archive → PyTorch .pth through the restricted
+// unpickler; otherwise .safetensors). For a .pth holding {'model': state_dict, ...}
+// returns the 'model' entry; a bare state dict is returned as is. Throws CheckpointError.
+StateDict loadCheckpoint(const std::string &path);
+StateDict loadPth(const std::string &path);
+StateDict loadSafetensors(const std::string &path, std::map<std::string, std::string> *metadata = nullptr);
+// Writes atomically (temp file + rename). Tensors are written contiguous, in their dtype.
+void saveSafetensors(const std::string &path, const StateDict &dict,
+                     const std::map<std::string, std::string> &metadata = {});
+
+} // namespace unisearch::model

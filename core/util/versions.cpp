@@ -1,0 +1,26 @@
+#include "versions.h"
+
+#include "index/vectorstore.h"
+#include "model/runtime.h"
+
+#include <sqlite3.h>
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/avutil.h>
+}
+
+namespace unisearch {
+
+QList<QPair<QString, QString>> libraryVersions()
+{
+    return {
+        {QStringLiteral("Qt"), QString::fromLatin1(qVersion())},
+        {QStringLiteral("LibTorch"), QString::fromStdString(model::libtorchVersion())},
+        {QStringLiteral("FAISS"), QString::fromStdString(index::faissVersion())},
+        {QStringLiteral("FFmpeg"), QString::fromLatin1(av_version_info())},
+        {QStringLiteral("SQLite"), QString::fromLatin1(sqlite3_libversion())},
+    };
+}
+
+} // namespace unisearch

@@ -1,0 +1,8 @@
+#pragma once
+#include <string>
+
+namespace unisearch::index {
+
+std::string faissVersion();
+
+} // namespace unisearch::index

@@ -1,0 +1,60 @@
+#include "support/fixtures.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <stdexcept>
+
+namespace unisearch::test {
+
+QString sourceDir()
+{
+    const QByteArray env = qgetenv("UNISEARCH_SOURCE_DIR");
+    if (!env.isEmpty())
+        return QString::fromLocal8Bit(env);
+    return QDir::currentPath();
+}
+
+QString fixturesRoot()
+{
+    QByteArray env = qgetenv("UNISEARCH_FIXTURES");
+    QString root = env.isEmpty() ? sourceDir() + QStringLiteral("/../shared/fixtures")
+                                 : QString::fromLocal8Bit(env);
+    if (!QFileInfo(root).isDir())
+        throw std::runtime_error("fixtures directory not found: " + root.toStdString()
+                                 + " (set UNISEARCH_FIXTURES)");
+    return QDir(root).absolutePath();
+}
+
+QString uniadapterDir()
+{
+    const QByteArray env = qgetenv("UNISEARCH_UNIADAPTER_FIXTURES");
+    const QString dir = env.isEmpty() ? fixturesRoot() + QStringLiteral("/uniadapter")
+                                      : QString::fromLocal8Bit(env);
+    if (!QFileInfo(dir).isDir())
+        throw std::runtime_error("UniAdapter fixture directory not found: " + dir.toStdString());
+    return QDir(dir).absolutePath();
+}
+
+QString caseDir(const QString &caseName)
+{
+    const QString dir = uniadapterDir() + QLatin1Char('/') + caseName;
+    if (!QFileInfo(dir).isDir())
+        throw std::runtime_error("fixture case not found: " + dir.toStdString());
+    return dir;
+}
+
+nlohmann::json readCase(const QString &caseName)
+{
+    QFile f(caseDir(caseName) + QStringLiteral("/case.json"));
+    if (!f.open(QIODevice::ReadOnly))
+        throw std::runtime_error("cannot read " + f.fileName().toStdString());
+    return nlohmann::json::parse(f.readAll().toStdString());
+}
+
+QString vocabPath()
+{
+    return sourceDir() + QStringLiteral("/resources/vocab/bert-base-uncased.txt");
+}
+
+} // namespace unisearch::test

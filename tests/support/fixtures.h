@@ -1,0 +1,17 @@
+#pragma once
+// Locating the reference fixtures. UNISEARCH_FIXTURES points at the fixtures root
+// (the folder holding uniadapter/ and vocab/); UNISEARCH_UNIADAPTER_FIXTURES may point
+// at another fixture set of the uniadapter format. A missing directory is a failure.
+#include <QString>
+#include <nlohmann/json.hpp>
+
+namespace unisearch::test {
+
+QString fixturesRoot();          // throws std::runtime_error when missing
+QString uniadapterDir();         // <root>/uniadapter unless overridden
+QString caseDir(const QString &caseName);
+nlohmann::json readCase(const QString &caseName); // case.json of a case
+QString vocabPath();             // the project's resources/ copy of the vocab
+QString sourceDir();             // project root
+
+} // namespace unisearch::test

@@ -1,0 +1,20 @@
+#pragma once
+// Reader for the fixtures' .npy files (little-endian, C order, float32 or int64).
+#include <QString>
+#include <cstdint>
+#include <vector>
+
+namespace unisearch::test {
+
+struct Npy {
+    std::vector<int64_t> shape;
+    std::vector<float> f32;    // filled for '<f4'
+    std::vector<int64_t> i64;  // filled for '<i8'
+    int64_t numel() const;
+    // Row-major flat index helper.
+    float at(std::initializer_list<int64_t> idx) const;
+};
+
+Npy readNpy(const QString &path); // throws std::runtime_error
+
+} // namespace unisearch::test
