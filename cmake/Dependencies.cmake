@@ -17,6 +17,8 @@ find_package(nlohmann_json QUIET)
 us_require(nlohmann_json_FOUND "nlohmann-json" "nlohmann-json3-dev")
 find_package(ICU QUIET COMPONENTS uc i18n)
 us_require(ICU_FOUND "ICU" "libicu-dev")
+find_package(OpenSSL QUIET COMPONENTS Crypto)
+us_require(OpenSSL_FOUND "OpenSSL (libcrypto, for SHA-256)" "libssl-dev")
 pkg_check_modules(LIBZIP QUIET IMPORTED_TARGET libzip)
 us_require(LIBZIP_FOUND "libzip" "libzip-dev")
 

@@ -11,7 +11,7 @@ PACKAGES=(
   qt6-base-dev qt6-base-dev-tools libgl-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   libsqlite3-dev
-  libicu-dev nlohmann-json3-dev libzip-dev
+  libicu-dev nlohmann-json3-dev libzip-dev libssl-dev
   xvfb xauth                        # GUI tests and screenshots
   appstream                         # appstreamcli validate for packaging/
   dpkg-dev                          # cpack -G DEB
