@@ -1,2 +1,23 @@
-#include <cstdio>
-int main() { std::puts("unisearch-cli"); return 0; }
+// unisearch-cli: the command-line twin of the application. Links us_core only and runs
+// on a QCoreApplication, so it works on machines without a display.
+#include "cli/cli.h"
+
+#include "util/datadir.h"
+#include "util/log.h"
+
+#include <QCoreApplication>
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    unisearch::initApplicationIdentity();
+
+    // Warnings and errors go to stderr (stdout carries results). UNISEARCH_LOG picks
+    // another threshold: debug, info, warning or error.
+    const auto level = unisearch::log::levelFromString(qEnvironmentVariable("UNISEARCH_LOG"))
+                           .value_or(unisearch::log::Level::Warning);
+    unisearch::log::addSink(unisearch::log::stderrSink(), level);
+    unisearch::log::installQtMessageHandler();
+
+    return unisearch::cli::run(QCoreApplication::arguments());
+}

@@ -1,0 +1,87 @@
+#pragma once
+// unisearch-cli's command framework. A command is one function in its own file
+// (cmd_<name>.cpp) plus one line in the table in commands.cpp, which also holds its
+// usage line for --help. The command parses its own options with Context::parse (the
+// global options are accepted after the command as well) and returns an exit code.
+#include <QCommandLineOption>
+#include <QCommandLineParser>
+#include <QList>
+#include <QString>
+#include <QStringList>
+
+#include <memory>
+#include <span>
+
+namespace unisearch::engine {
+class Engine;
+}
+
+namespace unisearch::cli {
+
+// Exit codes are part of the CLI's contract (scripts and tests rely on them).
+enum ExitCode : int {
+    Ok = 0,
+    Failure = 1,       // the command ran and failed (message on stderr)
+    Usage = 2,         // unknown command, bad option or argument
+    NotAvailable = 3,  // the command exists but is not implemented yet
+};
+
+struct GlobalOptions {
+    QString dataDir;   // empty: $UNISEARCH_DATA_DIR, then the default
+    QString device;    // empty: the setting
+    int threads = -1;  // < 0: the setting
+};
+
+class Context;
+using CommandFn = int (*)(Context &);
+
+struct Command {
+    const char *name;     // one or two words: "status", "model import"
+    const char *usage;    // after "unisearch-cli ": "status [--json]"
+    const char *summary;  // one sentence for --help
+    CommandFn run;        // null: not available yet
+};
+
+// The table (commands.cpp), in the order --help lists it.
+std::span<const Command> commands();
+
+class Context
+{
+public:
+    Context(const Command &command, QStringList args, GlobalOptions global);
+    ~Context();
+
+    const Command &command() const { return m_command; }
+    const GlobalOptions &global() const { return m_global; }
+
+    // Parses the command's arguments: its options plus the global ones. Prints the
+    // command's help (exit 0) or a usage error (exit 2) and returns false when the
+    // command should stop and return exitCode(). maxPositional < 0: no limit.
+    bool parse(QCommandLineParser &parser, const QList<QCommandLineOption> &options, int minPositional,
+               int maxPositional);
+    int exitCode() const { return m_exitCode; }
+
+    // Opens the engine with the global options; on failure prints why and returns null
+    // (the command then returns ExitCode::Failure).
+    engine::Engine *openEngine();
+
+    // Output: stdout is for results only (one JSON document with --json).
+    static void out(const QString &text);
+    static void err(const QString &text);
+    // Prints "unisearch-cli: message" on stderr and returns code.
+    static int fail(const QString &message, int code = ExitCode::Failure);
+    // As fail(), followed by this command's usage line; returns ExitCode::Usage.
+    int usageError(const QString &message) const;
+
+private:
+    const Command &m_command;
+    QStringList m_args;
+    GlobalOptions m_global;
+    int m_exitCode = ExitCode::Ok;
+    std::unique_ptr<engine::Engine> m_engine;
+};
+
+// Entry point: arguments as from QCoreApplication::arguments(). Returns the exit code.
+int run(const QStringList &arguments);
+
+} // namespace unisearch::cli

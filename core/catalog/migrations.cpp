@@ -1,0 +1,149 @@
+#include "catalog/migrations_p.h"
+
+// Conventions: times are INTEGER milliseconds since the epoch (UTC); enumerations are
+// lower-case TEXT guarded by CHECK; JSON is TEXT. Deleting a root or an item cascades to
+// everything derived from it, so foreign_keys must be ON for every connection.
+
+namespace unisearch::catalog::detail {
+
+namespace {
+
+// Version 1: the library. Items are unique by path; content_hash finds a moved file
+// (same hash, old path missing) so it keeps its vectors and labels. Segments carry time
+// ranges (an image has the single range 0..0) and their id is the FAISS id. Vectors are
+// float16 blobs keyed by (segment, model fingerprint), so several models (or a vision
+// adapter pack, which gets its own fingerprint) can coexist while a re-embed runs.
+constexpr const char *v1Library = R"sql(
+PRAGMA application_id = 1431520072;
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE roots (
+    id           INTEGER PRIMARY KEY,
+    path         TEXT NOT NULL UNIQUE,
+    added_at     INTEGER NOT NULL,
+    last_scan_at INTEGER
+);
+
+CREATE TABLE items (
+    id           INTEGER PRIMARY KEY,
+    root_id      INTEGER REFERENCES roots(id) ON DELETE CASCADE,
+    path         TEXT NOT NULL UNIQUE,
+    type         TEXT NOT NULL CHECK (type IN ('image', 'video')),
+    size         INTEGER NOT NULL DEFAULT 0,
+    mtime_ms     INTEGER NOT NULL DEFAULT 0,
+    content_hash TEXT,
+    width        INTEGER NOT NULL DEFAULT 0,
+    height       INTEGER NOT NULL DEFAULT 0,
+    duration_s   REAL NOT NULL DEFAULT 0,
+    status       TEXT NOT NULL DEFAULT 'pending'
+                 CHECK (status IN ('pending', 'indexed', 'error', 'missing')),
+    error        TEXT,
+    added_at     INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+CREATE INDEX items_root ON items(root_id);
+CREATE INDEX items_content_hash ON items(content_hash) WHERE content_hash IS NOT NULL;
+CREATE INDEX items_status ON items(status);
+
+CREATE TABLE segments (
+    id       INTEGER PRIMARY KEY,
+    item_id  INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    start_ms INTEGER NOT NULL DEFAULT 0,
+    end_ms   INTEGER NOT NULL DEFAULT 0,
+    CHECK (end_ms >= start_ms),
+    UNIQUE (item_id, start_ms, end_ms)
+);
+
+CREATE TABLE vectors (
+    segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+    model      TEXT NOT NULL,
+    data       BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (segment_id, model)
+) WITHOUT ROWID;
+CREATE INDEX vectors_model ON vectors(model, segment_id);
+)sql";
+
+// Version 2: models, adapter packs, labels for fine-tuning, resumable jobs and the
+// per-file error list.
+constexpr const char *v2ModelsAndWork = R"sql(
+CREATE TABLE models (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    fingerprint  TEXT NOT NULL,
+    task         TEXT NOT NULL CHECK (task IN ('retrieval', 'vqa')),
+    architecture TEXT NOT NULL DEFAULT '{}',
+    path         TEXT NOT NULL,
+    active       INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),
+    imported_at  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX models_one_active_per_task ON models(task) WHERE active = 1;
+
+CREATE TABLE adapter_packs (
+    id             INTEGER PRIMARY KEY,
+    name           TEXT NOT NULL UNIQUE,
+    model_id       INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    path           TEXT NOT NULL,
+    fingerprint    TEXT NOT NULL,
+    task           TEXT NOT NULL,
+    touches_vision INTEGER NOT NULL DEFAULT 0 CHECK (touches_vision IN (0, 1)),
+    metadata       TEXT NOT NULL DEFAULT '{}',
+    active         INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),
+    created_at     INTEGER NOT NULL
+);
+
+CREATE TABLE labels (
+    id         INTEGER PRIMARY KEY,
+    item_id    INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    segment_id INTEGER REFERENCES segments(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('caption', 'name', 'qa')),
+    text       TEXT NOT NULL,
+    answer     TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX labels_item ON labels(item_id);
+
+CREATE TABLE jobs (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'running', 'paused', 'done', 'failed', 'cancelled')),
+    progress    REAL NOT NULL DEFAULT 0,
+    params      TEXT NOT NULL DEFAULT '{}',
+    error       TEXT,
+    created_at  INTEGER NOT NULL,
+    started_at  INTEGER,
+    updated_at  INTEGER NOT NULL,
+    finished_at INTEGER
+);
+CREATE INDEX jobs_state ON jobs(state);
+
+CREATE TABLE errors (
+    id      INTEGER PRIMARY KEY,
+    item_id INTEGER REFERENCES items(id) ON DELETE CASCADE,
+    job_id  INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+    path    TEXT NOT NULL,
+    stage   TEXT NOT NULL,
+    message TEXT NOT NULL,
+    at      INTEGER NOT NULL
+);
+CREATE INDEX errors_item ON errors(item_id);
+)sql";
+
+constexpr Migration steps[] = {
+    {1, "library (roots, items, segments, vectors, meta)", v1Library},
+    {2, "models, adapter packs, labels, jobs, errors", v2ModelsAndWork},
+};
+
+} // namespace
+
+std::span<const Migration> migrations()
+{
+    return steps;
+}
+
+} // namespace unisearch::catalog::detail

@@ -1,0 +1,226 @@
+#include "engine/engine.h"
+
+#include "model/runtime.h"
+#include "util/datadir.h"
+#include "util/log.h"
+#include "util/settings.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonValue>
+
+namespace unisearch::engine {
+
+namespace {
+
+const QString logCategory = QStringLiteral("engine");
+
+QJsonValue nameOrNull(const QString &s)
+{
+    return s.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(s);
+}
+
+} // namespace
+
+QJsonObject Status::toJson() const
+{
+    const QJsonObject countsJson{
+        {QStringLiteral("roots"), qint64(counts.roots)},
+        {QStringLiteral("items"), qint64(counts.items)},
+        {QStringLiteral("images"), qint64(counts.images)},
+        {QStringLiteral("videos"), qint64(counts.videos)},
+        {QStringLiteral("segments"), qint64(counts.segments)},
+        {QStringLiteral("vectors"), qint64(counts.vectors)},
+        {QStringLiteral("errors"), qint64(counts.errors)},
+        {QStringLiteral("models"), qint64(counts.models)},
+        {QStringLiteral("adapterPacks"), qint64(counts.adapterPacks)},
+        {QStringLiteral("labels"), qint64(counts.labels)},
+        {QStringLiteral("jobs"), qint64(counts.jobs)},
+    };
+    return QJsonObject{
+        {QStringLiteral("version"), QStringLiteral(UNISEARCH_VERSION)},
+        {QStringLiteral("dataDir"), dataDir},
+        {QStringLiteral("cacheDir"), cacheDir},
+        {QStringLiteral("catalog"), catalogPath},
+        {QStringLiteral("schemaVersion"), schemaVersion},
+        {QStringLiteral("activeModel"), nameOrNull(activeModel)},
+        {QStringLiteral("activeVqaModel"), nameOrNull(activeVqaModel)},
+        {QStringLiteral("device"), device},
+        {QStringLiteral("threads"), threads},
+        {QStringLiteral("counts"), countsJson},
+    };
+}
+
+struct Engine::Private {
+    Locations locations;
+    std::unique_ptr<catalog::Catalog> catalog;
+    QString error;
+    QString device = QStringLiteral("cpu");
+    int threads = 0;
+};
+
+Engine::Engine(QObject *parent)
+    : QObject(parent), d(std::make_unique<Private>())
+{
+}
+
+Engine::~Engine() = default;
+
+bool Engine::open(const Options &options)
+{
+    d->catalog.reset();
+    d->error.clear();
+    d->locations = resolveLocations(options.dataDir);
+
+    const Settings settings;
+
+    // Device: decided once, here. An explicit --device cuda that cannot be honoured is an
+    // error; the same value coming from the settings file falls back to the CPU, because
+    // the GUI must still start on a machine whose GPU went away.
+    const bool explicitDevice = !options.device.isEmpty();
+    const QString wanted = explicitDevice ? options.device.toLower() : settings.value(settings::device);
+    if (wanted != QLatin1String("auto") && wanted != QLatin1String("cpu") && wanted != QLatin1String("cuda")) {
+        d->error = QStringLiteral("Unknown device '%1': use auto, cpu or cuda.").arg(options.device);
+        return false;
+    }
+    const bool cuda = model::cudaAvailable();
+    if (wanted == QLatin1String("cuda") && !cuda) {
+        const QString why = QStringLiteral("CUDA was requested, but no CUDA device is usable (this build uses a "
+                                           "%1 LibTorch).")
+                                .arg(QStringLiteral(
+#ifdef UNISEARCH_CUDA
+                                    "CUDA-enabled"
+#else
+                                    "CPU-only"
+#endif
+                                    ));
+        if (explicitDevice) {
+            d->error = why + QStringLiteral(" Use --device cpu.");
+            return false;
+        }
+        log::warning(logCategory, why + QStringLiteral(" Using the CPU."));
+    }
+    d->device = (wanted == QLatin1String("cpu") || !cuda) ? QStringLiteral("cpu") : QStringLiteral("cuda");
+
+    // Threads: LibTorch otherwise picks a single thread on some machines.
+    const int requestedThreads = options.threads >= 0 ? options.threads : settings.value(settings::threads);
+    model::setThreads(requestedThreads);
+    d->threads = model::threads();
+
+    if (const QString err = ensureWritableDir(d->locations.dataDir); !err.isEmpty()) {
+        d->error = err;
+        return false;
+    }
+    catalog::OpenResult opened = catalog::Catalog::open(d->locations.dataDir);
+    if (!opened) {
+        d->error = opened.error;
+        return false;
+    }
+    d->catalog = std::move(opened.catalog);
+    log::info(logCategory, QStringLiteral("data dir %1 (%2), device %3, %4 threads")
+                               .arg(d->locations.dataDir, sourceName(d->locations.source), d->device)
+                               .arg(d->threads));
+    emit statusChanged();
+    return true;
+}
+
+bool Engine::isOpen() const
+{
+    return d->catalog != nullptr;
+}
+
+QString Engine::errorString() const
+{
+    return d->error;
+}
+
+QString Engine::dataDir() const
+{
+    return d->locations.dataDir;
+}
+
+QString Engine::cacheDir() const
+{
+    return d->locations.cacheDir;
+}
+
+QString Engine::device() const
+{
+    return d->device;
+}
+
+int Engine::threads() const
+{
+    return d->threads;
+}
+
+catalog::Catalog *Engine::catalog() const
+{
+    return d->catalog.get();
+}
+
+Status Engine::status() const
+{
+    Status s;
+    s.dataDir = d->locations.dataDir;
+    s.cacheDir = d->locations.cacheDir;
+    s.device = d->device;
+    s.threads = d->threads;
+    if (!d->catalog)
+        return s;
+    s.catalogPath = d->catalog->filePath();
+    try {
+        s.schemaVersion = d->catalog->schemaVersion();
+        s.counts = d->catalog->counts();
+        if (auto m = d->catalog->activeModel(QStringLiteral("retrieval")))
+            s.activeModel = m->name;
+        if (auto m = d->catalog->activeModel(QStringLiteral("vqa")))
+            s.activeVqaModel = m->name;
+    } catch (const catalog::CatalogError &e) {
+        log::error(logCategory, QStringLiteral("reading status: %1").arg(QString::fromUtf8(e.what())));
+    }
+    return s;
+}
+
+std::optional<std::int64_t> Engine::addFolder(const QString &path, QString *error)
+{
+    auto fail = [&](const QString &message) -> std::optional<std::int64_t> {
+        if (error)
+            *error = message;
+        log::warning(logCategory, message);
+        return std::nullopt;
+    };
+    if (!d->catalog)
+        return fail(QStringLiteral("The library is not open: %1").arg(d->error));
+    const QFileInfo info(path);
+    if (!info.isDir())
+        return fail(QStringLiteral("%1 is not a folder.").arg(QDir::toNativeSeparators(path)));
+    if (!info.isReadable())
+        return fail(QStringLiteral("The folder %1 cannot be read; check its permissions.")
+                        .arg(QDir::toNativeSeparators(path)));
+    try {
+        const std::int64_t id = d->catalog->addRoot(info.absoluteFilePath());
+        log::info(logCategory, QStringLiteral("library folder added: %1").arg(info.absoluteFilePath()));
+        emit statusChanged();
+        return id;
+    } catch (const catalog::CatalogError &e) {
+        return fail(QStringLiteral("Could not add %1 to the catalog: %2")
+                        .arg(QDir::toNativeSeparators(path), QString::fromUtf8(e.what())));
+    }
+}
+
+QStringList Engine::folders() const
+{
+    QStringList out;
+    if (!d->catalog)
+        return out;
+    try {
+        for (const catalog::Root &r : d->catalog->roots())
+            out.append(r.path);
+    } catch (const catalog::CatalogError &e) {
+        log::error(logCategory, QStringLiteral("reading the folders: %1").arg(QString::fromUtf8(e.what())));
+    }
+    return out;
+}
+
+} // namespace unisearch::engine

@@ -1,0 +1,244 @@
+// Black-box tests of unisearch-cli: runs the built executable as a person or a script
+// would and checks exit codes, stdout and stderr.
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTemporaryDir>
+#include <QtTest>
+
+namespace {
+
+struct Run {
+    int exitCode = -1;
+    QString out;
+    QString err;
+};
+
+} // namespace
+
+class TestCli : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void init();
+    void versionListsLibraries();
+    void helpListsEveryCommand();
+    void statusJsonOnEmptyDataDir();
+    void statusHonoursEnvironmentAndLateOptions();
+    void statusTextMentionsMissingModel();
+    void unknownCommandIsAUsageError();
+    void badOptionsAreUsageErrors_data();
+    void badOptionsAreUsageErrors();
+    void unavailableCommandsSaySo();
+    void unusableDataDirIsAnActionableError();
+
+private:
+    Run run(const QStringList &args, const QProcessEnvironment &env = {});
+    QString m_cli;
+    std::unique_ptr<QTemporaryDir> m_tmp;  // fresh per test
+};
+
+void TestCli::initTestCase()
+{
+    m_cli = QStringLiteral(UNISEARCH_CLI_PATH);
+    QVERIFY2(QFileInfo(m_cli).isExecutable(), qPrintable(m_cli));
+}
+
+void TestCli::init()
+{
+    m_tmp = std::make_unique<QTemporaryDir>();
+    QVERIFY(m_tmp->isValid());
+}
+
+Run TestCli::run(const QStringList &args, const QProcessEnvironment &extra)
+{
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    // Never touch the real data dir or settings of whoever runs the tests.
+    env.insert(QStringLiteral("UNISEARCH_DATA_DIR"), m_tmp->filePath(QStringLiteral("env-data")));
+    env.insert(QStringLiteral("XDG_CONFIG_HOME"), m_tmp->filePath(QStringLiteral("config")));
+    env.insert(QStringLiteral("XDG_CACHE_HOME"), m_tmp->filePath(QStringLiteral("cache")));
+    env.insert(QStringLiteral("XDG_DATA_HOME"), m_tmp->filePath(QStringLiteral("share")));
+    env.remove(QStringLiteral("DISPLAY"));  // the CLI must not need one
+    env.remove(QStringLiteral("WAYLAND_DISPLAY"));
+    for (const QString &key : extra.keys())
+        env.insert(key, extra.value(key));
+
+    QProcess p;
+    p.setProcessEnvironment(env);
+    p.start(m_cli, args);
+    Run r;
+    if (!p.waitForFinished(120000)) {
+        p.kill();
+        p.waitForFinished();
+        qWarning("unisearch-cli %s did not finish", qPrintable(args.join(QLatin1Char(' '))));
+        return r;
+    }
+    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = QString::fromUtf8(p.readAllStandardOutput());
+    r.err = QString::fromUtf8(p.readAllStandardError());
+    return r;
+}
+
+void TestCli::versionListsLibraries()
+{
+    const Run r = run({QStringLiteral("--version")});
+    QCOMPARE(r.exitCode, 0);
+    QVERIFY2(r.out.startsWith(QStringLiteral("unisearch-cli ")), qPrintable(r.out));
+    for (const char *lib : {"Qt", "LibTorch", "FAISS", "FFmpeg", "SQLite"}) {
+        const QRegularExpression line(QStringLiteral("^%1 \\d+\\.\\d+").arg(QString::fromLatin1(lib)),
+                                      QRegularExpression::MultilineOption);
+        QVERIFY2(r.out.contains(line), qPrintable(QStringLiteral("%1 missing in:\n%2").arg(lib, r.out)));
+    }
+}
+
+void TestCli::helpListsEveryCommand()
+{
+    const Run r = run({QStringLiteral("--help")});
+    QCOMPARE(r.exitCode, 0);
+    // The command line of DESIGN.md, which scripts rely on.
+    for (const char *usage :
+         {"model import FILE", "model list", "model download NAME", "index PATH...", "status [--json]",
+          "search TEXT", "similar FILE", "ask FILE QUESTION", "embed image FILE...", "embed text TEXT...",
+          "embed frames FILE...", "itm (--image FILE | --frames FILE...) --text TEXT", "train ...",
+          "adapters list", "adapters activate NAME", "--data-dir DIR", "--device cpu|cuda", "--threads N"}) {
+        QVERIFY2(r.out.contains(QString::fromLatin1(usage)),
+                 qPrintable(QStringLiteral("'%1' missing in --help").arg(QString::fromLatin1(usage))));
+    }
+}
+
+void TestCli::statusJsonOnEmptyDataDir()
+{
+    const QString dataDir = m_tmp->filePath(QStringLiteral("fresh/data"));
+    const Run r = run({QStringLiteral("--data-dir"), dataDir, QStringLiteral("status"), QStringLiteral("--json")});
+    QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+
+    QJsonParseError error;
+    const QJsonDocument doc = QJsonDocument::fromJson(r.out.toUtf8(), &error);
+    QVERIFY2(error.error == QJsonParseError::NoError, qPrintable(error.errorString() + QLatin1Char('\n') + r.out));
+    QVERIFY(doc.isObject());
+    const QJsonObject o = doc.object();
+    QCOMPARE(o.value(QStringLiteral("dataDir")).toString(), dataDir);
+    QVERIFY(o.value(QStringLiteral("activeModel")).isNull());
+    const QJsonObject counts = o.value(QStringLiteral("counts")).toObject();
+    for (const char *key : {"roots", "items", "images", "videos", "segments", "vectors", "errors", "models"}) {
+        QVERIFY2(counts.contains(QString::fromLatin1(key)), key);
+        QCOMPARE(counts.value(QString::fromLatin1(key)).toInt(-1), 0);
+    }
+    QVERIFY(o.value(QStringLiteral("threads")).toInt() >= 1);
+    QCOMPARE(o.value(QStringLiteral("device")).toString(), QStringLiteral("cpu"));
+
+    const QString catalog = dataDir + QStringLiteral("/catalog.sqlite");
+    QVERIFY2(QFileInfo(catalog).isFile(), qPrintable(catalog));
+    QCOMPARE(o.value(QStringLiteral("catalog")).toString(), catalog);
+}
+
+void TestCli::statusHonoursEnvironmentAndLateOptions()
+{
+    // UNISEARCH_DATA_DIR when no --data-dir is given.
+    Run r = run({QStringLiteral("status"), QStringLiteral("--json")});
+    QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+    const QString envDir = m_tmp->filePath(QStringLiteral("env-data"));
+    QVERIFY(QFileInfo(envDir + QStringLiteral("/catalog.sqlite")).isFile());
+    QCOMPARE(QJsonDocument::fromJson(r.out.toUtf8()).object().value(QStringLiteral("dataDir")).toString(), envDir);
+
+    // Global options are also accepted after the command; --threads reaches LibTorch.
+    const QString other = m_tmp->filePath(QStringLiteral("other"));
+    r = run({QStringLiteral("status"), QStringLiteral("--json"), QStringLiteral("--data-dir"), other,
+             QStringLiteral("--threads"), QStringLiteral("1")});
+    QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+    const QJsonObject o = QJsonDocument::fromJson(r.out.toUtf8()).object();
+    QCOMPARE(o.value(QStringLiteral("dataDir")).toString(), other);
+    QCOMPARE(o.value(QStringLiteral("threads")).toInt(), 1);
+}
+
+void TestCli::statusTextMentionsMissingModel()
+{
+    const Run r = run({QStringLiteral("status")});
+    QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+    QVERIFY2(r.out.contains(QStringLiteral("must be imported or downloaded")), qPrintable(r.out));
+}
+
+void TestCli::unknownCommandIsAUsageError()
+{
+    const Run r = run({QStringLiteral("frobnicate")});
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains(QStringLiteral("unknown command 'frobnicate'")), qPrintable(r.err));
+    QVERIFY2(r.err.contains(QStringLiteral("Usage:")), qPrintable(r.err));
+    QVERIFY(r.out.isEmpty());
+}
+
+void TestCli::badOptionsAreUsageErrors_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::newRow("unknown global option") << QStringList{QStringLiteral("--bogus"), QStringLiteral("status")};
+    QTest::newRow("unknown command option") << QStringList{QStringLiteral("status"), QStringLiteral("--bogus")};
+    QTest::newRow("threads not a number")
+        << QStringList{QStringLiteral("--threads"), QStringLiteral("many"), QStringLiteral("status")};
+    QTest::newRow("negative threads")
+        << QStringList{QStringLiteral("--threads=-3"), QStringLiteral("status")};
+    QTest::newRow("unknown device") << QStringList{QStringLiteral("--device"), QStringLiteral("tpu"),
+                                                   QStringLiteral("status")};
+    QTest::newRow("missing value") << QStringList{QStringLiteral("--data-dir")};
+    QTest::newRow("no command") << QStringList{};
+    QTest::newRow("extra argument") << QStringList{QStringLiteral("status"), QStringLiteral("now")};
+    QTest::newRow("group without subcommand") << QStringList{QStringLiteral("model")};
+    QTest::newRow("unknown subcommand") << QStringList{QStringLiteral("model"), QStringLiteral("frob")};
+}
+
+void TestCli::badOptionsAreUsageErrors()
+{
+    QFETCH(QStringList, args);
+    const Run r = run(args);
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains(QStringLiteral("Usage")), qPrintable(r.err));
+    QVERIFY2(r.err.startsWith(QStringLiteral("unisearch-cli: ")), qPrintable(r.err));
+}
+
+void TestCli::unavailableCommandsSaySo()
+{
+    // --help marks what is not implemented yet; each such command must say so (exit 3)
+    // rather than pretend. As commands land, this list shrinks.
+    const Run help = run({QStringLiteral("--help")});
+    QCOMPARE(help.exitCode, 0);
+    const QStringList lines = help.out.split(QLatin1Char('\n'));
+    QStringList unavailable;
+    for (qsizetype i = 1; i < lines.size(); ++i) {
+        if (!lines[i].endsWith(QStringLiteral("(not available yet)")))
+            continue;
+        // The usage line above the summary; the command is its leading lower-case words.
+        QStringList words;
+        for (const QString &w : lines[i - 1].trimmed().split(QLatin1Char(' '))) {
+            if (w.isEmpty() || !w.at(0).isLower())
+                break;
+            words.append(w);
+        }
+        QVERIFY(!words.isEmpty());
+        unavailable.append(words.join(QLatin1Char(' ')));
+    }
+    if (unavailable.isEmpty())
+        QSKIP("every command is available");
+    for (const QString &command : unavailable) {
+        const Run r = run(command.split(QLatin1Char(' ')));
+        QCOMPARE(r.exitCode, 3);
+        QCOMPARE(r.err.trimmed(), QStringLiteral("unisearch-cli: '%1' is not available yet").arg(command));
+    }
+}
+
+void TestCli::unusableDataDirIsAnActionableError()
+{
+    const QString file = m_tmp->filePath(QStringLiteral("a-file"));
+    QFile f(file);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.close();
+    const Run r = run({QStringLiteral("--data-dir"), file, QStringLiteral("status"), QStringLiteral("--json")});
+    QCOMPARE(r.exitCode, 1);
+    QVERIFY(r.out.isEmpty());  // no half JSON document
+    QVERIFY2(r.err.contains(file) && r.err.contains(QStringLiteral("not a directory")), qPrintable(r.err));
+    QVERIFY2(r.err.contains(QStringLiteral("--data-dir")), qPrintable(r.err));
+}
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"

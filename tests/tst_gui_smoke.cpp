@@ -1,0 +1,211 @@
+// GUI smoke test (offscreen): the main window opens with its parts, explains what is
+// missing, shows About, remembers its geometry and closes cleanly.
+#include "catalog/catalog.h"
+#include "engine/engine.h"
+#include "ui/mainwindow.h"
+#include "util/datadir.h"
+#include "util/settings.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QFile>
+#include <QFrame>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListView>
+#include <QMessageBox>
+#include <QStatusBar>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace unisearch;
+
+class TestGuiSmoke : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void init();
+    void opensWithSearchAndResults();
+    void firstRunNoticeWithoutModel();
+    void noFirstRunNoticeWithModel();
+    void aboutListsLibraries();
+    void ctrlFFocusesSearch();
+    void remembersGeometry();
+    void explainsUnopenableLibrary();
+
+private:
+    std::unique_ptr<engine::Engine> openEngine(const QString &dataDir);
+    std::unique_ptr<QTemporaryDir> m_tmp;
+};
+
+void TestGuiSmoke::initTestCase()
+{
+    // Settings go to a test location (~/.qttest), never the user's.
+    QStandardPaths::setTestModeEnabled(true);
+    initApplicationIdentity();
+    // Closing a test window must not end the application's event loop.
+    QApplication::setQuitOnLastWindowClosed(false);
+}
+
+void TestGuiSmoke::init()
+{
+    m_tmp = std::make_unique<QTemporaryDir>();
+    QVERIFY(m_tmp->isValid());
+    QFile::remove(Settings().fileName());  // every test starts with default settings
+}
+
+std::unique_ptr<engine::Engine> TestGuiSmoke::openEngine(const QString &dataDir)
+{
+    auto e = std::make_unique<engine::Engine>();
+    engine::Engine::Options options;
+    options.dataDir = dataDir;
+    options.device = QStringLiteral("cpu");
+    e->open(options);
+    return e;
+}
+
+void TestGuiSmoke::opensWithSearchAndResults()
+{
+    auto engine = openEngine(m_tmp->path());
+    QVERIFY2(engine->isOpen(), qPrintable(engine->errorString()));
+    ui::MainWindow w(engine.get());
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+
+    auto *search = w.findChild<QLineEdit *>(QStringLiteral("searchField"));
+    QVERIFY(search);
+    QVERIFY(search->isVisible());
+    QVERIFY(search->isEnabled());
+    auto *results = w.findChild<QListView *>(QStringLiteral("resultsView"));
+    QVERIFY(results);
+    QVERIFY(results->isVisible());
+    QVERIFY(results->model());
+    QCOMPARE(results->model()->rowCount(), 0);
+    QVERIFY(w.findChild<QWidget *>(QStringLiteral("libraryPanel"))->isVisible());
+    QVERIFY(w.statusBar()->isVisible());
+
+    for (const char *menuAction : {"actionAddFolder", "actionQuit", "actionImportModel", "actionAbout"})
+        QVERIFY2(w.findChild<QAction *>(QString::fromLatin1(menuAction)), menuAction);
+    QCOMPARE(w.findChild<QAction *>(QStringLiteral("actionAddFolder"))->shortcut(),
+             QKeySequence(Qt::CTRL | Qt::Key_O));
+    QCOMPARE(w.findChild<QAction *>(QStringLiteral("actionQuit"))->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_Q));
+
+    // Quit closes the window cleanly.
+    w.findChild<QAction *>(QStringLiteral("actionQuit"))->trigger();
+    QVERIFY(!w.isVisible());
+}
+
+void TestGuiSmoke::firstRunNoticeWithoutModel()
+{
+    auto engine = openEngine(m_tmp->path());
+    QVERIFY(!engine->status().hasModel());
+    ui::MainWindow w(engine.get());
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    auto *notice = w.findChild<QFrame *>(QStringLiteral("firstRunNotice"));
+    QVERIFY(notice);
+    QVERIFY(notice->isVisible());
+    auto *text = notice->findChild<QLabel *>(QStringLiteral("firstRunNoticeText"));
+    QVERIFY(text);
+    QVERIFY2(text->text().contains(QStringLiteral("Import")) && text->text().contains(QStringLiteral("download")),
+             qPrintable(text->text()));
+    QVERIFY(!w.findChild<QFrame *>(QStringLiteral("openErrorNotice"))->isVisible());
+    QVERIFY(w.close());
+}
+
+void TestGuiSmoke::noFirstRunNoticeWithModel()
+{
+    {
+        catalog::OpenResult r = catalog::Catalog::open(m_tmp->path());
+        QVERIFY2(r, qPrintable(r.error));
+        catalog::ModelRecord m;
+        m.name = QStringLiteral("uniadapter-retrieval");
+        m.fingerprint = QStringLiteral("fp");
+        m.task = QStringLiteral("retrieval");
+        m.path = m_tmp->filePath(QStringLiteral("models/uniadapter-retrieval"));
+        m.active = true;
+        r.catalog->upsertModel(m);
+    }
+    auto engine = openEngine(m_tmp->path());
+    ui::MainWindow w(engine.get());
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QVERIFY(!w.findChild<QFrame *>(QStringLiteral("firstRunNotice"))->isVisible());
+    QVERIFY(w.findChild<QLabel *>(QStringLiteral("modelLabel"))->text().contains(QStringLiteral("uniadapter")));
+    QVERIFY(w.close());
+}
+
+void TestGuiSmoke::aboutListsLibraries()
+{
+    auto engine = openEngine(m_tmp->path());
+    ui::MainWindow w(engine.get());
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    w.findChild<QAction *>(QStringLiteral("actionAbout"))->trigger();
+    QMessageBox *box = nullptr;
+    QTRY_VERIFY((box = w.findChild<QMessageBox *>(QStringLiteral("aboutBox"))) && box->isVisible());
+    for (const char *lib : {"Qt", "LibTorch", "FAISS", "FFmpeg", "SQLite"})
+        QVERIFY2(box->text().contains(QString::fromLatin1(lib)), lib);
+    QVERIFY(box->text().contains(QString::fromLatin1(qVersion())));
+    box->accept();
+    QTRY_VERIFY(!w.findChild<QMessageBox *>(QStringLiteral("aboutBox")));  // deleted on close
+    QVERIFY(w.close());
+}
+
+void TestGuiSmoke::ctrlFFocusesSearch()
+{
+    auto engine = openEngine(m_tmp->path());
+    ui::MainWindow w(engine.get());
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QApplication::setActiveWindow(&w);
+    QVERIFY(QTest::qWaitForWindowActive(&w));
+    auto *results = w.findChild<QListView *>(QStringLiteral("resultsView"));
+    results->setFocus();
+    QTRY_VERIFY(results->hasFocus());
+    QTest::keyClick(&w, Qt::Key_F, Qt::ControlModifier);
+    QTRY_VERIFY(w.findChild<QLineEdit *>(QStringLiteral("searchField"))->hasFocus());
+    QVERIFY(w.close());
+}
+
+void TestGuiSmoke::remembersGeometry()
+{
+    auto engine = openEngine(m_tmp->path());
+    const QSize size(820, 560);
+    {
+        ui::MainWindow w(engine.get());
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        w.resize(size);
+        QTRY_COMPARE(w.size(), size);
+        QVERIFY(w.close());
+    }
+    ui::MainWindow again(engine.get());
+    again.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&again));
+    QCOMPARE(again.size(), size);
+    QVERIFY(again.close());
+}
+
+void TestGuiSmoke::explainsUnopenableLibrary()
+{
+    const QString file = m_tmp->filePath(QStringLiteral("not-a-dir"));
+    QFile f(file);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.close();
+    auto engine = openEngine(file);
+    QVERIFY(!engine->isOpen());
+    ui::MainWindow w(engine.get());
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    auto *notice = w.findChild<QFrame *>(QStringLiteral("openErrorNotice"));
+    QVERIFY(notice->isVisible());
+    QVERIFY(notice->findChild<QLabel *>()->text().contains(QStringLiteral("not a directory")));
+    QVERIFY(!w.findChild<QAction *>(QStringLiteral("actionAddFolder"))->isEnabled());
+    QVERIFY(w.close());
+}
+
+QTEST_MAIN(TestGuiSmoke)
+#include "tst_gui_smoke.moc"
