@@ -18,6 +18,7 @@ struct CheckpointError : std::runtime_error {
 class StateDict
 {
 public:
+    // Replaces an existing entry of the same name (as a Python dict does).
     void insert(std::string name, torch::Tensor tensor);
     bool contains(const std::string &name) const;
     // Throws CheckpointError naming the key when missing.
@@ -38,11 +39,26 @@ private:
     std::map<std::string, torch::Tensor> m_tensors;
 };
 
+// "[1, 577, 768]"; "[]" for a scalar. Used in shape-mismatch messages.
+std::string formatShape(at::IntArrayRef shape);
+
+namespace detail {
+// Reverses the byte order of count elements of elementSize bytes each, in place
+// (big-endian archives; safetensors on a big-endian host).
+void swapBytes(void *data, int64_t count, int64_t elementSize);
+} // namespace detail
+
 // Reads a checkpoint by content (zip archive → PyTorch .pth through the restricted
 // unpickler; otherwise .safetensors). For a .pth holding {'model': state_dict, ...}
 // returns the 'model' entry; a bare state dict is returned as is. Throws CheckpointError.
 StateDict loadCheckpoint(const std::string &path);
 StateDict loadPth(const std::string &path);
+// The same, also filling *metadata (when not null): for a .safetensors file its
+// "__metadata__"; for a .pth the other top-level scalar values, nested dicts flattened with
+// '.' ("config.image_size" → "32", "epoch" → "0"; strings as is, bools "true"/"false",
+// None "null"). Lists and tensors outside the state dict are left out.
+StateDict loadCheckpoint(const std::string &path, std::map<std::string, std::string> *metadata);
+StateDict loadPth(const std::string &path, std::map<std::string, std::string> *metadata);
 StateDict loadSafetensors(const std::string &path, std::map<std::string, std::string> *metadata = nullptr);
 // Writes atomically (temp file + rename). Tensors are written contiguous, in their dtype.
 void saveSafetensors(const std::string &path, const StateDict &dict,

@@ -1,0 +1,349 @@
+// .safetensors reader and writer: 8-byte little-endian header length, a JSON header
+// {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}},
+// then the raw little-endian tensor bytes (offsets relative to the end of the header).
+#include "statedict_p.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <limits>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utility>
+
+namespace unisearch::model {
+
+namespace {
+
+constexpr uint64_t kMaxHeader = uint64_t(100) << 20; // the format's own limit
+
+struct DType {
+    const char *name;
+    torch::ScalarType type;
+    int64_t size;
+};
+
+constexpr DType kDTypes[] = {
+    {"F32", torch::kFloat32, 4}, {"F16", torch::kFloat16, 2}, {"BF16", torch::kBFloat16, 2},
+    {"F64", torch::kFloat64, 8}, {"I64", torch::kInt64, 8},   {"I32", torch::kInt32, 4},
+    {"I16", torch::kInt16, 2},   {"I8", torch::kInt8, 1},     {"U8", torch::kUInt8, 1},
+    {"BOOL", torch::kBool, 1},
+};
+
+const DType *dtypeByName(const std::string &name)
+{
+    for (const auto &d : kDTypes)
+        if (name == d.name)
+            return &d;
+    return nullptr;
+}
+
+const DType *dtypeByType(torch::ScalarType type)
+{
+    for (const auto &d : kDTypes)
+        if (type == d.type)
+            return &d;
+    return nullptr;
+}
+
+// Closes the descriptor on every path out.
+class Fd
+{
+public:
+    explicit Fd(int fd) : m_fd(fd) {}
+    ~Fd()
+    {
+        if (m_fd >= 0)
+            ::close(m_fd);
+    }
+    Fd(const Fd &) = delete;
+    Fd &operator=(const Fd &) = delete;
+    int get() const { return m_fd; }
+    int release() { return std::exchange(m_fd, -1); }
+
+private:
+    int m_fd;
+};
+
+void readAt(int fd, void *dst, uint64_t size, uint64_t offset, const std::string &what)
+{
+    auto *out = static_cast<char *>(dst);
+    while (size > 0) {
+        const size_t chunk = static_cast<size_t>(std::min<uint64_t>(size, uint64_t(1) << 30));
+        const ssize_t n = ::pread(fd, out, chunk, static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            throw CheckpointError("cannot read " + what + (n < 0 ? std::string(": ") + std::strerror(errno)
+                                                                : std::string(": unexpected end of file")));
+        out += n;
+        offset += static_cast<uint64_t>(n);
+        size -= static_cast<uint64_t>(n);
+    }
+}
+
+void writeAll(int fd, const void *src, uint64_t size)
+{
+    auto *in = static_cast<const char *>(src);
+    while (size > 0) {
+        const size_t chunk = static_cast<size_t>(std::min<uint64_t>(size, uint64_t(1) << 30));
+        const ssize_t n = ::write(fd, in, chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            throw CheckpointError(std::string("write failed: ") + (n < 0 ? std::strerror(errno) : "no progress"));
+        in += n;
+        size -= static_cast<uint64_t>(n);
+    }
+}
+
+bool nonNegativeInt(const nlohmann::json &j, uint64_t *out)
+{
+    if (j.is_number_unsigned()) {
+        *out = j.get<uint64_t>();
+        return true;
+    }
+    if (j.is_number_integer() && j.get<int64_t>() >= 0) {
+        *out = static_cast<uint64_t>(j.get<int64_t>());
+        return true;
+    }
+    return false;
+}
+
+struct Entry {
+    std::string name;
+    const DType *dtype = nullptr;
+    std::vector<int64_t> shape;
+    uint64_t begin = 0;
+    uint64_t end = 0;
+};
+
+StateDict loadImpl(const std::string &path, std::map<std::string, std::string> *metadata)
+{
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0)
+        throw CheckpointError(std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+        throw CheckpointError("not a regular file");
+    const uint64_t fileSize = static_cast<uint64_t>(st.st_size);
+    if (fileSize < 8)
+        throw CheckpointError("too short to be a .safetensors file (" + std::to_string(fileSize) + " bytes)");
+
+    unsigned char lenBytes[8];
+    readAt(fd.get(), lenBytes, 8, 0, "the header length");
+    uint64_t headerLen = 0;
+    for (int i = 0; i < 8; ++i)
+        headerLen |= uint64_t(lenBytes[i]) << (8 * i);
+    if (headerLen > fileSize - 8)
+        throw CheckpointError("header length " + std::to_string(headerLen) + " is larger than the file ("
+                              + std::to_string(fileSize) + " bytes); the file is truncated or not .safetensors");
+    if (headerLen > kMaxHeader)
+        throw CheckpointError("header of " + std::to_string(headerLen) + " bytes exceeds the format's 100 MB limit");
+    std::string headerText(headerLen, '\0');
+    readAt(fd.get(), headerText.data(), headerLen, 8, "the header");
+
+    nlohmann::json header;
+    try {
+        header = nlohmann::json::parse(headerText);
+    } catch (const nlohmann::json::exception &e) {
+        throw CheckpointError(std::string("header is not valid JSON: ") + e.what());
+    }
+    if (!header.is_object())
+        throw CheckpointError("header is not a JSON object");
+
+    const uint64_t dataStart = 8 + headerLen;
+    const uint64_t dataSize = fileSize - dataStart;
+    std::vector<Entry> entries;
+    if (metadata)
+        metadata->clear();
+    for (const auto &[name, info] : header.items()) {
+        if (name == "__metadata__") {
+            if (!info.is_object())
+                throw CheckpointError("__metadata__ is not a JSON object");
+            for (const auto &[k, v] : info.items()) {
+                if (!v.is_string())
+                    throw CheckpointError("__metadata__ value '" + k + "' is not a string");
+                if (metadata)
+                    (*metadata)[k] = v.get<std::string>();
+            }
+            continue;
+        }
+        const std::string shown = "tensor '" + name + "'";
+        if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets"))
+            throw CheckpointError(shown + " lacks dtype, shape or data_offsets");
+        Entry e;
+        e.name = name;
+        if (!info["dtype"].is_string() || !(e.dtype = dtypeByName(info["dtype"].get<std::string>())))
+            throw CheckpointError(shown + " has dtype " + info["dtype"].dump()
+                                  + ", not one of F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL");
+        const auto &shape = info["shape"];
+        if (!shape.is_array() || shape.size() > 64)
+            throw CheckpointError(shown + " has an invalid shape");
+        int64_t bytes = e.dtype->size;
+        for (const auto &d : shape) {
+            uint64_t v = 0;
+            if (!nonNegativeInt(d, &v) || v > uint64_t(std::numeric_limits<int64_t>::max())
+                || __builtin_mul_overflow(bytes, static_cast<int64_t>(v), &bytes))
+                throw CheckpointError(shown + " has an invalid shape " + shape.dump());
+            e.shape.push_back(static_cast<int64_t>(v));
+        }
+        const auto &offsets = info["data_offsets"];
+        if (!offsets.is_array() || offsets.size() != 2 || !nonNegativeInt(offsets[0], &e.begin)
+            || !nonNegativeInt(offsets[1], &e.end) || e.end < e.begin)
+            throw CheckpointError(shown + " has invalid data_offsets " + offsets.dump());
+        if (e.end > dataSize)
+            throw CheckpointError(shown + " has data_offsets " + offsets.dump() + " past the end of the file ("
+                                  + std::to_string(dataSize) + " data bytes); the file is truncated or damaged");
+        if (e.end - e.begin != static_cast<uint64_t>(bytes))
+            throw CheckpointError(shown + " has " + std::to_string(e.end - e.begin) + " bytes of data, but shape "
+                                  + shape.dump() + " of " + e.dtype->name + " needs " + std::to_string(bytes));
+        entries.push_back(std::move(e));
+    }
+
+    // Two tensors over the same bytes mean a damaged or hand-crafted file.
+    std::vector<const Entry *> byOffset;
+    for (const auto &e : entries)
+        if (e.end > e.begin)
+            byOffset.push_back(&e);
+    std::sort(byOffset.begin(), byOffset.end(), [](const Entry *a, const Entry *b) { return a->begin < b->begin; });
+    for (size_t i = 1; i < byOffset.size(); ++i)
+        if (byOffset[i]->begin < byOffset[i - 1]->end)
+            throw CheckpointError("tensors '" + byOffset[i - 1]->name + "' and '" + byOffset[i]->name
+                                  + "' have overlapping data_offsets");
+
+    StateDict out;
+    for (const auto &e : entries) {
+        torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype->type));
+        const uint64_t n = e.end - e.begin;
+        if (n > 0)
+            readAt(fd.get(), t.data_ptr(), n, dataStart + e.begin, "tensor '" + e.name + "'");
+        if constexpr (std::endian::native == std::endian::big)
+            detail::swapBytes(t.data_ptr(), t.numel(), e.dtype->size);
+        if (e.dtype->type == torch::kBool) {
+            // A bool byte other than 0/1 is undefined behaviour for torch's kernels.
+            auto *p = static_cast<uint8_t *>(t.data_ptr());
+            for (uint64_t i = 0; i < n; ++i)
+                p[i] = p[i] != 0;
+        }
+        out.insert(e.name, std::move(t));
+    }
+    return out;
+}
+
+void saveImpl(const std::string &path, const StateDict &dict, const std::map<std::string, std::string> &metadata)
+{
+    // Lay out the data first so that a bad tensor fails before any file exists.
+    nlohmann::ordered_json header = nlohmann::ordered_json::object();
+    if (!metadata.empty()) {
+        nlohmann::ordered_json meta = nlohmann::ordered_json::object();
+        for (const auto &[k, v] : metadata)
+            meta[k] = v;
+        header["__metadata__"] = std::move(meta);
+    }
+    std::vector<torch::Tensor> data;
+    uint64_t offset = 0;
+    for (const auto &[name, tensor] : dict.tensors()) {
+        if (name == "__metadata__")
+            throw CheckpointError("a tensor cannot be named __metadata__");
+        if (!tensor.defined())
+            throw CheckpointError("tensor '" + name + "' is undefined");
+        const DType *dtype = dtypeByType(tensor.scalar_type());
+        if (!dtype)
+            throw CheckpointError("tensor '" + name + "' has dtype " + std::string(c10::toString(tensor.scalar_type()))
+                                  + ", which .safetensors files here do not store");
+        torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
+        if constexpr (std::endian::native == std::endian::big) {
+            t = t.clone();
+            detail::swapBytes(t.data_ptr(), t.numel(), dtype->size);
+        }
+        const uint64_t bytes = static_cast<uint64_t>(t.numel()) * static_cast<uint64_t>(dtype->size);
+        nlohmann::ordered_json info;
+        info["dtype"] = dtype->name;
+        info["shape"] = t.sizes().vec();
+        info["data_offsets"] = {offset, offset + bytes};
+        header[name] = std::move(info);
+        offset += bytes;
+        data.push_back(std::move(t));
+    }
+    std::string headerText;
+    try {
+        headerText = header.dump();
+    } catch (const nlohmann::json::exception &e) {
+        throw CheckpointError(std::string("cannot encode the header (names and metadata must be UTF-8): ") + e.what());
+    }
+    // The format allows trailing spaces; 8-byte alignment lets readers map the data.
+    headerText.append((8 - headerText.size() % 8) % 8, ' ');
+
+    // Write a temp file beside the target and rename it over: a crash leaves either the
+    // old file or the new one, never half of one.
+    const std::filesystem::path target(path);
+    std::filesystem::path dir = target.parent_path();
+    if (dir.empty())
+        dir = ".";
+    // (Built by appending: GCC 12 warns falsely about "." + std::string&&.)
+    std::string tmpName(1, '.');
+    tmpName.append(target.filename().string()).append(".tmp-XXXXXX");
+    std::string tmpl = (dir / tmpName).string();
+    Fd fd(::mkstemp(tmpl.data()));
+    if (fd.get() < 0)
+        throw CheckpointError("cannot create a temporary file in " + dir.string() + ": " + std::strerror(errno));
+    try {
+        unsigned char len[8];
+        for (int i = 0; i < 8; ++i)
+            len[i] = static_cast<unsigned char>(uint64_t(headerText.size()) >> (8 * i));
+        writeAll(fd.get(), len, 8);
+        writeAll(fd.get(), headerText.data(), headerText.size());
+        for (const auto &t : data)
+            writeAll(fd.get(), t.data_ptr(), static_cast<uint64_t>(t.numel()) * t.element_size());
+        // mkstemp makes the file private; an adapter pack is an ordinary document.
+        if (::fchmod(fd.get(), 0644) != 0 || ::fsync(fd.get()) != 0)
+            throw CheckpointError(std::string("cannot flush the file: ") + std::strerror(errno));
+        if (::close(fd.release()) != 0)
+            throw CheckpointError(std::string("cannot close the file: ") + std::strerror(errno));
+        if (::rename(tmpl.c_str(), path.c_str()) != 0)
+            throw CheckpointError(std::string("cannot rename the temporary file: ") + std::strerror(errno));
+    } catch (...) {
+        ::unlink(tmpl.c_str());
+        throw;
+    }
+    // Make the rename itself durable.
+    Fd dirFd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dirFd.get() >= 0)
+        ::fsync(dirFd.get());
+}
+
+} // namespace
+
+StateDict loadSafetensors(const std::string &path, std::map<std::string, std::string> *metadata)
+{
+    try {
+        return loadImpl(path, metadata);
+    } catch (const CheckpointError &e) {
+        throw CheckpointError(path + ": " + e.what());
+    } catch (const std::bad_alloc &) {
+        throw CheckpointError(path + ": not enough memory to load this file");
+    } catch (const c10::Error &e) {
+        throw CheckpointError(path + ": " + e.what_without_backtrace());
+    }
+}
+
+void saveSafetensors(const std::string &path, const StateDict &dict, const std::map<std::string, std::string> &metadata)
+{
+    try {
+        saveImpl(path, dict, metadata);
+    } catch (const CheckpointError &e) {
+        throw CheckpointError("cannot save " + path + ": " + e.what());
+    } catch (const std::bad_alloc &) {
+        throw CheckpointError("cannot save " + path + ": not enough memory");
+    } catch (const c10::Error &e) {
+        throw CheckpointError("cannot save " + path + ": " + e.what_without_backtrace());
+    }
+}
+
+} // namespace unisearch::model
