@@ -1,0 +1,419 @@
+#include "engine.h"
+
+#include "uniadapter_p.h"
+
+#include <cstring>
+#include <sstream>
+
+namespace unisearch::model {
+
+namespace {
+
+constexpr size_t kListedEntries = 12; // how many missing/unexpected names an error lists
+
+std::string listEntries(const std::vector<std::string> &entries)
+{
+    std::ostringstream out;
+    for (size_t i = 0; i < entries.size() && i < kListedEntries; ++i)
+        out << (i ? "; " : "") << entries[i];
+    if (entries.size() > kListedEntries)
+        out << "; and " << entries.size() - kListedEntries << " more";
+    return out.str();
+}
+
+std::string describeProblems(const LoadReport &report, const std::string &path)
+{
+    std::ostringstream out;
+    out << "the checkpoint " << path << " does not match the model architecture";
+    if (!report.missing.empty())
+        out << "; " << report.missing.size() << " tensor(s) missing: " << listEntries(report.missing);
+    if (!report.unexpected.empty())
+        out << "; " << report.unexpected.size() << " unexpected tensor(s): " << listEntries(report.unexpected);
+    out << ". Check the model's architecture (model.json) or re-import the checkpoint.";
+    return out.str();
+}
+
+torch::Device parseDevice(const std::string &name)
+{
+    torch::Device device(torch::kCPU);
+    try {
+        device = torch::Device(name.empty() ? std::string("cpu") : name);
+    } catch (const std::exception &) {
+        throw ModelError("unknown device \"" + name + "\" (use cpu or cuda)");
+    }
+    if (device.is_cuda() && !torch::cuda::is_available())
+        throw ModelError("device \"" + name + "\" requested but CUDA is not available in this build or machine");
+    return device;
+}
+
+// Runs f, turning any LibTorch or standard exception into a ModelError with context.
+template <typename F>
+auto guarded(const char *what, F &&f) -> decltype(f())
+{
+    try {
+        return f();
+    } catch (const ModelError &) {
+        throw;
+    } catch (const c10::Error &e) {
+        throw ModelError(std::string(what) + " failed: " + e.what_without_backtrace());
+    } catch (const std::exception &e) {
+        throw ModelError(std::string(what) + " failed: " + e.what());
+    }
+}
+
+std::vector<std::vector<float>> rowsOf(const torch::Tensor &t)
+{
+    torch::Tensor c = t.to(torch::kCPU, torch::kFloat32).contiguous();
+    std::vector<std::vector<float>> rows(static_cast<size_t>(c.size(0)));
+    const float *p = c.data_ptr<float>();
+    const int64_t n = c.size(1);
+    for (size_t i = 0; i < rows.size(); ++i)
+        rows[i].assign(p + static_cast<int64_t>(i) * n, p + (static_cast<int64_t>(i) + 1) * n);
+    return rows;
+}
+
+} // namespace
+
+struct ModelEngine::Private {
+    Architecture arch;
+    UniAdapterModel model{nullptr};
+    torch::Device device{torch::kCPU};
+    torch::ScalarType dtype = torch::kFloat32;
+    std::string deviceName;
+
+    // [N,3,S,S] float32 on the device, from N CHW buffers.
+    torch::Tensor pixels(const std::vector<const float *> &images) const
+    {
+        if (images.empty())
+            throw ModelError("no image given");
+        const int64_t s = arch.vision.imageSize;
+        torch::Tensor t = torch::empty({static_cast<int64_t>(images.size()), 3, s, s}, torch::kFloat32);
+        const size_t bytes = static_cast<size_t>(3 * s * s) * sizeof(float);
+        for (size_t i = 0; i < images.size(); ++i) {
+            if (!images[i])
+                throw ModelError("image " + std::to_string(i) + " has no pixel data");
+            std::memcpy(t[static_cast<int64_t>(i)].data_ptr<float>(), images[i], bytes);
+        }
+        return t.to(device);
+    }
+
+    // ids padded to the batch's longest with [PAD] and the matching 0/1 mask.
+    std::pair<torch::Tensor, torch::Tensor> batch(const std::vector<std::vector<int64_t>> &texts,
+                                                  const char *what) const
+    {
+        size_t longest = 0;
+        for (size_t i = 0; i < texts.size(); ++i) {
+            if (texts[i].empty())
+                throw ModelError(std::string(what) + " " + std::to_string(i) + " has no tokens");
+            for (int64_t id : texts[i])
+                if (id < 0 || id >= arch.text.vocabSize)
+                    throw ModelError(std::string(what) + " " + std::to_string(i) + " has token id " + std::to_string(id)
+                                     + " outside the vocabulary (0.." + std::to_string(arch.text.vocabSize - 1) + ")");
+            longest = std::max(longest, texts[i].size());
+        }
+        if (static_cast<int64_t>(longest) > arch.text.maxPositions)
+            throw ModelError(std::string(what) + " of " + std::to_string(longest) + " tokens is longer than the model's "
+                             + std::to_string(arch.text.maxPositions) + " positions");
+        const auto n = static_cast<int64_t>(texts.size());
+        torch::Tensor ids = torch::full({n, static_cast<int64_t>(longest)}, static_cast<int64_t>(arch.special.pad), torch::kLong);
+        torch::Tensor mask = torch::zeros({n, static_cast<int64_t>(longest)}, torch::kLong);
+        for (int64_t i = 0; i < n; ++i) {
+            const auto &t = texts[static_cast<size_t>(i)];
+            const auto len = static_cast<int64_t>(t.size());
+            std::memcpy(ids[i].data_ptr<int64_t>(), t.data(), t.size() * sizeof(int64_t));
+            mask[i].narrow(0, 0, len).fill_(1);
+        }
+        return {ids.to(device), mask.to(device)};
+    }
+
+    // Frames → tokens concatenated as one item [1,T·(N+1),W], plus the per-frame tokens.
+    torch::Tensor visualTokens(const std::vector<const float *> &frames, torch::Tensor *perFrame = nullptr) const
+    {
+        torch::Tensor tokens = model->encodeImage(pixels(frames)); // [T,N+1,W]
+        if (perFrame)
+            *perFrame = tokens;
+        return tokens.reshape({1, -1, tokens.size(2)});
+    }
+
+    void requireRetrieval() const
+    {
+        if (!model->heads().retrieval)
+            throw ModelError("this model has no retrieval heads (it is a VQA checkpoint); load a retrieval model");
+    }
+    void requireVqa() const
+    {
+        if (!model->heads().vqa)
+            throw ModelError("this model has no answer decoder (it is a retrieval checkpoint); load a VQA model");
+    }
+};
+
+ModelEngine::ModelEngine(std::unique_ptr<Private> p)
+    : d(std::move(p))
+{
+}
+
+ModelEngine::~ModelEngine() = default;
+
+std::unique_ptr<ModelEngine> ModelEngine::load(const Architecture &architecture, const std::string &weightsPath,
+                                               const Options &options, LoadReport *report)
+{
+    const torch::Device device = parseDevice(options.device);
+    if (options.threads > 0)
+        at::set_num_threads(options.threads);
+    return guarded("loading the model", [&] {
+        StateDict dict;
+        try {
+            dict = loadCheckpoint(weightsPath);
+        } catch (const CheckpointError &e) {
+            throw ModelError(e.what());
+        }
+        const CheckpointLayout layout = detectLayout(dict);
+        if (!layout.retrieval && !layout.vqa)
+            throw ModelError("the checkpoint " + weightsPath
+                             + " has neither retrieval heads (vision_proj, text_proj, itm_head) nor an answer decoder"
+                               " (text_decoder.*): it is not a BLIP/UniAdapter retrieval or VQA model");
+        auto p = std::make_unique<Private>();
+        p->arch = effectiveArchitecture(architecture, layout);
+        p->model = UniAdapterModel(p->arch, ModelHeads{layout.retrieval, layout.vqa});
+        LoadReport rep;
+        p->model->loadFrom(dict, rep);
+        dict = StateDict(); // free the checkpoint's copy before casting
+        if (report)
+            *report = rep;
+        if (!rep.ok())
+            throw ModelError(describeProblems(rep, weightsPath));
+        p->device = device;
+        p->dtype = options.bfloat16 ? torch::kBFloat16 : torch::kFloat32;
+        p->deviceName = device.str();
+        p->model->castTo(device, p->dtype);
+        p->model->eval();
+        return std::unique_ptr<ModelEngine>(new ModelEngine(std::move(p)));
+    });
+}
+
+std::unique_ptr<ModelEngine> ModelEngine::random(const Architecture &architecture, const Options &options)
+{
+    const torch::Device device = parseDevice(options.device);
+    if (options.threads > 0)
+        at::set_num_threads(options.threads);
+    return guarded("building a random model", [&] {
+        auto p = std::make_unique<Private>();
+        p->arch = architecture;
+        p->model = UniAdapterModel(p->arch, ModelHeads{true, true});
+        p->model->randomize();
+        p->device = device;
+        p->dtype = options.bfloat16 ? torch::kBFloat16 : torch::kFloat32;
+        p->deviceName = device.str();
+        p->model->castTo(device, p->dtype);
+        p->model->eval();
+        return std::unique_ptr<ModelEngine>(new ModelEngine(std::move(p)));
+    });
+}
+
+LoadReport ModelEngine::inspect(const Architecture &architecture, const std::string &weightsPath)
+{
+    return guarded("inspecting the checkpoint", [&] {
+        StateDict dict;
+        try {
+            dict = loadCheckpoint(weightsPath);
+        } catch (const CheckpointError &e) {
+            throw ModelError(e.what());
+        }
+        const CheckpointLayout layout = detectLayout(dict);
+        LoadReport rep;
+        if (!layout.retrieval && !layout.vqa) {
+            rep.notes.push_back("neither retrieval heads nor an answer decoder found");
+            for (const auto &[key, t] : dict.tensors())
+                rep.unexpected.push_back(key);
+            return rep;
+        }
+        UniAdapterModel model(effectiveArchitecture(architecture, layout), ModelHeads{layout.retrieval, layout.vqa});
+        model->loadFrom(dict, rep);
+        return rep;
+    });
+}
+
+int ModelEngine::imageSize() const
+{
+    return d->arch.vision.imageSize;
+}
+
+const Architecture &ModelEngine::architecture() const
+{
+    return d->arch;
+}
+
+bool ModelEngine::hasAdapters() const
+{
+    return d->model->hasAdapters();
+}
+
+bool ModelEngine::hasVqa() const
+{
+    return d->model->heads().vqa;
+}
+
+bool ModelEngine::hasRetrieval() const
+{
+    return d->model->heads().retrieval;
+}
+
+std::string ModelEngine::device() const
+{
+    return d->deviceName;
+}
+
+bool ModelEngine::isBfloat16() const
+{
+    return d->dtype == torch::kBFloat16;
+}
+
+std::vector<std::vector<float>> ModelEngine::imageFeatures(const std::vector<const float *> &pixelsCHW)
+{
+    d->requireRetrieval();
+    return guarded("embedding images", [&] {
+        c10::InferenceMode guard;
+        torch::Tensor tokens = d->model->encodeImage(d->pixels(pixelsCHW));
+        return rowsOf(d->model->imageFeature(tokens.select(1, 0)));
+    });
+}
+
+std::vector<std::vector<float>> ModelEngine::frameFeatures(const std::vector<const float *> &framesCHW)
+{
+    return imageFeatures(framesCHW);
+}
+
+std::vector<float> ModelEngine::videoFeature(const std::vector<const float *> &framesCHW)
+{
+    d->requireRetrieval();
+    return guarded("embedding a video", [&] {
+        c10::InferenceMode guard;
+        torch::Tensor tokens = d->model->encodeImage(d->pixels(framesCHW));
+        torch::Tensor cls = tokens.select(1, 0).mean(0, /*keepdim=*/true); // mean over frames of CLS
+        return rowsOf(d->model->imageFeature(cls)).front();
+    });
+}
+
+std::vector<std::vector<float>> ModelEngine::textFeatures(const std::vector<std::vector<int64_t>> &ids)
+{
+    d->requireRetrieval();
+    if (ids.empty())
+        return {};
+    return guarded("embedding texts", [&] {
+        c10::InferenceMode guard;
+        auto [t, mask] = d->batch(ids, "text");
+        return rowsOf(d->model->textFeature(d->model->encodeText(t, mask)));
+    });
+}
+
+std::vector<std::pair<double, double>> ModelEngine::itmLogits(const std::vector<const float *> &framesCHW,
+                                                              const std::vector<std::vector<int64_t>> &ids,
+                                                              bool frameAware)
+{
+    d->requireRetrieval();
+    if (ids.empty())
+        return {};
+    return guarded("image-text matching", [&] {
+        c10::InferenceMode guard;
+        auto [t, mask] = d->batch(ids, "text");
+        torch::Tensor perFrame;
+        torch::Tensor visual = d->visualTokens(framesCHW, &perFrame);
+        torch::Tensor weights;
+        if (frameAware && perFrame.size(0) > 1) {
+            torch::Tensor textFeat = d->model->textFeature(d->model->encodeText(t, mask));
+            torch::Tensor frameFeat = d->model->imageFeature(perFrame.select(1, 0)).unsqueeze(0); // [1,T,E]
+            weights = UniAdapterModelImpl::frameAwareWeights(textFeat, frameFeat);
+        }
+        torch::Tensor logits = d->model->itmLogits(visual, t, mask, weights).to(torch::kCPU, torch::kFloat32);
+        std::vector<std::pair<double, double>> out;
+        for (int64_t i = 0; i < logits.size(0); ++i)
+            out.emplace_back(logits[i][0].item<double>(), logits[i][1].item<double>());
+        return out;
+    });
+}
+
+std::vector<double> ModelEngine::itmProbability(const std::vector<const float *> &framesCHW,
+                                                const std::vector<std::vector<int64_t>> &ids, bool frameAware)
+{
+    std::vector<double> out;
+    for (const auto &[no, yes] : itmLogits(framesCHW, ids, frameAware)) {
+        // softmax over {no, yes}, written to stay finite for large logits
+        out.push_back(1.0 / (1.0 + std::exp(no - yes)));
+    }
+    return out;
+}
+
+std::vector<std::pair<double, double>> ModelEngine::itmLogitsImages(const std::vector<const float *> &pixelsCHW,
+                                                                    const std::vector<int64_t> &ids)
+{
+    d->requireRetrieval();
+    return guarded("image-text matching", [&] {
+        c10::InferenceMode guard;
+        auto [t, mask] = d->batch({ids}, "text");
+        torch::Tensor visual = d->model->encodeImage(d->pixels(pixelsCHW)); // [B,N+1,W]
+        const int64_t b = visual.size(0);
+        torch::Tensor logits = d->model->itmLogits(visual, t.expand({b, -1}), mask.expand({b, -1}))
+                                   .to(torch::kCPU, torch::kFloat32);
+        std::vector<std::pair<double, double>> out;
+        for (int64_t i = 0; i < b; ++i)
+            out.emplace_back(logits[i][0].item<double>(), logits[i][1].item<double>());
+        return out;
+    });
+}
+
+std::vector<ModelEngine::RankedAnswer> ModelEngine::rankAnswers(const std::vector<const float *> &framesCHW,
+                                                                const std::vector<int64_t> &questionIds,
+                                                                const std::vector<std::vector<int64_t>> &answerIds,
+                                                                int k)
+{
+    d->requireVqa();
+    if (answerIds.empty())
+        throw ModelError("the candidate answer list is empty");
+    for (size_t i = 0; i < answerIds.size(); ++i)
+        if (answerIds[i].size() < 2)
+            throw ModelError("candidate answer " + std::to_string(i) + " has fewer than two tokens ([CLS] ... [SEP])");
+    return guarded("ranking answers", [&] {
+        c10::InferenceMode guard;
+        auto [q, qmask] = d->batch({questionIds}, "question");
+        auto [a, amask] = d->batch(answerIds, "answer");
+        torch::Tensor states = d->model->encodeQuestion(q, qmask, d->visualTokens(framesCHW));
+        RankOutput r = d->model->rankAnswers(states, qmask, a, amask, k);
+        std::vector<RankedAnswer> out;
+        for (int64_t i = 0; i < r.topkIds.size(1); ++i) {
+            RankedAnswer ra;
+            ra.index = static_cast<int>(r.topkIds[0][i].item<int64_t>());
+            ra.score = r.topkScores[0][i].item<double>();
+            ra.firstTokenProb = r.firstTokenProb[0][ra.index].item<double>();
+            out.push_back(ra);
+        }
+        std::stable_sort(out.begin(), out.end(), [](const auto &x, const auto &y) { return x.score > y.score; });
+        return out;
+    });
+}
+
+std::vector<ModelEngine::Hypothesis> ModelEngine::generate(const std::vector<const float *> &framesCHW,
+                                                           const std::vector<int64_t> &questionIds,
+                                                           const GenerateParams &params)
+{
+    d->requireVqa();
+    if (params.maxLength < 2 || params.maxLength > d->arch.text.maxPositions)
+        throw ModelError("maxLength must be between 2 and " + std::to_string(d->arch.text.maxPositions));
+    return guarded("generating an answer", [&] {
+        c10::InferenceMode guard;
+        auto [q, qmask] = d->batch({questionIds}, "question");
+        torch::Tensor states = d->model->encodeQuestion(q, qmask, d->visualTokens(framesCHW));
+        std::vector<GeneratedSequence> seqs;
+        if (params.numBeams <= 1) {
+            seqs.push_back(d->model->greedy(states, torch::Tensor(), params.maxLength, params.minLength,
+                                             params.lengthPenalty));
+        } else {
+            seqs = d->model->generate(states, torch::Tensor(), params);
+        }
+        std::vector<Hypothesis> out;
+        for (auto &s : seqs)
+            out.push_back(Hypothesis{std::move(s.ids), s.score});
+        return out;
+    });
+}
+
+} // namespace unisearch::model

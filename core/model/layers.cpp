@@ -1,0 +1,118 @@
+#include "layers_p.h"
+
+#include <cmath>
+
+namespace unisearch::model {
+
+DenseImpl::DenseImpl(int64_t in, int64_t out, bool withBias)
+{
+    // Parameters start uninitialised: they are either loaded from a checkpoint or
+    // randomised on purpose (randomize()); filling them twice would waste seconds at full size.
+    weight = register_parameter("weight", torch::empty({out, in}), /*requires_grad=*/false);
+    if (withBias)
+        bias = register_parameter("bias", torch::empty({out}), /*requires_grad=*/false);
+}
+
+void DenseImpl::rebind(const torch::Tensor &newWeight, const torch::Tensor &newBias)
+{
+    TORCH_CHECK(newWeight.sizes() == weight.sizes(), "Dense::rebind: weight shape mismatch");
+    weight = newWeight;
+    parameters_["weight"] = newWeight;
+    if (bias.defined()) {
+        TORCH_CHECK(newBias.defined() && newBias.sizes() == bias.sizes(), "Dense::rebind: bias shape mismatch");
+        bias = newBias;
+        parameters_["bias"] = newBias;
+    }
+}
+
+void DenseImpl::randomize(double std)
+{
+    torch::NoGradGuard noGrad;
+    weight.normal_(0.0, std);
+    if (bias.defined())
+        bias.normal_(0.0, std);
+}
+
+NormImpl::NormImpl(int64_t dim, double eps_)
+    : eps(eps_)
+{
+    weight = register_parameter("weight", torch::ones({dim}), false);
+    bias = register_parameter("bias", torch::zeros({dim}), false);
+}
+
+torch::Tensor NormImpl::forward(const torch::Tensor &x) const
+{
+    return torch::layer_norm(x, {weight.size(0)}, weight, bias, eps);
+}
+
+void NormImpl::randomize()
+{
+    torch::NoGradGuard noGrad;
+    weight.normal_(1.0, 0.05);
+    bias.normal_(0.0, 0.05);
+}
+
+std::pair<torch::Tensor, torch::Tensor> fuseDense(std::vector<Dense> layers)
+{
+    torch::NoGradGuard noGrad;
+    std::vector<torch::Tensor> weights, biases;
+    bool withBias = true;
+    for (const auto &l : layers) {
+        weights.push_back(l->weight);
+        withBias = withBias && l->bias.defined();
+        biases.push_back(l->bias);
+    }
+    torch::Tensor w = torch::cat(weights, 0);
+    torch::Tensor b = withBias ? torch::cat(biases, 0) : torch::Tensor();
+    int64_t offset = 0;
+    for (auto &l : layers) {
+        const int64_t n = l->weight.size(0);
+        l->rebind(w.narrow(0, offset, n), withBias ? b.narrow(0, offset, n) : torch::Tensor());
+        offset += n;
+    }
+    return {w, b};
+}
+
+torch::Tensor splitHeads(const torch::Tensor &x, int64_t heads)
+{
+    const int64_t b = x.size(0), l = x.size(1), w = x.size(2);
+    return x.view({b, l, heads, w / heads}).permute({0, 2, 1, 3});
+}
+
+namespace {
+torch::Tensor softmaxLastDim(const torch::Tensor &scores)
+{
+    // Reduced-precision scores are normalised in float32: softmax over hundreds of
+    // tokens loses too much in bfloat16.
+    if (scores.scalar_type() == torch::kFloat32 || scores.scalar_type() == torch::kFloat64)
+        return scores.softmax(-1);
+    return scores.softmax(-1, torch::kFloat32).to(scores.scalar_type());
+}
+} // namespace
+
+torch::Tensor attention(const torch::Tensor &q, const torch::Tensor &k, const torch::Tensor &v,
+                        const torch::Tensor &additiveMask)
+{
+    const int64_t b = q.size(0), h = q.size(1), lq = q.size(2), d = q.size(3);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+    const bool maskBroadcastsOverQueries = !additiveMask.defined()
+        || (additiveMask.size(0) == 1 && additiveMask.size(-2) == 1);
+    if (k.size(0) == 1 && b > 1 && maskBroadcastsOverQueries) {
+        // One set of keys for many queries (an image against several texts, the question
+        // states against k answers): fold the batch into the query length instead of
+        // letting matmul materialise B copies of K and V.
+        torch::Tensor qf = q.transpose(0, 1).reshape({1, h, b * lq, d});
+        torch::Tensor scores = torch::matmul(qf, k.transpose(-1, -2)).mul_(scale);
+        if (additiveMask.defined())
+            scores.add_(additiveMask);
+        torch::Tensor ctx = torch::matmul(softmaxLastDim(scores), v); // [1,h,B*Lq,d]
+        return ctx.view({h, b, lq, d}).permute({1, 2, 0, 3}).reshape({b, lq, h * d});
+    }
+    torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)).mul_(scale);
+    if (additiveMask.defined())
+        scores.add_(additiveMask);
+    torch::Tensor ctx = torch::matmul(softmaxLastDim(scores), v); // [B,h,Lq,d]
+    return ctx.permute({0, 2, 1, 3}).reshape({b, lq, h * d});
+}
+
+} // namespace unisearch::model

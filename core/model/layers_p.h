@@ -1,0 +1,53 @@
+#pragma once
+// Basic layers of the UniAdapter model, registered under the checkpoint's names
+// (`weight`, `bias`), plus the attention kernel shared by ViT and BERT.
+// Internal to us_model: exposes LibTorch types.
+#include <torch/torch.h>
+
+namespace unisearch::model {
+
+// A linear layer whose parameters can be re-pointed at views of a larger tensor, so
+// that q/k/v (or k/v) of one attention share one contiguous weight and run as one
+// matmul while each keeps its own checkpoint name.
+class DenseImpl : public torch::nn::Module
+{
+public:
+    DenseImpl(int64_t in, int64_t out, bool bias = true);
+    // x: [..., in] → [..., out]
+    torch::Tensor forward(const torch::Tensor &x) const { return torch::linear(x, weight, bias); }
+    // Makes the registered parameters these tensors (same shapes), e.g. views of a fused weight.
+    void rebind(const torch::Tensor &newWeight, const torch::Tensor &newBias);
+    void randomize(double std);
+
+    torch::Tensor weight; // [out, in]
+    torch::Tensor bias;   // [out] or undefined
+};
+TORCH_MODULE(Dense);
+
+class NormImpl : public torch::nn::Module
+{
+public:
+    NormImpl(int64_t dim, double eps);
+    // x: [..., dim]
+    torch::Tensor forward(const torch::Tensor &x) const;
+    void randomize();
+
+    torch::Tensor weight, bias;
+    double eps;
+};
+TORCH_MODULE(Norm);
+
+// Concatenates the given layers' weights and biases along dim 0 and re-points each layer
+// at its slice, so nothing is stored twice. Returns {weight, bias} of the fused layer.
+std::pair<torch::Tensor, torch::Tensor> fuseDense(std::vector<Dense> layers);
+
+// Scaled dot-product attention written with matmul + softmax (LibTorch 1.13 has no fused
+// kernel). q: [B,h,Lq,d], k/v: [Bk,h,Lk,d] with Bk == B or 1 (broadcast);
+// additiveMask: broadcastable to [B,h,Lq,Lk] or undefined. Returns [B,Lq,h*d].
+torch::Tensor attention(const torch::Tensor &q, const torch::Tensor &k, const torch::Tensor &v,
+                        const torch::Tensor &additiveMask);
+
+// [B,L,h*d] → [B,h,L,d]
+torch::Tensor splitHeads(const torch::Tensor &x, int64_t heads);
+
+} // namespace unisearch::model

@@ -1,0 +1,128 @@
+#include "vit_p.h"
+
+namespace unisearch::model {
+
+VitAttentionImpl::VitAttentionImpl(int64_t width, int64_t heads, bool qkvBias)
+    : m_heads(heads)
+{
+    m_qkv = register_module("qkv", Dense(width, 3 * width, qkvBias));
+    m_proj = register_module("proj", Dense(width, width));
+}
+
+torch::Tensor VitAttentionImpl::forward(const torch::Tensor &x) const
+{
+    const int64_t b = x.size(0), n = x.size(1), w = x.size(2);
+    // [B,N,3W] → [3,B,h,N,d]; the checkpoint's qkv is already one fused matmul.
+    torch::Tensor qkv = m_qkv->forward(x).view({b, n, 3, m_heads, w / m_heads}).permute({2, 0, 3, 1, 4});
+    torch::Tensor ctx = attention(qkv[0], qkv[1], qkv[2], torch::Tensor());
+    return m_proj->forward(ctx);
+}
+
+void VitAttentionImpl::randomize()
+{
+    m_qkv->randomize(0.02);
+    m_proj->randomize(0.02);
+}
+
+VitMlpImpl::VitMlpImpl(int64_t width, int64_t hidden)
+{
+    m_fc1 = register_module("fc1", Dense(width, hidden));
+    m_fc2 = register_module("fc2", Dense(hidden, width));
+}
+
+torch::Tensor VitMlpImpl::forward(const torch::Tensor &x) const
+{
+    return m_fc2->forward(torch::gelu(m_fc1->forward(x))); // GELU with erf, as nn.GELU
+}
+
+void VitMlpImpl::randomize()
+{
+    m_fc1->randomize(0.02);
+    m_fc2->randomize(0.02);
+}
+
+VitBlockImpl::VitBlockImpl(const VisionConfig &config, UniAdapter adapter)
+{
+    const int64_t w = config.width;
+    m_norm1 = register_module("norm1", Norm(w, config.layerNormEps));
+    m_attn = register_module("attn", VitAttention(w, config.heads, config.qkvBias));
+    m_norm2 = register_module("norm2", Norm(w, config.layerNormEps));
+    m_mlp = register_module("mlp", VitMlp(w, static_cast<int64_t>(w * config.mlpRatio)));
+    if (adapter)
+        m_adapter = register_module("adapter", adapter);
+}
+
+torch::Tensor VitBlockImpl::forward(const torch::Tensor &input) const
+{
+    torch::Tensor x = input + m_attn->forward(m_norm1->forward(input));
+    torch::Tensor y = m_mlp->forward(m_norm2->forward(x));
+    if (m_adapter)
+        y = y + m_adapter->forward(x, AdapterMode::Visual);
+    return x + y;
+}
+
+void VitBlockImpl::randomize()
+{
+    m_norm1->randomize();
+    m_norm2->randomize();
+    m_attn->randomize();
+    m_mlp->randomize();
+}
+
+VisionTransformerImpl::VisionTransformerImpl(const VisionConfig &config, torch::nn::ModuleList adapters)
+    : m_config(config)
+{
+    const int64_t w = config.width, p = config.patchSize;
+    if (config.imageSize <= 0 || p <= 0 || config.imageSize % p != 0)
+        throw std::invalid_argument("vision image_size must be a positive multiple of patch_size");
+    if (config.heads <= 0 || w % config.heads != 0)
+        throw std::invalid_argument("vision width must be a multiple of heads");
+    const int64_t grid = config.imageSize / p;
+
+    m_clsToken = register_parameter("cls_token", torch::empty({1, 1, w}), false);
+    m_posEmbed = register_parameter("pos_embed", torch::empty({1, grid * grid + 1, w}), false);
+    if (adapters)
+        register_module("adapters", adapters);
+    auto patchEmbed = register_module("patch_embed", std::make_shared<torch::nn::Module>());
+    auto proj = patchEmbed->register_module("proj", std::make_shared<torch::nn::Module>());
+    m_patchWeight = proj->register_parameter("weight", torch::empty({w, 3, p, p}), false);
+    m_patchBias = proj->register_parameter("bias", torch::empty({w}), false);
+
+    auto blocks = register_module("blocks", torch::nn::ModuleList());
+    for (int i = 0; i < config.depth; ++i) {
+        UniAdapter adapter{nullptr};
+        if (adapters)
+            adapter = UniAdapter(adapters->ptr<UniAdapterImpl>(i));
+        m_blocks.push_back(VitBlock(config, adapter));
+        blocks->push_back(m_blocks.back());
+    }
+    m_norm = register_module("norm", Norm(w, config.layerNormEps));
+}
+
+torch::Tensor VisionTransformerImpl::forward(const torch::Tensor &pixels) const
+{
+    const int64_t b = pixels.size(0);
+    // [B,3,S,S] → [B,W,g,g] → [B,g*g,W]
+    torch::Tensor x = torch::conv2d(pixels, m_patchWeight, m_patchBias, m_config.patchSize)
+                          .flatten(2)
+                          .transpose(1, 2);
+    x = torch::cat({m_clsToken.expand({b, -1, -1}), x}, 1);
+    x = x + m_posEmbed.narrow(1, 0, x.size(1));
+    for (const auto &block : m_blocks)
+        x = block->forward(x);
+    return m_norm->forward(x);
+}
+
+void VisionTransformerImpl::randomize()
+{
+    torch::NoGradGuard noGrad;
+    m_clsToken.normal_(0.0, 0.02);
+    m_posEmbed.normal_(0.0, 0.02);
+    m_patchWeight.normal_(0.0, 0.02);
+    m_patchBias.normal_(0.0, 0.02);
+    for (auto &block : m_blocks)
+        block->randomize();
+    m_norm->randomize();
+}
+
+} // namespace unisearch::model

@@ -1,0 +1,336 @@
+// The UniAdapter VQA model against the reference fixture (vqa/): question states, the
+// reference's rank_answer (first-token probabilities, top-k, label-smoothed scores,
+// chosen answers), greedy decoding; beam search and the decoder's key/value cache.
+#include "model/engine.h"
+#include "model/uniadapter_p.h"
+#include "support/fixtures.h"
+#include "support/npy.h"
+
+#include <QtTest>
+
+using namespace unisearch;
+using namespace unisearch::model;
+
+namespace {
+
+constexpr double kTolerance = 1e-4;
+const QString kCase = QStringLiteral("vqa");
+
+torch::Tensor toTensor(const test::Npy &npy)
+{
+    std::vector<int64_t> shape(npy.shape.begin(), npy.shape.end());
+    if (!npy.f32.empty())
+        return torch::from_blob(const_cast<float *>(npy.f32.data()), shape, torch::kFloat32).clone();
+    return torch::from_blob(const_cast<int64_t *>(npy.i64.data()), shape, torch::kLong).clone();
+}
+
+torch::Tensor fixture(const nlohmann::json &c, const char *output)
+{
+    const std::string file = c.at("outputs").at(output).get<std::string>();
+    return toTensor(test::readNpy(test::caseDir(kCase) + QLatin1Char('/') + QString::fromStdString(file)));
+}
+
+double maxAbsError(const torch::Tensor &got, const torch::Tensor &expected)
+{
+    if (got.sizes() != expected.sizes())
+        return std::numeric_limits<double>::infinity();
+    return (got.to(torch::kFloat64) - expected.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+#define COMPARE_OUTPUT(label, got, expected)                                                                \
+    do {                                                                                                    \
+        const torch::Tensor g_ = (got), e_ = (expected);                                                    \
+        QCOMPARE(std::vector<int64_t>(g_.sizes().begin(), g_.sizes().end()),                                \
+                 std::vector<int64_t>(e_.sizes().begin(), e_.sizes().end()));                               \
+        const double err_ = maxAbsError(g_, e_);                                                            \
+        qInfo("%s: max abs error %.3g", label, err_);                                                       \
+        QVERIFY2(err_ <= kTolerance, qPrintable(QStringLiteral("%1 differs by %2").arg(label).arg(err_)));  \
+    } while (false)
+
+std::vector<int64_t> toIds(const torch::Tensor &row)
+{
+    std::vector<int64_t> out;
+    for (int64_t i = 0; i < row.size(0); ++i)
+        out.push_back(row[i].item<int64_t>());
+    return out;
+}
+
+std::vector<int64_t> withoutPadding(const torch::Tensor &row)
+{
+    std::vector<int64_t> out;
+    for (int64_t id : toIds(row))
+        if (id != 0)
+            out.push_back(id);
+    return out;
+}
+
+std::string weightsPath(const nlohmann::json &spec)
+{
+    return test::caseDir(kCase).toStdString() + "/" + spec.at("weights").get<std::string>();
+}
+
+} // namespace
+
+class TestModelVqa : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void loadReport();
+    void questionStates();
+    void rankAnswers();
+    void greedyDecoding();
+    void cacheMatchesFullForward();
+    void beamSearch();
+    void engine();
+    void bfloat16();
+
+private:
+    nlohmann::json m_spec;
+    Architecture m_arch;
+    UniAdapterModel m_model{nullptr};
+    LoadReport m_report;
+    torch::Tensor m_states, m_questionMask;
+};
+
+void TestModelVqa::initTestCase()
+{
+    at::set_num_threads(2);
+    m_spec = test::readCase(kCase);
+    m_arch = Architecture::fromJson(m_spec.at("architecture"));
+    const StateDict dict = loadCheckpoint(weightsPath(m_spec));
+    const CheckpointLayout layout = detectLayout(dict);
+    m_model = UniAdapterModel(effectiveArchitecture(m_arch, layout), ModelHeads{layout.retrieval, layout.vqa});
+    m_model->loadFrom(dict, m_report);
+    m_model->eval();
+
+    c10::InferenceMode guard;
+    torch::Tensor ids = fixture(m_spec, "question_input_ids");
+    m_questionMask = (ids != 0).to(torch::kLong);
+    torch::Tensor tokens = m_model->encodeImage(fixture(m_spec, "pixels")); // image i ↔ question i
+    m_states = m_model->encodeQuestion(ids, m_questionMask, tokens);
+}
+
+void TestModelVqa::loadReport()
+{
+    for (const auto &m : m_report.missing)
+        qWarning("missing: %s", m.c_str());
+    for (const auto &u : m_report.unexpected)
+        qWarning("unexpected: %s", u.c_str());
+    QVERIFY(m_report.ok());
+    QVERIFY(m_report.hasVqa);
+    QVERIFY(!m_report.hasRetrieval);
+    QVERIFY(m_report.hasAdapters);
+    QVERIFY(m_model->hasAdapters());
+    bool sawUnusedDecoderAdapters = false;
+    for (const auto &i : m_report.ignored)
+        sawUnusedDecoderAdapters = sawUnusedDecoderAdapters || i.rfind("adapters_dec.", 0) == 0;
+    QVERIFY(sawUnusedDecoderAdapters);
+    qInfo("vqa.pth: %zu tensors loaded, %zu ignored", m_report.loaded, m_report.ignored.size());
+}
+
+void TestModelVqa::questionStates()
+{
+    COMPARE_OUTPUT("question_states", m_states, fixture(m_spec, "question_states"));
+}
+
+void TestModelVqa::rankAnswers()
+{
+    c10::InferenceMode guard;
+    torch::Tensor answers = fixture(m_spec, "answer_input_ids");
+    const int64_t k = m_spec.at("k").get<int64_t>();
+    RankOutput r = m_model->rankAnswers(m_states, m_questionMask, answers, (answers != 0).to(torch::kLong), k);
+    COMPARE_OUTPUT("first_token_prob", r.firstTokenProb, fixture(m_spec, "first_token_prob"));
+    QCOMPARE(toIds(r.topkIds.flatten()), toIds(fixture(m_spec, "topk_ids").flatten()));
+    COMPARE_OUTPUT("topk_log_prob_sum", r.topkScores, fixture(m_spec, "topk_log_prob_sum"));
+    QCOMPARE(toIds(r.best), toIds(fixture(m_spec, "answer_index")));
+    // The chosen answers by name, as case.json lists them.
+    const auto list = m_spec.at("answer_list");
+    const auto expected = m_spec.at("answers");
+    for (int64_t q = 0; q < r.best.size(0); ++q)
+        QCOMPARE(list.at(r.best[q].item<int64_t>()).get<std::string>(), expected.at(q).get<std::string>());
+}
+
+void TestModelVqa::greedyDecoding()
+{
+    c10::InferenceMode guard;
+    const auto expected = m_spec.at("greedy_token_ids");
+    for (int64_t q = 0; q < m_states.size(0); ++q) {
+        const auto want = expected.at(q).get<std::vector<int64_t>>();
+        const auto maxLength = static_cast<int>(want.size()); // 9 steps after [DEC] unless [SEP] came
+        GeneratedSequence got = m_model->greedy(m_states.narrow(0, q, 1), m_questionMask.narrow(0, q, 1),
+                                                std::max(maxLength, 10), 1);
+        QCOMPARE(got.ids, want);
+    }
+}
+
+void TestModelVqa::cacheMatchesFullForward()
+{
+    // The key/value-cached step-by-step decoding scores its tokens as the full causal
+    // forward does.
+    c10::InferenceMode guard;
+    for (int64_t q = 0; q < m_states.size(0); ++q) {
+        torch::Tensor states = m_states.narrow(0, q, 1), mask = m_questionMask.narrow(0, q, 1);
+        GeneratedSequence got = m_model->greedy(states, mask, 10, 1);
+        const double full = m_model->sequenceLogProb(states, mask, got.ids);
+        qInfo("question %lld: cached %.6f, full forward %.6f", static_cast<long long>(q), got.sumLogProb, full);
+        QVERIFY(std::abs(got.sumLogProb - full) < 1e-3);
+    }
+}
+
+void TestModelVqa::beamSearch()
+{
+    c10::InferenceMode guard;
+    const int64_t sep = m_arch.special.sep;
+    for (int64_t q = 0; q < m_states.size(0); ++q) {
+        torch::Tensor states = m_states.narrow(0, q, 1), mask = m_questionMask.narrow(0, q, 1);
+        const GeneratedSequence greedy = m_model->greedy(states, mask, 10, 1);
+
+        GenerateParams one;
+        one.numBeams = 1;
+        one.maxLength = 10;
+        const auto single = m_model->generate(states, mask, one);
+        QVERIFY(!single.empty());
+        QCOMPARE(single.front().ids, greedy.ids);
+        QVERIFY(std::abs(single.front().score - greedy.score) < 1e-4);
+
+        for (int beams : {2, 3, 5}) {
+            GenerateParams p;
+            p.numBeams = beams;
+            p.maxLength = 10;
+            const auto hyps = m_model->generate(states, mask, p);
+            QVERIFY(!hyps.empty());
+            QVERIFY(static_cast<int>(hyps.size()) <= beams);
+            for (size_t i = 0; i < hyps.size(); ++i) {
+                const auto &h = hyps[i];
+                if (i > 0)
+                    QVERIFY2(hyps[i - 1].score >= h.score, "hypotheses are not ordered best first");
+                QCOMPARE(h.ids.front(), static_cast<int64_t>(m_arch.special.decBos));
+                QVERIFY(static_cast<int>(h.ids.size()) <= p.maxLength);
+                // Each hypothesis's score is its own teacher-forced log-likelihood / length.
+                const double full = m_model->sequenceLogProb(states, mask, h.ids);
+                const double length = static_cast<double>(h.ids.back() == sep ? h.ids.size() - 1 : h.ids.size());
+                QVERIFY2(std::abs(h.score - full / length) < 1e-3,
+                         qPrintable(QStringLiteral("beam score %1 vs %2").arg(h.score).arg(full / length)));
+            }
+            // The best of a wider beam is at least as good as the greedy path when both run
+            // the full length (no [SEP] in this fixture).
+            if (greedy.ids.back() != sep && hyps.front().ids.back() != sep)
+                QVERIFY(hyps.front().score >= greedy.score - 1e-5);
+        }
+
+        // min_length forbids [SEP] early.
+        GenerateParams minLen;
+        minLen.numBeams = 3;
+        minLen.maxLength = 8;
+        minLen.minLength = 6;
+        for (const auto &h : m_model->generate(states, mask, minLen))
+            for (size_t i = 0; i + 1 < h.ids.size() && i + 1 < 6; ++i)
+                QVERIFY(h.ids[i + 1] != sep);
+    }
+}
+
+void TestModelVqa::engine()
+{
+    LoadReport report;
+    auto engine = ModelEngine::load(m_arch, weightsPath(m_spec), {}, &report);
+    QVERIFY(report.ok());
+    QVERIFY(engine->hasVqa());
+    QVERIFY(!engine->hasRetrieval());
+    QVERIFY_THROWS_EXCEPTION(ModelError, engine->textFeatures({{101, 102}}));
+
+    torch::Tensor pixels = fixture(m_spec, "pixels").contiguous();
+    torch::Tensor questions = fixture(m_spec, "question_input_ids");
+    torch::Tensor answers = fixture(m_spec, "answer_input_ids");
+    std::vector<std::vector<int64_t>> answerIds;
+    for (int64_t a = 0; a < answers.size(0); ++a) {
+        auto ids = withoutPadding(answers[a]);
+        ids.front() = 101; // as the tokenizer gives it: the engine puts [DEC] itself
+        answerIds.push_back(ids);
+    }
+    torch::Tensor topkIds = fixture(m_spec, "topk_ids"), topkScores = fixture(m_spec, "topk_log_prob_sum");
+    torch::Tensor best = fixture(m_spec, "answer_index");
+    const auto greedy = m_spec.at("greedy_token_ids");
+    const int k = m_spec.at("k").get<int>();
+    for (int64_t q = 0; q < questions.size(0); ++q) {
+        std::vector<const float *> image{pixels[q].data_ptr<float>()};
+        auto question = withoutPadding(questions[q]);
+        question.front() = 101; // [CLS]; the engine swaps in [ENC]
+        const auto ranked = engine->rankAnswers(image, question, answerIds, k);
+        QCOMPARE(static_cast<int64_t>(ranked.size()), static_cast<int64_t>(k));
+        QCOMPARE(static_cast<int64_t>(ranked.front().index), best[q].item<int64_t>());
+        double worst = 0;
+        for (const auto &r : ranked) {
+            int64_t slot = -1;
+            for (int64_t j = 0; j < topkIds.size(1); ++j)
+                if (topkIds[q][j].item<int64_t>() == r.index)
+                    slot = j;
+            QVERIFY(slot >= 0);
+            worst = std::max(worst, std::abs(r.score - topkScores[q][slot].item<double>()));
+        }
+        qInfo("engine rank scores: max abs error %.3g", worst);
+        QVERIFY(worst <= kTolerance);
+
+        const auto hyps = engine->generate(image, question, {});
+        QCOMPARE(hyps.front().ids, greedy.at(q).get<std::vector<int64_t>>());
+        ModelEngine::GenerateParams beam;
+        beam.numBeams = 3;
+        QVERIFY(!engine->generate(image, question, beam).empty());
+    }
+    QVERIFY_THROWS_EXCEPTION(ModelError, engine->rankAnswers({pixels[0].data_ptr<float>()}, {101, 102}, {}));
+    QVERIFY_THROWS_EXCEPTION(ModelError, engine->rankAnswers({pixels[0].data_ptr<float>()}, {101, 102}, {{101}}));
+}
+
+void TestModelVqa::bfloat16()
+{
+    ModelEngine::Options bf;
+    bf.bfloat16 = true;
+    auto engine = ModelEngine::load(m_arch, weightsPath(m_spec), bf);
+    QVERIFY(engine->isBfloat16());
+    {
+        // The whole answer path runs in bfloat16 and still picks the fixture's answers here.
+        torch::Tensor pixels = fixture(m_spec, "pixels").contiguous();
+        torch::Tensor questions = fixture(m_spec, "question_input_ids");
+        torch::Tensor answers = fixture(m_spec, "answer_input_ids");
+        std::vector<std::vector<int64_t>> answerIds;
+        for (int64_t a = 0; a < answers.size(0); ++a)
+            answerIds.push_back(withoutPadding(answers[a]));
+        torch::Tensor best = fixture(m_spec, "answer_index");
+        for (int64_t q = 0; q < questions.size(0); ++q) {
+            std::vector<const float *> image{pixels[q].data_ptr<float>()};
+            const auto ranked = engine->rankAnswers(image, withoutPadding(questions[q]), answerIds, 4);
+            qInfo("bfloat16 rank: best %d (reference %lld), score %.3f", ranked.front().index,
+                  static_cast<long long>(best[q].item<int64_t>()), ranked.front().score);
+            QCOMPARE(static_cast<int64_t>(ranked.front().index), best[q].item<int64_t>());
+            ModelEngine::GenerateParams beam;
+            beam.numBeams = 3;
+            QVERIFY(!engine->generate(image, withoutPadding(questions[q]), beam).empty());
+        }
+    }
+    // The bfloat16 model's question states stay close to the float32 reference.
+    UniAdapterModel model(m_model->architecture(), m_model->heads());
+    {
+        const StateDict dict = loadCheckpoint(weightsPath(m_spec));
+        LoadReport r;
+        model->loadFrom(dict, r);
+        QVERIFY(r.ok());
+    }
+    model->castTo(torch::kCPU, torch::kBFloat16);
+    c10::InferenceMode guard;
+    torch::Tensor ids = fixture(m_spec, "question_input_ids");
+    torch::Tensor states = model->encodeQuestion(ids, m_questionMask, model->encodeImage(fixture(m_spec, "pixels")));
+    QCOMPARE(states.scalar_type(), torch::kBFloat16);
+    torch::Tensor expected = fixture(m_spec, "question_states");
+    torch::Tensor valid = m_questionMask.to(torch::kBool);
+    const double cos = torch::nn::functional::cosine_similarity(
+                           states.to(torch::kFloat32).index({valid}), expected.index({valid}),
+                           torch::nn::functional::CosineSimilarityFuncOptions().dim(-1))
+                           .min()
+                           .item<double>();
+    qInfo("bfloat16 question states: min cosine %.5f", cos);
+    QVERIFY(cos >= 0.995);
+}
+
+QTEST_GUILESS_MAIN(TestModelVqa)
+#include "tst_model_vqa.moc"
