@@ -2,6 +2,7 @@
 // missing, shows About, remembers its geometry and closes cleanly.
 #include "catalog/catalog.h"
 #include "engine/engine.h"
+#include "support/fixtures.h"
 #include "ui/mainwindow.h"
 #include "util/datadir.h"
 #include "util/settings.h"
@@ -14,6 +15,8 @@
 #include <QLineEdit>
 #include <QListView>
 #include <QMessageBox>
+#include <QProgressBar>
+#include <QSignalSpy>
 #include <QStatusBar>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -34,6 +37,8 @@ private slots:
     void ctrlFFocusesSearch();
     void remembersGeometry();
     void explainsUnopenableLibrary();
+    void importsModelOnWorkerThread();
+    void importErrorIsShown();
 
 private:
     std::unique_ptr<engine::Engine> openEngine(const QString &dataDir);
@@ -204,6 +209,68 @@ void TestGuiSmoke::explainsUnopenableLibrary()
     QVERIFY(notice->isVisible());
     QVERIFY(notice->findChild<QLabel *>()->text().contains(QStringLiteral("not a directory")));
     QVERIFY(!w.findChild<QAction *>(QStringLiteral("actionAddFolder"))->isEnabled());
+    QVERIFY(w.close());
+}
+
+void TestGuiSmoke::importsModelOnWorkerThread()
+{
+    auto engine = openEngine(m_tmp->path());
+    ui::MainWindow w(engine.get());
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QVERIFY(w.findChild<QFrame *>(QStringLiteral("firstRunNotice"))->isVisible());
+    QSignalSpy finished(&w, &ui::MainWindow::modelImportFinished);
+    const QString checkpoint = test::uniadapterDir() + QStringLiteral("/weights/retrieval.pth");
+    QVERIFY(w.startModelImport(checkpoint));
+    // Busy, not blocked: the call returned at once, with the indicator on and the action off.
+    QVERIFY(w.isImportingModel());
+    QVERIFY(w.findChild<QProgressBar *>(QStringLiteral("modelImportProgress"))->isVisible());
+    QVERIFY(!w.findChild<QAction *>(QStringLiteral("actionImportModel"))->isEnabled());
+    QVERIFY(finished.wait(120000));
+    QCOMPARE(finished.first().at(0).toBool(), true);
+    QVERIFY2(finished.first().at(1).toString().contains(QStringLiteral("'retrieval'")),
+             qPrintable(finished.first().at(1).toString()));
+    QVERIFY(!w.isImportingModel());
+    QVERIFY(!w.findChild<QProgressBar *>(QStringLiteral("modelImportProgress"))->isVisible());
+    QVERIFY(w.findChild<QAction *>(QStringLiteral("actionImportModel"))->isEnabled());
+    QVERIFY(w.statusBar()->currentMessage().contains(QStringLiteral("retrieval")));
+    QCOMPARE(engine->status().activeModel, QStringLiteral("retrieval"));
+    QVERIFY(!w.findChild<QFrame *>(QStringLiteral("firstRunNotice"))->isVisible());
+
+    // Importing the same file again picks a free name.
+    finished.clear();
+    QVERIFY(w.startModelImport(checkpoint));
+    QVERIFY(finished.wait(120000));
+    QCOMPARE(finished.first().at(0).toBool(), true);
+    QCOMPARE(engine->models().size(), 2);
+    QCOMPARE(engine->models().at(1).name, QStringLiteral("retrieval-2"));
+    QVERIFY(w.close());
+}
+
+void TestGuiSmoke::importErrorIsShown()
+{
+    auto engine = openEngine(m_tmp->path());
+    ui::MainWindow w(engine.get());
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    const QString file = m_tmp->filePath(QStringLiteral("notes.pth"));
+    QFile f(file);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("not a checkpoint");
+    f.close();
+    QSignalSpy finished(&w, &ui::MainWindow::modelImportFinished);
+    QVERIFY(w.startModelImport(file));
+    QVERIFY(finished.wait(60000));
+    QCOMPARE(finished.first().at(0).toBool(), false);
+    const QString message = finished.first().at(1).toString();
+    QVERIFY2(message.contains(file), qPrintable(message));
+    auto *box = w.findChild<QMessageBox *>(QStringLiteral("errorBox"));
+    QVERIFY(box);
+    QVERIFY(box->isVisible());
+    QCOMPARE(box->text(), message);
+    box->close();
+    QVERIFY(engine->models().isEmpty());
+    QVERIFY(w.findChild<QAction *>(QStringLiteral("actionImportModel"))->isEnabled());
     QVERIFY(w.close());
 }
 

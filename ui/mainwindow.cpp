@@ -14,6 +14,10 @@
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFrame>
+#include <QFileInfo>
+#include <QFutureWatcher>
+#include <QProgressBar>
+#include <QtConcurrent/QtConcurrentRun>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -25,6 +29,13 @@
 #include <QVBoxLayout>
 
 namespace unisearch::ui {
+
+// What the worker thread gets (a copy of the prepared request) and gives back.
+struct MainWindow::ModelImportJob {
+    engine::PreparedModelImport prepared;
+    std::optional<engine::ImportedModel> imported;
+    QString error;
+};
 
 namespace {
 
@@ -65,13 +76,29 @@ MainWindow::MainWindow(engine::Engine *engine, QWidget *parent)
     m_statusLabel = new QLabel(this);
     m_statusLabel->setObjectName(QStringLiteral("statusLabel"));
     statusBar()->addPermanentWidget(m_statusLabel);
+    // Busy indicator of a model import (indeterminate: reading and checking a checkpoint
+    // reports no progress).
+    m_importProgress = new QProgressBar(this);
+    m_importProgress->setObjectName(QStringLiteral("modelImportProgress"));
+    m_importProgress->setRange(0, 0);
+    m_importProgress->setMaximumWidth(140);
+    m_importProgress->setTextVisible(false);
+    m_importProgress->hide();
+    statusBar()->addPermanentWidget(m_importProgress);
+    m_importWatcher = new QFutureWatcher<void>(this);
+    connect(m_importWatcher, &QFutureWatcher<void>::finished, this, &MainWindow::finishModelImport);
 
     connect(m_engine, &engine::Engine::statusChanged, this, &MainWindow::refreshStatus);
     restoreWindow();
     refreshStatus();
 }
 
-MainWindow::~MainWindow() = default;
+MainWindow::~MainWindow()
+{
+    // An import runs to its end (it cannot be interrupted midway; stopping the program
+    // during it would leave a temporary folder), so wait for it.
+    m_importWatcher->waitForFinished();
+}
 
 void MainWindow::createActions()
 {
@@ -225,7 +252,7 @@ void MainWindow::refreshStatus()
             tr("<b>Unisearch could not open its library.</b> %1").arg(m_engine->errorString().toHtmlEscaped()));
     m_firstRunNotice->setVisible(open && !status.hasModel());
     m_addFolderAction->setEnabled(open);
-    m_importModelAction->setEnabled(open);
+    m_importModelAction->setEnabled(open && !isImportingModel());
 
     m_library->setStatus(status, m_engine->folders());
     const QString model = status.activeModel.isEmpty() ? tr("no model") : tr("model %1").arg(status.activeModel);
@@ -255,11 +282,90 @@ void MainWindow::addFolder()
 
 void MainWindow::importModel()
 {
-    // Honest until model import lands in the engine: say so instead of a dialog that
-    // would lead nowhere.
-    const QString message = tr("Importing a model is not available yet in this version.");
-    log::info(logCategory, message);
+    if (isImportingModel())
+        return;
+    Settings s;
+    const QString start = s.value(settings::lastFolder).isEmpty() ? QDir::homePath() : s.value(settings::lastFolder);
+    const QString file = QFileDialog::getOpenFileName(
+        this, tr("Import a Model"), start,
+        tr("BLIP or UniAdapter checkpoints (*.pth *.pt *.safetensors);;All files (*)"));
+    if (file.isEmpty())
+        return;
+    s.setValue(settings::lastFolder, QFileInfo(file).absolutePath());
+    startModelImport(file);
+}
+
+bool MainWindow::isImportingModel() const
+{
+    return m_importJob != nullptr;
+}
+
+bool MainWindow::startModelImport(const QString &checkpoint)
+{
+    if (isImportingModel())
+        return false;
+    // A free name: the file's base name, else base-2, base-3, ...
+    const QString base = QFileInfo(checkpoint).completeBaseName();
+    QStringList taken;
+    for (const engine::ModelInfo &m : m_engine->models())
+        taken.append(m.name);
+    QString name = base;
+    for (int i = 2; taken.contains(name); ++i)
+        name = QStringLiteral("%1-%2").arg(base).arg(i);
+
+    engine::ModelImportRequest request;
+    request.checkpoint = checkpoint;
+    request.name = name;
+    QString error;
+    std::optional<engine::PreparedModelImport> prepared = m_engine->prepareModelImport(request, &error);
+    if (!prepared) {
+        showError(tr("Import Model"), error);
+        emit modelImportFinished(false, error);
+        return false;
+    }
+    m_importJob = std::make_shared<ModelImportJob>();
+    m_importJob->prepared = *prepared;
+    m_importModelAction->setEnabled(false);
+    m_importProgress->show();
+    statusBar()->showMessage(tr("Importing %1 …").arg(QDir::toNativeSeparators(checkpoint)));
+    // The worker touches only its job: the catalog stays on this thread.
+    std::shared_ptr<ModelImportJob> job = m_importJob;
+    m_importWatcher->setFuture(QtConcurrent::run([job] {
+        job->imported = engine::runModelImport(job->prepared, &job->error);
+    }));
+    return true;
+}
+
+void MainWindow::finishModelImport()
+{
+    std::shared_ptr<ModelImportJob> job = std::move(m_importJob);
+    m_importProgress->hide();
+    if (!job)
+        return;
+    QString error = job->error;
+    bool ok = job->imported.has_value() && m_engine->registerModel(*job->imported, &error);
+    refreshStatus();
+    if (!ok) {
+        statusBar()->showMessage(tr("The model could not be imported."), messageTimeoutMs);
+        showError(tr("Import Model"), error);
+        emit modelImportFinished(false, error);
+        return;
+    }
+    const engine::ModelInfo &m = job->imported->model;
+    const QString message =
+        m.active ? tr("Imported the %1 model '%2'; it is now in use.").arg(m.task, m.name)
+                 : tr("Imported the %1 model '%2'; the model in use stays the same.").arg(m.task, m.name);
     statusBar()->showMessage(message, messageTimeoutMs);
+    emit modelImportFinished(true, message);
+}
+
+void MainWindow::showError(const QString &title, const QString &message)
+{
+    // Window-modal but not blocking, like About.
+    auto *box = new QMessageBox(QMessageBox::Warning, title, message, QMessageBox::Ok, this);
+    box->setObjectName(QStringLiteral("errorBox"));
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
 }
 
 void MainWindow::startSearch()

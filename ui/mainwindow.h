@@ -3,7 +3,12 @@
 // the status bar. It talks to the Engine only.
 #include <QMainWindow>
 
+#include <memory>
+
 class QAction;
+class QProgressBar;
+template <typename T>
+class QFutureWatcher;
 class QFrame;
 class QLabel;
 class QLineEdit;
@@ -32,6 +37,17 @@ public:
     // The About box's text: the program and the versions of its libraries.
     static QString aboutText();
 
+    // Imports a checkpoint as a model on a worker thread (Model → Import… ends here after
+    // its file dialog), with a busy indicator in the status bar; the GUI thread only
+    // checks the name and records the result. The name is the file's base name, made
+    // unique. Returns false when it could not start (the reason is shown).
+    bool startModelImport(const QString &checkpoint);
+    bool isImportingModel() const;
+
+signals:
+    // The end of an import started by startModelImport, with the message shown.
+    void modelImportFinished(bool ok, const QString &message);
+
 public slots:
     void refreshStatus();
     void addFolder();
@@ -49,6 +65,8 @@ private:
     void createDocks();
     void restoreWindow();
     void startSearch();
+    void finishModelImport();
+    void showError(const QString &title, const QString &message);
 
     engine::Engine *m_engine;
     QFrame *m_firstRunNotice = nullptr;
@@ -65,6 +83,11 @@ private:
     QAction *m_importModelAction = nullptr;
     QAction *m_aboutAction = nullptr;
     QAction *m_findAction = nullptr;
+
+    struct ModelImportJob;
+    std::shared_ptr<ModelImportJob> m_importJob;  // shared with the worker thread
+    QFutureWatcher<void> *m_importWatcher = nullptr;
+    QProgressBar *m_importProgress = nullptr;
 };
 
 } // namespace unisearch::ui

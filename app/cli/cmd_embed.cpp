@@ -1,0 +1,80 @@
+// embed image FILE... [--json]    one feature per image
+// embed text TEXT... [--json]     one feature per text, exactly as given (no clean-up)
+// embed frames FILE... [--json]   one video feature from the frames, in order
+// All take --model NAME (default: the active retrieval model).
+#include "cli/cli.h"
+#include "cli/modelcommon.h"
+
+#include "engine/inference.h"
+#include "engine/models.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+namespace unisearch::cli {
+
+namespace {
+
+enum class EmbedKind { Image, Text, Frames };
+
+int runEmbed(Context &ctx, EmbedKind kind)
+{
+    const QCommandLineOption json = jsonOption();
+    const QCommandLineOption model = modelOption();
+    QCommandLineParser parser;
+    if (!ctx.parse(parser, {json, model}, 1, -1))
+        return ctx.exitCode();
+    const QStringList inputs = parser.positionalArguments();
+
+    const std::unique_ptr<engine::InferenceService> service =
+        openInference(ctx, engine::retrievalTask, parser.value(model));
+    if (!service)
+        return ExitCode::Failure;
+    const engine::LoadedModel loaded = service->load().value;
+
+    QJsonObject doc{{QStringLiteral("dim"), loaded.embedDim}};
+    insertModelFields(doc, *service);
+    QString text;
+    if (kind == EmbedKind::Frames) {
+        const auto r = service->embedFrames(inputs);
+        if (!r)
+            return Context::fail(r.error);
+        doc.insert(QStringLiteral("frames"), QJsonArray::fromStringList(inputs));
+        doc.insert(QStringLiteral("feature"), featureJson(r.value));
+        text = featureText(r.value) + QLatin1Char('\n');
+    } else {
+        const auto r = kind == EmbedKind::Image ? service->embedImages(inputs) : service->embedTexts(inputs);
+        if (!r)
+            return Context::fail(r.error);
+        const QString key = kind == EmbedKind::Image ? QStringLiteral("file") : QStringLiteral("text");
+        QJsonArray items;
+        for (size_t i = 0; i < r.value.size(); ++i) {
+            const QString &input = inputs[static_cast<qsizetype>(i)];
+            items.append(QJsonObject{{key, input}, {QStringLiteral("feature"), featureJson(r.value[i])}});
+            text += input + QLatin1Char('\t') + featureText(r.value[i]) + QLatin1Char('\n');
+        }
+        doc.insert(QStringLiteral("items"), items);
+    }
+    Context::out(parser.isSet(json) ? QString::fromUtf8(QJsonDocument(doc).toJson(QJsonDocument::Indented)) : text);
+    return ExitCode::Ok;
+}
+
+} // namespace
+
+int cmdEmbedImage(Context &ctx)
+{
+    return runEmbed(ctx, EmbedKind::Image);
+}
+
+int cmdEmbedText(Context &ctx)
+{
+    return runEmbed(ctx, EmbedKind::Text);
+}
+
+int cmdEmbedFrames(Context &ctx)
+{
+    return runEmbed(ctx, EmbedKind::Frames);
+}
+
+} // namespace unisearch::cli

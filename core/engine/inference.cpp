@@ -1,0 +1,370 @@
+#include "engine/inference.h"
+
+#include "media/imageconvert.h"
+#include "media/imagedecoder.h"
+#include "model/bundle.h"
+#include "model/engine.h"
+#include "model/preprocess.h"
+#include "model/textclean.h"
+#include "model/tokenizer.h"
+#include "util/log.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
+#include <QStandardPaths>
+
+#include <algorithm>
+#include <cmath>
+
+namespace unisearch::engine {
+
+namespace {
+
+const QString logCategory = QStringLiteral("inference");
+const QString vocabFile = QStringLiteral("bert-base-uncased.txt");
+
+// BLIP's text length: captions, queries and questions are truncated to 35 tokens.
+constexpr int maxTextTokens = 35;
+
+QString native(const QString &path)
+{
+    return QDir::toNativeSeparators(path);
+}
+
+QString what(const std::exception &e)
+{
+    return QString::fromUtf8(e.what());
+}
+
+} // namespace
+
+struct InferenceService::Private {
+    std::unique_ptr<model::ModelEngine> engine;
+    std::unique_ptr<model::Tokenizer> tokenizer;
+    model::PreprocessParams preprocess;
+    LoadedModel loaded;
+
+    // Decodes and preprocesses images into one buffer of N × 3 × S × S floats.
+    QString pixels(const QStringList &paths, bool scaled, std::vector<float> &buffer, std::vector<const float *> &ptrs)
+    {
+        const size_t per = model::preprocessedSize(preprocess);
+        buffer.resize(per * static_cast<size_t>(paths.size()));
+        ptrs.clear();
+        media::DecodeParams params;
+        params.targetSize = scaled ? preprocess.size : 0;
+        for (qsizetype i = 0; i < paths.size(); ++i) {
+            const QString &path = paths[i];
+            if (!QFileInfo(path).isFile())
+                return QStringLiteral("%1: no such file").arg(native(path));
+            const media::DecodedImage decoded = media::decodeImage(path, params);
+            if (!decoded.ok())
+                return QStringLiteral("Cannot read the image %1: %2").arg(native(path), decoded.error);
+            float *out = buffer.data() + per * static_cast<size_t>(i);
+            try {
+                model::preprocessInto(media::toRgbImage(decoded.image), preprocess, out);
+            } catch (const std::exception &e) {
+                return QStringLiteral("Cannot use the image %1: %2").arg(native(path), what(e));
+            }
+            ptrs.push_back(out);
+        }
+        return {};
+    }
+
+    std::vector<int64_t> encode(const QString &text, int maxTokens) const
+    {
+        return tokenizer->encode(text.toStdString(), maxTokens, /*padToMax=*/false);
+    }
+};
+
+InferenceService::InferenceService(ModelInfo model, InferenceOptions options)
+    : m_model(std::move(model)), m_options(std::move(options)), d(std::make_unique<Private>())
+{
+}
+
+InferenceService::~InferenceService() = default;
+
+bool InferenceService::isLoaded() const
+{
+    return d->engine != nullptr;
+}
+
+QString InferenceService::vocabularyPath()
+{
+    const QString env = qEnvironmentVariable("UNISEARCH_VOCAB");
+    if (!env.isEmpty())
+        return QFileInfo(env).isFile() ? QFileInfo(env).absoluteFilePath() : QString();
+    QStringList candidates;
+    // Installed (bin/../share) and AppImage layouts: relative to the executable.
+    if (QCoreApplication::instance())
+        candidates << QDir(QCoreApplication::applicationDirPath())
+                          .filePath(QStringLiteral("../share/unisearch/vocab/") + vocabFile);
+    // The XDG data dirs (/usr/share, /usr/local/share, ...).
+    const QString located = QStandardPaths::locate(QStandardPaths::GenericDataLocation,
+                                                   QStringLiteral("unisearch/vocab/") + vocabFile);
+    if (!located.isEmpty())
+        candidates << located;
+#ifdef UNISEARCH_RESOURCES_DIR
+    // A build tree: the source tree's copy.
+    candidates << QStringLiteral(UNISEARCH_RESOURCES_DIR "/vocab/") + vocabFile;
+#endif
+    for (const QString &c : candidates)
+        if (QFileInfo(c).isFile())
+            return QDir::cleanPath(QFileInfo(c).absoluteFilePath());
+    return {};
+}
+
+Result<LoadedModel> InferenceService::load()
+{
+    using R = Result<LoadedModel>;
+    if (d->engine)
+        return R{d->loaded, {}};
+
+    const QString vocab = vocabularyPath();
+    if (vocab.isEmpty())
+        return R::failure(QStringLiteral("The tokenizer vocabulary (%1) was not found; reinstall Unisearch or point "
+                                         "UNISEARCH_VOCAB at the file.")
+                              .arg(vocabFile));
+    std::unique_ptr<model::Tokenizer> tokenizer;
+    try {
+        tokenizer = std::make_unique<model::Tokenizer>(model::Tokenizer::fromFile(vocab.toStdString()));
+    } catch (const std::exception &e) {
+        return R::failure(QStringLiteral("Cannot use the vocabulary %1: %2").arg(native(vocab), what(e)));
+    }
+
+    model::EngineOptions options;
+    options.device = m_options.device.isEmpty() ? std::string("cpu") : m_options.device.toStdString();
+    options.threads = m_options.threads;
+    if (m_options.precision == QLatin1String("bfloat16")) {
+        options.bfloat16 = true;
+    } else if (m_options.precision == QLatin1String("float16")) {
+        log::warning(logCategory, QStringLiteral("float16 inference is not supported; using float32 (bfloat16 is)"));
+    }
+    try {
+        const model::BundleInfo bundle = model::readBundle(m_model.path.toStdString());
+        d->engine = model::ModelEngine::load(bundle.architecture, bundle.weightsPath, options);
+    } catch (const std::exception &e) {
+        return R::failure(QStringLiteral("Cannot load the model '%1': %2").arg(m_model.name, what(e)));
+    }
+    d->tokenizer = std::move(tokenizer);
+    const model::Architecture &arch = d->engine->architecture();
+    d->preprocess.size = arch.vision.imageSize;
+    d->preprocess.mean = arch.mean;
+    d->preprocess.std = arch.std;
+
+    LoadedModel &l = d->loaded;
+    l.name = m_model.name;
+    l.task = m_model.task;
+    l.fingerprint = m_model.fingerprint;
+    l.device = QString::fromStdString(d->engine->device());
+    l.bfloat16 = d->engine->isBfloat16();
+    l.hasAdapters = d->engine->hasAdapters();
+    l.imageSize = arch.vision.imageSize;
+    l.embedDim = arch.embedDim;
+    log::info(logCategory, QStringLiteral("model '%1' loaded on %2 (%3)")
+                               .arg(l.name, l.device, l.bfloat16 ? QStringLiteral("bfloat16") : QStringLiteral("float32")));
+    return R{l, {}};
+}
+
+model::ModelEngine *InferenceService::engine()
+{
+    return d->engine.get();
+}
+
+const model::Tokenizer *InferenceService::tokenizer() const
+{
+    return d->tokenizer.get();
+}
+
+const model::PreprocessParams *InferenceService::preprocessParams() const
+{
+    return d->engine ? &d->preprocess : nullptr;
+}
+
+Result<std::vector<std::vector<float>>> InferenceService::embedImages(const QStringList &paths)
+{
+    using R = Result<std::vector<std::vector<float>>>;
+    if (auto l = load(); !l)
+        return R::failure(l.error);
+    R out;
+    const qsizetype batch = std::max(1, m_options.batchSize);
+    std::vector<float> buffer;
+    std::vector<const float *> ptrs;
+    for (qsizetype start = 0; start < paths.size(); start += batch) {
+        const QStringList part = paths.mid(start, batch);
+        if (QString err = d->pixels(part, m_options.scaledDecoding, buffer, ptrs); !err.isEmpty())
+            return R::failure(err);
+        try {
+            for (auto &f : d->engine->imageFeatures(ptrs))
+                out.value.push_back(std::move(f));
+        } catch (const std::exception &e) {
+            return R::failure(QStringLiteral("Embedding the images failed: %1").arg(what(e)));
+        }
+    }
+    return out;
+}
+
+Result<std::vector<std::vector<float>>> InferenceService::embedTexts(const QStringList &texts)
+{
+    using R = Result<std::vector<std::vector<float>>>;
+    if (auto l = load(); !l)
+        return R::failure(l.error);
+    try {
+        std::vector<std::vector<int64_t>> ids;
+        for (const QString &t : texts)
+            ids.push_back(d->encode(t, maxTextTokens));
+        return R{d->engine->textFeatures(ids), {}};
+    } catch (const std::exception &e) {
+        return R::failure(QStringLiteral("Embedding the texts failed: %1").arg(what(e)));
+    }
+}
+
+Result<std::vector<float>> InferenceService::embedFrames(const QStringList &paths)
+{
+    using R = Result<std::vector<float>>;
+    if (paths.isEmpty())
+        return R::failure(QStringLiteral("No frames given."));
+    if (auto l = load(); !l)
+        return R::failure(l.error);
+    std::vector<float> buffer;
+    std::vector<const float *> ptrs;
+    if (QString err = d->pixels(paths, m_options.scaledDecoding, buffer, ptrs); !err.isEmpty())
+        return R::failure(err);
+    try {
+        return R{d->engine->videoFeature(ptrs), {}};
+    } catch (const std::exception &e) {
+        return R::failure(QStringLiteral("Embedding the frames failed: %1").arg(what(e)));
+    }
+}
+
+Result<QList<ItmScore>> InferenceService::itm(const QStringList &framePaths, const QStringList &texts, bool frameAware)
+{
+    using R = Result<QList<ItmScore>>;
+    if (framePaths.isEmpty())
+        return R::failure(QStringLiteral("No image given."));
+    if (texts.isEmpty())
+        return R::failure(QStringLiteral("No text given."));
+    if (auto l = load(); !l)
+        return R::failure(l.error);
+    std::vector<float> buffer;
+    std::vector<const float *> ptrs;
+    if (QString err = d->pixels(framePaths, m_options.scaledDecoding, buffer, ptrs); !err.isEmpty())
+        return R::failure(err);
+    try {
+        std::vector<std::vector<int64_t>> ids;
+        for (const QString &t : texts)
+            ids.push_back(d->encode(t, maxTextTokens));
+        const auto logits = d->engine->itmLogits(ptrs, ids, frameAware);
+        R out;
+        for (size_t i = 0; i < logits.size(); ++i) {
+            ItmScore s;
+            s.text = texts[static_cast<qsizetype>(i)];
+            s.noMatch = logits[i].first;
+            s.match = logits[i].second;
+            // softmax over {no, yes}, written to stay finite for large logits
+            s.probability = 1.0 / (1.0 + std::exp(s.noMatch - s.match));
+            out.value.append(s);
+        }
+        return out;
+    } catch (const std::exception &e) {
+        return R::failure(QStringLiteral("Image-text matching failed: %1").arg(what(e)));
+    }
+}
+
+Result<AskResult> InferenceService::ask(const QStringList &framePaths, const QString &question, const AskParams &params)
+{
+    using R = Result<AskResult>;
+    if (framePaths.isEmpty())
+        return R::failure(QStringLiteral("No image given."));
+    if (auto l = load(); !l)
+        return R::failure(l.error);
+    R out;
+    out.value.question = QString::fromStdString(model::preQuestion(question.toStdString()));
+    if (out.value.question.trimmed().isEmpty())
+        return R::failure(QStringLiteral("The question is empty."));
+    std::vector<float> buffer;
+    std::vector<const float *> ptrs;
+    if (QString err = d->pixels(framePaths, m_options.scaledDecoding, buffer, ptrs); !err.isEmpty())
+        return R::failure(err);
+    try {
+        const std::vector<int64_t> questionIds = d->encode(out.value.question, maxTextTokens);
+        if (!params.answers.isEmpty()) {
+            std::vector<std::vector<int64_t>> answerIds;
+            for (const QString &a : params.answers)
+                answerIds.push_back(d->encode(a, 0)); // the reference pads candidates, never truncates
+            const int k = std::clamp(params.topK, 1, static_cast<int>(params.answers.size()));
+            for (const auto &r : d->engine->rankAnswers(ptrs, questionIds, answerIds, k)) {
+                RankedAnswer a;
+                a.index = r.index;
+                a.answer = params.answers.value(r.index);
+                a.score = r.score;
+                a.firstTokenProb = r.firstTokenProb;
+                out.value.ranked.append(a);
+            }
+            if (!out.value.ranked.isEmpty())
+                out.value.answer = out.value.ranked.front().answer;
+        } else {
+            model::GenerateParams g;
+            g.numBeams = std::max(1, params.beams);
+            g.maxLength = params.maxLength;
+            g.minLength = params.minLength;
+            for (const auto &h : d->engine->generate(ptrs, questionIds, g)) {
+                GeneratedAnswer a;
+                a.ids = h.ids;
+                a.score = h.score;
+                a.answer = QString::fromStdString(d->tokenizer->decode(h.ids));
+                out.value.generated.append(a);
+            }
+            if (!out.value.generated.isEmpty())
+                out.value.answer = out.value.generated.front().answer;
+        }
+    } catch (const std::exception &e) {
+        return R::failure(QStringLiteral("Answering failed: %1").arg(what(e)));
+    }
+    return out;
+}
+
+// --- InferenceWorker -----------------------------------------------------------------
+
+InferenceWorker::InferenceWorker(std::unique_ptr<InferenceService> service)
+    : m_service(std::move(service))
+{
+    m_thread = std::thread([this] { loop(); });
+}
+
+InferenceWorker::~InferenceWorker()
+{
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_stopping = true;
+    }
+    m_wake.notify_all();
+    m_thread.join();
+}
+
+void InferenceWorker::enqueue(std::function<void(InferenceService &)> job)
+{
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_jobs.push_back(std::move(job));
+    }
+    m_wake.notify_one();
+}
+
+void InferenceWorker::loop()
+{
+    for (;;) {
+        std::function<void(InferenceService &)> job;
+        {
+            std::unique_lock<std::mutex> lock(m_mutex);
+            m_wake.wait(lock, [this] { return m_stopping || !m_jobs.empty(); });
+            if (m_jobs.empty())
+                return; // stopping, and nothing left to run
+            job = std::move(m_jobs.front());
+            m_jobs.pop_front();
+        }
+        job(*m_service); // a packaged_task: exceptions land in its future
+    }
+}
+
+} // namespace unisearch::engine

@@ -1,0 +1,192 @@
+#pragma once
+// The inference service: one imported model (a bundle), its tokenizer and its image
+// preprocessing, behind calls that take files and texts and return features, ITM scores
+// and answers. The CLI's embed/itm/ask call it directly; the indexer and the search can
+// run one inside an InferenceWorker, the one thread that owns the model.
+//
+// The model loads lazily, on the first call that needs it (load() forces it). An
+// InferenceService is not thread-safe and has no thread affinity: use it from one thread
+// at a time (ModelEngine calls are not reentrant). Nothing throws: every call returns a
+// Result whose error names the file or text concerned and says what to do.
+//
+// Text handling follows the reference exactly: embedText/itm texts are tokenized as given
+// (the tokenizer lowercases; no clean-up; at most 35 tokens, BLIP's text length);
+// questions go through the official pre_question first; candidate answers are tokenized as
+// given. Images are decoded at full size (EXIF orientation applied), converted as PIL's
+// convert("RGB") and resized as PIL's bicubic, like the reference's test transform.
+#include "engine/models.h"
+
+#include <QString>
+#include <QStringList>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace unisearch::model {
+class ModelEngine;
+class Tokenizer;
+struct PreprocessParams;
+} // namespace unisearch::model
+
+namespace unisearch::engine {
+
+template <typename T>
+struct Result {
+    T value{};
+    QString error;  // empty on success
+    bool ok() const { return error.isEmpty(); }
+    explicit operator bool() const { return ok(); }
+    static Result failure(const QString &message)
+    {
+        Result r;
+        r.error = message;
+        return r;
+    }
+};
+
+struct InferenceOptions {
+    QString device = QStringLiteral("cpu");       // cpu | cuda (Engine::device() resolved "auto")
+    QString precision = QStringLiteral("float32"); // float32 | bfloat16 (float16: float32, with a warning)
+    int threads = 0;                               // > 0: LibTorch intra-op threads; 0: leave as set
+    // Decode JPEGs scaled near the model's input size (faster, for indexing). Off: full
+    // size, as the reference decodes (the CLI's embed/itm/ask reproduce its numbers).
+    bool scaledDecoding = false;
+    int batchSize = 8;                             // images per forward in embedImages
+};
+
+struct ItmScore {
+    QString text;
+    double noMatch = 0;      // logit of "no match"
+    double match = 0;        // logit of "match"
+    double probability = 0;  // softmax(logits)[match]
+};
+
+struct RankedAnswer {
+    QString answer;
+    int index = -1;               // into the candidate list
+    double score = 0;             // the reference's rank_answer score (negated smoothed loss)
+    double firstTokenProb = 0;    // probability of its first token after [DEC]
+};
+
+struct GeneratedAnswer {
+    QString answer;               // decoded, special tokens dropped
+    std::vector<std::int64_t> ids; // [DEC] first; ends with [SEP] unless maxLength was reached
+    double score = 0;             // sum log p / length^lengthPenalty
+};
+
+struct AskParams {
+    QStringList answers;  // candidates: rank them; empty: generate an answer
+    int topK = 128;       // rank: how many candidates (by first-token probability) are scored
+    int beams = 3;        // generate: 1 = greedy (the reference's VQA inference uses 3)
+    int maxLength = 10;   // generate: tokens including [DEC]
+    int minLength = 1;
+};
+
+struct AskResult {
+    QString question;       // after pre_question, as the model saw it
+    QString answer;         // the best answer
+    QList<RankedAnswer> ranked;        // with candidates: scored ones, best first
+    QList<GeneratedAnswer> generated;  // without: hypotheses, best first
+};
+
+// What is loaded, for messages and JSON output.
+struct LoadedModel {
+    QString name;
+    QString task;
+    QString fingerprint;
+    QString device;
+    bool bfloat16 = false;
+    bool hasAdapters = false;
+    int imageSize = 0;
+    int embedDim = 0;
+};
+
+class InferenceService
+{
+public:
+    InferenceService(ModelInfo model, InferenceOptions options);
+    ~InferenceService();
+    InferenceService(const InferenceService &) = delete;
+    InferenceService &operator=(const InferenceService &) = delete;
+
+    const ModelInfo &model() const { return m_model; }
+    const InferenceOptions &options() const { return m_options; }
+    // Loads the model and the tokenizer now (otherwise the first call does).
+    Result<LoadedModel> load();
+    bool isLoaded() const;
+
+    // One normalised feature per image, in order.
+    Result<std::vector<std::vector<float>>> embedImages(const QStringList &paths);
+    // One normalised feature per text, in order; texts exactly as given.
+    Result<std::vector<std::vector<float>>> embedTexts(const QStringList &texts);
+    // One video feature from frames in order: normalize(vision_proj(mean of the CLS tokens)).
+    Result<std::vector<float>> embedFrames(const QStringList &paths);
+    // Image-text matching of one visual item (an image, or a video's frames whose tokens
+    // are concatenated) against each text; frameAware: frame-aware attention (2+ frames).
+    Result<QList<ItmScore>> itm(const QStringList &framePaths, const QStringList &texts, bool frameAware = false);
+    // Visual question answering about an image (or frames): rank candidates or generate.
+    Result<AskResult> ask(const QStringList &framePaths, const QString &question, const AskParams &params = {});
+
+    // For engine parts that bring their own pixels (the indexer's decode pool): the loaded
+    // engine, tokenizer and preprocessing. Valid after a successful load().
+    model::ModelEngine *engine();
+    const model::Tokenizer *tokenizer() const;
+    const model::PreprocessParams *preprocessParams() const;
+
+    // Where the WordPiece vocabulary is read from: $UNISEARCH_VOCAB; next to the executable
+    // (../share/unisearch/vocab: an installed .deb, an AppImage); the XDG data dirs
+    // (unisearch/vocab under /usr/share, /usr/local/share, ...); the source tree's
+    // resources/vocab (a build tree). Empty when none exists.
+    static QString vocabularyPath();
+
+private:
+    struct Private;
+    ModelInfo m_model;
+    InferenceOptions m_options;
+    std::unique_ptr<Private> d;
+};
+
+// Runs one InferenceService on its own thread: the thread that owns the model. Work is
+// submitted as functions of the service and runs in submission order; the destructor
+// runs what is queued, then joins.
+class InferenceWorker
+{
+public:
+    explicit InferenceWorker(std::unique_ptr<InferenceService> service);
+    ~InferenceWorker();
+    InferenceWorker(const InferenceWorker &) = delete;
+    InferenceWorker &operator=(const InferenceWorker &) = delete;
+
+    template <typename F>
+    auto submit(F &&fn) -> std::future<std::invoke_result_t<F, InferenceService &>>
+    {
+        using R = std::invoke_result_t<F, InferenceService &>;
+        auto task = std::make_shared<std::packaged_task<R(InferenceService &)>>(std::forward<F>(fn));
+        std::future<R> future = task->get_future();
+        enqueue([task](InferenceService &s) { (*task)(s); });
+        return future;
+    }
+
+private:
+    void enqueue(std::function<void(InferenceService &)> job);
+    void loop();
+
+    std::unique_ptr<InferenceService> m_service;
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    std::deque<std::function<void(InferenceService &)>> m_jobs;
+    bool m_stopping = false;
+    std::thread m_thread;
+};
+
+} // namespace unisearch::engine

@@ -1,0 +1,252 @@
+// The Engine's model management and the inference service, through their C++ API:
+// errors come back as messages (never exceptions), the active model per task, and an
+// InferenceService run on its own thread (InferenceWorker) reproducing the fixtures.
+#include "engine/engine.h"
+#include "engine/inference.h"
+#include "support/fixtures.h"
+#include "support/npy.h"
+
+#include <QDir>
+#include <QFile>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <thread>
+
+using namespace unisearch;
+
+namespace {
+
+constexpr double kTolerance = 1e-4;
+
+QString weights(const QString &file)
+{
+    return test::uniadapterDir() + QStringLiteral("/weights/") + file;
+}
+
+QString architectureOf(const QString &caseName)
+{
+    return QString::fromStdString(test::readCase(caseName).at("architecture").dump());
+}
+
+} // namespace
+
+class TestInference : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void init();
+    void importRecordsAndActivates();
+    void importErrorsAreMessages();
+    void setActiveModel();
+    void inferenceNeedsAModel();
+    void workerThreadOwnsTheModel();
+    void damagedBundleIsReported();
+    void vocabularyIsFound();
+
+private:
+    std::unique_ptr<engine::Engine> open();
+    std::unique_ptr<QTemporaryDir> m_tmp;
+};
+
+void TestInference::initTestCase()
+{
+    QStandardPaths::setTestModeEnabled(true); // settings never the user's
+}
+
+void TestInference::init()
+{
+    m_tmp = std::make_unique<QTemporaryDir>();
+    QVERIFY(m_tmp->isValid());
+}
+
+std::unique_ptr<engine::Engine> TestInference::open()
+{
+    auto e = std::make_unique<engine::Engine>();
+    engine::Engine::Options options;
+    options.dataDir = m_tmp->path();
+    options.device = QStringLiteral("cpu");
+    if (!e->open(options))
+        qWarning("%s", qPrintable(e->errorString()));
+    return e;
+}
+
+void TestInference::importRecordsAndActivates()
+{
+    auto e = open();
+    QVERIFY(e->isOpen());
+    QVERIFY(!e->activeModel(engine::retrievalTask));
+    QString error;
+    auto first = e->importModel(weights(QStringLiteral("retrieval.pth")), QStringLiteral("a"), {},
+                                architectureOf(QStringLiteral("retrieval-image")), &error);
+    QVERIFY2(first, qPrintable(error));
+    QVERIFY(first->activated);
+    QCOMPARE(first->model.task, engine::retrievalTask);
+    QCOMPARE(QDir(first->model.path).absolutePath(), QDir(e->modelsDir() + QStringLiteral("/a")).absolutePath());
+    QVERIFY(!first->ignored.isEmpty());
+    auto second = e->importModel(weights(QStringLiteral("retrieval-noadapter.pth")), QStringLiteral("b"), {},
+                                 architectureOf(QStringLiteral("retrieval-noadapter")), &error);
+    QVERIFY2(second, qPrintable(error));
+    QVERIFY(!second->activated); // the task has an active model already
+    auto vqa = e->importModel(weights(QStringLiteral("vqa.pth")), {}, {}, architectureOf(QStringLiteral("vqa")), &error);
+    QVERIFY2(vqa, qPrintable(error));
+    QCOMPARE(vqa->model.name, QStringLiteral("vqa"));
+    QVERIFY(vqa->activated);
+
+    const QList<engine::ModelInfo> models = e->models();
+    QCOMPARE(models.size(), 3);
+    QCOMPARE(models[0].name, QStringLiteral("a"));
+    QVERIFY(models[0].active);
+    QVERIFY(models[0].hasAdapters);
+    QVERIFY(!models[1].active);
+    QVERIFY(!models[1].hasAdapters);
+    QCOMPARE(models[0].architecture.value(QStringLiteral("vision")).toObject().value(QStringLiteral("heads")).toInt(), 4);
+    QCOMPARE(e->activeModel(engine::retrievalTask)->name, QStringLiteral("a"));
+    QCOMPARE(e->activeModel(engine::vqaTask)->name, QStringLiteral("vqa"));
+    QCOMPARE(e->status().activeModel, QStringLiteral("a"));
+    QCOMPARE(e->status().counts.models, std::int64_t(3));
+
+    // The catalog survives a restart.
+    e.reset();
+    e = open();
+    QCOMPARE(e->models().size(), 3);
+    QCOMPARE(e->activeModel(engine::retrievalTask)->fingerprint, first->model.fingerprint);
+}
+
+void TestInference::importErrorsAreMessages()
+{
+    auto e = open();
+    QString error;
+    QVERIFY(!e->importModel(m_tmp->filePath(QStringLiteral("none.pth")), {}, {}, {}, &error));
+    QVERIFY2(error.contains(QStringLiteral("no such file")), qPrintable(error));
+    QVERIFY(!e->importModel(weights(QStringLiteral("retrieval.pth")), {}, QStringLiteral("captions"), {}, &error));
+    QVERIFY2(error.contains(QStringLiteral("captions")), qPrintable(error));
+    QVERIFY(!e->importModel(weights(QStringLiteral("retrieval.pth")), {}, {}, QStringLiteral("[1, 2]"), &error));
+    QVERIFY2(error.contains(QStringLiteral("architecture")), qPrintable(error));
+    QVERIFY(!e->importModel(weights(QStringLiteral("vqa.pth")), {}, engine::retrievalTask, {}, &error));
+    QVERIFY2(error.contains(QStringLiteral("vqa")), qPrintable(error));
+    QVERIFY(e->importModel(weights(QStringLiteral("retrieval.pth")), {}, {}, {}, &error));
+    QVERIFY(!e->importModel(weights(QStringLiteral("retrieval.pth")), {}, {}, {}, &error));
+    QVERIFY2(error.contains(QStringLiteral("already exists")), qPrintable(error));
+    QCOMPARE(e->models().size(), 1);
+
+    engine::Engine closed;
+    QVERIFY(!closed.importModel(weights(QStringLiteral("retrieval.pth")), {}, {}, {}, &error));
+    QVERIFY(closed.models(&error).isEmpty());
+    QVERIFY(!error.isEmpty());
+}
+
+void TestInference::setActiveModel()
+{
+    auto e = open();
+    QString error;
+    QVERIFY(e->importModel(weights(QStringLiteral("retrieval.pth")), QStringLiteral("a"), {}, {}, &error));
+    QVERIFY(e->importModel(weights(QStringLiteral("retrieval-noadapter.pth")), QStringLiteral("b"), {}, {}, &error));
+    QSignalSpy changed(e.get(), &engine::Engine::statusChanged);
+    QVERIFY2(e->setActiveModel(QStringLiteral("b"), &error), qPrintable(error));
+    QCOMPARE(changed.size(), 1);
+    QCOMPARE(e->activeModel(engine::retrievalTask)->name, QStringLiteral("b"));
+    QVERIFY(!e->setActiveModel(QStringLiteral("nosuch"), &error));
+    QVERIFY2(error.contains(QStringLiteral("'nosuch'")) && error.contains(QStringLiteral("a, b")), qPrintable(error));
+    QCOMPARE(e->activeModel(engine::retrievalTask)->name, QStringLiteral("b"));
+}
+
+void TestInference::inferenceNeedsAModel()
+{
+    auto e = open();
+    QString error;
+    QVERIFY(!e->inference(engine::retrievalTask, {}, &error));
+    QVERIFY2(error.contains(QStringLiteral("model import FILE")), qPrintable(error));
+    QVERIFY(!e->inference(engine::vqaTask, {}, &error));
+    QVERIFY2(error.contains(QStringLiteral("--task vqa")), qPrintable(error));
+    QVERIFY(e->importModel(weights(QStringLiteral("retrieval.pth")), QStringLiteral("a"), {}, {}, &error));
+    QVERIFY(!e->inference(engine::vqaTask, QStringLiteral("a"), &error));
+    QVERIFY2(error.contains(QStringLiteral("VQA")), qPrintable(error));
+    QVERIFY(!e->inference(engine::retrievalTask, QStringLiteral("zzz"), &error));
+    QVERIFY2(error.contains(QStringLiteral("'zzz'")), qPrintable(error));
+    auto service = e->inference(engine::retrievalTask, {}, &error);
+    QVERIFY2(service, qPrintable(error));
+    QVERIFY(!service->isLoaded()); // lazily
+    QCOMPARE(service->model().name, QStringLiteral("a"));
+}
+
+void TestInference::workerThreadOwnsTheModel()
+{
+    auto e = open();
+    QString error;
+    QVERIFY(e->importModel(weights(QStringLiteral("retrieval.pth")), {}, {},
+                           architectureOf(QStringLiteral("retrieval-image")), &error));
+    auto service = e->inference(engine::retrievalTask, {}, &error);
+    QVERIFY2(service, qPrintable(error));
+    engine::InferenceWorker worker(std::move(service));
+
+    const QString dir = test::caseDir(QStringLiteral("retrieval-image"));
+    const QStringList images{dir + QStringLiteral("/img0.png"), dir + QStringLiteral("/img1.png"),
+                             dir + QStringLiteral("/img2.png")};
+    std::thread::id ranOn;
+    auto future = worker.submit([&](engine::InferenceService &s) {
+        ranOn = std::this_thread::get_id();
+        return s.embedImages(images);
+    });
+    auto texts = worker.submit([](engine::InferenceService &s) {
+        return s.embedTexts({QStringLiteral("a dog running on the beach")});
+    });
+    const auto r = future.get();
+    QVERIFY2(r.ok(), qPrintable(r.error));
+    QVERIFY(ranOn != std::this_thread::get_id());
+    const test::Npy expected = test::readNpy(dir + QStringLiteral("/image_feat.npy"));
+    QCOMPARE(r.value.size(), size_t(3));
+    for (size_t i = 0; i < r.value.size(); ++i)
+        for (size_t j = 0; j < r.value[i].size(); ++j)
+            QVERIFY(std::abs(r.value[i][j] - expected.at({int64_t(i), int64_t(j)})) <= kTolerance);
+    const auto t = texts.get();
+    QVERIFY2(t.ok(), qPrintable(t.error));
+    const test::Npy textFeat = test::readNpy(dir + QStringLiteral("/text_feat.npy"));
+    for (size_t j = 0; j < t.value[0].size(); ++j)
+        QVERIFY(std::abs(t.value[0][j] - textFeat.at({0, int64_t(j)})) <= kTolerance);
+
+    // Errors come back in the result, from the worker too.
+    auto bad = worker.submit([&](engine::InferenceService &s) {
+        return s.embedImages({m_tmp->filePath(QStringLiteral("missing.png"))});
+    }).get();
+    QVERIFY(!bad.ok());
+    QVERIFY2(bad.error.contains(QStringLiteral("missing.png")), qPrintable(bad.error));
+}
+
+void TestInference::damagedBundleIsReported()
+{
+    auto e = open();
+    QString error;
+    auto m = e->importModel(weights(QStringLiteral("retrieval.pth")), QStringLiteral("a"), {}, {}, &error);
+    QVERIFY(m);
+    QVERIFY(QFile::remove(m->model.weightsPath));
+    const QList<engine::ModelInfo> models = e->models();
+    QCOMPARE(models.size(), 1);
+    QVERIFY(!models[0].problem.isEmpty());
+    QVERIFY(!e->inference(engine::retrievalTask, {}, &error));
+    QVERIFY2(error.contains(QStringLiteral("import")), qPrintable(error));
+    // Re-importing under the same name while the bundle folder exists still needs replace.
+    engine::ModelImportRequest request;
+    request.checkpoint = weights(QStringLiteral("retrieval.pth"));
+    request.name = QStringLiteral("a");
+    request.replace = true;
+    QVERIFY2(e->importModel(request, &error), qPrintable(error));
+    QVERIFY(e->models()[0].problem.isEmpty());
+    QVERIFY(e->activeModel(engine::retrievalTask)->active);
+}
+
+void TestInference::vocabularyIsFound()
+{
+    // In a build tree the source tree's copy is found; UNISEARCH_VOCAB overrides.
+    const QString found = engine::InferenceService::vocabularyPath();
+    QVERIFY(!found.isEmpty());
+    QVERIFY(found.endsWith(QStringLiteral("bert-base-uncased.txt")));
+    qputenv("UNISEARCH_VOCAB", QFile::encodeName(m_tmp->filePath(QStringLiteral("none.txt"))));
+    QVERIFY(engine::InferenceService::vocabularyPath().isEmpty());
+    qunsetenv("UNISEARCH_VOCAB");
+}
+
+QTEST_GUILESS_MAIN(TestInference)
+#include "tst_inference.moc"
