@@ -1,2 +1,56 @@
+// unisearch-bench: the speed and memory numbers of docs/performance.md.
+//   unisearch-bench model [--threads N] [--json] ...   engine: images, text queries, ITM
+//   unisearch-bench index ...                          vector store (full build only)
+//   unisearch-bench video ...                          FFmpeg frame sampling (full build only)
+#include "bench_model.h"
+#include "model/runtime.h"
+#ifdef UNISEARCH_BENCH_CORE
+#include "bench_index.h"
+#include "bench_pipeline.h"
+#include "bench_video.h"
+#endif
+
 #include <cstdio>
-int main() { std::puts("unisearch-bench"); return 0; }
+#include <cstring>
+#include <string>
+
+namespace {
+void usage(FILE *out)
+{
+    std::fprintf(out,
+                 "usage: unisearch-bench SUITE [options]\n"
+                 "suites:\n"
+                 "  model   seconds per image (batch 1 and 8), per text query, per ITM re-rank of 16,\n"
+                 "          float32 and bfloat16, full-size UniAdapter with random weights\n"
+#ifdef UNISEARCH_BENCH_CORE
+                 "  index   vector store over 1,000,000 items: build, recall@10, latency\n"
+                 "  video   FFmpeg frame sampling of a generated 10-minute 1080p clip\n"
+                 "  pipeline indexing 12-MP JPEGs against model-only speed, whole-search latency over\n"
+                 "          1,000,000 items, memory while indexing 10,000 photos\n"
+#endif
+                 "run 'unisearch-bench SUITE --help' for a suite's options\n");
+}
+} // namespace
+
+int main(int argc, char **argv)
+{
+    unisearch::model::ensureThreadEnvironment(argv);
+    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const std::string suite = argv[1];
+    if (suite == "model")
+        return runModelBench(argc - 1, argv + 1);
+#ifdef UNISEARCH_BENCH_CORE
+    if (suite == "index")
+        return runIndexBench(argc - 1, argv + 1);
+    if (suite == "video")
+        return runVideoBench(argc - 1, argv + 1);
+    if (suite == "pipeline")
+        return runPipelineBench(argc - 1, argv + 1);
+#endif
+    std::fprintf(stderr, "unisearch-bench: unknown suite '%s'\n", suite.c_str());
+    usage(stderr);
+    return 2;
+}

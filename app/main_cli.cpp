@@ -2,6 +2,7 @@
 // on a QCoreApplication, so it works on machines without a display.
 #include "cli/cli.h"
 
+#include "model/runtime.h"
 #include "util/datadir.h"
 #include "util/log.h"
 
@@ -9,6 +10,7 @@
 
 int main(int argc, char **argv)
 {
+    unisearch::model::ensureThreadEnvironment(argv); // before any OpenMP work
     QCoreApplication app(argc, argv);
     unisearch::initApplicationIdentity();
 

@@ -2,6 +2,7 @@
 #include "engine/engine.h"
 #include "ui/logview.h"
 #include "ui/mainwindow.h"
+#include "model/runtime.h"
 #include "util/datadir.h"
 #include "util/log.h"
 
@@ -14,6 +15,7 @@
 
 int main(int argc, char **argv)
 {
+    unisearch::model::ensureThreadEnvironment(argv); // before any OpenMP work
     using namespace unisearch;
     QApplication app(argc, argv);
     initApplicationIdentity();

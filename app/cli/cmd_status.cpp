@@ -2,7 +2,9 @@
 #include "cli/cli.h"
 
 #include "engine/engine.h"
+#include "engine/indexjob.h"
 
+#include <QJsonArray>
 #include <QJsonDocument>
 
 namespace unisearch::cli {
@@ -19,8 +21,56 @@ int cmdStatus(Context &ctx)
         return ExitCode::Failure;
     const engine::Status s = engine->status();
 
+    // Indexing: the store of the active model, what waits, and the per-file errors.
+    engine::IndexState index;
+    QList<catalog::ErrorEntry> fileErrors;
+    try {
+        index = engine::readIndexState(*engine->catalog(), engine->dataDir());
+        fileErrors = engine->catalog()->errors(1000);
+    } catch (const catalog::CatalogError &e) {
+        return Context::fail(QStringLiteral("reading the catalog: %1").arg(QString::fromUtf8(e.what())));
+    }
+    // A job still marked running with nobody holding the lock was killed.
+    const QString lastJobState = index.lastJobState == QLatin1String("running") && index.indexerPid == 0
+                                     ? QStringLiteral("interrupted")
+                                     : index.lastJobState;
+
     if (parser.isSet(json)) {
-        ctx.out(QString::fromUtf8(QJsonDocument(s.toJson()).toJson(QJsonDocument::Indented)));
+        QJsonObject doc = s.toJson();
+        auto orNull = [](const QString &v) { return v.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(v); };
+        doc.insert(QStringLiteral("index"),
+                   QJsonObject{
+                       {QStringLiteral("model"), orNull(index.model)},
+                       {QStringLiteral("fingerprint"), orNull(index.fingerprint)},
+                       {QStringLiteral("store"), orNull(index.storePath)},
+                       {QStringLiteral("storeExists"), index.storeExists},
+                       {QStringLiteral("storeBytes"), index.storeBytes},
+                       {QStringLiteral("generation"), qint64(index.generation)},
+                       {QStringLiteral("vectors"), index.vectors},
+                       {QStringLiteral("indexedImages"), index.indexedImages},
+                       {QStringLiteral("pendingImages"), index.pendingImages},
+                       {QStringLiteral("errorItems"), index.errorItems},
+                       {QStringLiteral("pendingVideos"), index.pendingVideos},
+                       {QStringLiteral("indexerPid"), index.indexerPid > 0 ? QJsonValue(index.indexerPid)
+                                                                          : QJsonValue(QJsonValue::Null)},
+                       {QStringLiteral("lastJob"),
+                        index.hasLastJob ? QJsonValue(QJsonObject{
+                                               {QStringLiteral("state"), lastJobState},
+                                               {QStringLiteral("at"), index.lastJobAt.toString(Qt::ISODateWithMs)},
+                                               {QStringLiteral("error"), orNull(index.lastJobError)}})
+                                         : QJsonValue(QJsonValue::Null)},
+                   });
+        QJsonArray errors;
+        for (const catalog::ErrorEntry &e : std::as_const(fileErrors))
+            errors.append(QJsonObject{
+                {QStringLiteral("path"), e.path},
+                {QStringLiteral("stage"), e.stage},
+                {QStringLiteral("message"), e.message},
+                {QStringLiteral("at"), e.at.toString(Qt::ISODateWithMs)},
+                {QStringLiteral("itemId"), e.itemId ? QJsonValue(qint64(*e.itemId)) : QJsonValue(QJsonValue::Null)},
+            });
+        doc.insert(QStringLiteral("errors"), errors);
+        ctx.out(QString::fromUtf8(QJsonDocument(doc).toJson(QJsonDocument::Indented)));
         return ExitCode::Ok;
     }
 
@@ -45,6 +95,32 @@ int cmdStatus(Context &ctx)
                 .arg(c.models)
                 .arg(c.adapterPacks)
                 .arg(c.labels);
+    if (!index.model.isEmpty()) {
+        text += QStringLiteral("Index:      %1 vectors (store %2, generation %3)%4\n")
+                    .arg(index.vectors)
+                    .arg(index.storeExists ? QStringLiteral("%1 KiB").arg(index.storeBytes / 1024)
+                                           : QStringLiteral("not written yet"))
+                    .arg(index.generation)
+                    .arg(index.indexerPid > 0 ? QStringLiteral("; indexing now (pid %1)").arg(index.indexerPid)
+                                              : QString());
+        if (index.hasLastJob)
+            text += QStringLiteral("Last index: %1 at %2%3\n")
+                        .arg(lastJobState, index.lastJobAt.toLocalTime().toString(Qt::ISODate),
+                             index.lastJobError.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(index.lastJobError));
+    }
+    if (index.pendingImages > 0)
+        text += QStringLiteral("Waiting:    %1 images not embedded yet (run 'index' again)\n").arg(index.pendingImages);
+    if (index.pendingVideos > 0)
+        text += QStringLiteral("Videos:     %1 recorded but not indexed: videos are indexed by a later version\n")
+                    .arg(index.pendingVideos);
+    if (!fileErrors.isEmpty()) {
+        constexpr qsizetype shown = 50;
+        text += QStringLiteral("\nFiles that could not be indexed:\n");
+        for (qsizetype i = 0; i < fileErrors.size() && i < shown; ++i)
+            text += QStringLiteral("  %1: %2 (%3)\n").arg(fileErrors[i].path, fileErrors[i].message, fileErrors[i].stage);
+        if (c.errors > shown)
+            text += QStringLiteral("  … and %1 more (status --json lists up to 1000)\n").arg(c.errors - shown);
+    }
     if (!s.hasModel())
         text += QStringLiteral("\nNo model yet: a model must be imported or downloaded before you can search.\n");
     ctx.out(text);

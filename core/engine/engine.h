@@ -5,6 +5,7 @@
 // Its methods never throw: failures come back as false/std::nullopt with a message a
 // person can act on (errorString(), or an error out-parameter).
 #include "catalog/catalog.h"
+#include "engine/models.h"
 
 #include <QJsonObject>
 #include <QObject>
@@ -16,6 +17,8 @@
 #include <optional>
 
 namespace unisearch::engine {
+
+class InferenceService;
 
 struct Status {
     QString dataDir;
@@ -69,6 +72,34 @@ public:
     std::optional<std::int64_t> addFolder(const QString &path, QString *error = nullptr);
     // The library's folders, sorted; empty when closed.
     QStringList folders() const;
+
+    // --- Models (models.cpp; see models.h) ---
+    // <dataDir>/models: one bundle folder per imported model.
+    QString modelsDir() const;
+    // Imports a checkpoint as models/<name>/ and records it in the catalog; it becomes the
+    // active model of its task when that has none. architectureJson: see ModelImportRequest.
+    std::optional<ImportedModel> importModel(const QString &path, const QString &name = {},
+                                             const QString &task = {}, const QString &architectureJson = {},
+                                             QString *error = nullptr);
+    std::optional<ImportedModel> importModel(const ModelImportRequest &request, QString *error = nullptr);
+    // Importing in steps, for a caller that runs the slow middle step on another thread:
+    // prepareModelImport (checks, resolves the name) → runModelImport (models.h, any
+    // thread) → registerModel (records it; removes the bundle again when that fails).
+    std::optional<PreparedModelImport> prepareModelImport(const ModelImportRequest &request,
+                                                          QString *error = nullptr) const;
+    bool registerModel(ImportedModel &imported, QString *error = nullptr);
+    // The imported models, by name (a model whose bundle is damaged has `problem` set).
+    QList<ModelInfo> models(QString *error = nullptr) const;
+    std::optional<ModelInfo> model(const QString &name, QString *error = nullptr) const;
+    // The active model of a task (retrievalTask, vqaTask); nullopt when none.
+    std::optional<ModelInfo> activeModel(const QString &task) const;
+    // Makes the named model the active one of its task.
+    bool setActiveModel(const QString &name, QString *error = nullptr);
+    // An inference service for the named model, or the active model of task when name is
+    // empty, on this engine's device with the "engine/precision" setting. It loads the
+    // model on first use. Null with *error when there is no such model.
+    std::unique_ptr<InferenceService> inference(const QString &task, const QString &name = {},
+                                                QString *error = nullptr) const;
 
 signals:
     // Counts or the active model changed.

@@ -9,5 +9,15 @@ std::string libtorchVersion();
 void setThreads(int n);
 int threads();
 bool cudaAvailable();
+// Seeds LibTorch's generators (random weights for benchmarks and tests are reproducible).
+void manualSeed(unsigned long long seed);
+// LibTorch's OpenMP threads and OpenBLAS's own pool both spin while waiting; on a
+// laptop's few cores they steal each other's time (a text query measured 5-7x slower).
+// libgomp reads OMP_WAIT_POLICY when it loads, before main(), so an entry point calls
+// this first: when the variable is unset it sets OMP_WAIT_POLICY=PASSIVE and re-executes
+// the program once (Linux). Returns normally when nothing needed doing or exec failed.
+void ensureThreadEnvironment(char **argv);
+// Whether this CPU runs bfloat16 matrix products natively (AVX-512 BF16 / AMX through oneDNN).
+bool cpuHasBfloat16();
 
 } // namespace unisearch::model

@@ -1,0 +1,214 @@
+// `unisearch-bench model`: seconds per image (batch 1 and 8), per text query and per ITM
+// re-rank of 16 candidates for the full-size UniAdapter (ViT-B/16 at 384, BERT-base) with
+// random weights, in float32 and bfloat16. docs/performance.md records the results.
+#include "bench_model.h"
+
+#include "model/architecture.h"
+#include "model/engine.h"
+#include "model/runtime.h"
+#include "model/tokenizer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#ifndef UNISEARCH_VOCAB
+#define UNISEARCH_VOCAB "resources/vocab/bert-base-uncased.txt"
+#endif
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using unisearch::model::Architecture;
+using unisearch::model::ModelEngine;
+
+struct BenchOptions {
+    int threads = 0;
+    int reps = 3;
+    int imageSize = 384;
+    bool json = false;
+    bool float32 = true;
+    bool bfloat16 = true;
+    std::string device = "cpu";
+};
+
+// Median wall time of `reps` runs of fn, after one warm-up run.
+double medianSeconds(int reps, const std::function<void()> &fn)
+{
+    fn();
+    std::vector<double> t;
+    for (int i = 0; i < reps; ++i) {
+        const auto start = Clock::now();
+        fn();
+        t.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
+
+double cosine(const std::vector<float> &a, const std::vector<float> &b)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        ab += double(a[i]) * b[i];
+        aa += double(a[i]) * a[i];
+        bb += double(b[i]) * b[i];
+    }
+    return ab / std::sqrt(aa * bb);
+}
+
+struct Row {
+    std::string precision;
+    double image1 = 0, image8 = 0, text = 0, itm16 = 0, itm16WithImage = 0;
+};
+
+const std::vector<std::string> kQueries = {
+    "a dog running on the beach",          "my daughter blowing out birthday candles",
+    "red car parked in front of a house",  "two people riding bikes at sunset",
+    "snow covered mountains and a lake",   "a cat sleeping on the red sofa",
+    "grandma's kitchen at christmas",      "fireworks over the city at night",
+};
+
+Row measure(ModelEngine &engine, const std::vector<std::vector<float>> &images,
+            const std::vector<std::vector<int64_t>> &queries, const BenchOptions &o, const char *precision)
+{
+    Row r;
+    r.precision = precision;
+    std::vector<const float *> one{images[0].data()};
+    std::vector<const float *> eight;
+    for (int i = 0; i < 8; ++i)
+        eight.push_back(images[i].data());
+    r.image1 = medianSeconds(o.reps, [&] { engine.imageFeatures(one); });
+    r.image8 = medianSeconds(std::max(1, o.reps - 1), [&] { engine.imageFeatures(eight); }) / 8.0;
+    size_t q = 0;
+    r.text = medianSeconds(o.reps * 4, [&] { engine.textFeatures({queries[q++ % queries.size()]}); });
+    // Re-ranking scores one query against the top 16 results: 16 (image tokens, text)
+    // pairs through the text encoder with cross-attention. The facade takes pixels, so the
+    // image encoding of one item is included and subtracted to give the ITM stage alone.
+    std::vector<std::vector<int64_t>> sixteen(16, queries[0]);
+    r.itm16WithImage = medianSeconds(o.reps, [&] { engine.itmProbability(one, sixteen); });
+    r.itm16 = std::max(0.0, r.itm16WithImage - r.image1);
+    return r;
+}
+
+void printUsage()
+{
+    std::printf("usage: unisearch-bench model [--threads N] [--reps N] [--device cpu|cuda] [--image-size S]\n"
+                "                             [--no-float32] [--no-bfloat16] [--json]\n");
+}
+
+} // namespace
+
+int runModelBench(int argc, char **argv)
+{
+    BenchOptions o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto next = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "unisearch-bench model: %s needs a value\n", a.c_str());
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        if (a == "--threads") o.threads = std::stoi(next());
+        else if (a == "--reps") o.reps = std::max(1, std::stoi(next()));
+        else if (a == "--device") o.device = next();
+        else if (a == "--image-size") o.imageSize = std::stoi(next());
+        else if (a == "--no-float32") o.float32 = false;
+        else if (a == "--no-bfloat16") o.bfloat16 = false;
+        else if (a == "--json") o.json = true;
+        else if (a == "--help" || a == "-h") { printUsage(); return 0; }
+        else { printUsage(); return 2; }
+    }
+    unisearch::model::setThreads(o.threads);
+
+    Architecture arch; // BLIP-base defaults: ViT-B/16, BERT-base, adapters 512, embed 256
+    arch.vision.imageSize = o.imageSize;
+
+    std::mt19937 rng(7);
+    std::normal_distribution<float> pixel(0.f, 1.f);
+    const size_t n = size_t(3) * arch.vision.imageSize * arch.vision.imageSize;
+    std::vector<std::vector<float>> images(8, std::vector<float>(n));
+    for (auto &img : images)
+        for (auto &v : img)
+            v = pixel(rng);
+
+    std::vector<std::vector<int64_t>> queries;
+    try {
+        const auto tok = unisearch::model::Tokenizer::fromFile(UNISEARCH_VOCAB);
+        for (const auto &q : kQueries)
+            queries.push_back(tok.encode(q));
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "unisearch-bench model: %s\n", e.what());
+        return 1;
+    }
+
+    std::vector<Row> rows;
+    std::vector<float> f32Feature, bf16Feature;
+    double minCos = 1.0;
+    try {
+        std::vector<const float *> eight;
+        for (const auto &img : images)
+            eight.push_back(img.data());
+        std::vector<std::vector<float>> f32Features;
+        if (o.float32) {
+            unisearch::model::manualSeed(1);
+            auto engine = ModelEngine::random(arch, {o.device, false, 0});
+            rows.push_back(measure(*engine, images, queries, o, "float32"));
+            f32Features = engine->imageFeatures(eight);
+        }
+        if (o.bfloat16) {
+            unisearch::model::manualSeed(1); // the same random weights, cast once
+            auto engine = ModelEngine::random(arch, {o.device, true, 0});
+            rows.push_back(measure(*engine, images, queries, o, "bfloat16"));
+            if (!f32Features.empty()) {
+                const auto bf = engine->imageFeatures(eight);
+                for (size_t i = 0; i < bf.size(); ++i)
+                    minCos = std::min(minCos, cosine(bf[i], f32Features[i]));
+            }
+        }
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "unisearch-bench model: %s\n", e.what());
+        return 1;
+    }
+
+    const int threads = unisearch::model::threads();
+    if (o.json) {
+        nlohmann::json j;
+        j["threads"] = threads;
+        j["device"] = o.device;
+        j["image_size"] = arch.vision.imageSize;
+        j["libtorch"] = unisearch::model::libtorchVersion();
+        j["cpu_bfloat16"] = unisearch::model::cpuHasBfloat16();
+        for (const auto &r : rows)
+            j["results"].push_back({{"precision", r.precision},
+                                    {"image_batch1_s", r.image1},
+                                    {"image_batch8_s_per_image", r.image8},
+                                    {"text_query_s", r.text},
+                                    {"itm16_s", r.itm16},
+                                    {"itm16_with_image_encoding_s", r.itm16WithImage}});
+        if (o.float32 && o.bfloat16)
+            j["bfloat16_min_cosine_to_float32"] = minCos;
+        std::printf("%s\n", j.dump(2).c_str());
+        return 0;
+    }
+    std::printf("UniAdapter full size (ViT-B/16 @ %d, BERT-base), random weights, device %s, %d threads, LibTorch %s\n",
+                arch.vision.imageSize, o.device.c_str(), threads, unisearch::model::libtorchVersion().c_str());
+    std::printf("%-9s | %12s | %16s | %12s | %10s | %18s\n", "precision", "image b=1 s", "image b=8 s/img",
+                "text query s", "ITM 16 s", "ITM 16 + image s");
+    for (const auto &r : rows)
+        std::printf("%-9s | %12.3f | %16.3f | %12.4f | %10.3f | %18.3f\n", r.precision.c_str(), r.image1, r.image8,
+                    r.text, r.itm16, r.itm16WithImage);
+    if (o.float32 && o.bfloat16)
+        std::printf("bfloat16 image features vs float32: min cosine %.5f over 8 images\n", minCos);
+    return 0;
+}

@@ -1,0 +1,282 @@
+// search TEXT [--top K] [--rerank|--no-rerank] [--type image|video] [--folder DIR]...
+//        [--from DATE] [--to DATE] [--threshold P] [--json]
+// similar FILE [--top K] [--type image|video] [--folder DIR]... [--from DATE] [--to DATE] [--json]
+// The JSON documents are described in docs/cli.md.
+#include "cli/cli.h"
+
+#include "engine/engine.h"
+#include "engine/inference.h"
+#include "engine/retrievalmodel.h"
+#include "engine/search.h"
+#include "engine/vectorindex.h"
+#include "index/vectorstore.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTimeZone>
+
+namespace unisearch::cli {
+
+namespace {
+
+struct CommonOptions {
+    QCommandLineOption top{QStringLiteral("top"), QStringLiteral("How many results (default 20)."),
+                           QStringLiteral("K")};
+    QCommandLineOption type{QStringLiteral("type"), QStringLiteral("Only images or only videos."),
+                            QStringLiteral("image|video")};
+    QCommandLineOption folder{QStringLiteral("folder"),
+                              QStringLiteral("Only items in this folder or below it (repeatable)."),
+                              QStringLiteral("DIR")};
+    QCommandLineOption from{QStringLiteral("from"),
+                            QStringLiteral("Only files modified on or after this date (YYYY-MM-DD, local time)."),
+                            QStringLiteral("DATE")};
+    QCommandLineOption to{QStringLiteral("to"),
+                          QStringLiteral("Only files modified before the end of this date (YYYY-MM-DD)."),
+                          QStringLiteral("DATE")};
+    QCommandLineOption json{QStringLiteral("json"), QStringLiteral("Print one JSON document on stdout.")};
+
+    QList<QCommandLineOption> list() const { return {top, type, folder, from, to, json}; }
+};
+
+// Reads the shared options into top/filter; on a bad value returns false with *error.
+bool readCommon(const QCommandLineParser &parser, const CommonOptions &o, int *top, engine::SearchFilter *filter,
+                QString *error)
+{
+    if (parser.isSet(o.top)) {
+        bool ok = false;
+        *top = parser.value(o.top).toInt(&ok);
+        if (!ok || *top < 1 || *top > 10000) {
+            *error = QStringLiteral("invalid --top '%1': give a whole number from 1 to 10000").arg(parser.value(o.top));
+            return false;
+        }
+    }
+    if (parser.isSet(o.type)) {
+        const auto type = catalog::itemTypeFromString(parser.value(o.type).toLower());
+        if (!type) {
+            *error = QStringLiteral("invalid --type '%1': use image or video").arg(parser.value(o.type));
+            return false;
+        }
+        filter->type = type;
+    }
+    for (const QString &folder : parser.values(o.folder)) {
+        if (!QFileInfo(folder).isDir()) {
+            *error = QStringLiteral("--folder %1 is not a folder").arg(QDir::toNativeSeparators(folder));
+            return false;
+        }
+        filter->folders.append(QDir::cleanPath(QFileInfo(folder).absoluteFilePath()));
+    }
+    auto readDate = [&](const QCommandLineOption &opt, bool endOfDay, QDateTime *out) {
+        if (!parser.isSet(opt))
+            return true;
+        const QDate date = QDate::fromString(parser.value(opt), Qt::ISODate);
+        if (!date.isValid()) {
+            *error = QStringLiteral("invalid --%1 '%2': use YYYY-MM-DD")
+                         .arg(opt.names().constFirst(), parser.value(opt));
+            return false;
+        }
+        *out = (endOfDay ? date.addDays(1) : date).startOfDay();
+        return true;
+    };
+    return readDate(o.from, false, &filter->from) && readDate(o.to, true, &filter->to);
+}
+
+QJsonArray hitsJson(const engine::SearchResult &r)
+{
+    QJsonArray out;
+    int rank = 0;
+    for (const engine::SearchHit &h : r.hits) {
+        QJsonObject o{
+            {QStringLiteral("rank"), ++rank},
+            {QStringLiteral("path"), h.path},
+            {QStringLiteral("type"), catalog::toString(h.type)},
+            {QStringLiteral("score"), double(h.score)},
+            {QStringLiteral("itemId"), qint64(h.itemId)},
+            {QStringLiteral("segmentId"), qint64(h.segmentId)},
+            {QStringLiteral("startMs"), qint64(h.startMs)},
+            {QStringLiteral("endMs"), qint64(h.endMs)},
+            {QStringLiteral("width"), h.width},
+            {QStringLiteral("height"), h.height},
+            {QStringLiteral("modified"),
+             QDateTime::fromMSecsSinceEpoch(h.mtimeMs, Qt::UTC).toString(Qt::ISODateWithMs)},
+        };
+        if (r.reranked)
+            o.insert(QStringLiteral("itmProbability"),
+                     h.itmProbability ? QJsonValue(*h.itmProbability) : QJsonValue(QJsonValue::Null));
+        out.append(o);
+    }
+    return out;
+}
+
+QJsonObject timingsJson(const engine::SearchTimings &t)
+{
+    return QJsonObject{{QStringLiteral("clean"), t.cleanMs},   {QStringLiteral("feature"), t.featureMs},
+                       {QStringLiteral("store"), t.storeMs},   {QStringLiteral("group"), t.groupMs},
+                       {QStringLiteral("rerank"), t.rerankMs}, {QStringLiteral("total"), t.totalMs}};
+}
+
+QString hitsText(const engine::SearchResult &r)
+{
+    QString text;
+    int rank = 0;
+    for (const engine::SearchHit &h : r.hits) {
+        QString line = QStringLiteral("%1. %2").arg(++rank, 3).arg(double(h.score), 0, 'f', 4);
+        if (r.reranked)
+            line += h.itmProbability ? QStringLiteral("  match %1").arg(*h.itmProbability, 0, 'f', 3)
+                                     : QStringLiteral("  match  -   ");
+        if (h.type == catalog::ItemType::Video)
+            line += QStringLiteral("  video at %1s").arg(double(h.startMs) / 1000.0, 0, 'f', 1);
+        text += line + QStringLiteral("  ") + h.path + QLatin1Char('\n');
+    }
+    return text;
+}
+
+// Opens the engine and the search session; null after printing why.
+std::unique_ptr<engine::SearchSession> openSession(Context &ctx, engine::Engine **engineOut)
+{
+    engine::Engine *engine = ctx.openEngine();
+    if (!engine)
+        return nullptr;
+    *engineOut = engine;
+    QString error;
+    std::unique_ptr<engine::InferenceService> service = engine->inference(engine::retrievalTask, {}, &error);
+    std::shared_ptr<engine::RetrievalModel> model =
+        service ? engine::RetrievalModel::fromService(std::move(service), &error) : nullptr;
+    auto session = model ? engine::SearchSession::open(*engine->catalog(), engine->dataDir(), model, &error) : nullptr;
+    if (!session) {
+        Context::fail(error);
+        return nullptr;
+    }
+    if (session->vectorIndex().store().empty())
+        Context::err(QStringLiteral("unisearch-cli: the library has no indexed images yet; add folders with "
+                                    "'unisearch-cli index DIR'\n"));
+    return session;
+}
+
+} // namespace
+
+int cmdSearch(Context &ctx)
+{
+    const CommonOptions common;
+    const QCommandLineOption rerank(QStringLiteral("rerank"),
+                                    QStringLiteral("Re-rank the best results with the image-text matching head "
+                                                   "(default: on with CUDA, off on the CPU)."));
+    const QCommandLineOption noRerank(QStringLiteral("no-rerank"), QStringLiteral("Do not re-rank."));
+    const QCommandLineOption rerankCount(QStringLiteral("rerank-top"),
+                                         QStringLiteral("How many results to re-rank (default 16)."),
+                                         QStringLiteral("N"));
+    const QCommandLineOption threshold(QStringLiteral("threshold"),
+                                       QStringLiteral("Match probability a re-ranked result needs to count as a "
+                                                      "good match (default 0.5)."),
+                                       QStringLiteral("P"));
+    QCommandLineParser parser;
+    if (!ctx.parse(parser, common.list() + QList<QCommandLineOption>{rerank, noRerank, rerankCount, threshold}, 1,
+                   -1))
+        return ctx.exitCode();
+
+    engine::SearchParams params;
+    params.text = parser.positionalArguments().join(QLatin1Char(' '));
+    QString error;
+    if (!readCommon(parser, common, &params.top, &params.filter, &error))
+        return ctx.usageError(error);
+    if (parser.isSet(rerank) && parser.isSet(noRerank))
+        return ctx.usageError(QStringLiteral("--rerank and --no-rerank contradict each other"));
+    if (parser.isSet(rerank))
+        params.rerank = true;
+    if (parser.isSet(noRerank))
+        params.rerank = false;
+    if (parser.isSet(rerankCount)) {
+        bool ok = false;
+        params.rerankCount = parser.value(rerankCount).toInt(&ok);
+        if (!ok || params.rerankCount < 1 || params.rerankCount > 256)
+            return ctx.usageError(QStringLiteral("invalid --rerank-top '%1': give a whole number from 1 to 256")
+                                      .arg(parser.value(rerankCount)));
+    }
+    if (parser.isSet(threshold)) {
+        bool ok = false;
+        params.relevanceThreshold = parser.value(threshold).toDouble(&ok);
+        if (!ok || params.relevanceThreshold < 0 || params.relevanceThreshold > 1)
+            return ctx.usageError(QStringLiteral("invalid --threshold '%1': give a probability from 0 to 1")
+                                      .arg(parser.value(threshold)));
+    }
+    if (params.text.trimmed().isEmpty())
+        return ctx.usageError(QStringLiteral("the query is empty"));
+
+    engine::Engine *engine = nullptr;
+    auto session = openSession(ctx, &engine);
+    if (!session)
+        return ExitCode::Failure;
+    const auto result = session->searcher().search(params, &error);
+    if (!result)
+        return Context::fail(error);
+
+    if (parser.isSet(common.json)) {
+        QJsonObject doc{
+            {QStringLiteral("query"), result->query},
+            {QStringLiteral("cleanedQuery"), result->cleanedQuery},
+            {QStringLiteral("model"), session->model()->name()},
+            {QStringLiteral("top"), params.top},
+            {QStringLiteral("reranked"), result->reranked},
+            {QStringLiteral("noGoodMatch"), result->noGoodMatch},
+            {QStringLiteral("results"), hitsJson(*result)},
+            {QStringLiteral("timingsMs"), timingsJson(result->timings)},
+        };
+        if (result->reranked) {
+            doc.insert(QStringLiteral("relevanceThreshold"), params.relevanceThreshold);
+            doc.insert(QStringLiteral("bestItmProbability"), result->bestItmProbability
+                                                                 ? QJsonValue(*result->bestItmProbability)
+                                                                 : QJsonValue(QJsonValue::Null));
+        }
+        ctx.out(QString::fromUtf8(QJsonDocument(doc).toJson(QJsonDocument::Indented)));
+        return ExitCode::Ok;
+    }
+    QString text;
+    if (result->hits.isEmpty())
+        text = QStringLiteral("No results.\n");
+    else if (result->noGoodMatch)
+        text = QStringLiteral("No good match for \"%1\" (best match probability %2); the closest items:\n")
+                   .arg(result->query)
+                   .arg(result->bestItmProbability.value_or(0.0), 0, 'f', 3);
+    ctx.out(text + hitsText(*result));
+    return ExitCode::Ok;
+}
+
+int cmdSimilar(Context &ctx)
+{
+    const CommonOptions common;
+    QCommandLineParser parser;
+    if (!ctx.parse(parser, common.list(), 1, 1))
+        return ctx.exitCode();
+    engine::SimilarParams params;
+    QString error;
+    if (!readCommon(parser, common, &params.top, &params.filter, &error))
+        return ctx.usageError(error);
+    const QString file = QDir::cleanPath(QFileInfo(parser.positionalArguments().constFirst()).absoluteFilePath());
+
+    engine::Engine *engine = nullptr;
+    auto session = openSession(ctx, &engine);
+    if (!session)
+        return ExitCode::Failure;
+    const auto result = session->searcher().similar(file, params, &error);
+    if (!result)
+        return Context::fail(error);
+
+    if (parser.isSet(common.json)) {
+        const QJsonObject doc{
+            {QStringLiteral("file"), file},
+            {QStringLiteral("source"), result->source},
+            {QStringLiteral("model"), session->model()->name()},
+            {QStringLiteral("top"), params.top},
+            {QStringLiteral("results"), hitsJson(*result)},
+            {QStringLiteral("timingsMs"), timingsJson(result->timings)},
+        };
+        ctx.out(QString::fromUtf8(QJsonDocument(doc).toJson(QJsonDocument::Indented)));
+        return ExitCode::Ok;
+    }
+    ctx.out(result->hits.isEmpty() ? QStringLiteral("No results.\n") : hitsText(*result));
+    return ExitCode::Ok;
+}
+
+} // namespace unisearch::cli

@@ -1,0 +1,197 @@
+#include "engine/catalogreader_p.h"
+
+#include "catalog/database_p.h"
+
+#include <QDir>
+
+#include <algorithm>
+
+namespace unisearch::engine::detail {
+
+using catalog::detail::Database;
+using catalog::detail::Statement;
+
+namespace {
+
+// Item columns in the order readItem() expects (the same as the catalog's own).
+constexpr const char *itemColumns =
+    "id, root_id, path, type, size, mtime_ms, content_hash, width, height, duration_s, status, error";
+
+catalog::Item readItem(const Statement &s)
+{
+    catalog::Item it;
+    it.id = s.int64(0);
+    it.rootId = s.optionalInt64(1);
+    it.path = s.text(2);
+    it.type = catalog::itemTypeFromString(s.text(3)).value_or(catalog::ItemType::Image);
+    it.size = s.int64(4);
+    it.mtimeMs = s.int64(5);
+    it.contentHash = s.isNull(6) ? QString() : s.text(6);
+    it.width = static_cast<int>(s.int64(7));
+    it.height = static_cast<int>(s.int64(8));
+    it.durationS = s.real(9);
+    it.status = catalog::itemStatusFromString(s.text(10)).value_or(catalog::ItemStatus::Pending);
+    it.error = s.isNull(11) ? QString() : s.text(11);
+    return it;
+}
+
+// The smallest string greater than every path below dir: dir + '0' ('0' follows '/').
+QString upperBoundBelow(const QString &dir)
+{
+    QString d = dir;
+    if (d.endsWith(QLatin1Char('/')))
+        d.chop(1);
+    return d + QLatin1Char('0');
+}
+
+QString withSlash(const QString &dir)
+{
+    return dir.endsWith(QLatin1Char('/')) ? dir : dir + QLatin1Char('/');
+}
+
+} // namespace
+
+struct CatalogReader::Private {
+    Database db;
+};
+
+CatalogReader::CatalogReader(const QString &dataDir) : d(std::make_unique<Private>())
+{
+    d->db = Database::open(QDir(dataDir).filePath(QString::fromLatin1(catalog::Catalog::fileName)), false);
+    d->db.setBusyTimeout(5000);
+    d->db.exec("PRAGMA query_only = ON");
+}
+
+CatalogReader::~CatalogReader() = default;
+
+std::unordered_map<std::int64_t, SegmentInfo> CatalogReader::segments(std::span<const std::int64_t> ids)
+{
+    std::unordered_map<std::int64_t, SegmentInfo> out;
+    // Chunks of literal ids (integers only, so no injection): one statement per chunk
+    // instead of one per id.
+    constexpr size_t chunk = 500;
+    for (size_t begin = 0; begin < ids.size(); begin += chunk) {
+        std::string list;
+        for (size_t i = begin; i < std::min(ids.size(), begin + chunk); ++i) {
+            if (!list.empty())
+                list += ',';
+            list += std::to_string(ids[i]);
+        }
+        Statement s = d->db.prepare(
+            "SELECT s.id, s.item_id, s.start_ms, s.end_ms, i.path, i.type, i.status, i.mtime_ms, i.width, i.height"
+            " FROM segments s JOIN items i ON i.id = s.item_id WHERE s.id IN ("
+            + list + ")");
+        while (s.step()) {
+            SegmentInfo info;
+            info.segmentId = s.int64(0);
+            info.itemId = s.int64(1);
+            info.startMs = s.int64(2);
+            info.endMs = s.int64(3);
+            info.path = s.text(4);
+            info.type = catalog::itemTypeFromString(s.text(5)).value_or(catalog::ItemType::Image);
+            info.status = catalog::itemStatusFromString(s.text(6)).value_or(catalog::ItemStatus::Pending);
+            info.mtimeMs = s.int64(7);
+            info.width = static_cast<int>(s.int64(8));
+            info.height = static_cast<int>(s.int64(9));
+            out.emplace(info.segmentId, std::move(info));
+        }
+    }
+    return out;
+}
+
+std::vector<std::int64_t> CatalogReader::segmentIds(const SegmentFilter &filter)
+{
+    std::string sql = "SELECT s.id FROM segments s JOIN items i ON i.id = s.item_id WHERE 1";
+    if (filter.type)
+        sql += " AND i.type = ?";
+    if (filter.fromMs)
+        sql += " AND i.mtime_ms >= ?";
+    if (filter.toMs)
+        sql += " AND i.mtime_ms < ?";
+    if (!filter.folders.isEmpty()) {
+        sql += " AND (";
+        for (qsizetype i = 0; i < filter.folders.size(); ++i)
+            sql += std::string(i ? " OR " : "") + "i.path = ? OR (i.path >= ? AND i.path < ?)";
+        sql += ")";
+    }
+    Statement s = d->db.prepare(sql);
+    int n = 0;
+    if (filter.type)
+        s.bind(++n, catalog::toString(*filter.type));
+    if (filter.fromMs)
+        s.bind(++n, *filter.fromMs);
+    if (filter.toMs)
+        s.bind(++n, *filter.toMs);
+    for (const QString &folder : filter.folders) {
+        QString f = QDir::cleanPath(folder);
+        s.bind(++n, f);
+        s.bind(++n, withSlash(f));
+        s.bind(++n, upperBoundBelow(f));
+    }
+    std::vector<std::int64_t> out;
+    while (s.step())
+        out.push_back(s.int64(0));
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+QList<catalog::Item> CatalogReader::itemsUnder(const QString &dir)
+{
+    const QString clean = QDir::cleanPath(dir);
+    Statement s = d->db.prepare(std::string("SELECT ") + itemColumns
+                                    + " FROM items WHERE path = ? OR (path >= ? AND path < ?) ORDER BY path",
+                                clean, withSlash(clean), upperBoundBelow(clean));
+    QList<catalog::Item> out;
+    while (s.step())
+        out.append(readItem(s));
+    return out;
+}
+
+std::optional<catalog::Item> CatalogReader::itemByPath(const QString &path)
+{
+    Statement s = d->db.prepare(std::string("SELECT ") + itemColumns + " FROM items WHERE path = ?",
+                                QDir::cleanPath(path));
+    if (!s.step())
+        return std::nullopt;
+    return readItem(s);
+}
+
+std::vector<std::int64_t> CatalogReader::segmentIdsOfItem(std::int64_t itemId)
+{
+    Statement s = d->db.prepare("SELECT id FROM segments WHERE item_id = ? ORDER BY id", itemId);
+    std::vector<std::int64_t> out;
+    while (s.step())
+        out.push_back(s.int64(0));
+    return out;
+}
+
+std::vector<std::int64_t> CatalogReader::indexedImagesWithoutVector(const QString &modelFingerprint)
+{
+    Statement s = d->db.prepare(
+        "SELECT i.id FROM items i WHERE i.type = 'image' AND i.status = 'indexed' AND NOT EXISTS ("
+        " SELECT 1 FROM segments s JOIN vectors v ON v.segment_id = s.id AND v.model = ? WHERE s.item_id = i.id)"
+        " ORDER BY i.id",
+        modelFingerprint);
+    std::vector<std::int64_t> out;
+    while (s.step())
+        out.push_back(s.int64(0));
+    return out;
+}
+
+std::int64_t CatalogReader::vectorCount(const QString &modelFingerprint)
+{
+    return d->db.queryInt("SELECT count(*) FROM vectors WHERE model = ?", modelFingerprint);
+}
+
+std::int64_t CatalogReader::countItems(catalog::ItemType type, catalog::ItemStatus status)
+{
+    return d->db.queryInt("SELECT count(*) FROM items WHERE type = ? AND status = ?", catalog::toString(type),
+                          catalog::toString(status));
+}
+
+std::int64_t CatalogReader::lastJobId(const QString &kind)
+{
+    return d->db.queryInt("SELECT max(id) FROM jobs WHERE kind = ?", kind);
+}
+
+} // namespace unisearch::engine::detail

@@ -1,0 +1,204 @@
+#pragma once
+// The indexing job: brings the catalog and the vector store in step with folders on disk.
+//
+//   scan (scanner.h) → compare with the catalog (new / modified / touched / moved /
+//   deleted) → read + hash + decode + preprocess on a decode thread pool, through a
+//   bounded queue (memory stays flat whatever the library size) → batches → one thread
+//   runs the model (ModelEngine::imageFeatures) → every finished batch written in ONE
+//   catalog transaction (items, segments, float16 vectors, per-file errors) → added to the
+//   FAISS store, which is saved atomically with a generation the catalog records
+//   (vectorindex.h).
+//
+// What that guarantees:
+//  - A crash or kill loses at most the batch in flight. Nothing is written for a file
+//    before its batch commits, so a restart finds the committed files unchanged and skips
+//    them, and redoes the rest. The store file is rebuilt from the catalog when it is
+//    behind (missing, stale, corrupt).
+//  - A moved or renamed file (same size and content hash) keeps its item id, segments and
+//    vectors; it is not re-embedded (Result::embedded counts what the model ran on).
+//  - A file that cannot be read, is not an image, is truncated, or is a decompression
+//    bomb is recorded (item with status "error" plus an entry in the catalog's error list)
+//    and never stops the job. Unchanged files in error are not retried, except those that
+//    could not be read (permissions may have been fixed).
+//  - Videos are recorded as items with status "pending" (no vectors): the video indexer
+//    of a later version embeds them. They are counted in Result::videosPending.
+//  - One job per data dir: the job takes the IndexLock (lock.h) unless its caller holds it.
+//
+// Threads: run() works on the calling thread (the "inference thread"; it owns the model
+// while it runs) and uses a private pool for decoding. start() runs it on a thread pool
+// and reports through the signals (emitted from that pool thread: connect queued).
+#include "media/scanner.h"
+
+#include <QDateTime>
+#include <QList>
+#include <QMutex>
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <QWaitCondition>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+class QThreadPool;
+
+namespace unisearch::catalog {
+class Catalog;
+}
+
+namespace unisearch::engine {
+
+class RetrievalModel;
+
+struct IndexParams {
+    QString dataDir;      // the library: <dataDir>/catalog.sqlite, vectors/ (required)
+    QStringList paths;    // folders and single files to index (absolute)
+    // Only these directories (below `paths`) are rescanned, e.g. what a file watcher
+    // reported; files elsewhere are left as they are. Empty: all of `paths`.
+    QStringList scopes;
+    // The model to embed with. Null: the catalog's active retrieval model is loaded.
+    std::shared_ptr<RetrievalModel> model;
+    QString device = QStringLiteral("cpu");  // for loading the model
+    int batchSize = 8;
+    int decodeThreads = 0;   // 0: QThread::idealThreadCount()
+    int queueCapacity = 0;   // files read/decoded ahead of the model; 0: 4 × batchSize (at least 8)
+    qint64 maxPixels = 200'000'000;  // larger images are refused (decompression bombs)
+    // The FAISS file is written at most this often while the job runs, and at its end.
+    // A crash in between only costs a rebuild from the catalog (see vectorindex.h).
+    int saveIntervalMs = 15'000;
+    int progressIntervalMs = 200;  // at most this often, besides one per committed batch
+    bool takeLock = true;          // false: the caller holds the IndexLock of dataDir
+    media::ScanOptions scan;       // hidden files, ignore patterns, symlinks
+};
+
+struct IndexProgress {
+    enum class Stage { Scanning, Comparing, Indexing, Finishing };
+    Stage stage = Stage::Scanning;
+    qint64 scanned = 0;      // files found so far
+    qint64 filesDone = 0;    // Indexing: files committed (embedded, recorded as error or pending)
+    qint64 filesTotal = 0;   // Indexing: files this run has to process
+    qint64 embedded = 0;     // images embedded so far
+    double filesPerSecond = 0;
+    double etaSeconds = -1;  // < 0: unknown
+    bool paused = false;
+    QString currentPath;
+};
+QString toString(IndexProgress::Stage stage);  // scanning, comparing, indexing, finishing
+
+struct IndexFileError {
+    QString path;
+    QString stage;    // read, type, decode
+    QString message;
+};
+
+struct IndexResult {
+    bool ok = false;         // ran to the end (or was cancelled cleanly)
+    bool cancelled = false;  // interruption requested: committed batches are kept
+    QString error;           // !ok: why the job failed
+
+    qint64 scanned = 0;      // media files found under the scanned folders
+    qint64 added = 0;        // new files
+    qint64 modified = 0;     // changed content, re-processed
+    qint64 touched = 0;      // new mtime, same content: row updated only
+    qint64 unchanged = 0;
+    qint64 moved = 0;        // renamed or moved: kept their vectors
+    qint64 deleted = 0;      // removed from the catalog and the store
+    qint64 unreachable = 0;  // under an unreadable folder: left as they were
+    qint64 retried = 0;      // unchanged files processed again (unreadable before, no vector)
+
+    qint64 embedded = 0;       // images the model embedded in this run
+    qint64 failed = 0;         // files recorded with an error in this run
+    qint64 videosPending = 0;  // videos recorded for the video indexer of a later version
+    qint64 storeSize = 0;      // vectors in the store at the end
+    bool storeRebuilt = false; // the store file was missing, stale or corrupt at the start
+    QString storeRebuildReason;
+
+    double seconds = 0;           // the whole run
+    double indexingSeconds = 0;   // from the first decode to the last commit
+    double imagesPerSecond = 0;   // embedded / indexingSeconds
+    QList<IndexFileError> errors;           // this run's per-file errors (first 1000)
+    QList<media::ScanError> scanErrors;     // unreadable folders, missing roots
+};
+
+// What `status` says about indexing: the store of the active model, what waits, who runs.
+struct IndexState {
+    QString model;          // the active retrieval model's name; empty: none
+    QString fingerprint;
+    QString storePath;      // vectors/<fingerprint>.faiss
+    bool storeExists = false;
+    qint64 storeBytes = 0;
+    std::int64_t generation = 0;  // the store generation the catalog records
+    qint64 vectors = 0;           // the catalog's vectors of the model
+    qint64 indexedImages = 0;
+    qint64 pendingImages = 0;     // known, not embedded yet (an interrupted run, a model change)
+    qint64 errorItems = 0;        // files recorded with an error
+    qint64 pendingVideos = 0;     // waiting for the video indexer of a later version
+    qint64 indexerPid = 0;        // a running indexer's pid; 0: none
+    bool hasLastJob = false;
+    QString lastJobState;         // done, cancelled, failed, running (interrupted ones read "failed")
+    QDateTime lastJobAt;
+    QString lastJobError;
+};
+// Reads it from the catalog and the data dir; cheap (the store file is not loaded).
+// Throws catalog::CatalogError.
+IndexState readIndexState(const catalog::Catalog &catalog, const QString &dataDir);
+
+class IndexJob : public QObject
+{
+    Q_OBJECT
+
+public:
+    using Params = IndexParams;
+    using Result = IndexResult;
+    using Progress = IndexProgress;
+    using ProgressFn = std::function<bool(const Progress &)>;  // return false to cancel
+
+    explicit IndexJob(Params params, QObject *parent = nullptr);
+    // Requests interruption and waits for a started job.
+    ~IndexJob() override;
+
+    const Params &params() const { return m_params; }
+
+    // Runs the job on the calling thread; progress is called on it. Never throws.
+    Result run(const ProgressFn &progress = {});
+    // Runs the job on pool (default: the global pool): progressUpdated, then finished or
+    // failed, all emitted from the pool thread.
+    void start(QThreadPool *pool = nullptr);
+    bool isRunning() const { return m_running.load(); }
+    // Waits for a started job; false on timeout.
+    bool wait(int msecs = -1);
+    Result result() const;
+
+    // Thread-safe controls. Interruption keeps every committed batch; pause holds the
+    // pipeline between batches (decodes already running finish) until resume().
+    void requestInterruption();
+    bool isInterruptionRequested() const { return m_interrupt.load(); }
+    void pause();
+    void resume();
+    bool isPaused() const { return m_paused.load(); }
+
+signals:
+    void progressUpdated(const unisearch::engine::IndexProgress &progress);
+    void finished(const unisearch::engine::IndexResult &result);  // ok (or cancelled)
+    void failed(const QString &error);
+
+private:
+    struct Run;
+    // Blocks while paused; false when interrupted meanwhile.
+    bool waitWhilePaused();
+
+    Params m_params;
+    std::atomic<bool> m_interrupt{false};
+    std::atomic<bool> m_paused{false};
+    std::atomic<bool> m_running{false};
+    mutable QMutex m_mutex;
+    QWaitCondition m_resumed;
+    QWaitCondition m_done;
+    Result m_result;
+};
+
+} // namespace unisearch::engine
+
+Q_DECLARE_METATYPE(unisearch::engine::IndexProgress)
+Q_DECLARE_METATYPE(unisearch::engine::IndexResult)

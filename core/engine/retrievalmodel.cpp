@@ -1,0 +1,141 @@
+#include "engine/retrievalmodel.h"
+
+#include "catalog/catalog.h"
+#include "engine/inference.h"
+#include "engine/models.h"
+#include "model/engine.h"
+#include "model/textclean.h"
+#include "model/tokenizer.h"
+
+namespace unisearch::engine {
+
+namespace {
+
+constexpr int queryMaxWords = 30;   // the official pre_caption for retrieval queries
+constexpr int queryMaxTokens = 35;  // BLIP's retrieval text length
+
+void setError(QString *error, const QString &message)
+{
+    if (error)
+        *error = message;
+}
+
+} // namespace
+
+RetrievalModel::RetrievalModel() = default;
+RetrievalModel::~RetrievalModel() = default;
+
+std::shared_ptr<RetrievalModel> RetrievalModel::fromService(std::unique_ptr<InferenceService> service,
+                                                            QString *error)
+{
+    if (!service) {
+        setError(error, QStringLiteral("no search model"));
+        return nullptr;
+    }
+    const Result<LoadedModel> loaded = service->load();
+    if (!loaded) {
+        setError(error, loaded.error);
+        return nullptr;
+    }
+    if (!service->engine()->hasRetrieval()) {
+        setError(error, QStringLiteral("the model '%1' has no retrieval heads, so it cannot search; make a "
+                                       "retrieval model the active one")
+                            .arg(loaded.value.name));
+        return nullptr;
+    }
+    std::shared_ptr<RetrievalModel> m(new RetrievalModel);
+    m->m_name = loaded.value.name;
+    m->m_fingerprint = loaded.value.fingerprint;
+    m->m_engine = service->engine();
+    m->m_tokenizer = service->tokenizer();
+    m->m_preprocess = *service->preprocessParams();
+    m->m_service = std::move(service);
+    return m;
+}
+
+std::shared_ptr<RetrievalModel> RetrievalModel::loadActive(const catalog::Catalog &catalog, const QString &device,
+                                                           QString *error)
+{
+    std::optional<catalog::ModelRecord> record;
+    try {
+        record = catalog.activeModel(retrievalTask);
+    } catch (const catalog::CatalogError &e) {
+        setError(error, QStringLiteral("reading the catalog: %1").arg(QString::fromUtf8(e.what())));
+        return nullptr;
+    }
+    if (!record) {
+        setError(error, QStringLiteral("no search model: import one first with 'unisearch-cli model import FILE "
+                                       "--task retrieval'"));
+        return nullptr;
+    }
+    // What the service reads of a model: its bundle (path) and identity.
+    ModelInfo info;
+    info.name = record->name;
+    info.task = record->task;
+    info.fingerprint = record->fingerprint;
+    info.path = record->path;
+    info.active = record->active;
+    InferenceOptions options;
+    options.device = device.isEmpty() ? QStringLiteral("cpu") : device;
+    return fromService(std::make_unique<InferenceService>(info, options), error);
+}
+
+std::shared_ptr<RetrievalModel> RetrievalModel::fromEngine(std::unique_ptr<model::ModelEngine> engine,
+                                                           const QString &name, const QString &fingerprint,
+                                                           QString *error)
+{
+    if (!engine || !engine->hasRetrieval()) {
+        setError(error, QStringLiteral("the model %1 has no retrieval heads, so it cannot search").arg(name));
+        return nullptr;
+    }
+    const QString vocab = InferenceService::vocabularyPath();
+    if (vocab.isEmpty()) {
+        setError(error, QStringLiteral("the tokenizer vocabulary (bert-base-uncased.txt) was not found; set "
+                                       "UNISEARCH_VOCAB or reinstall Unisearch"));
+        return nullptr;
+    }
+    std::shared_ptr<RetrievalModel> m(new RetrievalModel);
+    try {
+        m->m_ownTokenizer = std::make_unique<model::Tokenizer>(model::Tokenizer::fromFile(vocab.toStdString()));
+    } catch (const model::TokenizerError &e) {
+        setError(error, QString::fromUtf8(e.what()));
+        return nullptr;
+    }
+    const model::Architecture &arch = engine->architecture();
+    m->m_preprocess.size = arch.vision.imageSize;
+    m->m_preprocess.mean = arch.mean;
+    m->m_preprocess.std = arch.std;
+    m->m_ownEngine = std::move(engine);
+    m->m_engine = m->m_ownEngine.get();
+    m->m_tokenizer = m->m_ownTokenizer.get();
+    m->m_name = name;
+    m->m_fingerprint = fingerprint;
+    return m;
+}
+
+QString RetrievalModel::device() const
+{
+    return QString::fromStdString(m_engine->device());
+}
+
+int RetrievalModel::imageSize() const
+{
+    return m_engine->imageSize();
+}
+
+int RetrievalModel::embedDim() const
+{
+    return m_engine->architecture().embedDim;
+}
+
+std::vector<int64_t> RetrievalModel::encodeQuery(const QString &text, QString *cleaned) const
+{
+    const std::string clean = model::preCaption(text.toStdString(), queryMaxWords);
+    if (cleaned)
+        *cleaned = QString::fromStdString(clean);
+    if (clean.empty())
+        return {};
+    return m_tokenizer->encode(clean, queryMaxTokens, false);
+}
+
+} // namespace unisearch::engine

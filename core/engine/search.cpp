@@ -1,0 +1,349 @@
+#include "engine/search.h"
+
+#include "engine/catalogreader_p.h"
+#include "engine/lock.h"
+#include "engine/retrievalmodel.h"
+#include "engine/vectorindex.h"
+#include "index/vectorstore.h"
+#include "media/filepath.h"
+#include "media/imageconvert.h"
+#include "media/imagedecoder.h"
+#include "model/engine.h"
+#include "model/preprocess.h"
+#include "util/log.h"
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QSet>
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+namespace unisearch::engine {
+
+namespace {
+
+const QString logCategory = QStringLiteral("search");
+
+double msSince(const QElapsedTimer &t)
+{
+    return static_cast<double>(t.nsecsElapsed()) / 1e6;
+}
+
+template <typename T>
+std::optional<T> setError(QString *error, const QString &message)
+{
+    if (error)
+        *error = message;
+    return std::nullopt;
+}
+
+detail::SegmentFilter toSegmentFilter(const SearchFilter &f)
+{
+    detail::SegmentFilter s;
+    s.type = f.type;
+    for (const QString &folder : f.folders) {
+        const QString c = media::canonicalPath(folder);
+        s.folders.append(c.isEmpty() ? QDir::cleanPath(QFileInfo(folder).absoluteFilePath()) : c);
+    }
+    if (f.from.isValid())
+        s.fromMs = f.from.toMSecsSinceEpoch();
+    if (f.to.isValid())
+        s.toMs = f.to.toMSecsSinceEpoch();
+    return s;
+}
+
+// Preprocessed pixels of an image file; empty on failure (with *error).
+std::vector<float> loadPixels(const QString &path, const RetrievalModel &model, QString *error)
+{
+    media::DecodeParams decode;
+    decode.targetSize = model.imageSize();
+    const media::DecodedImage decoded = media::decodeImage(path, decode);
+    if (!decoded.ok()) {
+        if (error)
+            *error = decoded.error;
+        return {};
+    }
+    try {
+        const model::RgbImage rgb = media::toRgbImage(decoded.image);
+        std::vector<float> pixels(model::preprocessedSize(model.preprocessParams()));
+        model::preprocessInto(rgb, model.preprocessParams(), pixels.data());
+        return pixels;
+    } catch (const std::exception &e) {
+        if (error)
+            *error = QString::fromUtf8(e.what());
+        return {};
+    }
+}
+
+} // namespace
+
+struct Searcher::Private {
+    QString dataDir;
+    const index::VectorStore &store;
+    std::unique_ptr<detail::CatalogReader> reader;
+
+    Private(const QString &dir, const index::VectorStore &s) : dataDir(dir), store(s) {}
+
+    // Top items for query: store hits grouped by item (best segment first), skipping
+    // excluded items and rows the catalog no longer has. Throws on catalog errors.
+    QList<SearchHit> topItems(std::span<const float> query, int want, const SearchFilter &filter,
+                              const std::unordered_set<std::int64_t> &excludeItems, SearchTimings &timings);
+};
+
+QList<SearchHit> Searcher::Private::topItems(std::span<const float> query, int want, const SearchFilter &filter,
+                                             const std::unordered_set<std::int64_t> &excludeItems,
+                                             SearchTimings &timings)
+{
+    QElapsedTimer t;
+    t.start();
+    std::optional<index::IdFilter> idFilter;
+    if (!filter.isEmpty()) {
+        const std::vector<std::int64_t> allowed = reader->segmentIds(toSegmentFilter(filter));
+        if (allowed.empty()) {
+            timings.storeMs += msSince(t);
+            return {};
+        }
+        idFilter = index::IdFilter::allowIds(allowed);
+    }
+    timings.storeMs += msSince(t);
+
+    QList<SearchHit> out;
+    const size_t storeSize = store.size();
+    // Usually one round: an image has one segment, so `want` plus a small margin is
+    // enough. Videos (several segments per item) or excluded items may need more.
+    size_t k = static_cast<size_t>(want) + excludeItems.size() + 8;
+    while (true) {
+        t.restart();
+        const std::vector<index::Hit> hits = idFilter ? store.search(query, k, *idFilter) : store.search(query, k);
+        timings.storeMs += msSince(t);
+        t.restart();
+        std::vector<std::int64_t> ids;
+        ids.reserve(hits.size());
+        for (const index::Hit &h : hits)
+            ids.push_back(h.id);
+        const auto info = reader->segments(ids);
+        out.clear();
+        QSet<std::int64_t> seen;
+        for (const index::Hit &h : hits) {
+            const auto it = info.find(h.id);
+            if (it == info.end())
+                continue;  // deleted since the store was loaded
+            const detail::SegmentInfo &s = it->second;
+            if (excludeItems.count(s.itemId) || seen.contains(s.itemId))
+                continue;
+            if (s.type == catalog::ItemType::Image && s.status != catalog::ItemStatus::Indexed)
+                continue;
+            seen.insert(s.itemId);
+            SearchHit hit;
+            hit.itemId = s.itemId;
+            hit.segmentId = s.segmentId;
+            hit.path = s.path;
+            hit.type = s.type;
+            hit.score = h.score;
+            hit.startMs = s.startMs;
+            hit.endMs = s.endMs;
+            hit.mtimeMs = s.mtimeMs;
+            hit.width = s.width;
+            hit.height = s.height;
+            out.append(hit);
+            if (out.size() >= want)
+                break;
+        }
+        timings.groupMs += msSince(t);
+        if (out.size() >= want || hits.size() < k || k >= storeSize)
+            return out;
+        k = std::min(storeSize, k * 4);
+    }
+}
+
+Searcher::Searcher(const QString &dataDir, std::shared_ptr<RetrievalModel> model, const index::VectorStore &store)
+    : d(std::make_unique<Private>(dataDir, store)), m_model(std::move(model))
+{
+}
+
+Searcher::~Searcher() = default;
+
+std::optional<SearchResult> Searcher::search(const SearchParams &params, QString *error)
+{
+    QElapsedTimer total;
+    total.start();
+    SearchResult result;
+    result.query = params.text;
+    if (params.top <= 0)
+        return setError<SearchResult>(error, QStringLiteral("the number of results must be at least 1"));
+    try {
+        if (!d->reader)
+            d->reader = std::make_unique<detail::CatalogReader>(d->dataDir);
+
+        QElapsedTimer t;
+        t.start();
+        const std::vector<int64_t> ids = m_model->encodeQuery(params.text, &result.cleanedQuery);
+        result.timings.cleanMs = msSince(t);
+        if (ids.empty())
+            return setError<SearchResult>(error, QStringLiteral("the query has no words to search for"));
+
+        t.restart();
+        std::vector<float> feature;
+        {
+            auto lock = m_model->lock();
+            feature = m_model->engine().textFeatures({ids}).at(0);
+        }
+        result.timings.featureMs = msSince(t);
+
+        const bool rerank = params.rerank.value_or(m_model->device().startsWith(QLatin1String("cuda")));
+        const int rerankCount = rerank ? std::max(0, params.rerankCount) : 0;
+        result.hits = d->topItems(feature, std::max(params.top, rerankCount), params.filter, {}, result.timings);
+
+        if (rerank && !result.hits.isEmpty()) {
+            t.restart();
+            const qsizetype n = std::min<qsizetype>(rerankCount, result.hits.size());
+            std::vector<std::vector<float>> pixels;
+            std::vector<qsizetype> which;
+            for (qsizetype i = 0; i < n; ++i) {
+                if (result.hits[i].type != catalog::ItemType::Image)
+                    continue;  // videos are re-ranked by the video search of a later version
+                QString why;
+                std::vector<float> p = loadPixels(result.hits[i].path, *m_model, &why);
+                if (p.empty()) {
+                    log::info(logCategory, QStringLiteral("not re-ranked: %1: %2").arg(result.hits[i].path, why));
+                    continue;
+                }
+                pixels.push_back(std::move(p));
+                which.push_back(i);
+            }
+            if (!pixels.empty()) {
+                std::vector<const float *> ptrs;
+                for (const auto &p : pixels)
+                    ptrs.push_back(p.data());
+                std::vector<std::pair<double, double>> logits;
+                {
+                    auto lock = m_model->lock();
+                    logits = m_model->engine().itmLogitsImages(ptrs, ids);
+                }
+                for (size_t j = 0; j < which.size() && j < logits.size(); ++j) {
+                    // softmax([no, yes])[yes], computed stably.
+                    const double p = 1.0 / (1.0 + std::exp(logits[j].first - logits[j].second));
+                    result.hits[which[j]].itmProbability = p;
+                    if (!result.bestItmProbability || p > *result.bestItmProbability)
+                        result.bestItmProbability = p;
+                }
+            }
+            // The re-ranked head by ITM probability (unscored ones after them, in store
+            // order); the rest keeps the store's order behind it.
+            std::stable_sort(result.hits.begin(), result.hits.begin() + n, [](const SearchHit &a, const SearchHit &b) {
+                return a.itmProbability.value_or(-1.0) > b.itmProbability.value_or(-1.0);
+            });
+            result.reranked = true;
+            result.noGoodMatch = !result.bestItmProbability || *result.bestItmProbability < params.relevanceThreshold;
+            result.timings.rerankMs = msSince(t);
+        }
+        if (result.hits.size() > params.top)
+            result.hits.resize(params.top);
+    } catch (const std::exception &e) {
+        return setError<SearchResult>(error, QStringLiteral("search failed: %1").arg(QString::fromUtf8(e.what())));
+    }
+    result.timings.totalMs = msSince(total);
+    return result;
+}
+
+std::optional<SearchResult> Searcher::similar(const QString &path, const SimilarParams &params, QString *error)
+{
+    QElapsedTimer total;
+    total.start();
+    SearchResult result;
+    result.query = path;
+    if (params.top <= 0)
+        return setError<SearchResult>(error, QStringLiteral("the number of results must be at least 1"));
+    const media::FileStatus status = media::fileStatus(path);
+    if (status.type != media::FileType::File)
+        return setError<SearchResult>(
+            error, QStringLiteral("%1: %2").arg(QDir::toNativeSeparators(path),
+                                                status.error.isEmpty() ? QStringLiteral("no such file") : status.error));
+    try {
+        if (!d->reader)
+            d->reader = std::make_unique<detail::CatalogReader>(d->dataDir);
+        const QString canonical = media::canonicalPath(path);
+        std::vector<float> query;
+        std::unordered_set<std::int64_t> exclude;
+        if (const auto item = d->reader->itemByPath(canonical.isEmpty() ? path : canonical)) {
+            exclude.insert(item->id);
+            // The stored vector, when the catalog has the file as it is now.
+            if (item->status == catalog::ItemStatus::Indexed && item->size == status.size
+                && item->mtimeMs == status.mtimeMs) {
+                for (const std::int64_t seg : d->reader->segmentIdsOfItem(item->id)) {
+                    if (auto v = d->store.vector(seg)) {
+                        query = std::move(*v);
+                        result.source = QStringLiteral("catalog");
+                        break;
+                    }
+                }
+            }
+        }
+        if (query.empty()) {
+            QElapsedTimer t;
+            t.start();
+            QString why;
+            const std::vector<float> pixels = loadPixels(path, *m_model, &why);
+            if (pixels.empty())
+                return setError<SearchResult>(
+                    error, QStringLiteral("cannot read %1 as an image: %2").arg(QDir::toNativeSeparators(path), why));
+            auto lock = m_model->lock();
+            query = m_model->engine().imageFeatures({pixels.data()}).at(0);
+            result.source = QStringLiteral("embedded");
+            result.timings.featureMs = msSince(t);
+        }
+        result.hits = d->topItems(query, params.top, params.filter, exclude, result.timings);
+    } catch (const std::exception &e) {
+        return setError<SearchResult>(error, QStringLiteral("search failed: %1").arg(QString::fromUtf8(e.what())));
+    }
+    result.timings.totalMs = msSince(total);
+    return result;
+}
+
+// --- SearchSession -------------------------------------------------------------------
+
+SearchSession::~SearchSession() = default;
+
+std::unique_ptr<SearchSession> SearchSession::open(catalog::Catalog &catalog, const QString &dataDir,
+                                                   const QString &device, QString *error)
+{
+    std::shared_ptr<RetrievalModel> model = RetrievalModel::loadActive(catalog, device, error);
+    if (!model)
+        return nullptr;
+    return open(catalog, dataDir, std::move(model), error);
+}
+
+std::unique_ptr<SearchSession> SearchSession::open(catalog::Catalog &catalog, const QString &dataDir,
+                                                   std::shared_ptr<RetrievalModel> model, QString *error)
+{
+    if (!model) {
+        if (error)
+            *error = QStringLiteral("no search model");
+        return nullptr;
+    }
+    std::unique_ptr<SearchSession> s(new SearchSession);
+    s->m_model = std::move(model);
+    s->m_index = std::make_unique<VectorIndex>(catalog, dataDir, s->m_model->fingerprint(), s->m_model->embedDim());
+    // A store that has to be rebuilt is written back only when no indexer is running: the
+    // indexer owns the file while it holds the lock.
+    IndexLock lock(dataDir);
+    const bool mayWrite = lock.tryLock();
+    s->m_report = std::make_unique<VectorIndexReport>(s->m_index->open(mayWrite));
+    lock.unlock();
+    if (!s->m_report->ok) {
+        if (error)
+            *error = s->m_report->error;
+        return nullptr;
+    }
+    if (s->m_report->rebuilt)
+        log::info(logCategory, QStringLiteral("the vector store was rebuilt from the catalog (%1)%2")
+                                   .arg(s->m_report->reason,
+                                        s->m_report->saved ? QString() : QStringLiteral(", in memory only")));
+    s->m_searcher = std::make_unique<Searcher>(dataDir, s->m_model, s->m_index->store());
+    return s;
+}
+
+} // namespace unisearch::engine

@@ -1,0 +1,147 @@
+#pragma once
+// Search by meaning, and "more like this".
+//
+//   text → pre_caption (≤ 30 words) → tokenize (≤ 35 tokens) → text feature → store top-K
+//   (restricted by type / folder / date through an IdFilter) → group segments by item
+//   (best segment = the moment of a video) → optional ITM re-rank of the best N images
+//   with a relevance cut-off on the ITM probability.
+//
+// Scores are cosine similarities (features are normalised). Without re-ranking nothing
+// says whether the best hit is a good match: similarities of unrelated text and images
+// are not comparable across queries. With re-ranking, the ITM head's match probability is
+// such a judgement, so a query whose best re-ranked hit stays below the threshold comes
+// back with noGoodMatch set (the hits are still returned, best first).
+//
+// A Searcher reads the catalog through its own read-only connection and uses the model
+// under its lock; one Searcher serves one thread at a time.
+#include "catalog/catalog.h"
+
+#include <QDateTime>
+#include <QList>
+#include <QString>
+#include <QStringList>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+namespace unisearch::index {
+class VectorStore;
+}
+
+namespace unisearch::engine {
+
+class RetrievalModel;
+class VectorIndex;
+struct VectorIndexReport;
+
+struct SearchFilter {
+    std::optional<catalog::ItemType> type;
+    QStringList folders;  // library folders or any folder: the item lies in one of them (or below)
+    QDateTime from;       // the file's modification time is >= from (invalid: no bound)
+    QDateTime to;         // ... and < to (invalid: no bound)
+    bool isEmpty() const { return !type && folders.isEmpty() && !from.isValid() && !to.isValid(); }
+};
+
+struct SearchParams {
+    QString text;
+    int top = 20;
+    // ITM re-rank of the best rerankCount images. Unset: on when the model runs on CUDA,
+    // off on the CPU (16 cross-attention passes of the full model take seconds there).
+    std::optional<bool> rerank;
+    int rerankCount = 16;
+    // A re-ranked hit is a good match when its ITM match probability reaches this.
+    double relevanceThreshold = 0.5;
+    SearchFilter filter;
+};
+
+struct SimilarParams {
+    int top = 20;
+    SearchFilter filter;
+};
+
+struct SearchHit {
+    std::int64_t itemId = 0;
+    std::int64_t segmentId = 0;  // the best segment of the item (its vector's id)
+    QString path;
+    catalog::ItemType type = catalog::ItemType::Image;
+    float score = 0;                       // cosine similarity with the query
+    std::optional<double> itmProbability;  // re-ranked hits only
+    std::int64_t startMs = 0;              // the best moment of a video (0, 0 for images)
+    std::int64_t endMs = 0;
+    std::int64_t mtimeMs = 0;
+    int width = 0;
+    int height = 0;
+};
+
+struct SearchTimings {
+    double cleanMs = 0;   // clean-up and tokenizing
+    double featureMs = 0; // text feature (search) or image feature (similar, when embedded)
+    double storeMs = 0;   // filter, store search
+    double groupMs = 0;   // catalog look-up of the hits, grouping by item
+    double rerankMs = 0;  // decoding and ITM of the re-ranked images
+    double totalMs = 0;
+};
+
+struct SearchResult {
+    QString query;         // as given
+    QString cleanedQuery;  // after pre_caption
+    QList<SearchHit> hits; // best first
+    bool reranked = false;
+    bool noGoodMatch = false;  // re-ranked, and no hit reached the relevance threshold
+    std::optional<double> bestItmProbability;
+    QString source;  // similar(): "catalog" (the file's stored vector) or "embedded" (decoded now)
+    SearchTimings timings;
+};
+
+class Searcher
+{
+public:
+    // dataDir: the library whose catalog the store was built from. The store must stay
+    // alive and unchanged while the Searcher is used (search takes it read-only).
+    Searcher(const QString &dataDir, std::shared_ptr<RetrievalModel> model, const index::VectorStore &store);
+    ~Searcher();
+    Searcher(const Searcher &) = delete;
+    Searcher &operator=(const Searcher &) = delete;
+
+    // Never throws; std::nullopt with *error (a sentence a person can act on) on failure.
+    std::optional<SearchResult> search(const SearchParams &params, QString *error = nullptr);
+    // Items that look like the image at path: its stored vector when it is indexed
+    // (itself excluded), else its feature computed now.
+    std::optional<SearchResult> similar(const QString &path, const SimilarParams &params, QString *error = nullptr);
+
+    RetrievalModel &model() { return *m_model; }
+
+private:
+    struct Private;
+    std::unique_ptr<Private> d;
+    std::shared_ptr<RetrievalModel> m_model;
+};
+
+// Everything a search needs, opened from a library: the active model, its vector store
+// (rebuilt from the catalog when the file is missing or behind; written back only when no
+// indexer holds the lock), and a Searcher over them.
+class SearchSession
+{
+public:
+    static std::unique_ptr<SearchSession> open(catalog::Catalog &catalog, const QString &dataDir,
+                                               std::shared_ptr<RetrievalModel> model, QString *error = nullptr);
+    // The same with the catalog's active retrieval model loaded on device (float32).
+    static std::unique_ptr<SearchSession> open(catalog::Catalog &catalog, const QString &dataDir,
+                                               const QString &device, QString *error = nullptr);
+    ~SearchSession();
+
+    Searcher &searcher() { return *m_searcher; }
+    VectorIndex &vectorIndex() { return *m_index; }
+    const VectorIndexReport &storeReport() const { return *m_report; }
+    std::shared_ptr<RetrievalModel> model() const { return m_model; }
+
+private:
+    SearchSession() = default;
+    std::shared_ptr<RetrievalModel> m_model;
+    std::unique_ptr<VectorIndex> m_index;
+    std::unique_ptr<VectorIndexReport> m_report;
+    std::unique_ptr<Searcher> m_searcher;
+};
+
+} // namespace unisearch::engine
