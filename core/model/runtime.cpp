@@ -4,6 +4,10 @@
 #include <thread>
 #include <unistd.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 namespace unisearch::model {
 
 std::string libtorchVersion()
@@ -44,8 +48,26 @@ bool cpuHasBfloat16()
 #endif
 }
 
+namespace {
+// LibTorch allocates and frees activations of several MiB per layer. By default glibc
+// serves those with mmap/munmap (or trims them off the heap) and the next layer
+// page-faults the same amount back in: measured 20–35 % of the CPU time of an image
+// embedding on a 2-core machine (float32 2.31 → 1.46 CPU s, bfloat16 1.25 → 0.98).
+// Keeping freed blocks in the heap costs resident memory that stays at its peak.
+void keepFreedMemoryInHeap()
+{
+#ifdef __GLIBC__
+    if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_"))
+        return; // the user tuned glibc's allocator: leave it
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+} // namespace
+
 void ensureThreadEnvironment(char **argv)
 {
+    keepFreedMemoryInHeap();
 #ifdef __linux__
     if (std::getenv("OMP_WAIT_POLICY") || std::getenv("UNISEARCH_NO_REEXEC"))
         return;

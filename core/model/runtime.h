@@ -16,6 +16,8 @@ void manualSeed(unsigned long long seed);
 // libgomp reads OMP_WAIT_POLICY when it loads, before main(), so an entry point calls
 // this first: when the variable is unset it sets OMP_WAIT_POLICY=PASSIVE and re-executes
 // the program once (Linux). Returns normally when nothing needed doing or exec failed.
+// It also tells glibc's allocator to keep freed memory in the heap (no mmap/trim per
+// tensor; see runtime.cpp) unless MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ are set.
 void ensureThreadEnvironment(char **argv);
 // Whether this CPU runs bfloat16 matrix products natively (AVX-512 BF16 / AMX through oneDNN).
 bool cpuHasBfloat16();

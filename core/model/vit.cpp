@@ -13,7 +13,10 @@ torch::Tensor VitAttentionImpl::forward(const torch::Tensor &x) const
 {
     const int64_t b = x.size(0), n = x.size(1), w = x.size(2);
     // [B,N,3W] → [3,B,h,N,d]; the checkpoint's qkv is already one fused matmul.
-    torch::Tensor qkv = m_qkv->forward(x).view({b, n, 3, m_heads, w / m_heads}).permute({2, 0, 3, 1, 4});
+    // One copy into head-major order: q, k and v then reach matmul contiguous (k transposed
+    // by strides only) instead of being copied one by one inside it.
+    torch::Tensor qkv =
+        m_qkv->forward(x).view({b, n, 3, m_heads, w / m_heads}).permute({2, 0, 3, 1, 4}).contiguous();
     torch::Tensor ctx = attention(qkv[0], qkv[1], qkv[2], torch::Tensor());
     return m_proj->forward(ctx);
 }
