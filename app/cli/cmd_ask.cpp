@@ -1,5 +1,8 @@
 // ask FILE QUESTION [--answers FILE] [--top-k K] [--beams N] [--model NAME] [--json]
+// ask VIDEO QUESTION ...          T = 8 frames sampled uniformly, concatenated (the model's video path)
+// ask VIDEO@TIME QUESTION ...     the one frame at TIME (seconds "12.5", "mm:ss" or "hh:mm:ss")
 //
+// A file whose name itself contains '@' is taken as it is when it exists.
 // Visual question answering with the active VQA model. With --answers the candidates are
 // ranked as the reference's rank_answer does (the top-k by first-token probability are
 // scored by the decoder); without, an answer is generated (beam search as the reference's
@@ -10,6 +13,8 @@
 
 #include "engine/inference.h"
 #include "engine/models.h"
+#include "media/filepath.h"
+#include "media/mediatype.h"
 
 #include <QDir>
 #include <QFile>
@@ -71,6 +76,28 @@ bool readPositiveInt(const QCommandLineParser &parser, const QCommandLineOption 
     return true;
 }
 
+// FILE or VIDEO@TIME: the file and the time, if any. A path that exists wins over the
+// split (a file may be called "party@home.mp4"). Empty file with *error on a bad time.
+QString splitTime(const QString &arg, std::optional<double> *time, QString *error)
+{
+    if (media::fileStatus(arg).type != media::FileType::Missing)
+        return arg;
+    const qsizetype at = arg.lastIndexOf(QLatin1Char('@'));
+    if (at <= 0)
+        return arg;
+    const QString file = arg.left(at);
+    if (media::fileStatus(file).type == media::FileType::Missing)
+        return arg;  // neither exists: the service says the file is missing
+    const std::optional<double> t = engine::parseVideoTime(arg.mid(at + 1));
+    if (!t) {
+        *error = QStringLiteral("invalid time '%1' after '@': give seconds (12.5), mm:ss or hh:mm:ss")
+                     .arg(arg.mid(at + 1));
+        return {};
+    }
+    *time = t;
+    return file;
+}
+
 } // namespace
 
 int cmdAsk(Context &ctx)
@@ -91,7 +118,15 @@ int cmdAsk(Context &ctx)
     QCommandLineParser parser;
     if (!ctx.parse(parser, {answersOption, topK, beams, json, model}, 2, 2))
         return ctx.exitCode();
-    const QString file = parser.positionalArguments().at(0);
+    std::optional<double> atSec;
+    QString timeError;
+    const QString file = splitTime(parser.positionalArguments().at(0), &atSec, &timeError);
+    if (file.isEmpty())
+        return ctx.usageError(timeError);
+    const bool isVideo = atSec || media::detectMediaType(file).kind == media::MediaKind::Video;
+    if (atSec && media::detectMediaType(file).kind != media::MediaKind::Video)
+        return ctx.usageError(QStringLiteral("%1 is not a video: FILE@TIME asks about a moment of a video")
+                                  .arg(QDir::toNativeSeparators(file)));
     const QString question = parser.positionalArguments().at(1);
 
     engine::AskParams params;
@@ -112,13 +147,15 @@ int cmdAsk(Context &ctx)
         openInference(ctx, engine::vqaTask, parser.value(model));
     if (!service)
         return ExitCode::Failure;
-    const auto r = service->ask({file}, question, params);
+    const auto r = isVideo ? service->askVideo(file, question, params, atSec) : service->ask({file}, question, params);
     if (!r)
         return Context::fail(r.error);
     const engine::AskResult &a = r.value;
 
     if (parser.isSet(json)) {
         QJsonObject doc{{QStringLiteral("file"), file},
+                        {QStringLiteral("video"), isVideo},
+                        {QStringLiteral("timeSec"), atSec ? QJsonValue(*atSec) : QJsonValue(QJsonValue::Null)},
                         {QStringLiteral("question"), question},
                         {QStringLiteral("cleanedQuestion"), a.question},
                         {QStringLiteral("answer"), a.answer}};

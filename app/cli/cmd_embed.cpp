@@ -1,12 +1,14 @@
 // embed image FILE... [--json]    one feature per image
 // embed text TEXT... [--json]     one feature per text, exactly as given (no clean-up)
-// embed frames FILE... [--json]   one video feature from the frames, in order
+// embed frames FILE... [--json]   one video feature from the frames, in order; a single
+//                                 video file: from its T = 8 uniformly sampled frames
 // All take --model NAME (default: the active retrieval model).
 #include "cli/cli.h"
 #include "cli/modelcommon.h"
 
 #include "engine/inference.h"
 #include "engine/models.h"
+#include "media/mediatype.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -37,10 +39,17 @@ int runEmbed(Context &ctx, EmbedKind kind)
     insertModelFields(doc, *service);
     QString text;
     if (kind == EmbedKind::Frames) {
-        const auto r = service->embedFrames(inputs);
+        const bool fromVideo =
+            inputs.size() == 1 && media::detectMediaType(inputs.constFirst()).kind == media::MediaKind::Video;
+        const auto r = fromVideo ? service->embedVideo(inputs.constFirst()) : service->embedFrames(inputs);
         if (!r)
             return Context::fail(r.error);
-        doc.insert(QStringLiteral("frames"), QJsonArray::fromStringList(inputs));
+        if (fromVideo) {
+            doc.insert(QStringLiteral("video"), inputs.constFirst());
+            doc.insert(QStringLiteral("frameCount"), engine::InferenceService::videoFrames);
+        } else {
+            doc.insert(QStringLiteral("frames"), QJsonArray::fromStringList(inputs));
+        }
         doc.insert(QStringLiteral("feature"), featureJson(r.value));
         text = featureText(r.value) + QLatin1Char('\n');
     } else {

@@ -162,7 +162,9 @@ QJsonObject resultJson(const engine::IndexResult &r)
         {QStringLiteral("retried"), r.retried},
         {QStringLiteral("embedded"), r.embedded},
         {QStringLiteral("failed"), r.failed},
-        {QStringLiteral("videosPending"), r.videosPending},
+        {QStringLiteral("videosEmbedded"), r.videosEmbedded},
+        {QStringLiteral("videoFramesEmbedded"), r.framesEmbedded},
+        {QStringLiteral("videoSegments"), r.segmentsStored},
         {QStringLiteral("storeSize"), r.storeSize},
         {QStringLiteral("storeRebuilt"), r.storeRebuilt},
         {QStringLiteral("seconds"), r.seconds},
@@ -194,10 +196,11 @@ QString summary(const engine::IndexResult &r)
         if (r.failed > shown)
             s += QStringLiteral("  … and %1 more ('status' lists them all)\n").arg(r.failed - shown);
     }
-    if (r.videosPending > 0)
-        s += QStringLiteral("%1 videos were recorded but not indexed: videos are indexed by a later version of "
-                            "Unisearch.\n")
-                 .arg(r.videosPending);
+    if (r.videosEmbedded > 0)
+        s += QStringLiteral("%1 videos embedded: %2 frames, %3 moments stored.\n")
+                 .arg(r.videosEmbedded)
+                 .arg(r.framesEmbedded)
+                 .arg(r.segmentsStored);
     for (const media::ScanError &e : r.scanErrors)
         s += QStringLiteral("Could not read the folder %1: %2\n").arg(e.path, e.reason);
     if (r.storeRebuilt)

@@ -3,12 +3,14 @@
 // Image-text matching with the ITM head: for each text, the logits {no match, match} and
 // the match probability. --frames takes the frames of one video in order: the first after
 // --frames, the rest as further arguments or repeated --frames. Texts are used exactly as
-// given (the tokenizer lowercases), like `embed text`.
+// given (the tokenizer lowercases), like `embed text`. `--frames VIDEO` (one video file)
+// takes T = --count frames (default 8) sampled uniformly from it, as the model's video path.
 #include "cli/cli.h"
 #include "cli/modelcommon.h"
 
 #include "engine/inference.h"
 #include "engine/models.h"
+#include "media/mediatype.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -28,10 +30,13 @@ int cmdItm(Context &ctx)
                                   QStringLiteral("TEXT"));
     const QCommandLineOption frameAware(QStringLiteral("frame-aware"),
                                         QStringLiteral("Weight the frames by their similarity to the text."));
+    const QCommandLineOption count(QStringLiteral("count"),
+                                   QStringLiteral("With --frames VIDEO: how many frames to sample (default 8)."),
+                                   QStringLiteral("T"));
     const QCommandLineOption json = jsonOption();
     const QCommandLineOption model = modelOption();
     QCommandLineParser parser;
-    if (!ctx.parse(parser, {image, frames, text, frameAware, json, model}, 0, -1))
+    if (!ctx.parse(parser, {image, frames, text, frameAware, count, json, model}, 0, -1))
         return ctx.exitCode();
 
     const bool isVideo = parser.isSet(frames);
@@ -51,21 +56,34 @@ int cmdItm(Context &ctx)
     const QStringList texts = parser.values(text);
     if (texts.isEmpty())
         return ctx.usageError(QStringLiteral("give at least one --text TEXT"));
-    if (parser.isSet(frameAware) && visual.size() < 2)
+    const bool fromVideo = isVideo && visual.size() == 1
+                           && media::detectMediaType(visual.constFirst()).kind == media::MediaKind::Video;
+    int frameCount = engine::InferenceService::videoFrames;
+    if (parser.isSet(count)) {
+        bool ok = false;
+        frameCount = parser.value(count).toInt(&ok);
+        if (!fromVideo || !ok || frameCount < 1 || frameCount > 64)
+            return ctx.usageError(QStringLiteral("--count T (1 to 64) goes with --frames VIDEO"));
+    }
+    if (parser.isSet(frameAware) && visual.size() < 2 && !(fromVideo && frameCount >= 2))
         return ctx.usageError(QStringLiteral("--frame-aware needs the frames of a video (--frames, two or more)"));
 
     const std::unique_ptr<engine::InferenceService> service =
         openInference(ctx, engine::retrievalTask, parser.value(model));
     if (!service)
         return ExitCode::Failure;
-    const auto r = service->itm(visual, texts, parser.isSet(frameAware));
+    const auto r = fromVideo ? service->itmVideo(visual.constFirst(), texts, parser.isSet(frameAware), frameCount)
+                             : service->itm(visual, texts, parser.isSet(frameAware));
     if (!r)
         return Context::fail(r.error);
 
     if (parser.isSet(json)) {
         QJsonObject doc{{QStringLiteral("frameAware"), parser.isSet(frameAware)}};
         insertModelFields(doc, *service);
-        if (isVideo)
+        if (fromVideo) {
+            doc.insert(QStringLiteral("video"), visual.constFirst());
+            doc.insert(QStringLiteral("frameCount"), frameCount);
+        } else if (isVideo)
             doc.insert(QStringLiteral("frames"), QJsonArray::fromStringList(visual));
         else
             doc.insert(QStringLiteral("image"), visual.constFirst());

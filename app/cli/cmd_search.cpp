@@ -105,6 +105,15 @@ QJsonArray hitsJson(const engine::SearchResult &r)
         if (r.reranked)
             o.insert(QStringLiteral("itmProbability"),
                      h.itmProbability ? QJsonValue(*h.itmProbability) : QJsonValue(QJsonValue::Null));
+        if (h.type == catalog::ItemType::Video) {
+            QJsonArray moments;
+            for (const engine::Moment &m : h.moments)
+                moments.append(QJsonObject{{QStringLiteral("segmentId"), qint64(m.segmentId)},
+                                           {QStringLiteral("startMs"), qint64(m.startMs)},
+                                           {QStringLiteral("endMs"), qint64(m.endMs)},
+                                           {QStringLiteral("score"), double(m.score)}});
+            o.insert(QStringLiteral("moments"), moments);
+        }
         out.append(o);
     }
     return out;
@@ -126,8 +135,12 @@ QString hitsText(const engine::SearchResult &r)
         if (r.reranked)
             line += h.itmProbability ? QStringLiteral("  match %1").arg(*h.itmProbability, 0, 'f', 3)
                                      : QStringLiteral("  match  -   ");
-        if (h.type == catalog::ItemType::Video)
-            line += QStringLiteral("  video at %1s").arg(double(h.startMs) / 1000.0, 0, 'f', 1);
+        if (h.type == catalog::ItemType::Video) {
+            line += QStringLiteral("  video %1–%2 s").arg(double(h.startMs) / 1000.0, 0, 'f', 1)
+                        .arg(double(h.endMs) / 1000.0, 0, 'f', 1);
+            if (h.moments.size() > 1)
+                line += QStringLiteral(" (+%1 more moments)").arg(h.moments.size() - 1);
+        }
         text += line + QStringLiteral("  ") + h.path + QLatin1Char('\n');
     }
     return text;
@@ -150,7 +163,7 @@ std::unique_ptr<engine::SearchSession> openSession(Context &ctx, engine::Engine 
         return nullptr;
     }
     if (session->vectorIndex().store().empty())
-        Context::err(QStringLiteral("unisearch-cli: the library has no indexed images yet; add folders with "
+        Context::err(QStringLiteral("unisearch-cli: the library has no indexed images yet, nor videos; add folders with "
                                     "'unisearch-cli index DIR'\n"));
     return session;
 }

@@ -50,7 +50,13 @@ int cmdStatus(Context &ctx)
                        {QStringLiteral("indexedImages"), index.indexedImages},
                        {QStringLiteral("pendingImages"), index.pendingImages},
                        {QStringLiteral("errorItems"), index.errorItems},
+                       {QStringLiteral("indexedVideos"), index.indexedVideos},
                        {QStringLiteral("pendingVideos"), index.pendingVideos},
+                       {QStringLiteral("reembed"),
+                        index.reembedPack.isEmpty()
+                            ? QJsonValue(QJsonValue::Null)
+                            : QJsonValue(QJsonObject{{QStringLiteral("pack"), index.reembedPack},
+                                                     {QStringLiteral("vectors"), index.reembedVectors}})},
                        {QStringLiteral("indexerPid"), index.indexerPid > 0 ? QJsonValue(index.indexerPid)
                                                                           : QJsonValue(QJsonValue::Null)},
                        {QStringLiteral("lastJob"),
@@ -108,10 +114,15 @@ int cmdStatus(Context &ctx)
                         .arg(lastJobState, index.lastJobAt.toLocalTime().toString(Qt::ISODate),
                              index.lastJobError.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(index.lastJobError));
     }
+    if (!index.reembedPack.isEmpty())
+        text += QStringLiteral("Waiting:    adapter pack '%1' is activated once the library is re-embedded with it "
+                               "(%2 vectors so far; run 'adapters activate %1' to continue)\n")
+                    .arg(index.reembedPack)
+                    .arg(index.reembedVectors);
     if (index.pendingImages > 0)
         text += QStringLiteral("Waiting:    %1 images not embedded yet (run 'index' again)\n").arg(index.pendingImages);
     if (index.pendingVideos > 0)
-        text += QStringLiteral("Videos:     %1 recorded but not indexed: videos are indexed by a later version\n")
+        text += QStringLiteral("Waiting:    %1 videos not embedded yet (run 'index' again)\n")
                     .arg(index.pendingVideos);
     if (!fileErrors.isEmpty()) {
         constexpr qsizetype shown = 50;

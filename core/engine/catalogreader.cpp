@@ -78,7 +78,8 @@ std::unordered_map<std::int64_t, SegmentInfo> CatalogReader::segments(std::span<
             list += std::to_string(ids[i]);
         }
         Statement s = d->db.prepare(
-            "SELECT s.id, s.item_id, s.start_ms, s.end_ms, i.path, i.type, i.status, i.mtime_ms, i.width, i.height"
+            "SELECT s.id, s.item_id, s.start_ms, s.end_ms, i.path, i.type, i.status, i.mtime_ms, i.width, i.height,"
+            " i.duration_s"
             " FROM segments s JOIN items i ON i.id = s.item_id WHERE s.id IN ("
             + list + ")");
         while (s.step()) {
@@ -93,6 +94,7 @@ std::unordered_map<std::int64_t, SegmentInfo> CatalogReader::segments(std::span<
             info.mtimeMs = s.int64(7);
             info.width = static_cast<int>(s.int64(8));
             info.height = static_cast<int>(s.int64(9));
+            info.durationS = s.real(10);
             out.emplace(info.segmentId, std::move(info));
         }
     }
@@ -156,6 +158,16 @@ std::optional<catalog::Item> CatalogReader::itemByPath(const QString &path)
     return readItem(s);
 }
 
+QList<catalog::Segment> CatalogReader::segmentsOfItem(std::int64_t itemId)
+{
+    Statement s = d->db.prepare(
+        "SELECT id, item_id, start_ms, end_ms FROM segments WHERE item_id = ? ORDER BY start_ms, end_ms", itemId);
+    QList<catalog::Segment> out;
+    while (s.step())
+        out.append(catalog::Segment{s.int64(0), s.int64(1), s.int64(2), s.int64(3)});
+    return out;
+}
+
 std::vector<std::int64_t> CatalogReader::segmentIdsOfItem(std::int64_t itemId)
 {
     Statement s = d->db.prepare("SELECT id FROM segments WHERE item_id = ? ORDER BY id", itemId);
@@ -165,10 +177,10 @@ std::vector<std::int64_t> CatalogReader::segmentIdsOfItem(std::int64_t itemId)
     return out;
 }
 
-std::vector<std::int64_t> CatalogReader::indexedImagesWithoutVector(const QString &modelFingerprint)
+std::vector<std::int64_t> CatalogReader::indexedItemsWithoutVector(const QString &modelFingerprint)
 {
     Statement s = d->db.prepare(
-        "SELECT i.id FROM items i WHERE i.type = 'image' AND i.status = 'indexed' AND NOT EXISTS ("
+        "SELECT i.id FROM items i WHERE i.status = 'indexed' AND NOT EXISTS ("
         " SELECT 1 FROM segments s JOIN vectors v ON v.segment_id = s.id AND v.model = ? WHERE s.item_id = i.id)"
         " ORDER BY i.id",
         modelFingerprint);

@@ -33,6 +33,9 @@ struct SegmentInfo {
     std::int64_t mtimeMs = 0;
     int width = 0;
     int height = 0;
+    double durationS = 0;  // videos
+    // A video's whole-file segment (0, 0): its video-level feature, not a moment.
+    bool isVideoLevel() const { return type == catalog::ItemType::Video && startMs == 0 && endMs == 0; }
 };
 
 struct SegmentFilter {
@@ -60,8 +63,10 @@ public:
     std::vector<std::int64_t> segmentIdsOfItem(std::int64_t itemId);
     // Items whose path is dir or lies below it, by path.
     QList<catalog::Item> itemsUnder(const QString &dir);
-    // Ids of image items marked indexed that have no vector for the model.
-    std::vector<std::int64_t> indexedImagesWithoutVector(const QString &modelFingerprint);
+    // Ids of items (images and videos) marked indexed that have no vector for the model.
+    std::vector<std::int64_t> indexedItemsWithoutVector(const QString &modelFingerprint);
+    // An item's segments, by time.
+    QList<catalog::Segment> segmentsOfItem(std::int64_t itemId);
     // Number of segments with a vector of the model.
     std::int64_t vectorCount(const QString &modelFingerprint);
     std::int64_t countItems(catalog::ItemType type, catalog::ItemStatus status);

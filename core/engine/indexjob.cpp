@@ -4,7 +4,9 @@
 #include "engine/catalogreader_p.h"
 #include "engine/lock.h"
 #include "engine/retrievalmodel.h"
+#include "engine/training.h"
 #include "engine/vectorindex.h"
+#include "engine/videoframes_p.h"
 #include "media/contenthash.h"
 #include "media/filepath.h"
 #include "media/imageconvert.h"
@@ -29,7 +31,9 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
+#include <future>
 #include <optional>
 #include <unordered_set>
 
@@ -51,7 +55,7 @@ constexpr qsizetype maxRecordsPerCommit = 64;
 const QString readErrorPrefix = QStringLiteral("cannot read the file");
 const QString indexedModelKey = QStringLiteral("index/model");
 
-enum class Outcome { Skipped, Embedded, Failed, VideoPending };
+enum class Outcome { Skipped, Embedded, Failed, Video };
 
 struct WorkItem {
     QString path;
@@ -64,6 +68,54 @@ struct WorkItem {
     std::optional<std::int64_t> itemId;          // an existing item this file replaces
     std::optional<catalog::ItemType> itemType;   // ... and its type
     std::optional<std::int64_t> rootId;
+    bool missingVector = false;                  // unchanged and indexed, without this model's vector
+};
+
+// How a video is sampled: each time once, in increasing order, with what it serves.
+struct VideoEntry {
+    double t = 0;
+    int segment = -1;     // the segment whose frame this is, or -1
+    int uniformCopies = 0; // how many of the T video-level frames lie at this time
+};
+
+struct VideoRange {
+    std::int64_t startMs = 0;
+    std::int64_t endMs = 0;
+};
+
+struct VideoSettings {
+    double segmentSec = 4.0;
+    int frames = 8;
+    int chunkFrames = 16;
+    media::DecodeLimits limits;
+};
+
+// A video being indexed: its decoder (one thread at a time: the decode task that holds
+// the next chunk) and its plan.
+struct VideoTask {
+    explicit VideoTask(const media::DecodeOptions &o) : decoder(o) {}
+    media::VideoDecoder decoder;
+    media::VideoInfo info;
+    std::vector<VideoEntry> entries;
+    std::vector<VideoRange> segments;
+    size_t next = 0;  // the first entry not decoded yet
+};
+
+// The frames of entries [begin, end) of a video, preprocessed.
+struct VideoChunk {
+    size_t begin = 0;
+    size_t end = 0;
+    std::vector<size_t> entries;   // the entries that gave a frame, in order
+    std::vector<float> pixels;     // entries.size() × the model's input
+    std::vector<size_t> failed;    // entries in a damaged stretch (no frame)
+    media::DecodeError error = media::DecodeError::None;
+    QString errorString;
+    double decodeSeconds = 0;
+};
+
+struct StoredSegment {
+    VideoRange range;
+    std::vector<float> feature;
 };
 
 struct Processed {
@@ -76,6 +128,11 @@ struct Processed {
     QString errorMessage;
     std::vector<float> pixels;   // preprocessed (Embedded, until the model ran)
     std::vector<float> feature;  // the model's output
+    // Videos: the task and its first chunk (decoded on the pool), then what is stored.
+    std::shared_ptr<VideoTask> video;
+    VideoChunk chunk;
+    double durationS = 0;
+    std::vector<StoredSegment> segments;
 };
 
 Processed fail(const WorkItem &w, const QString &stage, const QString &message)
@@ -88,25 +145,136 @@ Processed fail(const WorkItem &w, const QString &stage, const QString &message)
     return p;
 }
 
+// The segments of a video and the times to sample: one frame at the middle of each
+// segment, plus the T uniformly spaced frames of the video-level feature.
+void planVideo(VideoTask &task, const VideoSettings &settings)
+{
+    const double duration = task.info.durationSec;
+    const double seg = settings.segmentSec > 0 ? settings.segmentSec : 4.0;
+    std::vector<VideoEntry> entries;
+    for (int i = 0;; ++i) {
+        const double start = i * seg;
+        if (start >= duration - 1e-9)
+            break;
+        const double end = std::min(duration, start + seg);
+        VideoRange r;
+        r.startMs = std::llround(start * 1000);
+        r.endMs = std::max<std::int64_t>(r.startMs + 1, std::llround(end * 1000));
+        task.segments.push_back(r);
+        entries.push_back({(start + end) / 2, i, 0});
+    }
+    for (double t : media::uniformTimes(duration, std::max(1, settings.frames)))
+        entries.push_back({t, -1, 1});
+    std::stable_sort(entries.begin(), entries.end(), [](const VideoEntry &a, const VideoEntry &b) { return a.t < b.t; });
+    // One decode per distinct time.
+    for (const VideoEntry &e : entries) {
+        if (!task.entries.empty() && std::abs(task.entries.back().t - e.t) < 1e-6) {
+            VideoEntry &last = task.entries.back();
+            if (e.segment >= 0)
+                last.segment = e.segment;
+            last.uniformCopies += e.uniformCopies;
+        } else {
+            task.entries.push_back(e);
+        }
+    }
+}
+
+// Decodes the next chunk of a video (on a decode thread).
+VideoChunk decodeChunk(VideoTask &task, const model::PreprocessParams &pre, int chunkFrames,
+                       const std::atomic<bool> &interrupt)
+{
+    VideoChunk c;
+    c.begin = task.next;
+    c.end = std::min(task.entries.size(), task.next + static_cast<size_t>(std::max(1, chunkFrames)));
+    task.next = c.end;
+    if (interrupt.load()) {
+        c.error = media::DecodeError::Cancelled;
+        return c;
+    }
+    std::vector<double> times;
+    for (size_t i = c.begin; i < c.end; ++i)
+        times.push_back(task.entries[i].t);
+    const double before = task.decoder.stats().secondsSpent;
+    const media::SampleResult r = task.decoder.sample(times);
+    c.decodeSeconds = task.decoder.stats().secondsSpent - before;
+    c.error = r.error;
+    c.errorString = r.errorString;
+    // Frames come in the order asked for, without the failed times: match them up.
+    size_t at = c.begin;
+    for (const media::VideoFrame &f : r.frames) {
+        while (at < c.end && task.entries[at].t != f.requestedSec)
+            ++at;
+        if (at == c.end)
+            break;
+        c.entries.push_back(at++);
+    }
+    for (double t : r.failedTimes)
+        for (size_t i = c.begin; i < c.end; ++i)
+            if (task.entries[i].t == t)
+                c.failed.push_back(i);
+    try {
+        std::vector<media::VideoFrame> frames(r.frames.begin(), r.frames.begin() + static_cast<std::ptrdiff_t>(c.entries.size()));
+        detail::appendPixels(frames, pre, c.pixels);
+    } catch (const std::exception &e) {
+        c.pixels.clear();
+        c.entries.clear();
+        c.error = media::DecodeError::DecodeFailed;
+        c.errorString = QStringLiteral("cannot prepare a frame: %1").arg(QString::fromUtf8(e.what()));
+    }
+    return c;
+}
+
+// Opens a video, plans it and decodes its first chunk (on a decode thread).
+Processed processVideo(const WorkItem &w, const model::PreprocessParams &pre, const VideoSettings &settings,
+                       const std::atomic<bool> &interrupt)
+{
+    Processed p;
+    p.work = &w;
+    // The hash lets a moved video keep its row, segments and vectors.
+    const media::ContentHash h = w.knownHash.isEmpty() ? media::contentHash(w.path)
+                                                       : media::ContentHash{w.knownHash, {}};
+    if (!h.ok())
+        return fail(w, QStringLiteral("read"), QStringLiteral("%1: %2").arg(readErrorPrefix, h.error));
+    p.hash = h.hash;
+    auto failDecode = [&](const QString &message) {
+        Processed f = fail(w, QStringLiteral("decode"), message);
+        f.hash = p.hash;
+        return f;
+    };
+    // Decoder threads: the pool already decodes several files side by side.
+    auto task = std::make_shared<VideoTask>(detail::modelDecodeOptions(pre.size, settings.limits, 2));
+    const auto opened = task->decoder.open(w.path);
+    if (!opened)
+        return failDecode(QStringLiteral("cannot read the video: %1").arg(opened.errorString()));
+    task->info = *opened;
+    if (!(task->info.durationSec > 0))
+        return failDecode(QStringLiteral("the video has no duration (no frames?)"));
+    planVideo(*task, settings);
+    p.width = task->info.width;
+    p.height = task->info.height;
+    p.durationS = task->info.durationSec;
+    p.chunk = decodeChunk(*task, pre, settings.chunkFrames, interrupt);
+    if (p.chunk.error == media::DecodeError::Cancelled) {
+        Processed skipped;  // the job is stopping
+        skipped.work = &w;
+        return skipped;
+    }
+    p.video = std::move(task);
+    p.outcome = Outcome::Video;
+    return p;
+}
+
 // Runs on a decode thread: everything a file needs before the model.
 Processed process(const WorkItem &w, const media::DecodeParams &decode, const model::PreprocessParams &pre,
-                  const std::atomic<bool> &interrupt)
+                  const VideoSettings &video, const std::atomic<bool> &interrupt)
 {
     Processed p;
     p.work = &w;
     if (interrupt.load())
         return p;  // Skipped: the job is stopping
 
-    if (w.kind == media::MediaKind::Video) {
-        // Videos wait for the video indexer; their hash lets a move keep their row.
-        const media::ContentHash h = w.knownHash.isEmpty() ? media::contentHash(w.path)
-                                                           : media::ContentHash{w.knownHash, {}};
-        if (!h.ok())
-            return fail(w, QStringLiteral("read"), QStringLiteral("%1: %2").arg(readErrorPrefix, h.error));
-        p.outcome = Outcome::VideoPending;
-        p.hash = h.hash;
-        return p;
-    }
+    if (w.kind == media::MediaKind::Video)
+        return processVideo(w, pre, video, interrupt);
     if (w.kind != media::MediaKind::Image) {
         const QString what = w.nameKind == media::MediaKind::Video ? QStringLiteral("a video")
                                                                     : QStringLiteral("an image");
@@ -194,20 +362,27 @@ IndexState readIndexState(const catalog::Catalog &catalog, const QString &dataDi
     IndexState s;
     if (const auto m = catalog.activeModel(QStringLiteral("retrieval"))) {
         s.model = m->name;
-        s.fingerprint = m->fingerprint;
-        s.storePath = VectorIndex::storePath(dataDir, m->fingerprint);
+        s.fingerprint = vectorFingerprint(m->fingerprint, activeAdapterPackPath(catalog, m->name)); // training.h
+        s.storePath = VectorIndex::storePath(dataDir, s.fingerprint);
         const QFileInfo info(s.storePath);
         s.storeExists = info.isFile();
         s.storeBytes = s.storeExists ? info.size() : 0;
-        s.generation = catalog.faissGeneration(m->fingerprint);
+        s.generation = catalog.faissGeneration(s.fingerprint);
     }
     detail::CatalogReader reader(dataDir);
     if (!s.fingerprint.isEmpty())
         s.vectors = reader.vectorCount(s.fingerprint);
+    if (const auto m = catalog.activeModel(QStringLiteral("retrieval"))) {
+        if (const QString pending = pendingAdapterPackPath(catalog, m->name); !pending.isEmpty()) {
+            s.reembedPack = QFileInfo(pending).completeBaseName();
+            s.reembedVectors = reader.vectorCount(vectorFingerprint(m->fingerprint, pending));
+        }
+    }
     s.indexedImages = reader.countItems(catalog::ItemType::Image, catalog::ItemStatus::Indexed);
     s.pendingImages = reader.countItems(catalog::ItemType::Image, catalog::ItemStatus::Pending);
     s.errorItems = reader.countItems(catalog::ItemType::Image, catalog::ItemStatus::Error)
                    + reader.countItems(catalog::ItemType::Video, catalog::ItemStatus::Error);
+    s.indexedVideos = reader.countItems(catalog::ItemType::Video, catalog::ItemStatus::Indexed);
     s.pendingVideos = reader.countItems(catalog::ItemType::Video, catalog::ItemStatus::Pending);
     s.indexerPid = IndexLock::holderPid(dataDir);
     std::optional<catalog::Job> last;
@@ -258,6 +433,7 @@ struct IndexJob::Run {
         sinceProgress.restart();
         progress.paused = job.isPaused();
         progress.embedded = result.embedded;
+        progress.videosEmbedded = result.videosEmbedded;
         if (progress.stage == IndexProgress::Stage::Indexing && indexing.isValid()) {
             const double s = static_cast<double>(indexing.elapsed()) / 1000.0;
             progress.filesPerSecond = s > 0 ? static_cast<double>(progress.filesDone) / s : 0;
@@ -291,6 +467,10 @@ struct IndexJob::Run {
     bool applyCheapChanges(const media::ChangeSet &changes);
     bool runPipeline(std::vector<WorkItem> &work);
     bool embed(std::vector<Processed> &batch);
+    // Embeds a video chunk by chunk (the next chunk decoding on pool meanwhile) and turns
+    // p into what commit() stores: Video with its segments, Failed (a decode error), or
+    // Skipped (interrupted). False when the model failed (the job stops).
+    bool embedVideo(Processed &p, QThreadPool &pool, const model::PreprocessParams &pre, const VideoSettings &settings);
     bool commit(std::vector<Processed> &batch, std::vector<Processed> &records);
 };
 
@@ -336,7 +516,7 @@ bool IndexJob::Run::execute()
     model = params.model;
     if (!model) {
         QString error;
-        model = RetrievalModel::loadActive(*catalog, params.device, &error);
+        model = RetrievalModel::loadActive(*catalog, params.device, &error, params.adapterPack);
         if (!model)
             return failWith(error);
     }
@@ -440,9 +620,9 @@ bool IndexJob::Run::execute()
 
     std::unordered_set<std::int64_t> withoutVector;
     try {
-        // Only after a model change can an indexed image lack this model's vector.
+        // Only after a model change can an indexed item lack this model's vector.
         if (catalog->meta(indexedModelKey).value_or(QString()) != model->fingerprint())
-            for (const std::int64_t id : reader->indexedImagesWithoutVector(model->fingerprint()))
+            for (const std::int64_t id : reader->indexedItemsWithoutVector(model->fingerprint()))
                 withoutVector.insert(id);
     } catch (const catalog::CatalogError &e) {
         return failWith(QStringLiteral("reading the catalog: %1").arg(QString::fromUtf8(e.what())));
@@ -452,19 +632,14 @@ bool IndexJob::Run::execute()
         const media::ScannedFile *f = scannedByPath.value(k.path);
         if (!f)
             continue;
-        bool retry = false;
-        if (it.type == catalog::ItemType::Image) {
-            retry = (it.status == catalog::ItemStatus::Error && it.error.startsWith(readErrorPrefix))
-                    || it.status == catalog::ItemStatus::Pending || it.status == catalog::ItemStatus::Missing
-                    || withoutVector.count(k.id) > 0;
-        } else if (it.status == catalog::ItemStatus::Pending) {
-            ++result.videosPending;  // still waiting for the video indexer
-        } else if (it.status == catalog::ItemStatus::Error && it.error.startsWith(readErrorPrefix)) {
-            retry = true;
-        }
+        // Pending videos include those an earlier version recorded without embedding them.
+        const bool retry = (it.status == catalog::ItemStatus::Error && it.error.startsWith(readErrorPrefix))
+                           || it.status == catalog::ItemStatus::Pending || it.status == catalog::ItemStatus::Missing
+                           || withoutVector.count(k.id) > 0;
         if (retry) {
             ++result.retried;
             work.push_back(workFor(*f, k.id));
+            work.back().missingVector = it.status == catalog::ItemStatus::Indexed && withoutVector.count(k.id) > 0;
         }
     }
 
@@ -549,16 +724,29 @@ bool IndexJob::Run::runPipeline(std::vector<WorkItem> &work)
     decode.targetSize = model->imageSize();
     decode.maxPixels = params.maxPixels;
     const model::PreprocessParams pre = model->preprocessParams();
+    VideoSettings video;
+    video.segmentSec = params.videoSegmentSeconds;
+    video.frames = params.videoFrames;
+    video.chunkFrames = params.videoChunkFrames;
+    video.limits = params.videoLimits;
 
     // In submission order, so commits follow the scan order; at most `capacity` files are
     // read or decoded ahead of the model, which keeps memory flat.
     std::deque<QFuture<Processed>> inflight;
     size_t next = 0;
+    // A video ahead holds an open decoder and a chunk of frames (about 28 MB at 384 px):
+    // at most this many are read ahead, whatever the queue's capacity.
+    constexpr int maxVideosAhead = 2;
+    int videosAhead = 0;
     auto refill = [&] {
         while (!job.isInterruptionRequested() && inflight.size() < capacity && next < work.size()) {
+            if (work[next].kind == media::MediaKind::Video && videosAhead >= maxVideosAhead)
+                break;
+            if (work[next].kind == media::MediaKind::Video)
+                ++videosAhead;
             const WorkItem *w = &work[next++];
-            inflight.push_back(QtConcurrent::run(&pool, [w, &decode, &pre, this] {
-                return process(*w, decode, pre, job.m_interrupt);
+            inflight.push_back(QtConcurrent::run(&pool, [w, &decode, &pre, &video, this] {
+                return process(*w, decode, pre, video, job.m_interrupt);
             }));
         }
     };
@@ -585,10 +773,34 @@ bool IndexJob::Run::runPipeline(std::vector<WorkItem> &work)
             break;
         Processed p = inflight.front().takeResult();
         inflight.pop_front();
+        if (p.work->kind == media::MediaKind::Video)
+            --videosAhead;
         refill();
         progress.currentPath = p.work->path;
         if (p.outcome == Outcome::Skipped)
             continue;
+        if (p.outcome == Outcome::Video) {
+            // What is pending commits first (commits follow the scan order), then the video
+            // alone, in one transaction once all of it is embedded.
+            if (!batch.empty() || !records.empty()) {
+                ok = embed(batch) && commit(batch, records);
+                batch.clear();
+                records.clear();
+                if (!ok)
+                    break;
+            }
+            ok = embedVideo(p, pool, pre, video);
+            if (ok && p.outcome != Outcome::Skipped) {
+                std::vector<Processed> none;
+                std::vector<Processed> one;
+                one.push_back(std::move(p));
+                ok = commit(none, one);
+            }
+            report(true);
+            if (job.isInterruptionRequested())
+                break;
+            continue;
+        }
         if (p.outcome == Outcome::Embedded)
             batch.push_back(std::move(p));
         else
@@ -644,6 +856,195 @@ bool IndexJob::Run::embed(std::vector<Processed> &batch)
     return true;
 }
 
+bool IndexJob::Run::embedVideo(Processed &p, QThreadPool &pool, const model::PreprocessParams &pre,
+                               const VideoSettings &settings)
+{
+    const std::shared_ptr<VideoTask> task = p.video;
+    const size_t per = model::preprocessedSize(pre);
+    std::vector<std::vector<float>> segmentFeature(task->segments.size());
+    std::vector<float> uniformPixels;  // the T video-level frames, kept to the end
+    std::vector<int> uniformCopies;
+    qint64 frames = 0;
+    VideoChunk chunk = std::move(p.chunk);
+    QString decodeError;
+
+    auto toFailed = [&](const QString &message) {
+        p.outcome = Outcome::Failed;
+        p.errorStage = QStringLiteral("decode");
+        p.errorMessage = message;
+        p.video.reset();
+    };
+    auto timeOf = [&](size_t entry) { return task->entries[entry].t; };
+
+    while (true) {
+        result.videoDecodeSeconds += chunk.decodeSeconds;
+        if (chunk.error == media::DecodeError::Cancelled || job.isInterruptionRequested()) {
+            p.outcome = Outcome::Skipped;  // redone by the next run
+            return true;
+        }
+        if (chunk.error != media::DecodeError::None) {
+            const double at = chunk.begin < task->entries.size() ? timeOf(chunk.begin) : 0;
+            decodeError = chunk.error == media::DecodeError::EndOfStream
+                              ? QStringLiteral("the video stops before its stated duration of %1 s (truncated?): %2")
+                                    .arg(task->info.durationSec, 0, 'f', 1)
+                                    .arg(chunk.errorString)
+                              : QStringLiteral("cannot take frames near %1 s: %2").arg(at, 0, 'f', 1).arg(chunk.errorString);
+            break;
+        }
+        // The next chunk decodes while the model works on this one; ahead of other files,
+        // so the model does not wait for it.
+        std::future<VideoChunk> next;
+        if (task->next < task->entries.size()) {
+            auto promise = std::make_shared<std::promise<VideoChunk>>();
+            next = promise->get_future();
+            const int chunkFrames = settings.chunkFrames;
+            const model::PreprocessParams preCopy = pre;
+            const std::atomic<bool> *interrupt = &job.m_interrupt;
+            pool.start([promise, task, preCopy, chunkFrames, interrupt] {
+                try {
+                    promise->set_value(decodeChunk(*task, preCopy, chunkFrames, *interrupt));
+                } catch (...) {
+                    promise->set_exception(std::current_exception());
+                }
+            }, 10);
+        }
+        // Segment frames → image features, a batch at a time.
+        const int batchSize = std::max(1, params.batchSize);
+        std::vector<const float *> ptrs;
+        std::vector<int> which;
+        auto flush = [&]() -> bool {
+            if (ptrs.empty())
+                return true;
+            try {
+                std::vector<std::vector<float>> features;
+                {
+                    auto lock = model->lock();
+                    QElapsedTimer mt;
+                    mt.start();
+                    features = model->engine().imageFeatures(ptrs);
+                    result.videoModelSeconds += static_cast<double>(mt.nsecsElapsed()) / 1e9;
+                }
+                if (features.size() != ptrs.size())
+                    throw model::ModelError("the model returned " + std::to_string(features.size()) + " features for "
+                                            + std::to_string(ptrs.size()) + " frames");
+                for (size_t i = 0; i < which.size(); ++i)
+                    segmentFeature[static_cast<size_t>(which[i])] = std::move(features[i]);
+            } catch (const std::exception &e) {
+                return failWith(QStringLiteral("the model failed on the frames of %1: %2")
+                                    .arg(p.work->path, QString::fromUtf8(e.what())));
+            }
+            frames += static_cast<qint64>(ptrs.size());
+            ptrs.clear();
+            which.clear();
+            return true;
+        };
+        bool modelOk = true;
+        for (size_t k = 0; k < chunk.entries.size() && modelOk; ++k) {
+            const VideoEntry &e = task->entries[chunk.entries[k]];
+            const float *px = chunk.pixels.data() + k * per;
+            if (e.uniformCopies > 0) {
+                uniformPixels.insert(uniformPixels.end(), px, px + per);
+                uniformCopies.push_back(e.uniformCopies);
+            }
+            if (e.segment >= 0) {
+                ptrs.push_back(px);
+                which.push_back(e.segment);
+                if (static_cast<int>(ptrs.size()) >= batchSize)
+                    modelOk = flush();
+            }
+        }
+        if (modelOk)
+            modelOk = flush();
+        if (!modelOk) {
+            if (next.valid())
+                next.wait();  // the task holds references into this run
+            return false;
+        }
+        progress.currentPath = p.work->path;
+        report();
+        if (!next.valid())
+            break;
+        try {
+            chunk = next.get();
+        } catch (const std::exception &e) {
+            decodeError = QStringLiteral("cannot take frames: %1").arg(QString::fromUtf8(e.what()));
+            break;
+        }
+    }
+    if (!decodeError.isEmpty()) {
+        toFailed(decodeError);
+        return true;
+    }
+
+    // The video-level feature: mean CLS of the T frames (a frame at a time shared by
+    // several of the T counts as often as it is shared).
+    std::vector<const float *> uniform;
+    for (size_t i = 0; i < uniformCopies.size(); ++i)
+        for (int c = 0; c < uniformCopies[i]; ++c)
+            uniform.push_back(uniformPixels.data() + i * per);
+    if (uniform.empty()) {
+        toFailed(QStringLiteral("no frame of the video could be decoded"));
+        return true;
+    }
+    std::vector<float> videoFeature;
+    try {
+        auto lock = model->lock();
+        QElapsedTimer mt;
+        mt.start();
+        videoFeature = model->engine().videoFeature(uniform);
+        result.videoModelSeconds += static_cast<double>(mt.nsecsElapsed()) / 1e9;
+    } catch (const std::exception &e) {
+        return failWith(QStringLiteral("the model failed on the frames of %1: %2")
+                            .arg(p.work->path, QString::fromUtf8(e.what())));
+    }
+    frames += static_cast<qint64>(uniformCopies.size());
+
+    // Segments, neighbours that look the same merged (a gap left by a damaged stretch is
+    // never bridged).
+    auto normalized = [](std::vector<float> v) {
+        double n = 0;
+        for (float x : v)
+            n += double(x) * double(x);
+        n = std::sqrt(n);
+        if (n > 0)
+            for (float &x : v)
+                x = static_cast<float>(x / n);
+        return v;
+    };
+    auto cosine = [](const std::vector<float> &a, const std::vector<float> &b) {
+        double d = 0;
+        for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+            d += double(a[i]) * double(b[i]);
+        return d;
+    };
+    std::vector<StoredSegment> merged;
+    std::vector<float> sum;
+    for (size_t i = 0; i < task->segments.size(); ++i) {
+        const std::vector<float> &f = segmentFeature[i];
+        if (f.empty())
+            continue;  // its frame lay in a damaged stretch
+        if (!merged.empty() && merged.back().range.endMs == task->segments[i].startMs
+            && cosine(merged.back().feature, f) >= params.videoMergeCosine) {
+            merged.back().range.endMs = task->segments[i].endMs;
+            for (size_t j = 0; j < sum.size(); ++j)
+                sum[j] += f[j];
+            merged.back().feature = normalized(sum);
+        } else {
+            merged.push_back({task->segments[i], f});
+            sum = f;
+        }
+    }
+    if (merged.empty()) {
+        toFailed(QStringLiteral("no frame of the video could be decoded"));
+        return true;
+    }
+    p.segments = std::move(merged);
+    p.segments.push_back({VideoRange{0, 0}, std::move(videoFeature)});
+    p.video.reset();  // closes the file
+    result.framesEmbedded += frames;
+    return true;
+}
+
 bool IndexJob::Run::commit(std::vector<Processed> &batch, std::vector<Processed> &records)
 {
     const QString fingerprint = model->fingerprint();
@@ -664,8 +1065,13 @@ bool IndexJob::Run::commit(std::vector<Processed> &batch, std::vector<Processed>
             const WorkItem &w = *p->work;
             if (!w.itemId)
                 continue;
+            // A video gets new time ranges: its old segments go (and the item row with them).
             const bool sameKind = p->outcome == Outcome::Embedded && w.itemType == catalog::ItemType::Image;
             if (sameKind)
+                continue;
+            // Re-embedding for another key: the other keys' segments and vectors stay.
+            if (params.keepOtherVectors && w.missingVector && p->outcome == Outcome::Video
+                && w.itemType == catalog::ItemType::Video)
                 continue;
             const QList<catalog::Segment> segments = catalog->segments(*w.itemId);
             if (segments.isEmpty() && w.itemType == itemTypeOf(w))
@@ -688,12 +1094,11 @@ bool IndexJob::Run::commit(std::vector<Processed> &batch, std::vector<Processed>
                 item.contentHash = p->hash.isEmpty() ? w.knownHash : p->hash;
                 item.width = p->width;
                 item.height = p->height;
+                item.durationS = p->durationS;
                 switch (p->outcome) {
                 case Outcome::Embedded:
+                case Outcome::Video:
                     item.status = catalog::ItemStatus::Indexed;
-                    break;
-                case Outcome::VideoPending:
-                    item.status = catalog::ItemStatus::Pending;
                     break;
                 default:
                     item.status = catalog::ItemStatus::Error;
@@ -713,6 +1118,12 @@ bool IndexJob::Run::commit(std::vector<Processed> &batch, std::vector<Processed>
                 } else if (p->outcome == Outcome::Embedded) {
                     addIds.push_back(catalog->addSegmentWithVector(id, 0, 0, fingerprint, p->feature));
                     addVectors.insert(addVectors.end(), p->feature.begin(), p->feature.end());
+                } else if (p->outcome == Outcome::Video) {
+                    for (const StoredSegment &seg : p->segments) {
+                        addIds.push_back(catalog->addSegmentWithVector(id, seg.range.startMs, seg.range.endMs,
+                                                                       fingerprint, seg.feature));
+                        addVectors.insert(addVectors.end(), seg.feature.begin(), seg.feature.end());
+                    }
                 }
             }
             if (!addIds.empty() || !removeIds.empty())
@@ -731,8 +1142,10 @@ bool IndexJob::Run::commit(std::vector<Processed> &batch, std::vector<Processed>
     for (const Processed *p : all) {
         if (p->outcome == Outcome::Failed)
             addError(*p);
-        else if (p->outcome == Outcome::VideoPending)
-            ++result.videosPending;
+        else if (p->outcome == Outcome::Video) {
+            ++result.videosEmbedded;
+            result.segmentsStored += static_cast<qint64>(p->segments.size()) - 1;
+        }
     }
     progress.filesDone = doneAfter;
     QString error;

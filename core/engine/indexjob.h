@@ -20,14 +20,28 @@
 //    bomb is recorded (item with status "error" plus an entry in the catalog's error list)
 //    and never stops the job. Unchanged files in error are not retried, except those that
 //    could not be read (permissions may have been fixed).
-//  - Videos are recorded as items with status "pending" (no vectors): the video indexer
-//    of a later version embeds them. They are counted in Result::videosPending.
+//  - A video is sampled on the decode pool (media::VideoDecoder: keyframe seeks, frames
+//    scaled to the model's input size) in chunks of videoChunkFrames, the next chunk
+//    decoding while the model embeds the current one. What is stored for it:
+//      * one segment per videoSegmentSeconds (the last one shorter), each with the image
+//        feature of the frame at its middle; neighbouring segments whose features have a
+//        cosine >= videoMergeCosine are merged into one segment spanning both ranges (its
+//        vector: the normalised mean of the merged features);
+//      * one video-level segment with the time range (0, 0) (a real segment always has
+//        end > start): the video feature of the model's video path, normalize(vision_proj(
+//        mean of the CLS tokens of videoFrames uniformly sampled frames)).
+//    The item (type video, duration, size), its segments and vectors are written in ONE
+//    transaction once the whole video is embedded; a crash or cancel before it leaves the
+//    video to be redone. A file that cannot be decoded (no video stream, truncated, broken
+//    index, a decode budget (videoLimits) run out, ...) is recorded as an error like a
+//    broken image, and the job goes on.
 //  - One job per data dir: the job takes the IndexLock (lock.h) unless its caller holds it.
 //
 // Threads: run() works on the calling thread (the "inference thread"; it owns the model
 // while it runs) and uses a private pool for decoding. start() runs it on a thread pool
 // and reports through the signals (emitted from that pool thread: connect queued).
 #include "media/scanner.h"
+#include "media/videodecoder.h"
 
 #include <QDateTime>
 #include <QList>
@@ -69,7 +83,22 @@ struct IndexParams {
     int saveIntervalMs = 15'000;
     int progressIntervalMs = 200;  // at most this often, besides one per committed batch
     bool takeLock = true;          // false: the caller holds the IndexLock of dataDir
+    // Re-embedding under another vector key (a full-mode adapter pack, training.h): an
+    // unchanged video that only lacks this model's vectors keeps its segments and the
+    // other keys' vectors (its new segments are added beside them), so a search on the
+    // other key still finds it. Otherwise a re-embedded video's segments are replaced.
+    bool keepOtherVectors = false;
+    // With model null: the active model is loaded with this adapter pack instead of its
+    // active one (the re-embed of a pending full-mode pack, training.h).
+    QString adapterPack;
     media::ScanOptions scan;       // hidden files, ignore patterns, symlinks
+
+    // Videos (see the top of this file).
+    double videoSegmentSeconds = 4.0;
+    int videoFrames = 8;               // T frames of the video-level feature
+    double videoMergeCosine = 0.98;    // > 1: never merge
+    int videoChunkFrames = 16;         // frames decoded ahead per video
+    media::DecodeLimits videoLimits;   // decode time budgets per file, largest frame
 };
 
 struct IndexProgress {
@@ -79,6 +108,7 @@ struct IndexProgress {
     qint64 filesDone = 0;    // Indexing: files committed (embedded, recorded as error or pending)
     qint64 filesTotal = 0;   // Indexing: files this run has to process
     qint64 embedded = 0;     // images embedded so far
+    qint64 videosEmbedded = 0;
     double filesPerSecond = 0;
     double etaSeconds = -1;  // < 0: unknown
     bool paused = false;
@@ -108,8 +138,12 @@ struct IndexResult {
     qint64 retried = 0;      // unchanged files processed again (unreadable before, no vector)
 
     qint64 embedded = 0;       // images the model embedded in this run
+    qint64 videosEmbedded = 0; // videos the model embedded in this run
+    qint64 framesEmbedded = 0; // their frames (segments plus the video-level frames)
+    qint64 segmentsStored = 0; // their segments after merging (video-level ones not counted)
+    double videoDecodeSeconds = 0; // wall time inside the video decoders (on the decode pool)
+    double videoModelSeconds = 0;  // wall time of the model on video frames (inference thread)
     qint64 failed = 0;         // files recorded with an error in this run
-    qint64 videosPending = 0;  // videos recorded for the video indexer of a later version
     qint64 storeSize = 0;      // vectors in the store at the end
     bool storeRebuilt = false; // the store file was missing, stale or corrupt at the start
     QString storeRebuildReason;
@@ -133,8 +167,11 @@ struct IndexState {
     qint64 indexedImages = 0;
     qint64 pendingImages = 0;     // known, not embedded yet (an interrupted run, a model change)
     qint64 errorItems = 0;        // files recorded with an error
-    qint64 pendingVideos = 0;     // waiting for the video indexer of a later version
+    qint64 indexedVideos = 0;
+    qint64 pendingVideos = 0;     // known, not embedded yet (an interrupted run, a model change)
     qint64 indexerPid = 0;        // a running indexer's pid; 0: none
+    QString reembedPack;          // a full-mode adapter pack waiting for its re-embed (training.h)
+    qint64 reembedVectors = 0;    // the vectors it has so far
     bool hasLastJob = false;
     QString lastJobState;         // done, cancelled, failed, running (interrupted ones read "failed")
     QDateTime lastJobAt;

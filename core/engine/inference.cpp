@@ -1,7 +1,10 @@
 #include "engine/inference.h"
 
+#include "engine/training.h"
+#include "engine/videoframes_p.h"
 #include "media/imageconvert.h"
 #include "media/imagedecoder.h"
+#include "model/adapterpack.h"
 #include "model/bundle.h"
 #include "model/engine.h"
 #include "model/preprocess.h"
@@ -69,6 +72,73 @@ struct InferenceService::Private {
             ptrs.push_back(out);
         }
         return {};
+    }
+
+    Result<QList<ItmScore>> itm(const std::vector<const float *> &ptrs, const QStringList &texts, bool frameAware)
+    {
+        using R = Result<QList<ItmScore>>;
+        try {
+            std::vector<std::vector<int64_t>> ids;
+            for (const QString &t : texts)
+                ids.push_back(encode(t, maxTextTokens));
+            const auto logits = engine->itmLogits(ptrs, ids, frameAware);
+            R out;
+            for (size_t i = 0; i < logits.size(); ++i) {
+                ItmScore s;
+                s.text = texts[static_cast<qsizetype>(i)];
+                s.noMatch = logits[i].first;
+                s.match = logits[i].second;
+                // softmax over {no, yes}, written to stay finite for large logits
+                s.probability = 1.0 / (1.0 + std::exp(s.noMatch - s.match));
+                out.value.append(s);
+            }
+            return out;
+        } catch (const std::exception &e) {
+            return R::failure(QStringLiteral("Image-text matching failed: %1").arg(what(e)));
+        }
+    }
+
+    Result<AskResult> ask(const std::vector<const float *> &ptrs, const QString &question, const AskParams &params)
+    {
+        using R = Result<AskResult>;
+        R out;
+        out.value.question = QString::fromStdString(model::preQuestion(question.toStdString()));
+        try {
+            const std::vector<int64_t> questionIds = encode(out.value.question, maxTextTokens);
+            if (!params.answers.isEmpty()) {
+                std::vector<std::vector<int64_t>> answerIds;
+                for (const QString &a : params.answers)
+                    answerIds.push_back(encode(a, 0)); // the reference pads candidates, never truncates
+                const int k = std::clamp(params.topK, 1, static_cast<int>(params.answers.size()));
+                for (const auto &r : engine->rankAnswers(ptrs, questionIds, answerIds, k)) {
+                    RankedAnswer a;
+                    a.index = r.index;
+                    a.answer = params.answers.value(r.index);
+                    a.score = r.score;
+                    a.firstTokenProb = r.firstTokenProb;
+                    out.value.ranked.append(a);
+                }
+                if (!out.value.ranked.isEmpty())
+                    out.value.answer = out.value.ranked.front().answer;
+            } else {
+                model::GenerateParams g;
+                g.numBeams = std::max(1, params.beams);
+                g.maxLength = params.maxLength;
+                g.minLength = params.minLength;
+                for (const auto &h : engine->generate(ptrs, questionIds, g)) {
+                    GeneratedAnswer a;
+                    a.ids = h.ids;
+                    a.score = h.score;
+                    a.answer = QString::fromStdString(tokenizer->decode(h.ids));
+                    out.value.generated.append(a);
+                }
+                if (!out.value.generated.isEmpty())
+                    out.value.answer = out.value.generated.front().answer;
+            }
+        } catch (const std::exception &e) {
+            return R::failure(QStringLiteral("Answering failed: %1").arg(what(e)));
+        }
+        return out;
     }
 
     std::vector<int64_t> encode(const QString &text, int maxTokens) const
@@ -142,6 +212,11 @@ Result<LoadedModel> InferenceService::load()
     }
     try {
         const model::BundleInfo bundle = model::readBundle(m_model.path.toStdString());
+        if (!m_model.adapterPack.isEmpty()) { // training.h: the model's active adapter pack
+            const model::PackInfo pack = model::readPack(m_model.adapterPack.toStdString());
+            model::checkPackFits(pack, bundle.fingerprint, m_model.name.toStdString());
+            options.adapterPack = pack.path;
+        }
         d->engine = model::ModelEngine::load(bundle.architecture, bundle.weightsPath, options);
     } catch (const std::exception &e) {
         return R::failure(QStringLiteral("Cannot load the model '%1': %2").arg(m_model.name, what(e)));
@@ -155,7 +230,8 @@ Result<LoadedModel> InferenceService::load()
     LoadedModel &l = d->loaded;
     l.name = m_model.name;
     l.task = m_model.task;
-    l.fingerprint = m_model.fingerprint;
+    // A pack that changes the image side keeps its vectors under its own key (training.h).
+    l.fingerprint = vectorFingerprint(m_model.fingerprint, m_model.adapterPack);
     l.device = QString::fromStdString(d->engine->device());
     l.bfloat16 = d->engine->isBfloat16();
     l.hasAdapters = d->engine->hasAdapters();
@@ -237,6 +313,18 @@ Result<std::vector<float>> InferenceService::embedFrames(const QStringList &path
     }
 }
 
+namespace {
+
+std::vector<const float *> framePointers(const std::vector<float> &pixels, size_t per)
+{
+    std::vector<const float *> ptrs;
+    for (size_t at = 0; at + per <= pixels.size(); at += per)
+        ptrs.push_back(pixels.data() + at);
+    return ptrs;
+}
+
+} // namespace
+
 Result<QList<ItmScore>> InferenceService::itm(const QStringList &framePaths, const QStringList &texts, bool frameAware)
 {
     using R = Result<QList<ItmScore>>;
@@ -250,24 +338,35 @@ Result<QList<ItmScore>> InferenceService::itm(const QStringList &framePaths, con
     std::vector<const float *> ptrs;
     if (QString err = d->pixels(framePaths, m_options.scaledDecoding, buffer, ptrs); !err.isEmpty())
         return R::failure(err);
+    return d->itm(ptrs, texts, frameAware);
+}
+
+Result<QList<ItmScore>> InferenceService::itmVideo(const QString &videoPath, const QStringList &texts, bool frameAware,
+                                                   int frames)
+{
+    using R = Result<QList<ItmScore>>;
+    if (texts.isEmpty())
+        return R::failure(QStringLiteral("No text given."));
+    if (auto l = load(); !l)
+        return R::failure(l.error);
+    const detail::VideoPixels v = detail::sampleVideoPixels(videoPath, d->preprocess, frames);
+    if (!v.ok())
+        return R::failure(v.error);
+    return d->itm(framePointers(v.pixels, model::preprocessedSize(d->preprocess)), texts, frameAware);
+}
+
+Result<std::vector<float>> InferenceService::embedVideo(const QString &videoPath, int frames)
+{
+    using R = Result<std::vector<float>>;
+    if (auto l = load(); !l)
+        return R::failure(l.error);
+    const detail::VideoPixels v = detail::sampleVideoPixels(videoPath, d->preprocess, frames);
+    if (!v.ok())
+        return R::failure(v.error);
     try {
-        std::vector<std::vector<int64_t>> ids;
-        for (const QString &t : texts)
-            ids.push_back(d->encode(t, maxTextTokens));
-        const auto logits = d->engine->itmLogits(ptrs, ids, frameAware);
-        R out;
-        for (size_t i = 0; i < logits.size(); ++i) {
-            ItmScore s;
-            s.text = texts[static_cast<qsizetype>(i)];
-            s.noMatch = logits[i].first;
-            s.match = logits[i].second;
-            // softmax over {no, yes}, written to stay finite for large logits
-            s.probability = 1.0 / (1.0 + std::exp(s.noMatch - s.match));
-            out.value.append(s);
-        }
-        return out;
+        return R{d->engine->videoFeature(framePointers(v.pixels, model::preprocessedSize(d->preprocess))), {}};
     } catch (const std::exception &e) {
-        return R::failure(QStringLiteral("Image-text matching failed: %1").arg(what(e)));
+        return R::failure(QStringLiteral("Embedding the video failed: %1").arg(what(e)));
     }
 }
 
@@ -278,50 +377,27 @@ Result<AskResult> InferenceService::ask(const QStringList &framePaths, const QSt
         return R::failure(QStringLiteral("No image given."));
     if (auto l = load(); !l)
         return R::failure(l.error);
-    R out;
-    out.value.question = QString::fromStdString(model::preQuestion(question.toStdString()));
-    if (out.value.question.trimmed().isEmpty())
+    if (QString::fromStdString(model::preQuestion(question.toStdString())).trimmed().isEmpty())
         return R::failure(QStringLiteral("The question is empty."));
     std::vector<float> buffer;
     std::vector<const float *> ptrs;
     if (QString err = d->pixels(framePaths, m_options.scaledDecoding, buffer, ptrs); !err.isEmpty())
         return R::failure(err);
-    try {
-        const std::vector<int64_t> questionIds = d->encode(out.value.question, maxTextTokens);
-        if (!params.answers.isEmpty()) {
-            std::vector<std::vector<int64_t>> answerIds;
-            for (const QString &a : params.answers)
-                answerIds.push_back(d->encode(a, 0)); // the reference pads candidates, never truncates
-            const int k = std::clamp(params.topK, 1, static_cast<int>(params.answers.size()));
-            for (const auto &r : d->engine->rankAnswers(ptrs, questionIds, answerIds, k)) {
-                RankedAnswer a;
-                a.index = r.index;
-                a.answer = params.answers.value(r.index);
-                a.score = r.score;
-                a.firstTokenProb = r.firstTokenProb;
-                out.value.ranked.append(a);
-            }
-            if (!out.value.ranked.isEmpty())
-                out.value.answer = out.value.ranked.front().answer;
-        } else {
-            model::GenerateParams g;
-            g.numBeams = std::max(1, params.beams);
-            g.maxLength = params.maxLength;
-            g.minLength = params.minLength;
-            for (const auto &h : d->engine->generate(ptrs, questionIds, g)) {
-                GeneratedAnswer a;
-                a.ids = h.ids;
-                a.score = h.score;
-                a.answer = QString::fromStdString(d->tokenizer->decode(h.ids));
-                out.value.generated.append(a);
-            }
-            if (!out.value.generated.isEmpty())
-                out.value.answer = out.value.generated.front().answer;
-        }
-    } catch (const std::exception &e) {
-        return R::failure(QStringLiteral("Answering failed: %1").arg(what(e)));
-    }
-    return out;
+    return d->ask(ptrs, question, params);
+}
+
+Result<AskResult> InferenceService::askVideo(const QString &videoPath, const QString &question, const AskParams &params,
+                                             std::optional<double> atSec)
+{
+    using R = Result<AskResult>;
+    if (auto l = load(); !l)
+        return R::failure(l.error);
+    if (QString::fromStdString(model::preQuestion(question.toStdString())).trimmed().isEmpty())
+        return R::failure(QStringLiteral("The question is empty."));
+    const detail::VideoPixels v = detail::sampleVideoPixels(videoPath, d->preprocess, videoFrames, atSec);
+    if (!v.ok())
+        return R::failure(v.error);
+    return d->ask(framePointers(v.pixels, model::preprocessedSize(d->preprocess)), question, params);
 }
 
 // --- InferenceWorker -----------------------------------------------------------------

@@ -137,6 +137,19 @@ public:
     // Visual question answering about an image (or frames): rank candidates or generate.
     Result<AskResult> ask(const QStringList &framePaths, const QString &question, const AskParams &params = {});
 
+    // The same from a video file, through the model's video path: T = videoFrames frames
+    // sampled uniformly (media::uniformTimes) and concatenated; with atSec, the one frame
+    // nearest that time instead. Frames are decoded with the short side scaled to the
+    // model's input size (as the indexer takes them), then preprocessed as images are.
+    static constexpr int videoFrames = 8;
+    Result<AskResult> askVideo(const QString &videoPath, const QString &question, const AskParams &params = {},
+                               std::optional<double> atSec = std::nullopt);
+    // ITM of a video file's T sampled frames (concatenated) against each text.
+    Result<QList<ItmScore>> itmVideo(const QString &videoPath, const QStringList &texts, bool frameAware = false,
+                                     int frames = videoFrames);
+    // The video-level feature of a video file from its T sampled frames.
+    Result<std::vector<float>> embedVideo(const QString &videoPath, int frames = videoFrames);
+
     // For engine parts that bring their own pixels (the indexer's decode pool): the loaded
     // engine, tokenizer and preprocessing. Valid after a successful load().
     model::ModelEngine *engine();
@@ -155,6 +168,10 @@ private:
     InferenceOptions m_options;
     std::unique_ptr<Private> d;
 };
+
+// A time inside a video as a person writes it: seconds ("12.5", "75"), "mm:ss" or
+// "hh:mm:ss" (with a fraction on the seconds); nullopt when it is none of these.
+std::optional<double> parseVideoTime(const QString &text);
 
 // Runs one InferenceService on its own thread: the thread that owns the model. Work is
 // submitted as functions of the service and runs in submission order; the destructor

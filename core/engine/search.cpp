@@ -4,10 +4,12 @@
 #include "engine/lock.h"
 #include "engine/retrievalmodel.h"
 #include "engine/vectorindex.h"
+#include "engine/videoframes_p.h"
 #include "index/vectorstore.h"
 #include "media/filepath.h"
 #include "media/imageconvert.h"
 #include "media/imagedecoder.h"
+#include "media/mediatype.h"
 #include "model/engine.h"
 #include "model/preprocess.h"
 #include "util/log.h"
@@ -89,13 +91,18 @@ struct Searcher::Private {
 
     // Top items for query: store hits grouped by item (best segment first), skipping
     // excluded items and rows the catalog no longer has. Throws on catalog errors.
+    struct MomentParams {
+        double margin = 0.05;
+        int max = 10;
+    };
     QList<SearchHit> topItems(std::span<const float> query, int want, const SearchFilter &filter,
-                              const std::unordered_set<std::int64_t> &excludeItems, SearchTimings &timings);
+                              const std::unordered_set<std::int64_t> &excludeItems, const MomentParams &moments,
+                              SearchTimings &timings);
 };
 
 QList<SearchHit> Searcher::Private::topItems(std::span<const float> query, int want, const SearchFilter &filter,
                                              const std::unordered_set<std::int64_t> &excludeItems,
-                                             SearchTimings &timings)
+                                             const MomentParams &moments, SearchTimings &timings)
 {
     QElapsedTimer t;
     t.start();
@@ -111,6 +118,7 @@ QList<SearchHit> Searcher::Private::topItems(std::span<const float> query, int w
     timings.storeMs += msSince(t);
 
     QList<SearchHit> out;
+    float weakest = 0;  // the lowest score the store returned
     const size_t storeSize = store.size();
     // Usually one round: an image has one segment, so `want` plus a small margin is
     // enough. Videos (several segments per item) or excluded items may need more.
@@ -134,7 +142,7 @@ QList<SearchHit> Searcher::Private::topItems(std::span<const float> query, int w
             const detail::SegmentInfo &s = it->second;
             if (excludeItems.count(s.itemId) || seen.contains(s.itemId))
                 continue;
-            if (s.type == catalog::ItemType::Image && s.status != catalog::ItemStatus::Indexed)
+            if (s.status != catalog::ItemStatus::Indexed)
                 continue;
             seen.insert(s.itemId);
             SearchHit hit;
@@ -152,11 +160,56 @@ QList<SearchHit> Searcher::Private::topItems(std::span<const float> query, int w
             if (out.size() >= want)
                 break;
         }
+        weakest = hits.empty() ? 0.f : hits.back().score;
         timings.groupMs += msSince(t);
         if (out.size() >= want || hits.size() < k || k >= storeSize)
-            return out;
+            break;
         k = std::min(storeSize, k * 4);
     }
+
+    // Videos: their moments, scored exactly from the store's vectors.
+    t.restart();
+    bool reorder = false;
+    for (SearchHit &hit : out) {
+        if (hit.type != catalog::ItemType::Video)
+            continue;
+        std::optional<float> best;
+        QList<Moment> all;
+        for (const catalog::Segment &seg : reader->segmentsOfItem(hit.itemId)) {
+            const std::optional<std::vector<float>> v = store.vector(seg.id);
+            if (!v)
+                continue;
+            double dot = 0;
+            for (size_t i = 0; i < v->size() && i < query.size(); ++i)
+                dot += double((*v)[i]) * double(query[i]);
+            const float score = static_cast<float>(dot);
+            if (!best || score > *best)
+                best = score;
+            if (seg.startMs == 0 && seg.endMs == 0)
+                continue;  // the video-level vector: no moment
+            all.append(Moment{seg.id, seg.startMs, seg.endMs, score});
+        }
+        std::stable_sort(all.begin(), all.end(), [](const Moment &a, const Moment &b) { return a.score > b.score; });
+        if (!all.isEmpty()) {
+            const float cut = std::max(weakest, all.front().score - static_cast<float>(moments.margin));
+            for (const Moment &m : std::as_const(all)) {
+                if (!hit.moments.isEmpty() && (m.score < cut || hit.moments.size() >= std::max(1, moments.max)))
+                    break;
+                hit.moments.append(m);
+            }
+            hit.segmentId = hit.moments.front().segmentId;
+            hit.startMs = hit.moments.front().startMs;
+            hit.endMs = hit.moments.front().endMs;
+        }
+        if (best && *best != hit.score) {
+            hit.score = *best;
+            reorder = true;
+        }
+    }
+    if (reorder)
+        std::stable_sort(out.begin(), out.end(), [](const SearchHit &a, const SearchHit &b) { return a.score > b.score; });
+    timings.groupMs += msSince(t);
+    return out;
 }
 
 Searcher::Searcher(const QString &dataDir, std::shared_ptr<RetrievalModel> model, const index::VectorStore &store)
@@ -195,7 +248,8 @@ std::optional<SearchResult> Searcher::search(const SearchParams &params, QString
 
         const bool rerank = params.rerank.value_or(m_model->device().startsWith(QLatin1String("cuda")));
         const int rerankCount = rerank ? std::max(0, params.rerankCount) : 0;
-        result.hits = d->topItems(feature, std::max(params.top, rerankCount), params.filter, {}, result.timings);
+        result.hits = d->topItems(feature, std::max(params.top, rerankCount), params.filter, {},
+                                  {params.momentMargin, params.maxMoments}, result.timings);
 
         if (rerank && !result.hits.isEmpty()) {
             t.restart();
@@ -203,8 +257,31 @@ std::optional<SearchResult> Searcher::search(const SearchParams &params, QString
             std::vector<std::vector<float>> pixels;
             std::vector<qsizetype> which;
             for (qsizetype i = 0; i < n; ++i) {
-                if (result.hits[i].type != catalog::ItemType::Image)
-                    continue;  // videos are re-ranked by the video search of a later version
+                if (result.hits[i].type == catalog::ItemType::Video) {
+                    // The model's video path: T sampled frames concatenated, frame-aware.
+                    const detail::VideoPixels v = detail::sampleVideoPixels(
+                        result.hits[i].path, m_model->preprocessParams(), std::max(1, params.videoRerankFrames));
+                    if (!v.ok()) {
+                        log::info(logCategory, QStringLiteral("not re-ranked: %1").arg(v.error));
+                        continue;
+                    }
+                    const size_t per = model::preprocessedSize(m_model->preprocessParams());
+                    std::vector<const float *> ptrs;
+                    for (size_t at = 0; at + per <= v.pixels.size(); at += per)
+                        ptrs.push_back(v.pixels.data() + at);
+                    std::vector<std::pair<double, double>> logits;
+                    {
+                        auto lock = m_model->lock();
+                        logits = m_model->engine().itmLogits(ptrs, {ids}, /*frameAware=*/ptrs.size() > 1);
+                    }
+                    if (!logits.empty()) {
+                        const double p = 1.0 / (1.0 + std::exp(logits[0].first - logits[0].second));
+                        result.hits[i].itmProbability = p;
+                        if (!result.bestItmProbability || p > *result.bestItmProbability)
+                            result.bestItmProbability = p;
+                    }
+                    continue;
+                }
                 QString why;
                 std::vector<float> p = loadPixels(result.hits[i].path, *m_model, &why);
                 if (p.empty()) {
@@ -273,7 +350,15 @@ std::optional<SearchResult> Searcher::similar(const QString &path, const Similar
             // The stored vector, when the catalog has the file as it is now.
             if (item->status == catalog::ItemStatus::Indexed && item->size == status.size
                 && item->mtimeMs == status.mtimeMs) {
-                for (const std::int64_t seg : d->reader->segmentIdsOfItem(item->id)) {
+                std::vector<std::int64_t> segments;
+                for (const catalog::Segment &seg : d->reader->segmentsOfItem(item->id)) {
+                    // A video: its video-level vector (0, 0) first.
+                    if (seg.startMs == 0 && seg.endMs == 0)
+                        segments.insert(segments.begin(), seg.id);
+                    else
+                        segments.push_back(seg.id);
+                }
+                for (const std::int64_t seg : segments) {
                     if (auto v = d->store.vector(seg)) {
                         query = std::move(*v);
                         result.source = QStringLiteral("catalog");
@@ -281,6 +366,22 @@ std::optional<SearchResult> Searcher::similar(const QString &path, const Similar
                     }
                 }
             }
+        }
+        if (query.empty() && media::detectMediaType(path).kind == media::MediaKind::Video) {
+            // A video that is not in the library: its video-level feature, computed now.
+            QElapsedTimer t;
+            t.start();
+            const detail::VideoPixels v = detail::sampleVideoPixels(path, m_model->preprocessParams(), 8);
+            if (!v.ok())
+                return setError<SearchResult>(error, v.error);
+            const size_t per = model::preprocessedSize(m_model->preprocessParams());
+            std::vector<const float *> ptrs;
+            for (size_t at = 0; at + per <= v.pixels.size(); at += per)
+                ptrs.push_back(v.pixels.data() + at);
+            auto lock = m_model->lock();
+            query = m_model->engine().videoFeature(ptrs);
+            result.source = QStringLiteral("embedded");
+            result.timings.featureMs = msSince(t);
         }
         if (query.empty()) {
             QElapsedTimer t;
@@ -295,7 +396,7 @@ std::optional<SearchResult> Searcher::similar(const QString &path, const Similar
             result.source = QStringLiteral("embedded");
             result.timings.featureMs = msSince(t);
         }
-        result.hits = d->topItems(query, params.top, params.filter, exclude, result.timings);
+        result.hits = d->topItems(query, params.top, params.filter, exclude, {}, result.timings);
     } catch (const std::exception &e) {
         return setError<SearchResult>(error, QStringLiteral("search failed: %1").arg(QString::fromUtf8(e.what())));
     }

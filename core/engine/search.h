@@ -3,8 +3,15 @@
 //
 //   text → pre_caption (≤ 30 words) → tokenize (≤ 35 tokens) → text feature → store top-K
 //   (restricted by type / folder / date through an IdFilter) → group segments by item
-//   (best segment = the moment of a video) → optional ITM re-rank of the best N images
+//   (best segment = the moment of a video) → optional ITM re-rank of the best N items
 //   with a relevance cut-off on the ITM probability.
+//
+// Videos: the store holds a vector per segment (a time range) and one video-level vector
+// per video (the segment (0, 0), see indexjob.h). A video's score is the best of its
+// vectors; its moments are its segments scored exactly against the query, those that
+// match (at least as good as the weakest hit the store returned, and within momentMargin
+// of the best moment) best first, at most maxMoments. The re-rank scores a video with the
+// ITM head over its T sampled frames with frame-aware attention (the model's video path).
 //
 // Scores are cosine similarities (features are normalised). Without re-ranking nothing
 // says whether the best hit is a good match: similarities of unrelated text and images
@@ -52,12 +59,24 @@ struct SearchParams {
     int rerankCount = 16;
     // A re-ranked hit is a good match when its ITM match probability reaches this.
     double relevanceThreshold = 0.5;
+    // Videos: which segments are reported as matching moments (see above).
+    double momentMargin = 0.05;
+    int maxMoments = 10;
+    int videoRerankFrames = 8;  // T frames of a video for the re-rank
     SearchFilter filter;
 };
 
 struct SimilarParams {
     int top = 20;
     SearchFilter filter;
+};
+
+// A matching time range inside a video.
+struct Moment {
+    std::int64_t segmentId = 0;
+    std::int64_t startMs = 0;
+    std::int64_t endMs = 0;
+    float score = 0;
 };
 
 struct SearchHit {
@@ -69,6 +88,9 @@ struct SearchHit {
     std::optional<double> itmProbability;  // re-ranked hits only
     std::int64_t startMs = 0;              // the best moment of a video (0, 0 for images)
     std::int64_t endMs = 0;
+    // All matching moments of a video, best first (the first is the best moment above);
+    // empty for images.
+    QList<Moment> moments;
     std::int64_t mtimeMs = 0;
     int width = 0;
     int height = 0;
@@ -106,8 +128,9 @@ public:
 
     // Never throws; std::nullopt with *error (a sentence a person can act on) on failure.
     std::optional<SearchResult> search(const SearchParams &params, QString *error = nullptr);
-    // Items that look like the image at path: its stored vector when it is indexed
-    // (itself excluded), else its feature computed now.
+    // Items that look like the image or video at path: its stored vector when it is
+    // indexed (a video's video-level vector; itself excluded), else its feature computed
+    // now (a video: from 8 uniformly sampled frames).
     std::optional<SearchResult> similar(const QString &path, const SimilarParams &params, QString *error = nullptr);
 
     RetrievalModel &model() { return *m_model; }

@@ -1,5 +1,6 @@
 #include "core/media/videodecoder.h"
 #include "core/media/ffmpeg_p.h"
+#include "core/media/filepath.h"
 
 extern "C" {
 #include <libavutil/display.h>
@@ -187,7 +188,7 @@ QImage paddedRgbImage(int width, int height)
 bool isReadableRegularFile(const QString &path, std::string &why)
 {
     std::error_code ec;
-    const std::filesystem::path p(QFile::encodeName(path).toStdString());
+    const std::filesystem::path p(encodeFileName(path).toStdString());
     const auto st = std::filesystem::status(p, ec);
     if (ec || !std::filesystem::exists(st)) {
         why = "file not found";
@@ -213,8 +214,8 @@ bool isReadableRegularFile(const QString &path, std::string &why)
 // True when the file starts like an MP4/MOV (an 'ftyp', 'mdat', 'wide' or 'free' box).
 bool looksLikeMp4(const QString &path)
 {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
+    QFile f;
+    if (!openForReading(f, path))
         return false;
     const QByteArray head = f.read(8);
     if (head.size() < 8)
@@ -256,6 +257,7 @@ struct VideoDecoder::Impl {
     // decoder's pixel format into `scaled`, `sws` converts to RGB at the final size.
     ff::SwsContextPtr swsScale;
     ff::FramePtr scaled;
+    AVPixelFormat midFmt = AV_PIX_FMT_NONE;  // the format of `scaled`
     ff::SwsContextPtr sws;
     struct SwsKey {
         int srcW = 0, srcH = 0, srcFmt = -1, dstW = 0, dstH = 0, cs = -1, fullRange = -1;
@@ -366,7 +368,7 @@ void VideoDecoder::Impl::openFile(const QString &path)
     // Lets a stalled or endless read inside FFmpeg give up when a budget runs out.
     raw->interrupt_callback.callback = &Impl::interruptCallback;
     raw->interrupt_callback.opaque = this;
-    const QByteArray local = QFile::encodeName(path);
+    const QByteArray local = encodeFileName(path);
     int err = avformat_open_input(&raw, local.constData(), nullptr, nullptr); // frees raw on failure
     if (err < 0) {
         checkStop();
@@ -791,19 +793,25 @@ QImage VideoDecoder::Impl::convert(const AVFrame *frame)
         scaled.reset();
         // Resizing and converting in one swscale pass runs its generic, slow path (about 10 ms
         // for 1080p to 683x384 on one core); resizing in the source format first and then
-        // converting the small picture takes a fifth of that.
+        // converting the small picture takes a fifth of that. Subsampled chroma (4:2:0, 4:2:2)
+        // is resized into 4:4:4: the source's chroma planes hold more than the output needs
+        // (960x540 for 1080p), and keeping 4:2:0 at the output size would halve the colour
+        // resolution of exactly the picture the model sees.
         if (resize) {
-            swsScale.reset(sws_getContext(frame->width, frame->height, srcFmt, dstW, dstH, srcFmt, SWS_AREA, nullptr,
+            const bool subsampled = !(desc->flags & AV_PIX_FMT_FLAG_RGB) && desc->nb_components >= 3
+                                    && (desc->log2_chroma_w > 0 || desc->log2_chroma_h > 0);
+            midFmt = subsampled ? (desc->comp[0].depth > 8 ? AV_PIX_FMT_YUV444P16 : AV_PIX_FMT_YUV444P) : srcFmt;
+            swsScale.reset(sws_getContext(frame->width, frame->height, srcFmt, dstW, dstH, midFmt, SWS_AREA, nullptr,
                                           nullptr, nullptr));
             scaled = ff::makeFrame();
-            scaled->format = srcFmt;
+            scaled->format = midFmt;
             scaled->width = dstW;
             scaled->height = dstH;
             if (!swsScale || av_frame_get_buffer(scaled.get(), 0) < 0)
                 fail(DecodeError::DecodeFailed, std::string("cannot scale pixel format ") + desc->name);
         }
-        sws.reset(sws_getContext(dstW, dstH, srcFmt, dstW, dstH, AV_PIX_FMT_RGB24, SWS_BICUBIC, nullptr, nullptr,
-                                 nullptr));
+        sws.reset(sws_getContext(dstW, dstH, resize ? midFmt : srcFmt, dstW, dstH, AV_PIX_FMT_RGB24, SWS_BICUBIC,
+                                 nullptr, nullptr, nullptr));
         if (!sws)
             fail(DecodeError::DecodeFailed, std::string("cannot convert pixel format ") + desc->name + " to RGB");
         if (!(desc->flags & AV_PIX_FMT_FLAG_RGB)) {
