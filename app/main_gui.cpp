@@ -2,6 +2,7 @@
 #include "engine/engine.h"
 #include "ui/logview.h"
 #include "ui/mainwindow.h"
+#include "ui/screenshotdriver.h"
 #include "model/runtime.h"
 #include "util/datadir.h"
 #include "util/log.h"
@@ -12,6 +13,7 @@
 #include <QIcon>
 
 #include <cstdio>
+#include <memory>
 
 int main(int argc, char **argv)
 {
@@ -76,6 +78,14 @@ int main(int argc, char **argv)
         if (!engine.isOpen())
             log::error(QStringLiteral("engine"), engine.errorString());
         window.show();
+        // scripts/screenshots.sh: a scripted tour that saves the main views as PNGs, then quits.
+        std::unique_ptr<ui::ScreenshotDriver> screenshots;
+        if (const QString dir = qEnvironmentVariable("UNISEARCH_SCREENSHOT_DIR"); !dir.isEmpty()) {
+            screenshots = std::make_unique<ui::ScreenshotDriver>(&window, dir);
+            QObject::connect(screenshots.get(), &ui::ScreenshotDriver::finished, &app,
+                             [&app](bool ok) { app.exit(ok ? 0 : 1); });
+            screenshots->start();
+        }
         exitCode = app.exec();
         log::removeSink(viewSink);
     }

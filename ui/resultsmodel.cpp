@@ -1,9 +1,47 @@
 #include "ui/resultsmodel.h"
 
+#include "engine/search.h"
+#include "ui/thumbnailprovider.h"
+
+#include <QDateTime>
 #include <QFileInfo>
-#include <QTime>
+
+#include <algorithm>
 
 namespace unisearch::ui {
+
+ResultRow ResultRow::fromHit(const engine::SearchHit &hit)
+{
+    ResultRow r;
+    r.itemId = hit.itemId;
+    r.path = hit.path;
+    r.type = hit.type;
+    r.score = hit.score;
+    r.itmProbability = hit.itmProbability;
+    r.mtimeMs = hit.mtimeMs;
+    r.width = hit.width;
+    r.height = hit.height;
+    if (hit.type == catalog::ItemType::Video) {
+        r.timeMs = hit.startMs;
+        r.endMs = hit.endMs;
+        for (const engine::Moment &m : hit.moments)
+            r.moments.append(MomentRow{m.startMs, m.endMs, m.score});
+        if (r.moments.isEmpty())
+            r.moments.append(MomentRow{hit.startMs, hit.endMs, hit.score});
+    }
+    return r;
+}
+
+QString formatMoment(std::int64_t ms)
+{
+    const std::int64_t s = std::max<std::int64_t>(0, ms) / 1000;
+    if (s >= 3600)
+        return QStringLiteral("%1:%2:%3")
+            .arg(s / 3600)
+            .arg((s / 60) % 60, 2, 10, QLatin1Char('0'))
+            .arg(s % 60, 2, 10, QLatin1Char('0'));
+    return QStringLiteral("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
+}
 
 ResultsModel::ResultsModel(QObject *parent)
     : QAbstractListModel(parent)
@@ -23,30 +61,98 @@ QVariant ResultsModel::data(const QModelIndex &index, int role) const
     switch (role) {
     case Qt::DisplayRole: {
         QString name = QFileInfo(r.path).fileName();
-        if (r.timeMs >= 0)
-            name += QStringLiteral(" @ ") + QTime::fromMSecsSinceStartOfDay(static_cast<int>(r.timeMs % 86400000))
-                                                .toString(QStringLiteral("H:mm:ss"));
+        if (r.isVideo())
+            name += QStringLiteral(" @ ") + formatMoment(r.timeMs);
         return name;
     }
-    case Qt::ToolTipRole:
+    case Qt::ToolTipRole: {
+        QString tip = r.path + QLatin1Char('\n') + tr("score %1").arg(r.score, 0, 'f', 3);
+        if (r.itmProbability)
+            tip += tr(", match %1%").arg(qRound(*r.itmProbability * 100));
+        if (r.isVideo())
+            tip += QLatin1Char('\n') + tr("moment %1–%2").arg(formatMoment(r.timeMs), formatMoment(r.endMs));
+        return tip;
+    }
     case PathRole: return r.path;
     case ScoreRole: return r.score;
     case TimeRole: return qint64(r.timeMs);
     case ItemIdRole: return qint64(r.itemId);
+    case TypeRole: return catalog::toString(r.type);
+    case MomentTextRole: return r.isVideo() ? formatMoment(r.timeMs) : QString();
+    case DateRole: return QDateTime::fromMSecsSinceEpoch(r.mtimeMs);
+    case ThumbnailRole: {
+        if (!m_thumbs)
+            return QImage();
+        const QSize px = m_thumbSize * m_dpr;
+        QImage image = m_thumbs->request(r.path, r.type, r.isVideo() ? r.timeMs : 0, px);
+        if (!image.isNull())
+            image.setDevicePixelRatio(m_dpr);
+        else
+            m_waiting.insert(ThumbnailProvider::key(r.path, r.isVideo() ? r.timeMs : 0, px), index.row());
+        return image;
+    }
     default: return {};
     }
 }
 
 void ResultsModel::setResults(QList<ResultRow> rows)
 {
+    if (m_thumbs)
+        m_thumbs->cancelPending();  // the old list's queued loads are not wanted any more
     beginResetModel();
-    m_rows = std::move(rows);
+    m_waiting.clear();
+    m_byRelevance = std::move(rows);
+    m_rows = m_byRelevance;
+    if (m_sort == Sort::Date)
+        std::stable_sort(m_rows.begin(), m_rows.end(),
+                         [](const ResultRow &a, const ResultRow &b) { return a.mtimeMs > b.mtimeMs; });
     endResetModel();
 }
 
 void ResultsModel::clear()
 {
     setResults({});
+}
+
+void ResultsModel::setSort(Sort sort)
+{
+    if (sort == m_sort)
+        return;
+    m_sort = sort;
+    beginResetModel();
+    m_waiting.clear();
+    m_rows = m_byRelevance;
+    if (m_sort == Sort::Date)
+        std::stable_sort(m_rows.begin(), m_rows.end(),
+                         [](const ResultRow &a, const ResultRow &b) { return a.mtimeMs > b.mtimeMs; });
+    endResetModel();
+}
+
+void ResultsModel::setThumbnails(ThumbnailProvider *provider, QSize size, qreal devicePixelRatio)
+{
+    if (m_thumbs != provider) {
+        if (m_thumbs)
+            disconnect(m_thumbs, nullptr, this, nullptr);
+        m_thumbs = provider;
+        if (m_thumbs)
+            connect(m_thumbs, &ThumbnailProvider::thumbnailReady, this, &ResultsModel::onThumbnailReady);
+    }
+    m_thumbSize = size;
+    m_dpr = devicePixelRatio;
+    m_waiting.clear();
+    if (!m_rows.isEmpty())
+        emit dataChanged(index(0), index(int(m_rows.size()) - 1), {ThumbnailRole});
+}
+
+void ResultsModel::onThumbnailReady(const QString &key)
+{
+    const auto it = m_waiting.constFind(key);
+    if (it == m_waiting.cend())
+        return;
+    const int row = *it;
+    m_waiting.erase(it);
+    if (row >= 0 && row < m_rows.size())
+        emit dataChanged(index(row), index(row), {ThumbnailRole});
 }
 
 } // namespace unisearch::ui

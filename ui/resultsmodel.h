@@ -1,38 +1,98 @@
 #pragma once
-// The rows of the results view: photos, and moments inside videos. Filled by search
-// (a later step); empty until then.
+// The rows of the results view: photos, and videos with their matched moments, in the
+// order of the search (or by date). Thumbnails come from a ThumbnailProvider: the
+// ThumbnailRole of a row is a null image until its thumbnail is loaded, then dataChanged.
+#include "catalog/catalog.h"
+
 #include <QAbstractListModel>
+#include <QHash>
+#include <QImage>
 #include <QList>
+#include <QSize>
 #include <QString>
 
 #include <cstdint>
+#include <optional>
+
+namespace unisearch::engine {
+struct SearchHit;
+}
 
 namespace unisearch::ui {
+
+class ThumbnailProvider;
+
+struct MomentRow {
+    std::int64_t startMs = 0;
+    std::int64_t endMs = 0;
+    float score = 0;
+};
 
 struct ResultRow {
     std::int64_t itemId = 0;
     QString path;
+    catalog::ItemType type = catalog::ItemType::Image;
     double score = 0;
-    std::int64_t timeMs = -1;  // the best moment of a video; -1 for a photo
+    std::optional<double> itmProbability;
+    std::int64_t timeMs = -1;        // the best moment of a video (its start); -1 for a photo
+    std::int64_t endMs = -1;
+    QList<MomentRow> moments;        // videos: every matching moment, best first
+    std::int64_t mtimeMs = 0;
+    int width = 0;
+    int height = 0;
+
+    bool isVideo() const { return type == catalog::ItemType::Video; }
+    static ResultRow fromHit(const engine::SearchHit &hit);
 };
+
+// "m:ss" (or "h:mm:ss") of a time in milliseconds.
+QString formatMoment(std::int64_t ms);
 
 class ResultsModel : public QAbstractListModel
 {
     Q_OBJECT
 public:
-    enum Role { PathRole = Qt::UserRole + 1, ScoreRole, TimeRole, ItemIdRole };
+    enum Role {
+        PathRole = Qt::UserRole + 1,
+        ScoreRole,
+        TimeRole,        // ms of the best moment; -1 for a photo
+        ItemIdRole,
+        TypeRole,        // "image" | "video"
+        MomentTextRole,  // "1:23" for a video, empty for a photo
+        ThumbnailRole,   // QImage (device pixels, with its device pixel ratio); null until loaded
+        DateRole,        // QDateTime of the file's modification
+    };
+    enum class Sort { Relevance, Date };
 
     explicit ResultsModel(QObject *parent = nullptr);
 
     int rowCount(const QModelIndex &parent = QModelIndex()) const override;
     QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
 
+    // Rows in relevance order (best first); shown in the current sort order.
     void setResults(QList<ResultRow> rows);
     void clear();
     const ResultRow &row(int i) const { return m_rows.at(i); }
+    const QList<ResultRow> &rows() const { return m_rows; }
+
+    void setSort(Sort sort);
+    Sort sort() const { return m_sort; }
+
+    // Thumbnails of size (logical pixels) × devicePixelRatio.
+    void setThumbnails(ThumbnailProvider *provider, QSize size, qreal devicePixelRatio);
+    QSize thumbnailSize() const { return m_thumbSize; }
 
 private:
+    void applySort();
+    void onThumbnailReady(const QString &key);
+
+    QList<ResultRow> m_byRelevance;
     QList<ResultRow> m_rows;
+    Sort m_sort = Sort::Relevance;
+    ThumbnailProvider *m_thumbs = nullptr;
+    QSize m_thumbSize{192, 192};
+    qreal m_dpr = 1;
+    mutable QHash<QString, int> m_waiting;  // thumbnail key → row, for loads in flight
 };
 
 } // namespace unisearch::ui

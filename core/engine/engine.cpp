@@ -1,5 +1,8 @@
 #include "engine/engine.h"
 
+#include "engine/lock.h"
+#include "engine/training.h"
+
 #include "model/runtime.h"
 #include "util/datadir.h"
 #include "util/log.h"
@@ -205,6 +208,50 @@ std::optional<std::int64_t> Engine::addFolder(const QString &path, QString *erro
         return id;
     } catch (const catalog::CatalogError &e) {
         return fail(QStringLiteral("Could not add %1 to the catalog: %2")
+                        .arg(QDir::toNativeSeparators(path), QString::fromUtf8(e.what())));
+    }
+}
+
+bool Engine::removeFolder(const QString &path, QString *error)
+{
+    auto fail = [&](const QString &message) {
+        if (error)
+            *error = message;
+        log::warning(logCategory, message);
+        return false;
+    };
+    if (!d->catalog)
+        return fail(QStringLiteral("The library is not open: %1").arg(d->error));
+    IndexLock lock(d->locations.dataDir);
+    QString lockError;
+    if (!lock.tryLock(&lockError))
+        return fail(QStringLiteral("The folder cannot be removed while the library is being indexed: %1")
+                        .arg(lockError));
+    try {
+        std::optional<catalog::Root> root;
+        for (const catalog::Root &r : d->catalog->roots())
+            if (r.path == path || QDir::cleanPath(r.path) == QDir::cleanPath(path))
+                root = r;
+        if (!root)
+            return fail(QStringLiteral("%1 is not a folder of the library.").arg(QDir::toNativeSeparators(path)));
+        d->catalog->transaction([&] {
+            // The stores of every model lose vectors: a generation ahead of their files
+            // makes the next open rebuild them from the catalog (vectorindex.h).
+            for (const catalog::ModelRecord &m : d->catalog->models()) {
+                d->catalog->setFaissGeneration(m.fingerprint, d->catalog->faissGeneration(m.fingerprint) + 1);
+                // Full-mode adapter packs keep their vectors under keys of their own (training.h).
+                for (const QString &pack : {activeAdapterPackPath(*d->catalog, m.name),
+                                            pendingAdapterPackPath(*d->catalog, m.name)})
+                    if (const QString key = vectorFingerprint(m.fingerprint, pack); key != m.fingerprint)
+                        d->catalog->setFaissGeneration(key, d->catalog->faissGeneration(key) + 1);
+            }
+            d->catalog->removeRoot(root->id);
+        });
+        log::info(logCategory, QStringLiteral("library folder removed: %1").arg(root->path));
+        emit statusChanged();
+        return true;
+    } catch (const catalog::CatalogError &e) {
+        return fail(QStringLiteral("Could not remove %1 from the catalog: %2")
                         .arg(QDir::toNativeSeparators(path), QString::fromUtf8(e.what())));
     }
 }

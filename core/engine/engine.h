@@ -72,6 +72,10 @@ public:
     std::optional<std::int64_t> addFolder(const QString &path, QString *error = nullptr);
     // The library's folders, sorted; empty when closed.
     QStringList folders() const;
+    // Removes a folder from the library with its items and their vectors (the files stay
+    // on disk). Refused while an indexer holds the library's lock. The vector store files
+    // are marked stale, so the next search or indexing run rebuilds them from the catalog.
+    bool removeFolder(const QString &path, QString *error = nullptr);
 
     // --- Models (models.cpp; see models.h) ---
     // <dataDir>/models: one bundle folder per imported model.

@@ -1,0 +1,322 @@
+#include "ui/enginecontroller.h"
+
+#include "engine/engine.h"
+#include "engine/retrievalmodel.h"
+#include "engine/training.h"
+#include "util/log.h"
+#include "util/settings.h"
+
+#include <QDir>
+#include <QMetaObject>
+#include <QPointer>
+
+namespace unisearch::ui {
+
+namespace {
+
+const QString logCategory = QStringLiteral("ui");
+
+} // namespace
+
+// The search thread's state: its own catalog connection and the open session.
+struct EngineController::SearchState {
+    QString dataDir;
+    QString device;
+    std::unique_ptr<catalog::Catalog> catalog;
+    std::unique_ptr<engine::SearchSession> session;
+};
+
+EngineController::EngineController(engine::Engine *engine, QObject *parent)
+    : QObject(parent), m_engine(engine), m_searchState(std::make_shared<SearchState>())
+{
+    qRegisterMetaType<engine::SearchResult>();
+    qRegisterMetaType<engine::AskResult>();
+    qRegisterMetaType<engine::IndexProgress>();
+    qRegisterMetaType<engine::IndexResult>();
+    // One search thread: a Searcher serves one thread at a time, and a newer query is
+    // better served by skipping the queued ones than by running them side by side.
+    m_searchPool.setMaxThreadCount(1);
+    m_searchPool.setExpiryTimeout(-1);
+    m_indexPool.setMaxThreadCount(1);
+    m_searchState->dataDir = engine->dataDir();
+    m_searchState->device = engine->device();
+}
+
+EngineController::~EngineController()
+{
+    if (m_indexJob)
+        m_indexJob->requestInterruption();
+    m_searchId.fetch_add(1);  // queued searches are skipped
+    m_searchPool.waitForDone();
+    if (m_indexJob)
+        m_indexJob->wait();
+    m_indexPool.waitForDone();
+    m_askWorker.reset();  // runs what is queued, then joins
+}
+
+void EngineController::invalidateSearch()
+{
+    m_searchInvalid = true;
+}
+
+int EngineController::search(const engine::SearchParams &params)
+{
+    return startSearchTask([params](engine::Searcher &s, QString *error) { return s.search(params, error); });
+}
+
+int EngineController::similar(const QString &path, const engine::SimilarParams &params)
+{
+    return startSearchTask([path, params](engine::Searcher &s, QString *error) { return s.similar(path, params, error); });
+}
+
+int EngineController::startSearchTask(std::function<std::optional<engine::SearchResult>(engine::Searcher &, QString *)> fn)
+{
+    const int id = m_searchId.fetch_add(1) + 1;
+    m_searching = true;
+    emit searchStarted(id);
+    std::shared_ptr<SearchState> state = m_searchState;
+    QPointer<EngineController> self(this);
+    m_searchPool.start([this, self, state, id, fn = std::move(fn)] {
+        // Superseded while queued: a newer request follows.
+        if (id != m_searchId.load())
+            return;
+        // Taken here, not when queued: a skipped request must not swallow it.
+        const bool reopen = m_searchInvalid.exchange(false);
+        QString error;
+        std::optional<engine::SearchResult> result;
+        try {
+            if (reopen && state->session) {
+                // Keep the loaded model when it is still the active one; only the store
+                // (and the catalog's view of the library) is reopened.
+                std::shared_ptr<engine::RetrievalModel> model = state->session->model();
+                state->session.reset();
+                const auto active = state->catalog->activeModel(engine::retrievalTask);
+                // (A full-mode adapter pack keys its vectors apart: compare those keys, training.h.)
+                if (active
+                    && engine::vectorFingerprint(active->fingerprint,
+                                                 engine::activeAdapterPackPath(*state->catalog, active->name))
+                           == model->fingerprint())
+                    state->session = engine::SearchSession::open(*state->catalog, state->dataDir, model, &error);
+            }
+            if (!state->catalog) {
+                catalog::OpenResult opened = catalog::Catalog::open(state->dataDir);
+                if (!opened)
+                    error = opened.error;
+                else
+                    state->catalog = std::move(opened.catalog);
+            }
+            if (state->catalog && !state->session && error.isEmpty())
+                state->session = engine::SearchSession::open(*state->catalog, state->dataDir, state->device, &error);
+            if (state->session)
+                result = fn(state->session->searcher(), &error);
+        } catch (const std::exception &e) {
+            error = QString::fromUtf8(e.what());
+        }
+        if (!self)
+            return;
+        QMetaObject::invokeMethod(
+            self.data(), [self, id, result = std::move(result), error] {
+                if (self)
+                    self->deliverSearch(id, result, error);
+            },
+            Qt::QueuedConnection);
+    });
+    return id;
+}
+
+void EngineController::deliverSearch(int id, std::optional<engine::SearchResult> result, const QString &error)
+{
+    if (id != m_searchId.load())
+        return;  // superseded
+    m_searching = false;
+    if (result)
+        emit searchFinished(id, *result);
+    else
+        emit searchFailed(id, error.isEmpty() ? tr("The search failed.") : error);
+}
+
+int EngineController::ask(const AskTarget &target, const QString &question, const engine::AskParams &params,
+                          QString *error)
+{
+    const auto active = m_engine->activeModel(engine::vqaTask);
+    if (!active) {
+        if (error)
+            *error = tr("Asking needs a question-answering (VQA) model: import one with Model → Import….");
+        return -1;
+    }
+    if (!m_askWorker || m_askModel != active->name) {
+        QString why;
+        std::unique_ptr<engine::InferenceService> service = m_engine->inference(engine::vqaTask, {}, &why);
+        if (!service) {
+            if (error)
+                *error = why;
+            return -1;
+        }
+        m_askWorker.reset();
+        m_askWorker = std::make_unique<engine::InferenceWorker>(std::move(service));
+        m_askModel = active->name;
+    }
+    const int id = ++m_askId;
+    m_asking = true;
+    QPointer<EngineController> self(this);
+    m_askWorker->submit([self, id, target, question, params](engine::InferenceService &service) {
+        engine::Result<engine::AskResult> r;
+        if (target.type == catalog::ItemType::Image) {
+            r = service.ask({target.path}, question, params);
+        } else {
+            // A video: the frame of the moment, or frames sampled over the whole video.
+            r = service.askVideo(target.path, question, params, target.atSec);
+        }
+        QMetaObject::invokeMethod(
+            self.data(), [self, id, r] {
+                if (self)
+                    self->deliverAsk(id, r);
+            },
+            Qt::QueuedConnection);
+    });
+    return id;
+}
+
+void EngineController::deliverAsk(int id, engine::Result<engine::AskResult> result)
+{
+    if (id != m_askId || !m_asking)
+        return;  // cancelled or superseded
+    m_asking = false;
+    if (result)
+        emit askFinished(id, result.value);
+    else
+        emit askFailed(id, result.error);
+}
+
+void EngineController::cancelAsk()
+{
+    if (!m_asking)
+        return;
+    m_asking = false;
+    ++m_askId;
+    emit askCancelled();
+}
+
+bool EngineController::startIndexing(const QStringList &paths, QString *error)
+{
+    auto fail = [&](const QString &message) {
+        if (error)
+            *error = message;
+        return false;
+    };
+    if (m_indexJob)
+        return fail(tr("The library is being indexed already."));
+    if (!m_engine->isOpen())
+        return fail(m_engine->errorString());
+    if (!m_engine->activeModel(engine::retrievalTask))
+        return fail(tr("Indexing needs a search model: import one first (Model → Import…)."));
+    engine::IndexParams params;
+    params.dataDir = m_engine->dataDir();
+    params.paths = paths.isEmpty() ? m_engine->folders() : paths;
+    if (params.paths.isEmpty())
+        return fail(tr("The library has no folders yet: add one first (File → Add Folder…)."));
+    params.device = m_engine->device();
+    return startJob(params, false, error);
+}
+
+bool EngineController::startReembed(QString *error)
+{
+    if (m_indexJob) {
+        if (error)
+            *error = tr("The library is being indexed; try again when it is done.");
+        return false;
+    }
+    std::optional<engine::IndexParams> params = engine::reembedJobParams(*m_engine, {}, error);
+    if (!params)
+        return false;
+    if (params->paths.isEmpty()) { // nothing to re-embed: switch now
+        finishReembedJob(false);
+        return true;
+    }
+    return startJob(*params, true, error);
+}
+
+bool EngineController::startJob(const engine::IndexParams &params, bool reembed, QString *error)
+{
+    Q_UNUSED(error);
+    m_reembedding = reembed;
+    m_indexJob = std::make_unique<engine::IndexJob>(params);
+    connect(m_indexJob.get(), &engine::IndexJob::progressUpdated, this, &EngineController::indexProgress,
+            Qt::QueuedConnection);
+    connect(m_indexJob.get(), &engine::IndexJob::finished, this,
+            [this](const engine::IndexResult &r) {
+                const bool reembed = m_reembedding;
+                finishIndexing();
+                emit indexFinished(r);
+                if (reembed)
+                    finishReembedJob(r.cancelled);
+            },
+            Qt::QueuedConnection);
+    connect(m_indexJob.get(), &engine::IndexJob::failed, this,
+            [this](const QString &e) {
+                const bool reembed = m_reembedding;
+                finishIndexing();
+                emit indexFailed(e);
+                if (reembed)
+                    emit reembedFinished(false, e);
+            },
+            Qt::QueuedConnection);
+    m_indexJob->start(&m_indexPool);
+    log::info(logCategory, QStringLiteral("indexing %1").arg(params.paths.join(QStringLiteral(", "))));
+    emit indexingStarted();
+    return true;
+}
+
+void EngineController::finishReembedJob(bool cancelled)
+{
+    if (cancelled) {
+        emit reembedFinished(false, tr("Re-embedding stopped; search still uses the previous vectors. It "
+                                       "continues where it stopped when started again."));
+        return;
+    }
+    QString why;
+    const auto outcome = engine::finishReembed(*m_engine, &why);
+    if (outcome && !outcome->switched)
+        why = tr("%n item(s) could not be re-embedded (is a library folder missing?); search still uses the "
+                 "previous vectors.", nullptr, int(outcome->missing));
+    invalidateSearch(); // switched: the search thread loads the model with the pack
+    emit reembedFinished(outcome && outcome->switched, why);
+}
+
+void EngineController::finishIndexing()
+{
+    m_reembedding = false;
+    if (m_indexJob) {
+        m_indexJob->wait();
+        // Deleted later: this runs inside one of its queued signals' slots.
+        m_indexJob.release()->deleteLater();
+    }
+    invalidateSearch();
+}
+
+void EngineController::pauseIndexing()
+{
+    if (m_indexJob)
+        m_indexJob->pause();
+}
+
+void EngineController::resumeIndexing()
+{
+    if (m_indexJob)
+        m_indexJob->resume();
+}
+
+void EngineController::cancelIndexing()
+{
+    if (m_indexJob) {
+        m_indexJob->resume();  // a paused job must wake up to see the interruption
+        m_indexJob->requestInterruption();
+    }
+}
+
+bool EngineController::isIndexingPaused() const
+{
+    return m_indexJob && m_indexJob->isPaused();
+}
+
+} // namespace unisearch::ui

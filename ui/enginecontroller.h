@@ -1,0 +1,123 @@
+#pragma once
+// The GUI side of the engine: owns the Engine's long-running parts and runs all their work
+// off the GUI thread, delivering results by queued signals.
+//
+//  - Search: one search thread (a one-thread pool) owns the SearchSession (the active
+//    retrieval model, its vector store and a Searcher) with its own catalog connection.
+//    Every request gets an id; a newer request supersedes the older ones: a queued one is
+//    skipped, a running one finishes but its result is dropped, so only the newest result
+//    ever reaches the window.
+//  - Ask: one InferenceWorker (the thread that owns the VQA model). Cancel forgets the
+//    running request: its result is ignored when it arrives, and the window is free at once.
+//  - Indexing: one IndexJob at a time, on its own pool, with pause/resume/cancel; a
+//    finished run makes the next search reopen the store (the model is kept).
+// Closing (the destructor) cancels indexing and waits for the threads.
+#include "catalog/catalog.h"
+#include "engine/indexjob.h"
+#include "engine/inference.h"
+#include "engine/search.h"
+
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <QThreadPool>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+
+namespace unisearch::engine {
+class Engine;
+}
+
+namespace unisearch::ui {
+
+// What the ask panel asks about.
+struct AskTarget {
+    QString path;
+    catalog::ItemType type = catalog::ItemType::Image;
+    std::optional<double> atSec;   // videos: this moment only; unset: the whole video
+};
+
+class EngineController : public QObject
+{
+    Q_OBJECT
+public:
+    explicit EngineController(engine::Engine *engine, QObject *parent = nullptr);
+    ~EngineController() override;
+
+    engine::Engine *engine() const { return m_engine; }
+
+    // Starts a search; returns its id (searchFinished/searchFailed carry it).
+    int search(const engine::SearchParams &params);
+    // "More like this" for the file at path; the same signals.
+    int similar(const QString &path, const engine::SimilarParams &params);
+    bool isSearching() const { return m_searching; }
+    int latestSearchId() const { return m_searchId.load(); }
+    // The library or the model changed: the next search reopens the store.
+    void invalidateSearch();
+
+    // Asks the active VQA model about target; returns the request id, or -1 with *error.
+    int ask(const AskTarget &target, const QString &question, const engine::AskParams &params,
+            QString *error = nullptr);
+    // Forgets the running request (its result will be ignored).
+    void cancelAsk();
+    bool isAsking() const { return m_asking; }
+
+    // Indexes the library's folders (or paths). false with *error when it cannot start.
+    bool startIndexing(const QStringList &paths = {}, QString *error = nullptr);
+    void pauseIndexing();
+    void resumeIndexing();
+    void cancelIndexing();
+    bool isIndexing() const { return m_indexJob != nullptr; }
+    // Re-embeds the library for the pending full-mode adapter pack (training.h) as the
+    // indexing job (same progress, pause, cancel); when it completes, the pack becomes
+    // active and the next search uses the new vectors (reembedFinished). false with
+    // *error when it cannot start.
+    bool startReembed(QString *error = nullptr);
+    bool isIndexingPaused() const;
+
+signals:
+    void searchStarted(int id);
+    void searchFinished(int id, const unisearch::engine::SearchResult &result);
+    void searchFailed(int id, const QString &error);
+    void askFinished(int id, const unisearch::engine::AskResult &result);
+    void askFailed(int id, const QString &error);
+    void askCancelled();
+    void indexingStarted();
+    void indexProgress(const unisearch::engine::IndexProgress &progress);
+    void indexFinished(const unisearch::engine::IndexResult &result);
+    void indexFailed(const QString &error);
+    // switched: the pack is active now; otherwise message says why not (stopped, items missing).
+    void reembedFinished(bool switched, const QString &message);
+
+private:
+    struct SearchState;
+    int startSearchTask(std::function<std::optional<engine::SearchResult>(engine::Searcher &, QString *)> fn);
+    void deliverSearch(int id, std::optional<engine::SearchResult> result, const QString &error);
+    void deliverAsk(int id, engine::Result<engine::AskResult> result);
+    void finishIndexing();
+    bool startJob(const engine::IndexParams &params, bool reembed, QString *error);
+    void finishReembedJob(bool cancelled);
+
+    engine::Engine *m_engine;
+    QThreadPool m_searchPool;
+    std::shared_ptr<SearchState> m_searchState;  // used on the search thread only
+    std::atomic<int> m_searchId{0};
+    std::atomic<bool> m_searchInvalid{false};
+    bool m_searching = false;
+
+    std::unique_ptr<engine::InferenceWorker> m_askWorker;
+    QString m_askModel;  // the model m_askWorker runs
+    int m_askId = 0;
+    bool m_asking = false;
+
+    QThreadPool m_indexPool;
+    std::unique_ptr<engine::IndexJob> m_indexJob;
+    bool m_reembedding = false; // m_indexJob is a re-embed
+};
+
+} // namespace unisearch::ui
+
+Q_DECLARE_METATYPE(unisearch::engine::SearchResult)
+Q_DECLARE_METATYPE(unisearch::engine::AskResult)

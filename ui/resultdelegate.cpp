@@ -1,0 +1,152 @@
+#include "ui/resultdelegate.h"
+
+#include "ui/resultsmodel.h"
+
+#include <QApplication>
+#include <QDir>
+#include <QFileInfo>
+#include <QImage>
+#include <QPainter>
+#include <QPainterPath>
+
+namespace unisearch::ui {
+
+namespace {
+
+constexpr int kMargin = 6;
+constexpr int kListEdge = 64;
+
+// A small rounded label in highlight colours (readable in light and dark palettes).
+void paintBadge(QPainter *p, const QPoint &at, const QString &text, const QPalette &pal, bool alignRight)
+{
+    QFont f = p->font();
+    f.setPointSizeF(f.pointSizeF() * 0.85);
+    f.setBold(true);
+    p->setFont(f);
+    const QFontMetrics fm(f);
+    QRect r(0, 0, fm.horizontalAdvance(text) + 8, fm.height() + 2);
+    if (alignRight)
+        r.moveTopRight(at);
+    else
+        r.moveTopLeft(at);
+    QPainterPath path;
+    path.addRoundedRect(QRectF(r), 3, 3);
+    QColor bg = pal.color(QPalette::Highlight);
+    bg.setAlpha(220);
+    p->fillPath(path, bg);
+    p->setPen(pal.color(QPalette::HighlightedText));
+    p->drawText(r, Qt::AlignCenter, text);
+}
+
+} // namespace
+
+ResultDelegate::ResultDelegate(QObject *parent)
+    : QStyledItemDelegate(parent)
+{
+}
+
+QSize ResultDelegate::thumbnailBox() const
+{
+    return m_layout == Layout::Grid ? QSize(m_edge, m_edge) : QSize(kListEdge, kListEdge);
+}
+
+QSize ResultDelegate::sizeHint(const QStyleOptionViewItem &option, const QModelIndex &) const
+{
+    const int line = option.fontMetrics.height();
+    if (m_layout == Layout::Grid)
+        return QSize(m_edge + 2 * kMargin, m_edge + 2 * kMargin + line + 4);
+    return QSize(400, kListEdge + 2 * kMargin);
+}
+
+void ResultDelegate::paintThumbnail(QPainter *p, const QRect &box, const QStyleOptionViewItem &option,
+                                    const QModelIndex &index) const
+{
+    const QImage image = index.data(ResultsModel::ThumbnailRole).value<QImage>();
+    if (image.isNull()) {
+        // Loading (or not decodable): a quiet placeholder.
+        p->fillRect(box, option.palette.color(QPalette::AlternateBase));
+        p->setPen(option.palette.color(QPalette::PlaceholderText));
+        p->drawRect(box.adjusted(0, 0, -1, -1));
+        return;
+    }
+    const QSizeF logical = image.deviceIndependentSize();
+    const QSize size = logical.toSize().scaled(box.size(), Qt::KeepAspectRatio).boundedTo(logical.toSize());
+    QRect target(QPoint(0, 0), size);
+    target.moveCenter(box.center());
+    p->drawImage(target, image);
+}
+
+void ResultDelegate::paint(QPainter *p, const QStyleOptionViewItem &option, const QModelIndex &index) const
+{
+    QStyleOptionViewItem opt = option;
+    initStyleOption(&opt, index);
+    p->save();
+    p->setRenderHint(QPainter::SmoothPixmapTransform);
+    // Background and selection as the style draws them (no text, no icon).
+    opt.text.clear();
+    opt.icon = QIcon();
+    opt.state &= ~QStyle::State_Selected;  // drawn below, the same in every style
+    const QWidget *widget = option.widget;
+    QStyle *style = widget ? widget->style() : QApplication::style();
+    style->drawPrimitive(QStyle::PE_PanelItemViewItem, &opt, p, widget);
+
+    const QString path = index.data(ResultsModel::PathRole).toString();
+    const bool video = index.data(ResultsModel::TypeRole).toString() == QLatin1String("video");
+    const QString moment = index.data(ResultsModel::MomentTextRole).toString();
+    const double score = index.data(ResultsModel::ScoreRole).toDouble();
+    const QString scoreText = QString::number(score, 'f', 2);
+    // The selection: a tinted, outlined cell in the palette's highlight colour (styles
+    // draw little or nothing for a selected icon-mode cell without decoration).
+    if (option.state & QStyle::State_Selected) {
+        const QPalette::ColorGroup group = (option.state & QStyle::State_Active) ? QPalette::Active : QPalette::Inactive;
+        QColor c = option.palette.color(group, QPalette::Highlight);
+        p->setPen(QPen(c, 2));
+        c.setAlpha(50);
+        p->setBrush(c);
+        p->setRenderHint(QPainter::Antialiasing);
+        p->drawRoundedRect(QRectF(option.rect).adjusted(1.5, 1.5, -1.5, -1.5), 4, 4);
+        p->setRenderHint(QPainter::Antialiasing, false);
+        p->setBrush(Qt::NoBrush);
+    }
+    const QColor textColor = option.palette.color(QPalette::Text);
+    const QRect r = option.rect.adjusted(kMargin, kMargin, -kMargin, -kMargin);
+    const QString typeText = video ? tr("VIDEO %1").arg(moment) : tr("PHOTO");
+
+    if (m_layout == Layout::Grid) {
+        const QRect box(r.topLeft(), QSize(r.width(), m_edge));
+        paintThumbnail(p, box, option, index);
+        if (video)
+            paintBadge(p, box.topLeft() + QPoint(3, 3), typeText, option.palette, false);
+        paintBadge(p, box.topRight() + QPoint(-3, 3), scoreText, option.palette, true);
+        p->setFont(option.font);
+        p->setPen(textColor);
+        const QRect textRect(r.left(), box.bottom() + 4, r.width(), option.fontMetrics.height());
+        p->drawText(textRect, Qt::AlignHCenter | Qt::AlignVCenter,
+                    option.fontMetrics.elidedText(QFileInfo(path).fileName(), Qt::ElideMiddle, r.width()));
+    } else {
+        const QRect box(r.topLeft(), QSize(kListEdge, kListEdge));
+        paintThumbnail(p, box, option, index);
+        const int x = box.right() + 2 * kMargin;
+        const int w = r.right() - x;
+        const int line = option.fontMetrics.height();
+        QFont bold = option.font;
+        bold.setBold(true);
+        p->setFont(bold);
+        p->setPen(textColor);
+        p->drawText(QRect(x, r.top(), w, line), Qt::AlignLeft | Qt::AlignVCenter,
+                    QFontMetrics(bold).elidedText(QFileInfo(path).fileName(), Qt::ElideMiddle, w));
+        p->setFont(option.font);
+        p->drawText(QRect(x, r.top() + line + 2, w, line), Qt::AlignLeft | Qt::AlignVCenter,
+                    option.fontMetrics.elidedText(QDir::toNativeSeparators(QFileInfo(path).absolutePath()),
+                                                  Qt::ElideMiddle, w));
+        QString details = tr("%1 · score %2").arg(typeText, scoreText);
+        const QDateTime date = index.data(ResultsModel::DateRole).toDateTime();
+        if (date.isValid())
+            details += QStringLiteral(" · ") + QLocale().toString(date, QLocale::ShortFormat);
+        p->drawText(QRect(x, r.top() + 2 * (line + 2), w, line), Qt::AlignLeft | Qt::AlignVCenter,
+                    option.fontMetrics.elidedText(details, Qt::ElideRight, w));
+    }
+    p->restore();
+}
+
+} // namespace unisearch::ui

@@ -1,0 +1,23 @@
+#pragma once
+// Settings that only the desktop application reads (typed keys, see util/settings.h).
+#include "util/settings.h"
+
+#include <QByteArray>
+#include <QString>
+#include <QStringList>
+
+namespace unisearch::settings {
+
+// Earlier queries, newest first (the search field's history and completion).
+inline const SettingKey<QStringList> searchHistory{"ui/searchHistory", QStringList()};
+inline constexpr int searchHistoryLimit = 50;
+// The results view: "grid" (thumbnails) or "list".
+inline const SettingKey<QString> resultsViewMode{"ui/resultsViewMode", QStringLiteral("grid"), [](const QString &v) {
+    return v == QLatin1String("grid") || v == QLatin1String("list");
+}};
+// The splitter between results and preview, and the one inside the preview side.
+inline const SettingKey<QByteArray> mainSplitter{"ui/mainSplitter", QByteArray()};
+inline const SettingKey<QByteArray> previewSplitter{"ui/previewSplitter", QByteArray()};
+inline const SettingKey<bool> previewVisible{"ui/previewVisible", true};
+
+} // namespace unisearch::settings
