@@ -3,6 +3,7 @@
 //   unisearch-bench index ...                          vector store (full build only)
 //   unisearch-bench video ...                          FFmpeg frame sampling (full build only)
 #include "bench_model.h"
+#include "bench_train.h"
 #include "model/runtime.h"
 #ifdef UNISEARCH_BENCH_CORE
 #include "bench_index.h"
@@ -22,6 +23,7 @@ void usage(FILE *out)
                  "suites:\n"
                  "  model   seconds per image (batch 1 and 8), per text query, per ITM re-rank of 16,\n"
                  "          float32 and bfloat16, full-size UniAdapter with random weights\n"
+                 "  train   seconds per training step (batch 8), query and full mode, float32/bfloat16\n"
 #ifdef UNISEARCH_BENCH_CORE
                  "  index   vector store over 1,000,000 items: build, recall@10, latency\n"
                  "  video   FFmpeg frame sampling of a generated 10-minute 1080p clip\n"
@@ -42,6 +44,8 @@ int main(int argc, char **argv)
     const std::string suite = argv[1];
     if (suite == "model")
         return runModelBench(argc - 1, argv + 1);
+    if (suite == "train")
+        return runTrainBench(argc - 1, argv + 1);
 #ifdef UNISEARCH_BENCH_CORE
     if (suite == "index")
         return runIndexBench(argc - 1, argv + 1);

@@ -92,12 +92,10 @@ QString fullHelp()
     h += QStringLiteral("  -h, --help          Print this help. 'COMMAND --help' prints a command's help.\n\n");
     h += QStringLiteral("Commands:\n");
     for (const Command &c : commands()) {
-        h += QStringLiteral("  %1\n      %2%3\n")
-                 .arg(QString::fromLatin1(c.usage), QString::fromLatin1(c.summary),
-                      c.run ? QString() : QStringLiteral(" (not available yet)"));
+        h += QStringLiteral("  %1\n      %2\n").arg(QString::fromLatin1(c.usage), QString::fromLatin1(c.summary));
     }
     h += QStringLiteral("\nWith --json a command prints one JSON document on stdout; messages go to stderr.\n"
-                        "Exit codes: 0 success, 1 failure, 2 usage error, 3 command not available yet.\n");
+                        "Exit codes: 0 success, 1 failure, 2 usage error.\n");
     return h;
 }
 
@@ -128,12 +126,6 @@ const Command *findCommand(const QStringList &words, int *consumed)
     }
     *consumed = bestLen;
     return best;
-}
-
-int notAvailable(const Command &c)
-{
-    return Context::fail(QStringLiteral("'%1' is not available yet").arg(QString::fromLatin1(c.name)),
-                         ExitCode::NotAvailable);
 }
 
 } // namespace
@@ -295,9 +287,6 @@ int run(const QStringList &arguments)
         Context::err(shortUsage());
         return ExitCode::Usage;
     }
-    if (!command->run)
-        return notAvailable(*command);
-
     Context context(*command, words.mid(consumed), global);
     try {
         return command->run(context);

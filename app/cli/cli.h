@@ -23,7 +23,6 @@ enum ExitCode : int {
     Ok = 0,
     Failure = 1,       // the command ran and failed (message on stderr)
     Usage = 2,         // unknown command, bad option or argument
-    NotAvailable = 3,  // the command exists but is not implemented yet
 };
 
 struct GlobalOptions {
@@ -39,7 +38,7 @@ struct Command {
     const char *name;     // one or two words: "status", "model import"
     const char *usage;    // after "unisearch-cli ": "status [--json]"
     const char *summary;  // one sentence for --help
-    CommandFn run;        // null: not available yet
+    CommandFn run;
 };
 
 // The table (commands.cpp), in the order --help lists it.

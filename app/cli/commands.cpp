@@ -1,6 +1,6 @@
 // The command table. To add a command: write int cmdXxx(Context &) in cmd_xxx.cpp,
 // declare it below, list the file in app/CMakeLists.txt, and put its function in its
-// row (a null function means "not available yet", which --help says too).
+// row.
 #include "cli/cli.h"
 
 namespace unisearch::cli {
@@ -12,11 +12,18 @@ int cmdSimilar(Context &ctx);
 int cmdModelImport(Context &ctx);
 int cmdModelList(Context &ctx);
 int cmdModelActivate(Context &ctx);
+int cmdModelDownload(Context &ctx);
 int cmdEmbedImage(Context &ctx);
 int cmdEmbedText(Context &ctx);
 int cmdEmbedFrames(Context &ctx);
 int cmdItm(Context &ctx);
 int cmdAsk(Context &ctx);
+int cmdTrain(Context &ctx);
+int cmdAdaptersList(Context &ctx);
+int cmdAdaptersActivate(Context &ctx);
+int cmdAdaptersDeactivate(Context &ctx);
+int cmdAdaptersExport(Context &ctx);
+int cmdAdaptersImport(Context &ctx);
 
 namespace {
 
@@ -25,25 +32,39 @@ constexpr Command table[] = {
      "Import a BLIP or UniAdapter checkpoint (.pth or .safetensors) as a model.", cmdModelImport},
     {"model list", "model list [--json]", "List the imported models; * marks the active ones.", cmdModelList},
     {"model activate", "model activate NAME", "Use an imported model for its task from now on.", cmdModelActivate},
-    {"model download", "model download NAME", "Download a model from the built-in catalogue.", nullptr},
+    {"model download", "model download NAME [--json] | model download --list [--json]",
+     "Download a model from the built-in catalogue (resumes an interrupted download), check and import it.",
+     cmdModelDownload},
     {"index", "index PATH... [--watch] [--json]", "Add folders or files to the library and index them.", cmdIndex},
     {"status", "status [--json]", "Show the library, the catalog and the engine settings.", cmdStatus},
     {"search", "search TEXT [--top K] [--rerank] [--type image|video] [--folder DIR] [--json]",
      "Find photos and moments in videos that match a description.", cmdSearch},
     {"similar", "similar FILE [--top K] [--json]", "Find items that look like FILE.", cmdSimilar},
     {"ask", "ask FILE QUESTION [--answers FILE] [--top-k K] [--beams N] [--model NAME] [--json]",
-     "Answer a question about a photo.", cmdAsk},
+     "Answer a question about a photo or a video (VIDEO@TIME: one moment, TIME as 12.5, mm:ss or hh:mm:ss).",
+     cmdAsk},
     {"embed image", "embed image FILE... --json [--model NAME]", "Print the feature vector of each image.",
      cmdEmbedImage},
     {"embed text", "embed text TEXT... --json [--model NAME]",
      "Print the feature vector of each text, exactly as given.", cmdEmbedText},
     {"embed frames", "embed frames FILE... --json [--model NAME]",
-     "Print one video feature computed from frames, in order.", cmdEmbedFrames},
+     "Print one video feature computed from frames, in order (or from a video file's 8 sampled frames).",
+     cmdEmbedFrames},
     {"itm", "itm (--image FILE | --frames FILE...) --text TEXT [--text TEXT...] [--frame-aware] --json [--model NAME]",
      "Print the image-text matching logits and probability of each text.", cmdItm},
-    {"train", "train ...", "Teach the model your own words by training adapters.", nullptr},
-    {"adapters list", "adapters list", "List the trained adapter packs.", nullptr},
-    {"adapters activate", "adapters activate NAME", "Use an adapter pack from now on.", nullptr},
+    {"train",
+     "train --task retrieval|vqa --mode query|full --data FILE|--labels [--epochs N] [--name NAME] [--model NAME] "
+     "[--batch-size N] [--learning-rate X] [--seed N] [--bfloat16] [--no-activate] [--replace] [--json]",
+     "Teach the model your own words by training adapters on labelled examples.", cmdTrain},
+    {"adapters list", "adapters list [--json]", "List the trained adapter packs; * marks the active ones.",
+     cmdAdaptersList},
+    {"adapters activate", "adapters activate NAME [--batch N] [--json]",
+     "Use an adapter pack from now on (a full-mode search pack re-embeds the library first).", cmdAdaptersActivate},
+    {"adapters deactivate", "adapters deactivate [--model NAME]", "Go back to the base model's weights.",
+     cmdAdaptersDeactivate},
+    {"adapters export", "adapters export NAME FILE", "Copy an adapter pack to a file.", cmdAdaptersExport},
+    {"adapters import", "adapters import FILE [--name NAME] [--json]", "Add an adapter pack from a file.",
+     cmdAdaptersImport},
 };
 
 } // namespace

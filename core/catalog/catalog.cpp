@@ -658,6 +658,40 @@ void Catalog::clearErrors(std::int64_t itemId)
     d->db.prepare("DELETE FROM errors WHERE item_id = ?", itemId).run();
 }
 
+// --- labels ------------------------------------------------------------------
+
+std::int64_t Catalog::addLabel(const Label &label)
+{
+    std::int64_t id = 0;
+    transaction([&] {
+        Statement s = d->db.prepare("SELECT id FROM labels WHERE item_id = ? AND kind = ? AND text = ?"
+                                    " AND COALESCE(answer, '') = ?",
+                                    label.itemId, label.kind, label.text, label.answer);
+        if (s.step()) {
+            id = s.int64(0);
+            return;
+        }
+        const std::int64_t at = toMs(label.createdAt).value_or(nowMs());
+        d->db.prepare("INSERT INTO labels(item_id, kind, text, answer, created_at) VALUES (?, ?, ?, ?, ?)",
+                      label.itemId, label.kind, label.text,
+                      label.answer.isEmpty() ? std::optional<QString>() : std::optional<QString>(label.answer), at)
+            .run();
+        id = d->db.lastInsertRowId();
+    });
+    return id;
+}
+
+QList<Label> Catalog::labels(const QString &kind) const
+{
+    Statement s = d->db.prepare("SELECT id, item_id, kind, text, COALESCE(answer, ''), created_at FROM labels"
+                                " WHERE ? = '' OR kind = ? ORDER BY item_id, id",
+                                kind, kind);
+    QList<Label> out;
+    while (s.step())
+        out.append(Label{s.int64(0), s.int64(1), s.text(2), s.text(3), s.text(4), fromMs(s.int64(5))});
+    return out;
+}
+
 // --- models ------------------------------------------------------------------
 
 std::int64_t Catalog::upsertModel(const ModelRecord &model)

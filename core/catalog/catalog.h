@@ -100,6 +100,16 @@ struct ErrorEntry {
     QDateTime at;
 };
 
+// A label for fine-tuning (engine/training.h), attached to an item.
+struct Label {
+    std::int64_t id = 0;
+    std::int64_t itemId = 0;
+    QString kind;    // caption | name | qa
+    QString text;    // the caption, the name or the question
+    QString answer;  // qa: one answer (several answers: several labels)
+    QDateTime createdAt;
+};
+
 struct ModelRecord {
     std::int64_t id = 0;
     QString name;              // unique; the folder name under models/
@@ -206,6 +216,11 @@ public:
     std::int64_t addError(const ErrorEntry &error);
     QList<ErrorEntry> errors(int limit = 1000) const;  // newest first
     void clearErrors(std::int64_t itemId);
+
+    // Labels for fine-tuning. addLabel keeps one copy of an identical label (same item,
+    // kind, text, answer) and returns its id.
+    std::int64_t addLabel(const Label &label);
+    QList<Label> labels(const QString &kind = {}) const;  // all kinds when empty; by item, then id
 
     // Models.
     std::int64_t upsertModel(const ModelRecord &model);  // by name

@@ -3,6 +3,7 @@
 
 #include "engine/engine.h"
 #include "engine/inference.h"
+#include "engine/training.h"
 #include "model/architecture.h"
 #include "model/bundle.h"
 #include "util/log.h"
@@ -359,6 +360,8 @@ std::unique_ptr<InferenceService> Engine::inference(const QString &task, const Q
         failBool(error, QStringLiteral("The model '%1' cannot be used: %2").arg(m->name, m->problem));
         return nullptr;
     }
+    if (catalog())
+        m->adapterPack = activeAdapterPackPath(*catalog(), m->name); // training.h
     InferenceOptions options;
     options.device = device();
     options.precision = Settings().value(settings::precision);

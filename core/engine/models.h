@@ -35,6 +35,7 @@ struct ModelInfo {
     std::int64_t parameterCount = 0;
     QDateTime importedAt;
     QString problem;           // non-empty: the bundle cannot be used (why, and what to do)
+    QString adapterPack;       // the active adapter pack's path (training.h), set by Engine::inference(); "" = none
 
     // The `model list --json` entry (field names are part of the CLI's contract).
     QJsonObject toJson() const;

@@ -3,6 +3,7 @@
 #include "catalog/catalog.h"
 #include "engine/inference.h"
 #include "engine/models.h"
+#include "engine/training.h"
 #include "model/engine.h"
 #include "model/textclean.h"
 #include "model/tokenizer.h"
@@ -54,7 +55,7 @@ std::shared_ptr<RetrievalModel> RetrievalModel::fromService(std::unique_ptr<Infe
 }
 
 std::shared_ptr<RetrievalModel> RetrievalModel::loadActive(const catalog::Catalog &catalog, const QString &device,
-                                                           QString *error)
+                                                           QString *error, const QString &adapterPack)
 {
     std::optional<catalog::ModelRecord> record;
     try {
@@ -75,6 +76,7 @@ std::shared_ptr<RetrievalModel> RetrievalModel::loadActive(const catalog::Catalo
     info.fingerprint = record->fingerprint;
     info.path = record->path;
     info.active = record->active;
+    info.adapterPack = adapterPack.isEmpty() ? activeAdapterPackPath(catalog, record->name) : adapterPack; // training.h
     InferenceOptions options;
     options.device = device.isEmpty() ? QStringLiteral("cpu") : device;
     return fromService(std::make_unique<InferenceService>(info, options), error);

@@ -41,9 +41,10 @@ public:
                                                        QString *error = nullptr);
     // Loads the catalog's active retrieval model (float32) on device ("cpu", "cuda"): for
     // engine parts that have a catalog but no Engine (the indexing job on its own thread).
-    // Null with *error ("no search model: import one with ...") on failure.
+    // Null with *error ("no search model: import one with ...") on failure. adapterPack
+    // non-empty: that pack instead of the model's active one (a re-embed, training.h).
     static std::shared_ptr<RetrievalModel> loadActive(const catalog::Catalog &catalog, const QString &device,
-                                                      QString *error = nullptr);
+                                                      QString *error = nullptr, const QString &adapterPack = {});
     // Wraps an engine that is already loaded. fingerprint keys the vectors.
     static std::shared_ptr<RetrievalModel> fromEngine(std::unique_ptr<model::ModelEngine> engine,
                                                       const QString &name, const QString &fingerprint,

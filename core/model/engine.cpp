@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include "adapterpack_p.h"
 #include "uniadapter_p.h"
 
 #include <cstring>
@@ -182,6 +183,13 @@ std::unique_ptr<ModelEngine> ModelEngine::load(const Architecture &architecture,
             *report = rep;
         if (!rep.ok())
             throw ModelError(describeProblems(rep, weightsPath));
+        if (!options.adapterPack.empty()) {
+            try {
+                applyPack(*p->model, loadSafetensors(options.adapterPack), options.adapterPack);
+            } catch (const std::exception &e) {
+                throw ModelError(std::string("cannot apply the adapter pack: ") + e.what());
+            }
+        }
         p->device = device;
         p->dtype = options.bfloat16 ? torch::kBFloat16 : torch::kFloat32;
         p->deviceName = device.str();

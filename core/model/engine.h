@@ -39,6 +39,9 @@ struct EngineOptions {
     std::string device = "cpu"; // "cpu", "cuda", "cuda:N"
     bool bfloat16 = false;      // weights cast once to bfloat16; outputs stay float
     int threads = 0;            // intra-op threads; 0 leaves LibTorch's setting alone
+    // An adapter pack (.safetensors) whose tensors overlay the loaded weights; empty: none.
+    // Whether it fits the base model is the caller's check (adapterpack.h: checkPackFits).
+    std::string adapterPack = {};
 };
 
 struct GenerateParams {

@@ -569,6 +569,16 @@ std::vector<GeneratedSequence> UniAdapterModelImpl::generate(const torch::Tensor
     return finished;
 }
 
+torch::Tensor UniAdapterModelImpl::decoderLogits(const torch::Tensor &ids, const torch::Tensor &mask,
+                                                 const torch::Tensor &questionStates,
+                                                 const torch::Tensor &questionMask) const
+{
+    TORCH_CHECK(m_decoder, "this model has no VQA decoder");
+    const CrossState cross = m_decoder->bert->encoder->prepareCross(questionStates, questionMask, torch::Tensor());
+    torch::Tensor hidden = m_decoder->bert->forward(ids, mask, TextMode::Multimodal, &cross, /*causal=*/true);
+    return m_decoder->logits(hidden);
+}
+
 double UniAdapterModelImpl::sequenceLogProb(const torch::Tensor &questionStates, const torch::Tensor &questionMask,
                                             const std::vector<int64_t> &ids) const
 {

@@ -103,6 +103,11 @@ public:
     // Greedy decoding without beam bookkeeping (the reference's num_beams=1 path).
     GeneratedSequence greedy(const torch::Tensor &questionStates, const torch::Tensor &questionMask,
                              int maxLength, int minLength, double lengthPenalty = 1.0) const;
+    // Teacher-forced decoder logits (training): ids/mask [B,La] ([DEC] first, 0/1 mask),
+    // questionStates [B,L,W] with questionMask [B,L] → [B,La,V] (float, the model's dtype).
+    torch::Tensor decoderLogits(const torch::Tensor &ids, const torch::Tensor &mask, const torch::Tensor &questionStates,
+                                const torch::Tensor &questionMask) const;
+
     // Teacher-forced sum of log p(ids[t] | ids[<t]) for t ≥ 1, without a cache (tests).
     double sequenceLogProb(const torch::Tensor &questionStates, const torch::Tensor &questionMask,
                            const std::vector<int64_t> &ids) const;
