@@ -22,13 +22,6 @@ namespace {
 
 constexpr double kTolerance = 1e-4;
 
-QString weightsOf(const QString &caseName)
-{
-    const nlohmann::json c = test::readCase(caseName);
-    return QDir::cleanPath(test::caseDir(caseName) + QLatin1Char('/')
-                           + QString::fromStdString(c.at("weights").get<std::string>()));
-}
-
 Architecture archOf(const QString &caseName)
 {
     return Architecture::fromJson(test::readCase(caseName).at("architecture"));
@@ -126,7 +119,7 @@ void TestBundle::importsFixtureCheckpoints()
     QFETCH(QString, task);
     QFETCH(bool, adapters);
     const Architecture arch = archOf(caseName);
-    const QString checkpoint = weightsOf(caseName);
+    const QString checkpoint = test::caseWeights(caseName);
 
     ImportOptions options;
     options.name = "m-" + caseName.toStdString();
@@ -236,7 +229,7 @@ void TestBundle::inferArchitectureFromShapes()
     QFETCH(bool, retrievalHeads);
     const Architecture expected = archOf(caseName);
     std::string inferredTask;
-    const Architecture a = inferArchitecture(weightsOf(caseName).toStdString(), &inferredTask);
+    const Architecture a = inferArchitecture(test::caseWeights(caseName).toStdString(), &inferredTask);
     QCOMPARE(QString::fromStdString(inferredTask), task);
 
     QCOMPARE(a.vision.imageSize, expected.vision.imageSize);
@@ -270,7 +263,7 @@ void TestBundle::importWithInferredArchitecture()
 {
     ImportOptions options;
     options.name = "inferred";
-    const ImportReport r = importModel(weightsOf(QStringLiteral("retrieval-image")).toStdString(),
+    const ImportReport r = importModel(test::caseWeights(QStringLiteral("retrieval-image")).toStdString(),
                                        modelsDir().toStdString(), options);
     QCOMPARE(r.bundle.task, std::string("retrieval"));
     QCOMPARE(r.bundle.architecture.vision.width, 64);
@@ -278,7 +271,7 @@ void TestBundle::importWithInferredArchitecture()
     QCOMPARE(readBundle(r.bundle.dir).architecture.vision.heads, 1);
 
     // Default name: the checkpoint's file name without its extension.
-    const ImportReport d = importModel(weightsOf(QStringLiteral("vqa")).toStdString(), modelsDir().toStdString(), {});
+    const ImportReport d = importModel(test::caseWeights(QStringLiteral("vqa")).toStdString(), modelsDir().toStdString(), {});
     QCOMPARE(d.bundle.name, std::string("vqa"));
     QCOMPARE(d.bundle.task, std::string("vqa"));
 }
@@ -288,7 +281,7 @@ void TestBundle::nameClashFails()
     ImportOptions options;
     options.name = "same";
     options.architecture = archOf(QStringLiteral("retrieval-image"));
-    const std::string checkpoint = weightsOf(QStringLiteral("retrieval-image")).toStdString();
+    const std::string checkpoint = test::caseWeights(QStringLiteral("retrieval-image")).toStdString();
     const ImportReport first = importModel(checkpoint, modelsDir().toStdString(), options);
     try {
         importModel(checkpoint, modelsDir().toStdString(), options);
@@ -352,7 +345,7 @@ void TestBundle::mismatchedArchitectureFails()
     options.name = "wrong";
     options.architecture = arch;
     try {
-        importModel(weightsOf(QStringLiteral("retrieval-image")).toStdString(), modelsDir().toStdString(), options);
+        importModel(test::caseWeights(QStringLiteral("retrieval-image")).toStdString(), modelsDir().toStdString(), options);
         QFAIL("a checkpoint was imported with the wrong architecture");
     } catch (const BundleError &e) {
         const QString msg = QString::fromUtf8(e.what());
@@ -409,14 +402,14 @@ void TestBundle::wrongTaskFails()
     ImportOptions options;
     options.task = "retrieval";
     try {
-        importModel(weightsOf(QStringLiteral("vqa")).toStdString(), modelsDir().toStdString(), options);
+        importModel(test::caseWeights(QStringLiteral("vqa")).toStdString(), modelsDir().toStdString(), options);
         QFAIL("a VQA checkpoint was imported as a retrieval model");
     } catch (const BundleError &e) {
         QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("vqa")), e.what());
     }
     options.task = "captioning";
     try {
-        importModel(weightsOf(QStringLiteral("vqa")).toStdString(), modelsDir().toStdString(), options);
+        importModel(test::caseWeights(QStringLiteral("vqa")).toStdString(), modelsDir().toStdString(), options);
         QFAIL("an unknown task was accepted");
     } catch (const BundleError &e) {
         QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("captioning")), e.what());
@@ -438,7 +431,7 @@ void TestBundle::unusableNameFails()
     QFETCH(QString, name);
     ImportOptions options;
     options.name = name.toStdString();
-    QVERIFY_THROWS_EXCEPTION(BundleError, importModel(weightsOf(QStringLiteral("retrieval-image")).toStdString(),
+    QVERIFY_THROWS_EXCEPTION(BundleError, importModel(test::caseWeights(QStringLiteral("retrieval-image")).toStdString(),
                                                       modelsDir().toStdString(), options));
     QVERIFY(!QFileInfo::exists(m_tmp->filePath(QStringLiteral("escape"))));
 }
@@ -450,9 +443,9 @@ void TestBundle::listSkipsForeignFolders()
     ImportOptions options;
     options.name = "b";
     options.architecture = archOf(QStringLiteral("retrieval-image"));
-    importModel(weightsOf(QStringLiteral("retrieval-image")).toStdString(), modelsDir().toStdString(), options);
+    importModel(test::caseWeights(QStringLiteral("retrieval-image")).toStdString(), modelsDir().toStdString(), options);
     options.name = "a";
-    importModel(weightsOf(QStringLiteral("retrieval-noadapter")).toStdString(), modelsDir().toStdString(), options);
+    importModel(test::caseWeights(QStringLiteral("retrieval-noadapter")).toStdString(), modelsDir().toStdString(), options);
     const auto listed = listBundles(modelsDir().toStdString());
     QCOMPARE(listed.size(), size_t(2));
     QCOMPARE(listed[0].name, std::string("a")); // sorted by name

@@ -7,13 +7,11 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include "support/cliprocess.h"
+
 namespace {
 
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-};
+using Run = unisearch::test::CliRun;
 
 } // namespace
 
@@ -66,20 +64,7 @@ Run TestCli::run(const QStringList &args, const QProcessEnvironment &extra)
     for (const QString &key : extra.keys())
         env.insert(key, extra.value(key));
 
-    QProcess p;
-    p.setProcessEnvironment(env);
-    p.start(m_cli, args);
-    Run r;
-    if (!p.waitForFinished(120000)) {
-        p.kill();
-        p.waitForFinished();
-        qWarning("unisearch-cli %s did not finish", qPrintable(args.join(QLatin1Char(' '))));
-        return r;
-    }
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
+    return unisearch::test::runProgram(m_cli, args, env, 120000);
 }
 
 void TestCli::versionListsLibraries()

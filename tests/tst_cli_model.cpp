@@ -1,6 +1,7 @@
 // Black-box tests of unisearch-cli's model commands: `model import` the fixture
 // checkpoints (architecture from each case.json), then `embed image|text|frames`, `itm`
 // and `ask` must reproduce the reference numbers of ../shared/fixtures/uniadapter.
+#include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/npy.h"
 
@@ -22,26 +23,11 @@ namespace {
 
 constexpr double kTolerance = 1e-4;
 
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-    QJsonObject json() const { return QJsonDocument::fromJson(out.toUtf8()).object(); }
-};
+using Run = unisearch::test::CliRun;
 
 QString casePath(const QString &caseName, const QString &file)
 {
     return test::caseDir(caseName) + QLatin1Char('/') + file;
-}
-
-QString weightsOf(const QString &caseName)
-{
-    return QDir::cleanPath(casePath(caseName, QString::fromStdString(test::readCase(caseName).at("weights").get<std::string>())));
-}
-
-QString architectureOf(const QString &caseName)
-{
-    return QString::fromStdString(test::readCase(caseName).at("architecture").dump());
 }
 
 QStringList captionsOf(const QString &caseName)
@@ -80,9 +66,6 @@ double maxError(const QJsonArray &got, const test::Npy &expected, int64_t row)
         QVERIFY2(e_ <= kTolerance, qPrintable(QStringLiteral("%1 differs by %2").arg(label).arg(e_)));         \
     } while (false)
 
-#define VERIFY_RUN(r, code)                                                                                   \
-    QVERIFY2((r).exitCode == (code),                                                                          \
-             qPrintable(QStringLiteral("exit %1, expected %2; stderr: %3").arg((r).exitCode).arg(code).arg((r).err)))
 
 } // namespace
 
@@ -138,20 +121,7 @@ Run TestCliModel::run(const QStringList &args, const QString &dataDir)
     env.remove(QStringLiteral("UNISEARCH_DATA_DIR"));
     env.remove(QStringLiteral("DISPLAY"));
     env.remove(QStringLiteral("WAYLAND_DISPLAY"));
-    QProcess p;
-    p.setProcessEnvironment(env);
-    p.start(m_cli, QStringList{QStringLiteral("--data-dir"), dataDir.isEmpty() ? m_data : dataDir} + args);
-    Run r;
-    if (!p.waitForFinished(300000)) {
-        p.kill();
-        p.waitForFinished();
-        qWarning("unisearch-cli %s did not finish", qPrintable(args.join(QLatin1Char(' '))));
-        return r;
-    }
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
+    return unisearch::test::runProgram(m_cli, QStringList{QStringLiteral("--data-dir"), dataDir.isEmpty() ? m_data : dataDir} + args, env, 300000);
 }
 
 void TestCliModel::initTestCase()
@@ -165,17 +135,17 @@ void TestCliModel::initTestCase()
     const QString archFile = m_tmp.filePath(QStringLiteral("noadapter-arch.json"));
     QFile f(archFile);
     QVERIFY(f.open(QIODevice::WriteOnly));
-    f.write(architectureOf(QStringLiteral("retrieval-noadapter")).toUtf8());
+    f.write(test::caseArchitectureJson(QStringLiteral("retrieval-noadapter")).toUtf8());
     f.close();
     m_imports[QStringLiteral("retrieval")] =
-        run({QStringLiteral("model"), QStringLiteral("import"), weightsOf(QStringLiteral("retrieval-image")),
-             QStringLiteral("--architecture"), architectureOf(QStringLiteral("retrieval-image")), QStringLiteral("--json")});
+        run({QStringLiteral("model"), QStringLiteral("import"), test::caseWeights(QStringLiteral("retrieval-image")),
+             QStringLiteral("--architecture"), test::caseArchitectureJson(QStringLiteral("retrieval-image")), QStringLiteral("--json")});
     m_imports[QStringLiteral("noadapter")] =
-        run({QStringLiteral("model"), QStringLiteral("import"), weightsOf(QStringLiteral("retrieval-noadapter")),
+        run({QStringLiteral("model"), QStringLiteral("import"), test::caseWeights(QStringLiteral("retrieval-noadapter")),
              QStringLiteral("--name"), QStringLiteral("noadapter"), QStringLiteral("--task"), QStringLiteral("retrieval"),
              QStringLiteral("--architecture"), QLatin1Char('@') + archFile, QStringLiteral("--json")});
     m_imports[QStringLiteral("vqa")] =
-        run({QStringLiteral("model"), QStringLiteral("import"), weightsOf(QStringLiteral("vqa")),
+        run({QStringLiteral("model"), QStringLiteral("import"), test::caseWeights(QStringLiteral("vqa")),
              QStringLiteral("--architecture"), QLatin1Char('@') + casePath(QStringLiteral("vqa"), QStringLiteral("case.json")),
              QStringLiteral("--json")});
     for (auto it = m_imports.cbegin(); it != m_imports.cend(); ++it)
@@ -213,7 +183,7 @@ void TestCliModel::importReportsWhatItImported()
     QVERIFY(o.value(QStringLiteral("parameters")).toInteger() > 0);
     QVERIFY(o.value(QStringLiteral("ignored")).toInt() > 0); // momentum copies, queues, ...
     QCOMPARE(o.value(QStringLiteral("fingerprint")).toString().size(), 64);
-    QCOMPARE(QFileInfo(o.value(QStringLiteral("source")).toString()), QFileInfo(weightsOf(caseName)));
+    QCOMPARE(QFileInfo(o.value(QStringLiteral("source")).toString()), QFileInfo(test::caseWeights(caseName)));
     QVERIFY(QFileInfo(o.value(QStringLiteral("path")).toString() + QStringLiteral("/model.json")).isFile());
     QVERIFY(QFileInfo(o.value(QStringLiteral("path")).toString() + QStringLiteral("/weights.safetensors")).isFile());
     // The architecture as given (4 heads), not as inferred (width / 64 = 1).
@@ -229,7 +199,7 @@ void TestCliModel::importReportsWhatItImported()
 void TestCliModel::importTextOutput()
 {
     QTemporaryDir data;
-    const Run r = run({QStringLiteral("model"), QStringLiteral("import"), weightsOf(QStringLiteral("retrieval-image")),
+    const Run r = run({QStringLiteral("model"), QStringLiteral("import"), test::caseWeights(QStringLiteral("retrieval-image")),
                        QStringLiteral("--name"), QStringLiteral("plain")},
                       data.path());
     VERIFY_RUN(r, 0);
@@ -290,7 +260,7 @@ void TestCliModel::importMismatchListsTensors()
 {
     auto arch = test::readCase(QStringLiteral("retrieval-image")).at("architecture");
     arch["embed_dim"] = 16;
-    const Run r = run({QStringLiteral("model"), QStringLiteral("import"), weightsOf(QStringLiteral("retrieval-image")),
+    const Run r = run({QStringLiteral("model"), QStringLiteral("import"), test::caseWeights(QStringLiteral("retrieval-image")),
                        QStringLiteral("--name"), QStringLiteral("wrong"), QStringLiteral("--architecture"),
                        QString::fromStdString(arch.dump()), QStringLiteral("--json")});
     VERIFY_RUN(r, 1);
@@ -303,7 +273,7 @@ void TestCliModel::importMismatchListsTensors()
     QCOMPARE(leftovers, (QStringList{QStringLiteral("noadapter"), QStringLiteral("retrieval"), QStringLiteral("vqa")}));
 
     // An invalid architecture is refused before anything is read.
-    const Run bad = run({QStringLiteral("model"), QStringLiteral("import"), weightsOf(QStringLiteral("retrieval-image")),
+    const Run bad = run({QStringLiteral("model"), QStringLiteral("import"), test::caseWeights(QStringLiteral("retrieval-image")),
                          QStringLiteral("--name"), QStringLiteral("wrong"), QStringLiteral("--architecture"),
                          QStringLiteral("{not json")});
     VERIFY_RUN(bad, 1);
@@ -312,7 +282,7 @@ void TestCliModel::importMismatchListsTensors()
 
 void TestCliModel::importNameClashFails()
 {
-    const Run r = run({QStringLiteral("model"), QStringLiteral("import"), weightsOf(QStringLiteral("retrieval-image")),
+    const Run r = run({QStringLiteral("model"), QStringLiteral("import"), test::caseWeights(QStringLiteral("retrieval-image")),
                        QStringLiteral("--name"), QStringLiteral("retrieval")});
     VERIFY_RUN(r, 1);
     QVERIFY2(r.err.contains(QStringLiteral("'retrieval' already exists")) && r.err.contains(QStringLiteral("--name")),

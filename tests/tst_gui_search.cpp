@@ -71,11 +71,6 @@ QImage makeImage(int w, int h, quint32 seed)
     return img;
 }
 
-QString architectureOf(const QString &caseName)
-{
-    return QString::fromStdString(test::readCase(caseName).at("architecture").dump());
-}
-
 // The order (best first) of the rows of a [rows, cols] matrix by column c.
 std::vector<int> orderByColumn(const test::Npy &m, int c)
 {
@@ -153,10 +148,10 @@ void TestGuiSearch::initTestCase()
     QString error;
     const QString weights = test::uniadapterDir() + QStringLiteral("/weights/");
     QVERIFY2(m_engine->importModel(weights + QStringLiteral("retrieval.pth"), QStringLiteral("fixture"),
-                                   engine::retrievalTask, architectureOf(QStringLiteral("retrieval-image")), &error),
+                                   engine::retrievalTask, test::caseArchitectureJson(QStringLiteral("retrieval-image")), &error),
              qPrintable(error));
     QVERIFY2(m_engine->importModel(weights + QStringLiteral("vqa.pth"), QStringLiteral("fixture-vqa"),
-                                   engine::vqaTask, architectureOf(QStringLiteral("vqa")), &error),
+                                   engine::vqaTask, test::caseArchitectureJson(QStringLiteral("vqa")), &error),
              qPrintable(error));
     QVERIFY(m_engine->addFolder(m_photos, &error));
     QVERIFY(m_engine->addFolder(m_more, &error));

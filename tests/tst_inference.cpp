@@ -24,11 +24,6 @@ QString weights(const QString &file)
     return test::uniadapterDir() + QStringLiteral("/weights/") + file;
 }
 
-QString architectureOf(const QString &caseName)
-{
-    return QString::fromStdString(test::readCase(caseName).at("architecture").dump());
-}
-
 } // namespace
 
 class TestInference : public QObject
@@ -80,17 +75,17 @@ void TestInference::importRecordsAndActivates()
     QVERIFY(!e->activeModel(engine::retrievalTask));
     QString error;
     auto first = e->importModel(weights(QStringLiteral("retrieval.pth")), QStringLiteral("a"), {},
-                                architectureOf(QStringLiteral("retrieval-image")), &error);
+                                test::caseArchitectureJson(QStringLiteral("retrieval-image")), &error);
     QVERIFY2(first, qPrintable(error));
     QVERIFY(first->activated);
     QCOMPARE(first->model.task, engine::retrievalTask);
     QCOMPARE(QDir(first->model.path).absolutePath(), QDir(e->modelsDir() + QStringLiteral("/a")).absolutePath());
     QVERIFY(!first->ignored.isEmpty());
     auto second = e->importModel(weights(QStringLiteral("retrieval-noadapter.pth")), QStringLiteral("b"), {},
-                                 architectureOf(QStringLiteral("retrieval-noadapter")), &error);
+                                 test::caseArchitectureJson(QStringLiteral("retrieval-noadapter")), &error);
     QVERIFY2(second, qPrintable(error));
     QVERIFY(!second->activated); // the task has an active model already
-    auto vqa = e->importModel(weights(QStringLiteral("vqa.pth")), {}, {}, architectureOf(QStringLiteral("vqa")), &error);
+    auto vqa = e->importModel(weights(QStringLiteral("vqa.pth")), {}, {}, test::caseArchitectureJson(QStringLiteral("vqa")), &error);
     QVERIFY2(vqa, qPrintable(error));
     QCOMPARE(vqa->model.name, QStringLiteral("vqa"));
     QVERIFY(vqa->activated);
@@ -177,7 +172,7 @@ void TestInference::workerThreadOwnsTheModel()
     auto e = open();
     QString error;
     QVERIFY(e->importModel(weights(QStringLiteral("retrieval.pth")), {}, {},
-                           architectureOf(QStringLiteral("retrieval-image")), &error));
+                           test::caseArchitectureJson(QStringLiteral("retrieval-image")), &error));
     auto service = e->inference(engine::retrievalTask, {}, &error);
     QVERIFY2(service, qPrintable(error));
     engine::InferenceWorker worker(std::move(service));

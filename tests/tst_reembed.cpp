@@ -8,6 +8,7 @@
 //    segments and vectors through the re-embed (search for videos is unchanged midway
 //    and after going back);
 //  - a query-mode pack activates at once and keeps the stored vectors.
+#include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/videogen.h"
 
@@ -29,47 +30,12 @@ using namespace unisearch;
 
 namespace {
 
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-    QJsonObject json() const { return QJsonDocument::fromJson(out.toUtf8()).object(); }
-};
+using Run = unisearch::test::CliRun;
 
-#define VERIFY_RUN(r, code)                                                                                   \
-    QVERIFY2((r).exitCode == (code),                                                                          \
-             qPrintable(QStringLiteral("exit %1, expected %2; stderr: %3").arg((r).exitCode).arg(code).arg((r).err)))
 
 const QStringList kWords = {QStringLiteral("zorblat"), QStringLiteral("quindle"), QStringLiteral("fremmix"),
                             QStringLiteral("blorpton"), QStringLiteral("snazzit"), QStringLiteral("wugglet")};
 constexpr int kImages = 128;
-
-QString weightsOf(const QString &caseName)
-{
-    return QDir::cleanPath(test::caseDir(caseName) + QLatin1Char('/')
-                           + QString::fromStdString(test::readCase(caseName).at("weights").get<std::string>()));
-}
-
-QString architectureOf(const QString &caseName)
-{
-    return QString::fromStdString(test::readCase(caseName).at("architecture").dump());
-}
-
-void writeImages(const QString &dir, int count)
-{
-    std::mt19937 rng(11);
-    std::uniform_int_distribution<int> byte(0, 255), freq(1, 6);
-    for (int i = 0; i < count; ++i) {
-        QImage img(32, 32, QImage::Format_RGB32);
-        const int r = byte(rng), g = byte(rng), b = byte(rng), fx = freq(rng), fy = freq(rng);
-        for (int y = 0; y < 32; ++y)
-            for (int x = 0; x < 32; ++x) {
-                const double s = 0.5 + 0.5 * std::sin((fx * x + fy * y) * 0.4);
-                img.setPixel(x, y, qRgb(int(r * s), int(g * (1 - s)), int(b * s)));
-            }
-        QVERIFY(img.save(QDir(dir).filePath(QStringLiteral("img%1.png").arg(i, 3, 10, QLatin1Char('0')))));
-    }
-}
 
 std::vector<double> featureOf(const QJsonValue &v)
 {
@@ -120,19 +86,7 @@ QProcessEnvironment TestReembed::env() const
 
 Run TestReembed::run(const QStringList &args)
 {
-    QProcess p;
-    p.setProcessEnvironment(env());
-    p.start(m_cli, QStringList{QStringLiteral("--data-dir"), m_data} + args);
-    Run r;
-    if (!p.waitForFinished(300000)) {
-        p.kill();
-        p.waitForFinished();
-        return r;
-    }
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
+    return unisearch::test::runProgram(m_cli, QStringList{QStringLiteral("--data-dir"), m_data} + args, env(), 300000);
 }
 
 QJsonArray TestReembed::searchResults(const QString &query, bool videos)
@@ -168,16 +122,16 @@ void TestReembed::initTestCase()
     m_data = m_tmp.filePath(QStringLiteral("data"));
     m_images = m_tmp.filePath(QStringLiteral("images"));
     QVERIFY(QDir().mkpath(m_images));
-    writeImages(m_images, kImages);
+    QVERIFY(test::writePatternImages(m_images, kImages, 11, 3));
     m_csv = m_tmp.filePath(QStringLiteral("names.csv"));
     QFile f(m_csv);
     QVERIFY(f.open(QIODevice::WriteOnly));
     for (int i = 0; i < kWords.size(); ++i)
         f.write(QStringLiteral("%1/img%2.png,%3,name\n").arg(m_images).arg(i, 3, 10, QLatin1Char('0')).arg(kWords[i]).toUtf8());
     f.close();
-    VERIFY_RUN(run({QStringLiteral("model"), QStringLiteral("import"), weightsOf(QStringLiteral("retrieval-image")),
+    VERIFY_RUN(run({QStringLiteral("model"), QStringLiteral("import"), test::caseWeights(QStringLiteral("retrieval-image")),
                     QStringLiteral("--name"), QStringLiteral("base"), QStringLiteral("--architecture"),
-                    architectureOf(QStringLiteral("retrieval-image"))}),
+                    test::caseArchitectureJson(QStringLiteral("retrieval-image"))}),
                0);
     // One video (three 4 s segments and a video-level vector, unless neighbours merge).
     const QString err = test::runFfmpeg({QStringLiteral("-f"), QStringLiteral("lavfi"), QStringLiteral("-i"),

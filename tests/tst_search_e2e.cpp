@@ -14,6 +14,7 @@
 #include "media/filepath.h"
 #include "model/architecture.h"
 #include "model/bundle.h"
+#include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/npy.h"
 
@@ -41,12 +42,7 @@ using namespace unisearch;
 
 namespace {
 
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-    QJsonObject json() const { return QJsonDocument::fromJson(out.toUtf8()).object(); }
-};
+using Run = unisearch::test::CliRun;
 
 QImage makeImage(int w, int h, quint32 seed)
 {

@@ -5,7 +5,9 @@
 // writes nothing and leaves the active pack as it was.
 #include "engine/engine.h"
 #include "engine/training.h"
+#include "support/cliprocess.h"
 #include "support/fixtures.h"
+#include "support/videogen.h"
 
 #include <QDir>
 #include <QFile>
@@ -23,48 +25,12 @@ using namespace unisearch;
 
 namespace {
 
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-    QJsonObject json() const { return QJsonDocument::fromJson(out.toUtf8()).object(); }
-};
+using Run = unisearch::test::CliRun;
 
-#define VERIFY_RUN(r, code)                                                                                   \
-    QVERIFY2((r).exitCode == (code),                                                                          \
-             qPrintable(QStringLiteral("exit %1, expected %2; stderr: %3").arg((r).exitCode).arg(code).arg((r).err)))
 
 const QStringList kWords = {QStringLiteral("zorblat"), QStringLiteral("quindle"), QStringLiteral("fremmix"),
                             QStringLiteral("blorpton"), QStringLiteral("snazzit"), QStringLiteral("wugglet"),
                             QStringLiteral("trimpo"), QStringLiteral("glarnish")};
-
-QString weightsOf(const QString &caseName)
-{
-    return QDir::cleanPath(test::caseDir(caseName) + QLatin1Char('/')
-                           + QString::fromStdString(test::readCase(caseName).at("weights").get<std::string>()));
-}
-
-QString architectureOf(const QString &caseName)
-{
-    return QString::fromStdString(test::readCase(caseName).at("architecture").dump());
-}
-
-// Distinct 32 × 32 pictures: a colour and a stripe pattern each.
-void writeImages(const QString &dir, int count)
-{
-    std::mt19937 rng(5);
-    std::uniform_int_distribution<int> byte(0, 255), freq(1, 6);
-    for (int i = 0; i < count; ++i) {
-        QImage img(32, 32, QImage::Format_RGB32);
-        const int r = byte(rng), g = byte(rng), b = byte(rng), fx = freq(rng), fy = freq(rng);
-        for (int y = 0; y < 32; ++y)
-            for (int x = 0; x < 32; ++x) {
-                const double s = 0.5 + 0.5 * std::sin((fx * x + fy * y) * 0.4);
-                img.setPixel(x, y, qRgb(int(r * s), int(g * (1 - s)), int(b * s)));
-            }
-        QVERIFY(img.save(QDir(dir).filePath(QStringLiteral("img%1.png").arg(i))));
-    }
-}
 
 } // namespace
 
@@ -98,19 +64,7 @@ Run TestTrainerCli::run(const QStringList &args, const QString &dataDir)
     env.insert(QStringLiteral("XDG_DATA_HOME"), m_tmp.filePath(QStringLiteral("share")));
     env.remove(QStringLiteral("UNISEARCH_DATA_DIR"));
     env.insert(QStringLiteral("OMP_WAIT_POLICY"), QStringLiteral("PASSIVE")); // no re-exec at start: faster runs
-    QProcess p;
-    p.setProcessEnvironment(env);
-    p.start(m_cli, QStringList{QStringLiteral("--data-dir"), dataDir.isEmpty() ? m_data : dataDir} + args);
-    Run r;
-    if (!p.waitForFinished(300000)) {
-        p.kill();
-        p.waitForFinished();
-        return r;
-    }
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
+    return unisearch::test::runProgram(m_cli, QStringList{QStringLiteral("--data-dir"), dataDir.isEmpty() ? m_data : dataDir} + args, env, 300000);
 }
 
 void TestTrainerCli::initTestCase()
@@ -122,7 +76,7 @@ void TestTrainerCli::initTestCase()
     m_data = m_tmp.filePath(QStringLiteral("data"));
     const QString images = m_tmp.filePath(QStringLiteral("images"));
     QVERIFY(QDir().mkpath(images));
-    writeImages(images, static_cast<int>(kWords.size()));
+    QVERIFY(test::writePatternImages(images, static_cast<int>(kWords.size()), 5, 0));
     // Names attached to items: each becomes several caption templates.
     m_csv = QDir(images).filePath(QStringLiteral("names.csv"));
     QFile f(m_csv);
@@ -131,9 +85,9 @@ void TestTrainerCli::initTestCase()
     for (int i = 0; i < kWords.size(); ++i)
         f.write(QStringLiteral("img%1.png,%2,name\n").arg(i).arg(kWords[i]).toUtf8());
     f.close();
-    const Run r = run({QStringLiteral("model"), QStringLiteral("import"), weightsOf(QStringLiteral("retrieval-image")),
+    const Run r = run({QStringLiteral("model"), QStringLiteral("import"), test::caseWeights(QStringLiteral("retrieval-image")),
                        QStringLiteral("--name"), QStringLiteral("base"), QStringLiteral("--architecture"),
-                       architectureOf(QStringLiteral("retrieval-image"))});
+                       test::caseArchitectureJson(QStringLiteral("retrieval-image"))});
     VERIFY_RUN(r, 0);
 }
 
@@ -210,9 +164,9 @@ void TestTrainerCli::adaptersListExportImport()
 void TestTrainerCli::deactivateRestoresTheBaseModel()
 {
     const QString data = m_tmp.filePath(QStringLiteral("data-base"));
-    VERIFY_RUN(run({QStringLiteral("model"), QStringLiteral("import"), weightsOf(QStringLiteral("retrieval-image")),
+    VERIFY_RUN(run({QStringLiteral("model"), QStringLiteral("import"), test::caseWeights(QStringLiteral("retrieval-image")),
                     QStringLiteral("--name"), QStringLiteral("base"), QStringLiteral("--architecture"),
-                    architectureOf(QStringLiteral("retrieval-image"))},
+                    test::caseArchitectureJson(QStringLiteral("retrieval-image"))},
                    data),
                0);
     const Run base = run({QStringLiteral("embed"), QStringLiteral("text"), kWords[1], QStringLiteral("--json")}, data);
@@ -231,9 +185,9 @@ void TestTrainerCli::packForAnotherBaseIsRefused()
 {
     // A library whose only model is another checkpoint (plain BLIP).
     const QString other = m_tmp.filePath(QStringLiteral("data-other"));
-    VERIFY_RUN(run({QStringLiteral("model"), QStringLiteral("import"), weightsOf(QStringLiteral("retrieval-noadapter")),
+    VERIFY_RUN(run({QStringLiteral("model"), QStringLiteral("import"), test::caseWeights(QStringLiteral("retrieval-noadapter")),
                     QStringLiteral("--name"), QStringLiteral("plain"), QStringLiteral("--task"), QStringLiteral("retrieval"),
-                    QStringLiteral("--architecture"), architectureOf(QStringLiteral("retrieval-noadapter"))},
+                    QStringLiteral("--architecture"), test::caseArchitectureJson(QStringLiteral("retrieval-noadapter"))},
                    other),
                0);
     VERIFY_RUN(run({QStringLiteral("adapters"), QStringLiteral("import"), m_data + QStringLiteral("/adapters/names.safetensors")},
@@ -313,9 +267,9 @@ void TestTrainerCli::searchUsesTheTrainedPack()
     // An indexed library: query mode trains on the stored image vectors, and the search
     // (which compares against those same vectors) then finds the named photos.
     const QString data = m_tmp.filePath(QStringLiteral("data-search"));
-    VERIFY_RUN(run({QStringLiteral("model"), QStringLiteral("import"), weightsOf(QStringLiteral("retrieval-image")),
+    VERIFY_RUN(run({QStringLiteral("model"), QStringLiteral("import"), test::caseWeights(QStringLiteral("retrieval-image")),
                     QStringLiteral("--name"), QStringLiteral("base"), QStringLiteral("--architecture"),
-                    architectureOf(QStringLiteral("retrieval-image"))},
+                    test::caseArchitectureJson(QStringLiteral("retrieval-image"))},
                    data),
                0);
     VERIFY_RUN(run({QStringLiteral("index"), m_tmp.filePath(QStringLiteral("images"))}, data), 0);

@@ -30,6 +30,7 @@
 #include "model/architecture.h"
 #include "model/bundle.h"
 #include "model/engine.h"
+#include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/npy.h"
 #include "support/videogen.h"
@@ -54,12 +55,7 @@ constexpr double FEATURE_TOL = 0.005;
 constexpr double LOGIT_TOL = 0.03;
 constexpr int segmentSec = 3;
 
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-    QJsonObject json() const { return QJsonDocument::fromJson(out.toUtf8()).object(); }
-};
+using Run = unisearch::test::CliRun;
 
 double maxAbsDiff(const std::vector<float> &a, const float *b, size_t n)
 {
@@ -242,20 +238,7 @@ Run TestVideoIndex::run(const QStringList &args, int timeoutMs)
     env.insert(QStringLiteral("XDG_CACHE_HOME"), m_tmp->filePath(QStringLiteral("cache")));
     env.insert(QStringLiteral("UNISEARCH_VOCAB"), test::vocabPath());
     env.remove(QStringLiteral("DISPLAY"));
-    QProcess p;
-    p.setProcessEnvironment(env);
-    p.start(m_cli, QStringList{QStringLiteral("--threads"), QStringLiteral("1")} + args);
-    Run r;
-    if (!p.waitForFinished(timeoutMs)) {
-        p.kill();
-        p.waitForFinished();
-        qWarning("unisearch-cli %s did not finish", qPrintable(args.join(QLatin1Char(' '))));
-        return r;
-    }
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
+    return unisearch::test::runProgram(m_cli, QStringList{QStringLiteral("--threads"), QStringLiteral("1")} + args, env, timeoutMs);
 }
 
 void TestVideoIndex::bestMomentIsTheFrameTheQueryPicks()

@@ -57,4 +57,15 @@ QString vocabPath()
     return sourceDir() + QStringLiteral("/resources/vocab/bert-base-uncased.txt");
 }
 
+QString caseWeights(const QString &caseName)
+{
+    return QDir::cleanPath(caseDir(caseName) + QLatin1Char('/')
+                           + QString::fromStdString(readCase(caseName).at("weights").get<std::string>()));
+}
+
+QString caseArchitectureJson(const QString &caseName)
+{
+    return QString::fromStdString(readCase(caseName).at("architecture").dump());
+}
+
 } // namespace unisearch::test

@@ -13,5 +13,7 @@ QString caseDir(const QString &caseName);
 nlohmann::json readCase(const QString &caseName); // case.json of a case
 QString vocabPath();             // the project's resources/ copy of the vocab
 QString sourceDir();             // project root
+QString caseWeights(const QString &caseName);          // the case's checkpoint, absolute
+QString caseArchitectureJson(const QString &caseName); // its "architecture" object, as JSON text
 
 } // namespace unisearch::test

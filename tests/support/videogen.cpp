@@ -236,4 +236,22 @@ double meanAbsDiff(const QImage &a, const QImage &b)
     return sum / (3.0 * x.width() * x.height());
 }
 
+bool writePatternImages(const QString &dir, int count, unsigned seed, int digits)
+{
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> byte(0, 255), freq(1, 6);
+    for (int i = 0; i < count; ++i) {
+        QImage img(32, 32, QImage::Format_RGB32);
+        const int r = byte(rng), g = byte(rng), b = byte(rng), fx = freq(rng), fy = freq(rng);
+        for (int y = 0; y < 32; ++y)
+            for (int x = 0; x < 32; ++x) {
+                const double s = 0.5 + 0.5 * std::sin((fx * x + fy * y) * 0.4);
+                img.setPixel(x, y, qRgb(int(r * s), int(g * (1 - s)), int(b * s)));
+            }
+        if (!img.save(QStringLiteral("%1/img%2.png").arg(dir).arg(i, digits, 10, QLatin1Char('0'))))
+            return false;
+    }
+    return true;
+}
+
 } // namespace unisearch::test

@@ -43,4 +43,8 @@ QColor meanColor(const QImage &image, const QRect &rect);
 // Mean absolute difference per channel (0..255) between two images of the same size.
 double meanAbsDiff(const QImage &a, const QImage &b);
 
+// Writes count distinct 32 × 32 PNGs (a colour and a stripe pattern each, from seed) as
+// dir/img<i>.png, i zero-padded to digits (0: no padding). False when one cannot be saved.
+bool writePatternImages(const QString &dir, int count, unsigned seed, int digits = 0);
+
 } // namespace unisearch::test

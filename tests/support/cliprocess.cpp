@@ -1,0 +1,31 @@
+#include "support/cliprocess.h"
+
+#include <QJsonDocument>
+#include <QProcess>
+
+namespace unisearch::test {
+
+QJsonObject CliRun::json() const
+{
+    return QJsonDocument::fromJson(out.toUtf8()).object();
+}
+
+CliRun runProgram(const QString &program, const QStringList &args, const QProcessEnvironment &env, int timeoutMs)
+{
+    QProcess p;
+    p.setProcessEnvironment(env);
+    p.start(program, args);
+    CliRun r;
+    if (!p.waitForFinished(timeoutMs)) {
+        p.kill();
+        p.waitForFinished();
+        qWarning("%s %s did not finish", qPrintable(program), qPrintable(args.join(QLatin1Char(' '))));
+        return r;
+    }
+    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = QString::fromUtf8(p.readAllStandardOutput());
+    r.err = QString::fromUtf8(p.readAllStandardError());
+    return r;
+}
+
+} // namespace unisearch::test
