@@ -7,6 +7,7 @@
 #include "ui/askpanel.h"
 #include "ui/enginecontroller.h"
 #include "ui/itemactions.h"
+#include "ui/modelimporter.h"
 #include "ui/librarypanel.h"
 #include "ui/modelmanager.h"
 #include "ui/logview.h"
@@ -35,7 +36,6 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFrame>
-#include <QFutureWatcher>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -55,16 +55,8 @@
 #include <QVBoxLayout>
 #include <QWidgetAction>
 #include <QLocale>
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace unisearch::ui {
-
-// What the worker thread gets (a copy of the prepared request) and gives back.
-struct MainWindow::ModelImportJob {
-    engine::PreparedModelImport prepared;
-    std::optional<engine::ImportedModel> imported;
-    QString error;
-};
 
 namespace {
 
@@ -134,8 +126,8 @@ MainWindow::MainWindow(engine::Engine *engine, QWidget *parent)
     m_importProgress->setTextVisible(false);
     m_importProgress->hide();
     statusBar()->addPermanentWidget(m_importProgress);
-    m_importWatcher = new QFutureWatcher<void>(this);
-    connect(m_importWatcher, &QFutureWatcher<void>::finished, this, &MainWindow::finishModelImport);
+    m_importer = new ModelImporter(m_engine, this);
+    connect(m_importer, &ModelImporter::finished, this, &MainWindow::finishModelImport);
 
     connect(m_engine, &engine::Engine::statusChanged, this, &MainWindow::refreshStatus);
     connect(m_controller, &EngineController::searchFinished, this, &MainWindow::onSearchFinished);
@@ -182,7 +174,8 @@ MainWindow::~MainWindow()
 {
     // An import runs to its end (it cannot be interrupted midway; stopping the program
     // during it would leave a temporary folder), so wait for it.
-    m_importWatcher->waitForFinished();
+    delete m_importer;
+    m_importer = nullptr;
     // Engine work stops before the widgets it reports to go away.
     delete m_controller;
     m_controller = nullptr;
@@ -1081,53 +1074,28 @@ void MainWindow::importModel()
 
 bool MainWindow::isImportingModel() const
 {
-    return m_importJob != nullptr;
+    return m_importer->isRunning();
 }
 
 bool MainWindow::startModelImport(const QString &checkpoint)
 {
     if (isImportingModel())
         return false;
-    // A free name: the file's base name, else base-2, base-3, ...
-    const QString base = QFileInfo(checkpoint).completeBaseName();
-    QStringList taken;
-    for (const engine::ModelInfo &m : m_engine->models())
-        taken.append(m.name);
-    QString name = base;
-    for (int i = 2; taken.contains(name); ++i)
-        name = QStringLiteral("%1-%2").arg(base).arg(i);
-
-    engine::ModelImportRequest request;
-    request.checkpoint = checkpoint;
-    request.name = name;
     QString error;
-    std::optional<engine::PreparedModelImport> prepared = m_engine->prepareModelImport(request, &error);
-    if (!prepared) {
+    if (!m_importer->start(checkpoint, &error)) {
         showError(tr("Import Model"), error);
         emit modelImportFinished(false, error);
         return false;
     }
-    m_importJob = std::make_shared<ModelImportJob>();
-    m_importJob->prepared = *prepared;
     m_importModelAction->setEnabled(false);
     m_importProgress->show();
     statusBar()->showMessage(tr("Importing %1 …").arg(QDir::toNativeSeparators(checkpoint)));
-    // The worker touches only its job: the catalog stays on this thread.
-    std::shared_ptr<ModelImportJob> job = m_importJob;
-    m_importWatcher->setFuture(QtConcurrent::run([job] {
-        job->imported = engine::runModelImport(job->prepared, &job->error);
-    }));
     return true;
 }
 
-void MainWindow::finishModelImport()
+void MainWindow::finishModelImport(bool ok, const QString &error, const engine::ModelInfo &m)
 {
-    std::shared_ptr<ModelImportJob> job = std::move(m_importJob);
     m_importProgress->hide();
-    if (!job)
-        return;
-    QString error = job->error;
-    bool ok = job->imported.has_value() && m_engine->registerModel(*job->imported, &error);
     refreshStatus();
     if (!ok) {
         statusBar()->showMessage(tr("The model could not be imported."), messageTimeoutMs);
@@ -1135,7 +1103,6 @@ void MainWindow::finishModelImport()
         emit modelImportFinished(false, error);
         return;
     }
-    const engine::ModelInfo &m = job->imported->model;
     const QString message =
         m.active ? tr("Imported the %1 model '%2'; it is now in use.").arg(m.task, m.name)
                  : tr("Imported the %1 model '%2'; the model in use stays the same.").arg(m.task, m.name);

@@ -16,8 +16,6 @@ class QComboBox;
 class QCompleter;
 class QDateEdit;
 class QProgressBar;
-template <typename T>
-class QFutureWatcher;
 class QFrame;
 class QLabel;
 class QLineEdit;
@@ -31,9 +29,12 @@ class Engine;
 struct AskResult;
 struct IndexProgress;
 struct IndexResult;
+struct ModelInfo;
 }
 
 namespace unisearch::ui {
+
+class ModelImporter;
 
 class AskPanel;
 class EngineController;
@@ -108,7 +109,7 @@ private:
     QWidget *createFilterBar(QWidget *parent);
     void createDocks();
     void restoreWindow();
-    void finishModelImport();
+    void finishModelImport(bool ok, const QString &error, const engine::ModelInfo &model);
     void showError(const QString &title, const QString &message);
     void rememberQuery(const QString &query);
     engine::SearchFilter currentFilter() const;
@@ -169,9 +170,7 @@ private:
     QString m_lastSimilar;
     QString m_activeModel;  // the search model the controller's session was opened with
 
-    struct ModelImportJob;
-    std::shared_ptr<ModelImportJob> m_importJob;  // shared with the worker thread
-    QFutureWatcher<void> *m_importWatcher = nullptr;
+    ModelImporter *m_importer = nullptr;
     QProgressBar *m_importProgress = nullptr;
 };
 

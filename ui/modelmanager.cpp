@@ -1,4 +1,5 @@
 #include "ui/modelmanager.h"
+#include "ui/modelimporter.h"
 
 #include "engine/computesupport.h"
 #include "engine/download.h"
@@ -12,7 +13,6 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
-#include <QFutureWatcher>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -25,18 +25,10 @@
 #include <QStandardItemModel>
 #include <QTreeWidget>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace unisearch::ui {
 
 using engine::ModelDownload;
-
-// What the import worker gets (a copy of the prepared request) and gives back.
-struct ModelManagerDialog::ImportJob {
-    engine::PreparedModelImport prepared;
-    std::optional<engine::ImportedModel> imported;
-    QString error;
-};
 
 namespace {
 
@@ -110,9 +102,8 @@ ModelManagerDialog::ModelManagerDialog(engine::Engine *engine, QWidget *parent)
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::close);
     layout->addWidget(buttons);
 
-    auto *watcher = new QFutureWatcher<void>(this);
-    connect(watcher, &QFutureWatcher<void>::finished, this, &ModelManagerDialog::finishImport);
-    m_importWatcher = watcher;
+    m_importer = new ModelImporter(m_engine, this);
+    connect(m_importer, &ModelImporter::finished, this, &ModelManagerDialog::finishImport);
 
     connect(m_engine, &engine::Engine::statusChanged, this, &ModelManagerDialog::refresh);
     resize(820, 720);
@@ -121,8 +112,10 @@ ModelManagerDialog::ModelManagerDialog(engine::Engine *engine, QWidget *parent)
 
 ModelManagerDialog::~ModelManagerDialog()
 {
-    // An import cannot be interrupted midway; its worker must not outlive the dialog.
-    m_importWatcher->waitForFinished();
+    // An import cannot be interrupted midway; its worker must not outlive the dialog
+    // (the importer waits for it).
+    delete m_importer;
+    m_importer = nullptr;
     // The downloads are children: each cancels its transfer (keeping the part for a resume).
 }
 
@@ -243,61 +236,37 @@ void ModelManagerDialog::browseForCheckpoint()
 
 bool ModelManagerDialog::isImporting() const
 {
-    return m_importJob != nullptr;
+    return m_importer->isRunning();
 }
 
 bool ModelManagerDialog::startImport(const QString &checkpoint)
 {
     if (isImporting())
         return false;
-    const QString base = QFileInfo(checkpoint).completeBaseName();
-    QStringList taken;
-    for (const engine::ModelInfo &m : m_engine->models())
-        taken.append(m.name);
-    QString name = base;
-    for (int i = 2; taken.contains(name); ++i)
-        name = QStringLiteral("%1-%2").arg(base).arg(i);
-
-    engine::ModelImportRequest request;
-    request.checkpoint = QDir::fromNativeSeparators(checkpoint);
-    request.name = name;
     QString error;
-    std::optional<engine::PreparedModelImport> prepared = m_engine->prepareModelImport(request, &error);
-    if (!prepared) {
+    if (!m_importer->start(checkpoint, &error)) {
         setMessage(error, true);
         emit importFinished(false, error);
         return false;
     }
-    m_importJob = std::make_shared<ImportJob>();
-    m_importJob->prepared = *prepared;
     m_importButton->setEnabled(false);
     m_browseButton->setEnabled(false);
     m_importProgress->show();
     setMessage(tr("Importing %1: reading and checking every tensor…").arg(QDir::toNativeSeparators(checkpoint)), false);
-    std::shared_ptr<ImportJob> job = m_importJob;
-    static_cast<QFutureWatcher<void> *>(m_importWatcher)->setFuture(QtConcurrent::run([job] {
-        job->imported = engine::runModelImport(job->prepared, &job->error);
-    }));
     return true;
 }
 
-void ModelManagerDialog::finishImport()
+void ModelManagerDialog::finishImport(bool ok, const QString &error, const engine::ModelInfo &m)
 {
-    std::shared_ptr<ImportJob> job = std::move(m_importJob);
     m_importProgress->hide();
     m_importButton->setEnabled(true);
     m_browseButton->setEnabled(true);
-    if (!job)
-        return;
-    QString error = job->error;
-    const bool ok = job->imported.has_value() && m_engine->registerModel(*job->imported, &error);
     refresh();
     if (!ok) {
         setMessage(error, true);
         emit importFinished(false, error);
         return;
     }
-    const engine::ModelInfo &m = job->imported->model;
     const QString message = m.active ? tr("Imported '%1'; it is now the model in use for %2.").arg(m.name, taskText(m.task))
                                      : tr("Imported '%1' (%2); the model in use stays the same.").arg(m.name, taskText(m.task));
     setMessage(message, false);

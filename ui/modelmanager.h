@@ -13,7 +13,6 @@
 
 class QCheckBox;
 class QComboBox;
-class QFutureWatcherBase;
 class QLabel;
 class QLineEdit;
 class QProgressBar;
@@ -24,9 +23,12 @@ class QTreeWidget;
 namespace unisearch::engine {
 class Engine;
 class ModelDownload;
+struct ModelInfo;
 }
 
 namespace unisearch::ui {
+
+class ModelImporter;
 
 class ModelManagerDialog : public QDialog
 {
@@ -61,7 +63,7 @@ private:
     void fillActiveCombo(QComboBox *combo, const QString &task);
     void activateFromCombo(QComboBox *combo);
     void browseForCheckpoint();
-    void finishImport();
+    void finishImport(bool ok, const QString &error, const engine::ModelInfo &model);
     void downloadSelected();
     void cancelDownload();
     void discardSelected();
@@ -99,9 +101,7 @@ private:
 
     QLabel *m_message = nullptr;
 
-    struct ImportJob;
-    std::shared_ptr<ImportJob> m_importJob;  // shared with the worker thread
-    QFutureWatcherBase *m_importWatcher = nullptr;
+    ModelImporter *m_importer = nullptr;
 };
 
 } // namespace unisearch::ui
