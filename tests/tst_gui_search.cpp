@@ -13,6 +13,7 @@
 #include "engine/indexjob.h"
 #include "media/filepath.h"
 #include "support/fixtures.h"
+#include "support/images.h"
 #include "support/npy.h"
 #include "support/videogen.h"
 #include "ui/askpanel.h"
@@ -38,11 +39,9 @@
 #include <QLineEdit>
 #include <QListView>
 #include <QListWidget>
-#include <QPainter>
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
-#include <QRandomGenerator>
 #include <QRegularExpression>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -57,28 +56,6 @@ using namespace unisearch;
 namespace {
 
 constexpr int kTimeoutMs = 60000;
-
-QImage makeImage(int w, int h, quint32 seed)
-{
-    QRandomGenerator rng(seed);
-    QImage img(w, h, QImage::Format_RGB32);
-    img.fill(QColor::fromRgb(rng.generate()));
-    QPainter p(&img);
-    for (int i = 0; i < 6; ++i)
-        p.fillRect(rng.bounded(w), rng.bounded(h), 1 + rng.bounded(w), 1 + rng.bounded(h),
-                   QColor::fromRgb(rng.generate()));
-    p.end();
-    return img;
-}
-
-// The order (best first) of the rows of a [rows, cols] matrix by column c.
-std::vector<int> orderByColumn(const test::Npy &m, int c)
-{
-    std::vector<int> order(static_cast<size_t>(m.shape[0]));
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](int a, int b) { return m.at({a, c}) > m.at({b, c}); });
-    return order;
-}
 
 } // namespace
 
@@ -134,9 +111,9 @@ void TestGuiSearch::initTestCase()
     for (int i = 0; i < 2; ++i)
         QVERIFY(QFile::copy(QStringLiteral("%1/img%2.png").arg(vqa).arg(i), vqaImage(i)));
     for (int i = 0; i < 4; ++i)
-        QVERIFY(makeImage(48, 40, 1000 + quint32(i)).save(QStringLiteral("%1/decoy%2.png").arg(m_photos).arg(i)));
+        QVERIFY(test::randomImage(48, 40, 1000 + quint32(i), false).save(QStringLiteral("%1/decoy%2.png").arg(m_photos).arg(i)));
     for (int i = 0; i < 3; ++i)
-        QVERIFY(makeImage(40, 48, 2000 + quint32(i)).save(QStringLiteral("%1/other%2.jpg").arg(m_more).arg(i)));
+        QVERIFY(test::randomImage(40, 48, 2000 + quint32(i), false).save(QStringLiteral("%1/other%2.jpg").arg(m_more).arg(i)));
     m_libraryImages = 3 + 2 + 4 + 3;
 
     m_engine = std::make_unique<engine::Engine>();
@@ -216,7 +193,7 @@ void TestGuiSearch::enterSearchFollowsTheReferenceOrder()
         QCOMPARE(model->rowCount(), m_libraryImages);
         for (int i = 1; i < model->rowCount(); ++i)
             QVERIFY(model->row(i - 1).score >= model->row(i).score);
-        const std::vector<int> expected = orderByColumn(sim, k);
+        const std::vector<int> expected = test::rowsByColumn(sim, k);
         for (size_t j = 1; j < expected.size(); ++j) {
             const int above = rowOf(*model, fixtureImage(expected[j - 1]));
             const int below = rowOf(*model, fixtureImage(expected[j]));
@@ -415,7 +392,7 @@ void TestGuiSearch::indexingShowsProgressAndCancelWorks()
     QVERIFY(QDir().mkpath(many));
     const int count = 120;
     for (int i = 0; i < count; ++i)
-        QVERIFY(makeImage(40 + i % 7, 40, 5000 + quint32(i)).save(QStringLiteral("%1/p%2.png").arg(many).arg(i)));
+        QVERIFY(test::randomImage(40 + i % 7, 40, 5000 + quint32(i), false).save(QStringLiteral("%1/p%2.png").arg(many).arg(i)));
     auto w = openWindow();
     QVERIFY(w);
     ui::EngineController *controller = w->controller();

@@ -13,6 +13,7 @@
 #include "model/bundle.h"
 #include "model/engine.h"
 #include "support/fixtures.h"
+#include "support/images.h"
 
 #include <QBuffer>
 #include <QDir>
@@ -20,9 +21,7 @@
 #include <QFile>
 #include <QImage>
 #include <QJsonDocument>
-#include <QPainter>
 #include <QProcess>
-#include <QRandomGenerator>
 #include <QTemporaryDir>
 #include <QThread>
 #include <QtTest>
@@ -35,22 +34,6 @@
 using namespace unisearch;
 
 namespace {
-
-// A random-looking picture (blocks of colour plus noise), different for every seed.
-QImage makeImage(int w, int h, quint32 seed)
-{
-    QRandomGenerator rng(seed);
-    QImage img(w, h, QImage::Format_RGB32);
-    img.fill(QColor::fromRgb(rng.generate()));
-    QPainter p(&img);
-    for (int i = 0; i < 6; ++i)
-        p.fillRect(rng.bounded(w), rng.bounded(h), 1 + rng.bounded(w), 1 + rng.bounded(h),
-                   QColor::fromRgb(rng.generate()));
-    p.end();
-    for (int i = 0; i < w * h / 16; ++i)
-        img.setPixel(rng.bounded(w), rng.bounded(h), rng.generate());
-    return img;
-}
 
 QByteArray encode(const QImage &img, const char *format, int quality = 90)
 {
@@ -258,7 +241,7 @@ void TestIndexJob::writePhotos(const QString &dir, int count, quint32 seed, cons
     for (int i = 0; i < count; ++i) {
         const QString name = QStringLiteral("%1/p%2.%3").arg(dir).arg(i, 4, 10, QLatin1Char('0'))
                                  .arg(QString::fromLatin1(format).toLower());
-        writeBytes(name, encode(makeImage(48 + (i % 5) * 8, 40 + (i % 3) * 8, seed + quint32(i)), format));
+        writeBytes(name, encode(test::randomImage(48 + (i % 5) * 8, 40 + (i % 3) * 8, seed + quint32(i)), format));
     }
 }
 
@@ -336,8 +319,8 @@ void TestIndexJob::incrementalChangesFollowTheDisk()
     // Add 3, modify 2, delete 2, rename 1, move 1 into a new subfolder, touch 1.
     writePhotos(m_photos + QStringLiteral("/new"), 3, 500);
     QTest::qWait(20);  // a different mtime for the rewritten files
-    writeBytes(photo(QStringLiteral("p0001.jpg")), encode(makeImage(64, 64, 9001), "JPG"));
-    writeBytes(photo(QStringLiteral("p0002.jpg")), encode(makeImage(64, 48, 9002), "JPG"));
+    writeBytes(photo(QStringLiteral("p0001.jpg")), encode(test::randomImage(64, 64, 9001), "JPG"));
+    writeBytes(photo(QStringLiteral("p0002.jpg")), encode(test::randomImage(64, 48, 9002), "JPG"));
     QVERIFY(QFile::remove(photo(QStringLiteral("p0003.jpg"))));
     QVERIFY(QFile::remove(photo(QStringLiteral("p0004.jpg"))));
     QVERIFY(QFile::rename(photo(QStringLiteral("p0005.jpg")), photo(QStringLiteral("renamed.jpg"))));
@@ -450,18 +433,18 @@ void TestIndexJob::modifiedToBrokenLosesItsVector()
 void TestIndexJob::badInputIsRecordedAndTheRestIndexed()
 {
     writePhotos(m_photos, 5, 1);
-    const QImage img = makeImage(64, 48, 77);
+    const QImage img = test::randomImage(64, 48, 77);
     const QByteArray jpeg = encode(img, "JPG");
     writeBytes(photo(QStringLiteral("empty.jpg")), {});
     writeBytes(photo(QStringLiteral("truncated.jpg")), jpeg.left(jpeg.size() * 6 / 10));
     writeBytes(photo(QStringLiteral("really-a-jpeg.png")), jpeg);                     // wrong extension
-    writeBytes(photo(QStringLiteral("photo-named.txt")), encode(makeImage(40, 40, 78), "PNG"));  // image named .txt
+    writeBytes(photo(QStringLiteral("photo-named.txt")), encode(test::randomImage(40, 40, 78), "PNG"));  // image named .txt
     writeBytes(photo(QStringLiteral("notes.png")), QByteArray("just some text, not a picture\n"));
     writeBytes(photo(QStringLiteral("bomb.png")), bombPng(100000, 100000));
-    writeBytes(photo(QStringLiteral("with spaces  and (brackets).jpg")), encode(makeImage(50, 50, 79), "JPG"));
-    writeBytes(photo(QStringLiteral("new\nline.jpg")), encode(makeImage(50, 50, 80), "JPG"));
+    writeBytes(photo(QStringLiteral("with spaces  and (brackets).jpg")), encode(test::randomImage(50, 50, 79), "JPG"));
+    writeBytes(photo(QStringLiteral("new\nline.jpg")), encode(test::randomImage(50, 50, 80), "JPG"));
     const QByteArray rawName = media::encodeFileName(m_photos) + QByteArray("/caf\xe9-latin1-\xff.jpg");
-    QVERIFY(writeRaw(rawName, encode(makeImage(50, 50, 81), "JPG")));
+    QVERIFY(writeRaw(rawName, encode(test::randomImage(50, 50, 81), "JPG")));
     QFile::copy(test::caseDir(QStringLiteral("retrieval-image")) + QStringLiteral("/img0.png"),
                 photo(QStringLiteral("ünïcødé 写真.png")));
 
@@ -511,7 +494,7 @@ void TestIndexJob::unreadableFileIsRetriedOnceReadable()
 {
     writePhotos(m_photos, 3, 1);
     const QString locked = photo(QStringLiteral("locked.jpg"));
-    writeBytes(locked, encode(makeImage(50, 50, 5), "JPG"));
+    writeBytes(locked, encode(test::randomImage(50, 50, 5), "JPG"));
     QVERIFY(::chmod(QFile::encodeName(locked).constData(), 0) == 0);
 
     engine::IndexResult r;
@@ -822,7 +805,7 @@ void TestIndexJob::searchFiltersByTypeFolderAndDate()
         QVERIFY(h.path != probe);
     // A file outside the library is embedded on the fly.
     const QString outside = m_tmp->filePath(QStringLiteral("outside.png"));
-    writeBytes(outside, encode(makeImage(40, 40, 4242), "PNG"));
+    writeBytes(outside, encode(test::randomImage(40, 40, 4242), "PNG"));
     const auto fromFile = session->searcher().similar(outside, simp, &error);
     QVERIFY2(fromFile, qPrintable(error));
     QCOMPARE(fromFile->source, QStringLiteral("embedded"));

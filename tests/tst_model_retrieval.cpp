@@ -5,6 +5,7 @@
 #include "model/uniadapter_p.h"
 #include "support/fixtures.h"
 #include "support/npy.h"
+#include "support/tensorcompare.h"
 
 #include <QtTest>
 
@@ -15,36 +16,12 @@ namespace {
 
 constexpr double kTolerance = 1e-4;
 
-torch::Tensor toTensor(const test::Npy &npy)
-{
-    std::vector<int64_t> shape(npy.shape.begin(), npy.shape.end());
-    if (!npy.f32.empty())
-        return torch::from_blob(const_cast<float *>(npy.f32.data()), shape, torch::kFloat32).clone();
-    return torch::from_blob(const_cast<int64_t *>(npy.i64.data()), shape, torch::kLong).clone();
-}
-
 torch::Tensor fixture(const QString &caseName, const nlohmann::json &c, const char *output)
 {
-    const std::string file = c.at("outputs").at(output).get<std::string>();
-    return toTensor(test::readNpy(test::caseDir(caseName) + QLatin1Char('/') + QString::fromStdString(file)));
+    return test::caseOutput(caseName, c, output);
 }
 
-double maxAbsError(const torch::Tensor &got, const torch::Tensor &expected)
-{
-    if (got.sizes() != expected.sizes())
-        return std::numeric_limits<double>::infinity();
-    return (got.to(torch::kFloat64) - expected.to(torch::kFloat64)).abs().max().item<double>();
-}
-
-#define COMPARE_OUTPUT(label, got, expected)                                                                \
-    do {                                                                                                    \
-        const torch::Tensor g_ = (got), e_ = (expected);                                                    \
-        QCOMPARE(std::vector<int64_t>(g_.sizes().begin(), g_.sizes().end()),                                \
-                 std::vector<int64_t>(e_.sizes().begin(), e_.sizes().end()));                               \
-        const double err_ = maxAbsError(g_, e_);                                                            \
-        qInfo("%s: max abs error %.3g", label, err_);                                                       \
-        QVERIFY2(err_ <= kTolerance, qPrintable(QStringLiteral("%1 differs by %2").arg(label).arg(err_)));  \
-    } while (false)
+#define COMPARE_OUTPUT(label, got, expected) COMPARE_TENSORS(label, got, expected, kTolerance)
 
 struct LoadedCase {
     nlohmann::json spec;
@@ -219,7 +196,7 @@ void TestModelRetrieval::videoCase()
     COMPARE_OUTPUT("itm_logits (video)", itmPlain, fixture(name, c, "itm_logits"));
     COMPARE_OUTPUT("itm_logits_frame_aware", itmAware, fixture(name, c, "itm_logits_frame_aware"));
     // Frame-aware attention must change something, or the test above proves nothing.
-    QVERIFY(maxAbsError(itmPlain, itmAware) > 1e-3);
+    QVERIFY(test::maxAbsError(itmPlain, itmAware) > 1e-3);
 }
 
 void TestModelRetrieval::noAdapterCase()

@@ -16,6 +16,7 @@
 #include "model/bundle.h"
 #include "support/cliprocess.h"
 #include "support/fixtures.h"
+#include "support/images.h"
 #include "support/npy.h"
 
 #include <QBuffer>
@@ -27,9 +28,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLockFile>
-#include <QPainter>
 #include <QProcess>
-#include <QRandomGenerator>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -44,34 +43,10 @@ namespace {
 
 using Run = unisearch::test::CliRun;
 
-QImage makeImage(int w, int h, quint32 seed)
-{
-    QRandomGenerator rng(seed);
-    QImage img(w, h, QImage::Format_RGB32);
-    img.fill(QColor::fromRgb(rng.generate()));
-    QPainter p(&img);
-    for (int i = 0; i < 6; ++i)
-        p.fillRect(rng.bounded(w), rng.bounded(h), 1 + rng.bounded(w), 1 + rng.bounded(h),
-                   QColor::fromRgb(rng.generate()));
-    p.end();
-    for (int i = 0; i < w * h / 16; ++i)
-        img.setPixel(rng.bounded(w), rng.bounded(h), rng.generate());
-    return img;
-}
-
 void saveImage(const QImage &img, const QString &path)
 {
     QDir().mkpath(QFileInfo(path).absolutePath());
     QVERIFY2(img.save(path), qPrintable(path));
-}
-
-// The order (best first) of the rows of a [rows, cols] matrix by column c.
-std::vector<int> orderByColumn(const test::Npy &m, int c)
-{
-    std::vector<int> order(static_cast<size_t>(m.shape[0]));
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](int a, int b) { return m.at({a, c}) > m.at({b, c}); });
-    return order;
 }
 
 } // namespace
@@ -197,7 +172,7 @@ void TestSearchE2E::makeFixtureFolder()
         QVERIFY(QFile::copy(QStringLiteral("%1/img%2.png").arg(dir).arg(i), fixtureImage(i)));
     // Decoys: other pictures, some at the model's size, some larger, one a JPEG.
     for (int i = 0; i < 6; ++i)
-        saveImage(makeImage(i < 3 ? 32 : 80, i < 3 ? 32 : 60, 1000 + quint32(i)),
+        saveImage(test::randomImage(i < 3 ? 32 : 80, i < 3 ? 32 : 60, 1000 + quint32(i)),
                   QStringLiteral("%1/decoys/decoy%2.%3").arg(m_photos).arg(i).arg(i == 5 ? "jpg" : "png"));
 }
 
@@ -249,7 +224,7 @@ void TestSearchE2E::searchFollowsTheReferenceSimilarities()
             QVERIFY(results[i - 1].toObject().value(QStringLiteral("score")).toDouble()
                     >= results[i].toObject().value(QStringLiteral("score")).toDouble());
         const std::vector<int> ranks = ranksOfFixtures(results);
-        const std::vector<int> expected = orderByColumn(sim, k);
+        const std::vector<int> expected = test::rowsByColumn(sim, k);
         for (size_t j = 1; j < expected.size(); ++j)
             QVERIFY2(ranks[size_t(expected[j - 1])] < ranks[size_t(expected[j])],
                      qPrintable(QStringLiteral("caption %1 '%2': img%3 should rank above img%4 (ranks %5 %6 %7)")
@@ -444,7 +419,7 @@ void TestSearchE2E::killedIndexerLosesNothing()
     registerModel();
     constexpr int files = 600;
     for (int i = 0; i < files; ++i)
-        saveImage(makeImage(96, 72, quint32(i)),
+        saveImage(test::randomImage(96, 72, quint32(i)),
                   QStringLiteral("%1/d%2/img%3.jpg").arg(m_photos).arg(i / 100).arg(i, 4, 10, QLatin1Char('0')));
 
     // Kill after 0 (scanning), then after some progress lines. A line is printed after
@@ -661,7 +636,7 @@ void TestSearchE2E::watchIndexesChangesUntilSigterm()
     };
     QCOMPARE(itemCount(), 9);
     // A new photo in a new subfolder, and a deleted one.
-    saveImage(makeImage(40, 40, 4242), m_photos + QStringLiteral("/later/new.png"));
+    saveImage(test::randomImage(40, 40, 4242), m_photos + QStringLiteral("/later/new.png"));
     QVERIFY(QFile::remove(m_photos + QStringLiteral("/decoys/decoy0.png")));
     t.restart();
     int items = 0;

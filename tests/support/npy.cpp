@@ -1,5 +1,8 @@
 #include "support/npy.h"
 
+#include <algorithm>
+#include <numeric>
+
 #include <QFile>
 #include <QRegularExpression>
 #include <cstring>
@@ -72,6 +75,14 @@ Npy readNpy(const QString &path)
         throw std::runtime_error("unsupported npy dtype " + descr.captured(1).toStdString());
     }
     return out;
+}
+
+std::vector<int> rowsByColumn(const Npy &m, int c)
+{
+    std::vector<int> order(static_cast<size_t>(m.shape.at(0)));
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return m.at({a, c}) > m.at({b, c}); });
+    return order;
 }
 
 } // namespace unisearch::test

@@ -17,4 +17,7 @@ struct Npy {
 
 Npy readNpy(const QString &path); // throws std::runtime_error
 
+// The rows of a [rows, cols] float matrix ordered by their value in column c, highest first.
+std::vector<int> rowsByColumn(const Npy &m, int c);
+
 } // namespace unisearch::test
