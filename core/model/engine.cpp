@@ -73,6 +73,16 @@ std::vector<std::vector<float>> rowsOf(const torch::Tensor &t)
     return rows;
 }
 
+// The checkpoint's tensors; an unreadable checkpoint is a ModelError.
+StateDict readCheckpoint(const std::string &weightsPath)
+{
+    try {
+        return loadCheckpoint(weightsPath);
+    } catch (const CheckpointError &e) {
+        throw ModelError(e.what());
+    }
+}
+
 } // namespace
 
 struct ModelEngine::Private {
@@ -155,19 +165,25 @@ ModelEngine::ModelEngine(std::unique_ptr<Private> p)
 
 ModelEngine::~ModelEngine() = default;
 
+std::unique_ptr<ModelEngine> ModelEngine::placed(std::unique_ptr<Private> p, const Options &options)
+{
+    const torch::Device device = parseDevice(options.device);
+    p->device = device;
+    p->dtype = options.bfloat16 ? torch::kBFloat16 : torch::kFloat32;
+    p->deviceName = device.str();
+    p->model->castTo(device, p->dtype);
+    p->model->eval();
+    return std::unique_ptr<ModelEngine>(new ModelEngine(std::move(p)));
+}
+
 std::unique_ptr<ModelEngine> ModelEngine::load(const Architecture &architecture, const std::string &weightsPath,
                                                const Options &options, LoadReport *report)
 {
-    const torch::Device device = parseDevice(options.device);
+    parseDevice(options.device); // a bad device name fails before anything is read
     if (options.threads > 0)
         at::set_num_threads(options.threads);
     return guarded("loading the model", [&] {
-        StateDict dict;
-        try {
-            dict = loadCheckpoint(weightsPath);
-        } catch (const CheckpointError &e) {
-            throw ModelError(e.what());
-        }
+        StateDict dict = readCheckpoint(weightsPath);
         const CheckpointLayout layout = detectLayout(dict);
         if (!layout.retrieval && !layout.vqa)
             throw ModelError("the checkpoint " + weightsPath
@@ -190,18 +206,13 @@ std::unique_ptr<ModelEngine> ModelEngine::load(const Architecture &architecture,
                 throw ModelError(std::string("cannot apply the adapter pack: ") + e.what());
             }
         }
-        p->device = device;
-        p->dtype = options.bfloat16 ? torch::kBFloat16 : torch::kFloat32;
-        p->deviceName = device.str();
-        p->model->castTo(device, p->dtype);
-        p->model->eval();
-        return std::unique_ptr<ModelEngine>(new ModelEngine(std::move(p)));
+        return placed(std::move(p), options);
     });
 }
 
 std::unique_ptr<ModelEngine> ModelEngine::random(const Architecture &architecture, const Options &options)
 {
-    const torch::Device device = parseDevice(options.device);
+    parseDevice(options.device); // a bad device name fails before anything is read
     if (options.threads > 0)
         at::set_num_threads(options.threads);
     return guarded("building a random model", [&] {
@@ -209,24 +220,14 @@ std::unique_ptr<ModelEngine> ModelEngine::random(const Architecture &architectur
         p->arch = architecture;
         p->model = UniAdapterModel(p->arch, ModelHeads{true, true});
         p->model->randomize();
-        p->device = device;
-        p->dtype = options.bfloat16 ? torch::kBFloat16 : torch::kFloat32;
-        p->deviceName = device.str();
-        p->model->castTo(device, p->dtype);
-        p->model->eval();
-        return std::unique_ptr<ModelEngine>(new ModelEngine(std::move(p)));
+        return placed(std::move(p), options);
     });
 }
 
 LoadReport ModelEngine::inspect(const Architecture &architecture, const std::string &weightsPath)
 {
     return guarded("inspecting the checkpoint", [&] {
-        StateDict dict;
-        try {
-            dict = loadCheckpoint(weightsPath);
-        } catch (const CheckpointError &e) {
-            throw ModelError(e.what());
-        }
+        StateDict dict = readCheckpoint(weightsPath);
         const CheckpointLayout layout = detectLayout(dict);
         LoadReport rep;
         if (!layout.retrieval && !layout.vqa) {

@@ -127,6 +127,8 @@ public:
 private:
     struct Private;
     explicit ModelEngine(std::unique_ptr<Private> d);
+    // Moves the built model to options' device and precision, in inference mode.
+    static std::unique_ptr<ModelEngine> placed(std::unique_ptr<Private> p, const Options &options);
     std::unique_ptr<Private> d;
 };
 
