@@ -1,8 +1,10 @@
-// unisearch-bench train [--size full|fixture] [--steps N] [--threads N] [--json]
+// unisearch-bench train [--size full|fixture] [--steps N] [--threads N] [--checkpoint both|on|off] [--json]
 // Seconds per training step at batch 8 (the first step is a warm-up and not counted) for
 // retrieval in query mode (image features cached) and full mode, float32 and bfloat16
-// autocast, on random weights; peak resident memory of the process after each case; and
-// query adaptation of 200 labelled items for 10 epochs (the 2-minute target).
+// autocast, full mode with and without activation checkpointing (query mode never
+// checkpoints), on random weights; the peak
+// resident memory of each case; and query adaptation of 200 labelled items for 10 epochs
+// (the 2-minute target; default settings, so checkpointing on).
 #include "bench_train.h"
 
 #include "model/architecture.h"
@@ -11,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <chrono>
@@ -18,6 +21,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <vector>
 
 using namespace unisearch::model;
 
@@ -28,6 +32,36 @@ double peakRssMiB()
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
     return double(u.ru_maxrss) / 1024.0;
+}
+
+// Hands the heap's free memory back to the kernel and restarts the kernel's peak-RSS
+// counter (VmHWM), so that caseRssMiB() measures one case. False when the kernel refuses.
+bool resetPeakRss()
+{
+    malloc_trim(0);
+    FILE *f = std::fopen("/proc/self/clear_refs", "w");
+    if (!f)
+        return false;
+    const bool ok = std::fputs("5", f) >= 0;
+    return std::fclose(f) == 0 && ok;
+}
+
+// Peak RSS since resetPeakRss() (VmHWM); the process's peak when that failed.
+double caseRssMiB(bool reset)
+{
+    if (reset) {
+        if (FILE *f = std::fopen("/proc/self/status", "r")) {
+            char line[256];
+            long kib = -1;
+            while (std::fgets(line, sizeof line, f))
+                if (std::sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+                    break;
+            std::fclose(f);
+            if (kib >= 0)
+                return double(kib) / 1024.0;
+        }
+    }
+    return peakRssMiB();
 }
 
 RetrievalData makeData(const Architecture &a, int items, bool features)
@@ -66,9 +100,18 @@ RetrievalData makeData(const Architecture &a, int items, bool features)
 
 int runTrainBench(int argc, char **argv)
 {
-    std::string size = "full";
+    std::string size = "full", checkpoint = "both";
     int steps = 3, threads = 0;
     bool json = false;
+    auto usage = [](FILE *out) {
+        std::fprintf(out,
+                     "usage: unisearch-bench train [--size full|fixture] [--steps N] [--threads N]\n"
+                     "                             [--checkpoint both|on|off] [--json]\n"
+                     "  seconds per retrieval training step at batch 8 (after one warm-up step) and peak\n"
+                     "  resident memory per case: query and full mode, float32 and bfloat16 autocast; full\n"
+                     "  mode with activation checkpointing (on), without (off) or both (default); then\n"
+                     "  query adaptation of 200 items x 10 epochs. --steps: timed steps per case (default 3).\n");
+    };
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--size" && i + 1 < argc)
@@ -77,13 +120,25 @@ int runTrainBench(int argc, char **argv)
             steps = std::max(1, std::atoi(argv[++i]));
         else if (a == "--threads" && i + 1 < argc)
             threads = std::atoi(argv[++i]);
+        else if (a == "--checkpoint" && i + 1 < argc && (std::string(argv[i + 1]) == "both"
+                                                         || std::string(argv[i + 1]) == "on"
+                                                         || std::string(argv[i + 1]) == "off"))
+            checkpoint = argv[++i];
         else if (a == "--json")
             json = true;
-        else {
-            std::fprintf(stderr, "usage: unisearch-bench train [--size full|fixture] [--steps N] [--threads N] [--json]\n");
+        else if (a == "--help" || a == "-h") {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
             return 2;
         }
     }
+    std::vector<bool> checkpointCases;
+    if (checkpoint != "off")
+        checkpointCases.push_back(true);
+    if (checkpoint != "on")
+        checkpointCases.push_back(false);
     if (threads > 0)
         setThreads(threads);
     Architecture arch; // full size: BLIP-base with UniAdapter, 384 px
@@ -103,28 +158,38 @@ int runTrainBench(int argc, char **argv)
     }
     nlohmann::json out = {{"size", size}, {"threads", unisearch::model::threads()}, {"batch", 8}, {"cases", nlohmann::json::array()}};
     for (const char *mode : {"query", "full"}) {
+        const bool full = std::string(mode) == "full";
         for (bool bf16 : {false, true}) {
-            TrainParams p;
-            p.mode = std::string(mode) == "full" ? TrainMode::Full : TrainMode::Query;
-            p.epochs = steps + 1;
-            p.batchSize = 8;
-            p.bfloat16 = bf16;
-            auto trainer = Trainer::random(arch, p);
-            const RetrievalData data = makeData(arch, 8, p.mode == TrainMode::Query);
-            std::vector<double> at;
-            const auto start = std::chrono::steady_clock::now();
-            trainer->train(data, [&](const TrainProgress &) {
-                at.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-                return true;
-            });
-            const double perStep = (at.back() - at.front()) / double(at.size() - 1);
-            nlohmann::json c = {{"mode", mode}, {"precision", bf16 ? "bfloat16" : "float32"},
-                                {"seconds_per_step", perStep}, {"peak_rss_mib", peakRssMiB()}};
-            out["cases"].push_back(c);
-            if (!json)
-                std::printf("%-5s %-8s  %8.3f s/step  (peak RSS %.0f MiB)\n", mode, bf16 ? "bfloat16" : "float32", perStep,
-                            peakRssMiB());
-            std::fflush(stdout);
+            for (bool ckpt : full ? checkpointCases : std::vector<bool>{false}) {
+                const bool reset = resetPeakRss();
+                std::vector<double> at; // seconds at the end of each step
+                {
+                    TrainParams p;
+                    p.mode = full ? TrainMode::Full : TrainMode::Query;
+                    p.epochs = steps + 1;
+                    p.batchSize = 8;
+                    p.bfloat16 = bf16;
+                    p.checkpointActivations = ckpt;
+                    auto trainer = Trainer::random(arch, p);
+                    const RetrievalData data = makeData(arch, 8, p.mode == TrainMode::Query);
+                    const auto start = std::chrono::steady_clock::now();
+                    trainer->train(data, [&](const TrainProgress &) {
+                        at.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+                        return true;
+                    });
+                } // the trainer is gone before its memory is measured
+                const double perStep = (at.back() - at.front()) / double(at.size() - 1);
+                const double rss = caseRssMiB(reset);
+                nlohmann::json c = {{"mode", mode}, {"precision", bf16 ? "bfloat16" : "float32"},
+                                    {"checkpoint", ckpt}, {"seconds_per_step", perStep},
+                                    {"peak_rss_mib", rss}, {"peak_rss_of", reset ? "case" : "process"}};
+                out["cases"].push_back(c);
+                if (!json)
+                    std::printf("%-5s %-8s %-13s %8.3f s/step  (peak RSS %.0f MiB%s)\n", mode,
+                                bf16 ? "bfloat16" : "float32", !full ? "" : ckpt ? "checkpoint" : "no checkpoint",
+                                perStep, rss, reset ? "" : ", process so far");
+                std::fflush(stdout);
+            }
         }
     }
     {

@@ -23,7 +23,8 @@ void usage(FILE *out)
                  "suites:\n"
                  "  model   seconds per image (batch 1 and 8), per text query, per ITM re-rank of 16,\n"
                  "          float32 and bfloat16, full-size UniAdapter with random weights\n"
-                 "  train   seconds per training step (batch 8), query and full mode, float32/bfloat16\n"
+                 "  train   seconds per training step (batch 8) and peak memory, query and full mode,\n"
+                 "          float32/bfloat16, with and without activation checkpointing\n"
 #ifdef UNISEARCH_BENCH_CORE
                  "  index   vector store over 1,000,000 items: build, recall@10, latency\n"
                  "  video   FFmpeg frame sampling of a generated 10-minute 1080p clip\n"

@@ -2,7 +2,8 @@
 // gradients that agree with finite differences), made-up words are learned in both modes
 // (held-out recall@1 from chance to >= 0.9), runs are reproducible from a seed, packs
 // round-trip into the inference engine exactly and a pack for another base model or a
-// damaged file is refused with a clear message, and cancelling stops at a step.
+// damaged file is refused with a clear message, cancelling stops at a step, and activation
+// checkpointing changes neither the loss, the gradients nor the trained weights.
 #include "model/adapterpack.h"
 #include "model/engine.h"
 #include "model/sha256.h"
@@ -117,6 +118,65 @@ double maxAbsDiff(const std::vector<std::vector<float>> &a, const std::vector<st
     return m;
 }
 
+// Three questions about three images, two weighted answers each.
+VqaData makeVqaData(const Tokenizer &tok, int imageSize)
+{
+    VqaData data;
+    data.images = makeImages(3, imageSize, 3);
+    const std::vector<std::pair<std::string, std::string>> qa = {
+        {"what is the zorblat doing?", "sleeping"}, {"what color is it?", "red"}, {"how many are there?", "two"}};
+    for (int i = 0; i < 3; ++i) {
+        VqaExample e;
+        e.question = tok.encode(qa[static_cast<size_t>(i)].first);
+        e.image = i;
+        e.answers = {tok.encode(qa[static_cast<size_t>(i)].second), tok.encode("yes")};
+        e.weights = {0.75f, 0.25f};
+        data.examples.push_back(e);
+    }
+    return data;
+}
+
+// Largest |a - b| over the tensor, relative to the tensor's largest |a|.
+double relativeDiff(const std::vector<double> &a, const std::vector<double> &b)
+{
+    if (a.size() != b.size())
+        return 1e9;
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        diff = std::max(diff, std::abs(a[i] - b[i]));
+        scale = std::max(scale, std::abs(a[i]));
+    }
+    return scale > 0 ? diff / scale : diff;
+}
+
+// Two trainers with the same settings, activation checkpointing on (first) and off.
+std::pair<std::unique_ptr<Trainer>, std::unique_ptr<Trainer>> withAndWithoutCheckpointing(const Architecture &arch,
+                                                                                          const std::string &weights,
+                                                                                          TrainParams p)
+{
+    p.checkpointActivations = true;
+    auto on = Trainer::create(arch, weights, p);
+    p.checkpointActivations = false;
+    return {std::move(on), Trainer::create(arch, weights, p)};
+}
+
+// The loss and the gradient of every trainable tensor agree between the two trainers
+// (float64: up to the rounding of a different summation order).
+void compareLossAndGradients(Trainer &on, Trainer &off, double lossOn, double lossOff)
+{
+    QVERIFY2(std::abs(lossOn - lossOff) <= 1e-12 * std::abs(lossOff),
+             qPrintable(QStringLiteral("loss %1 vs %2").arg(lossOn, 0, 'g', 17).arg(lossOff, 0, 'g', 17)));
+    const auto names = off.trainableNames();
+    QCOMPARE(on.trainableNames(), names);
+    for (const auto &name : names) {
+        const auto a = on.gradient(name), b = off.gradient(name);
+        QVERIFY2(std::any_of(b.begin(), b.end(), [](double v) { return v != 0.0; }), ("no gradient reaches " + name).c_str());
+        const double rel = relativeDiff(a, b);
+        QVERIFY2(rel <= 1e-12, qPrintable(QStringLiteral("%1: gradients differ by %2 (relative)")
+                                              .arg(QString::fromStdString(name)).arg(rel)));
+    }
+}
+
 } // namespace
 
 class TestTrainer : public QObject
@@ -137,7 +197,12 @@ private slots:
     void malformedPacksAreRefused();
     void cancelStopsAtTheStep();
     void vqaLearnsAnswersTrainingOnlyAdapters();
+    void vqaHeldOutAccuracyRises();
+    void epochEndEvaluationChangesNothing();
     void badDataIsReported();
+    void checkpointingKeepsLossAndGradients();
+    void checkpointingKeepsTrainedWeights();
+    void checkpointingKeepsBfloat16Autocast();
 
 private:
     std::unique_ptr<Tokenizer> m_tok;
@@ -416,18 +481,7 @@ void TestTrainer::cancelStopsAtTheStep()
 void TestTrainer::vqaLearnsAnswersTrainingOnlyAdapters()
 {
     const Architecture vqaArch = fixtureArchitecture(QStringLiteral("vqa"));
-    VqaData data;
-    data.images = makeImages(3, vqaArch.vision.imageSize, 3);
-    const std::vector<std::pair<std::string, std::string>> qa = {
-        {"what is the zorblat doing?", "sleeping"}, {"what color is it?", "red"}, {"how many are there?", "two"}};
-    for (int i = 0; i < 3; ++i) {
-        VqaExample e;
-        e.question = m_tok->encode(qa[static_cast<size_t>(i)].first);
-        e.image = i;
-        e.answers = {m_tok->encode(qa[static_cast<size_t>(i)].second), m_tok->encode("yes")};
-        e.weights = {0.75f, 0.25f};
-        data.examples.push_back(e);
-    }
+    const VqaData data = makeVqaData(*m_tok, vqaArch.vision.imageSize);
     std::vector<std::vector<int64_t>> candidates;
     for (const char *a : {"sleeping", "red", "two", "yes", "blue"})
         candidates.push_back(m_tok->encode(a));
@@ -458,6 +512,108 @@ void TestTrainer::vqaLearnsAnswersTrainingOnlyAdapters()
     }
 }
 
+namespace {
+
+// Groups of generated images: each group its own colours and stripes, each image of a
+// group a shifted, noisier variant, so an unseen image of a group looks like its group.
+std::vector<Pixels> makeGroupImages(int groups, int perGroup, int size, unsigned seed)
+{
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    std::uniform_real_distribution<float> phase(0.f, 6.2832f);
+    std::vector<Pixels> out;
+    for (int g = 0; g < groups; ++g) {
+        const float base[3] = {normal(rng), normal(rng), normal(rng)};
+        const float fx = normal(rng), fy = normal(rng);
+        for (int k = 0; k < perGroup; ++k) {
+            const float shift = phase(rng);
+            Pixels p(static_cast<size_t>(3 * size * size));
+            for (int c = 0; c < 3; ++c)
+                for (int y = 0; y < size; ++y)
+                    for (int x = 0; x < size; ++x)
+                        p[static_cast<size_t>((c * size + y) * size + x)] =
+                            base[c] + 0.8f * std::sin(fx * x * 0.3f + fy * y * 0.3f + c + shift) + 0.2f * normal(rng);
+            out.push_back(std::move(p));
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+// The same question about every image; the answer is a made-up word per group of images.
+// Trained on some images of each group, asked about the others: the answer has to come
+// from what the image shows, and held-out accuracy rises from chance to >= 0.9.
+void TestTrainer::vqaHeldOutAccuracyRises()
+{
+    const Architecture vqaArch = fixtureArchitecture(QStringLiteral("vqa"));
+    const std::vector<std::string> answers = {"zorblat", "quindle", "fremmix", "blorpton"};
+    constexpr int perGroup = 6, heldOutPerGroup = 2;
+    // Held-out images are a data set of their own (evaluating it mid-training must not
+    // disturb the training set's cached images).
+    VqaData train, heldOut;
+    const std::vector<Pixels> images =
+        makeGroupImages(static_cast<int>(answers.size()), perGroup, vqaArch.vision.imageSize, 21);
+    const std::vector<int64_t> question = m_tok->encode("what is in the picture?");
+    std::vector<std::vector<int64_t>> candidates;
+    for (size_t g = 0; g < answers.size(); ++g) {
+        candidates.push_back(m_tok->encode(answers[g]));
+        for (int k = 0; k < perGroup; ++k) {
+            VqaData &set = k < heldOutPerGroup ? heldOut : train;
+            VqaExample e;
+            e.question = question;
+            e.image = static_cast<int>(set.images.size());
+            e.answers = {candidates.back()};
+            set.images.push_back(images[g * perGroup + static_cast<size_t>(k)]);
+            set.examples.push_back(e);
+        }
+    }
+    for (TrainMode mode : {TrainMode::Query, TrainMode::Full}) {
+        TrainParams p = params(mode, 60);
+        p.task = TrainTask::Vqa;
+        auto trainer = Trainer::create(vqaArch, weightsPath("vqa.pth"), p);
+        const double before = trainer->vqaAccuracy(heldOut, candidates);
+        std::vector<double> curve;
+        const auto result = trainer->train(train, [&](const TrainProgress &progress) {
+            if (progress.epochEnd)
+                curve.push_back(trainer->vqaAccuracy(heldOut, candidates));
+            return true;
+        });
+        const double after = trainer->vqaAccuracy(heldOut, candidates);
+        qInfo("vqa %s: held-out accuracy %.3f -> %.3f (%d steps, loss %.3f -> %.3f)", toString(mode).c_str(), before,
+              after, result.steps, result.losses.front(), result.losses.back());
+        QVERIFY(before <= 0.5);
+        QVERIFY(after >= 0.9);
+        QCOMPARE(curve.size(), size_t(p.epochs));
+        QCOMPARE(curve.back(), after);
+    }
+}
+
+// Evaluating at each epoch's end (the validation curve) changes neither the weights nor
+// the run: same seed, same weights as without it.
+void TestTrainer::epochEndEvaluationChangesNothing()
+{
+    TrainParams p = params(TrainMode::Full, 3);
+    auto evaluated = Trainer::create(m_arch, weightsPath("retrieval.pth"), p);
+    auto plain = Trainer::create(m_arch, weightsPath("retrieval.pth"), p);
+    std::vector<int> ends;
+    std::vector<double> curve;
+    const auto result = evaluated->train(m_task.train, [&](const TrainProgress &progress) {
+        if (progress.epochEnd) {
+            ends.push_back(progress.step);
+            curve.push_back(evaluated->evaluate(m_task.validation).recallAt1);
+        }
+        return true;
+    });
+    QCOMPARE(result.steps, 12);
+    QCOMPARE(ends, (std::vector<int>{4, 8, 12}));
+    for (double v : curve)
+        QVERIFY(v >= 0 && v <= 1);
+    QCOMPARE(curve.back(), evaluated->evaluate(m_task.validation).recallAt1);
+    plain->train(m_task.train);
+    QVERIFY(evaluated->snapshot(true) == plain->snapshot(true));
+}
+
 void TestTrainer::badDataIsReported()
 {
     auto trainer = Trainer::create(m_arch, weightsPath("retrieval.pth"), params(TrainMode::Full, 1));
@@ -474,6 +630,104 @@ void TestTrainer::badDataIsReported()
     TrainParams vqa = params(TrainMode::Full, 1);
     vqa.task = TrainTask::Vqa;
     QVERIFY_THROWS_EXCEPTION(TrainError, Trainer::create(m_arch, weightsPath("retrieval.pth"), vqa));
+}
+
+void TestTrainer::checkpointingKeepsLossAndGradients()
+{
+    // Retrieval, full mode: ITC + ITM, the image encoder and the video K/V adapters trained,
+    // so the cross-attention keys/values reaching the checkpointed layers need gradients.
+    TrainParams p = params(TrainMode::Full, 1);
+    p.doublePrecision = true;
+    auto [on, off] = withAndWithoutCheckpointing(m_arch, weightsPath("retrieval.pth"), p);
+    RetrievalData batch = m_task.train;
+    batch.examples.clear();
+    for (size_t i = 0; i < m_task.train.examples.size(); i += 3)
+        batch.examples.push_back(m_task.train.examples[i]);
+    const double lossOn = on->lossOf(batch, 11, true);
+    const double lossOff = off->lossOf(batch, 11, true);
+    // Every ViT block and text layer (text pass, two ITM passes) was recomputed.
+    QVERIFY2(on->recomputedBlocks() >= m_arch.vision.depth + 3 * m_arch.text.layers,
+             qPrintable(QString::number(on->recomputedBlocks())));
+    QCOMPARE(off->recomputedBlocks(), 0LL);
+    compareLossAndGradients(*on, *off, lossOn, lossOff);
+    // Without gradients nothing is checkpointed (inference paths run as before).
+    const long long recomputed = on->recomputedBlocks();
+    QCOMPARE(on->lossOf(batch, 11, false), lossOn);
+    QCOMPARE(on->recomputedBlocks(), recomputed);
+    // Query mode (text-sized activations only) never checkpoints.
+    TrainParams query = params(TrainMode::Query, 1);
+    query.doublePrecision = true;
+    auto queryTrainer = Trainer::create(m_arch, weightsPath("retrieval.pth"), query);
+    queryTrainer->lossOf(batch, 11, true);
+    QCOMPARE(queryTrainer->recomputedBlocks(), 0LL);
+
+    // VQA, full mode: image encoder, question encoder (cross-attention to the image) and
+    // the answer decoder (cross-attention to the question states, causal self-attention).
+    const Architecture vqaArch = fixtureArchitecture(QStringLiteral("vqa"));
+    const VqaData vqa = makeVqaData(*m_tok, vqaArch.vision.imageSize);
+    p.task = TrainTask::Vqa;
+    auto [vqaOn, vqaOff] = withAndWithoutCheckpointing(vqaArch, weightsPath("vqa.pth"), p);
+    const double vqaLossOn = vqaOn->lossOf(vqa, true);
+    const double vqaLossOff = vqaOff->lossOf(vqa, true);
+    QVERIFY2(vqaOn->recomputedBlocks() >= vqaArch.vision.depth + 2 * vqaArch.text.layers,
+             qPrintable(QString::number(vqaOn->recomputedBlocks())));
+    compareLossAndGradients(*vqaOn, *vqaOff, vqaLossOn, vqaLossOff);
+}
+
+void TestTrainer::checkpointingKeepsTrainedWeights()
+{
+    TrainParams p = params(TrainMode::Full, 1); // 4 steps
+    p.doublePrecision = true;
+    auto [on, off] = withAndWithoutCheckpointing(m_arch, weightsPath("retrieval.pth"), p);
+    const auto before = on->snapshot(false);
+    const auto resultOn = on->train(m_task.train);
+    const auto resultOff = off->train(m_task.train);
+    QCOMPARE(resultOn.steps, 4);
+    QVERIFY(on->recomputedBlocks() > 0);
+    for (int s = 0; s < 4; ++s)
+        QVERIFY(std::abs(resultOn.losses[s] - resultOff.losses[s]) <= 1e-9 * std::abs(resultOff.losses[s]));
+    const auto names = on->trainableNames();
+    const std::set<std::string> trainable(names.begin(), names.end());
+    const auto afterOn = on->snapshot(false), afterOff = off->snapshot(false);
+    for (const auto &[name, values] : before) {
+        const auto &a = afterOn.at(name), &b = afterOff.at(name);
+        if (!trainable.count(name)) {
+            QVERIFY2(a == values && b == values, ("frozen tensor changed: " + name).c_str());
+            continue;
+        }
+        QVERIFY2(a != values, ("trainable tensor did not change: " + name).c_str());
+        // Snapshots are float: the float64 weights agree to float rounding.
+        const double rel = relativeDiff(std::vector<double>(a.begin(), a.end()), std::vector<double>(b.begin(), b.end()));
+        QVERIFY2(rel <= 1e-6, qPrintable(QStringLiteral("%1: weights differ by %2 (relative)")
+                                             .arg(QString::fromStdString(name)).arg(rel)));
+    }
+}
+
+// With bfloat16 autocast the recomputation runs at the forward's precision: the loss is
+// the same bit for bit, and the gradients agree to far less than bfloat16's rounding
+// (which a float32 recomputation would show: 1-8% on this batch).
+void TestTrainer::checkpointingKeepsBfloat16Autocast()
+{
+    TrainParams p = params(TrainMode::Full, 1);
+    p.bfloat16 = true;
+    auto [on, off] = withAndWithoutCheckpointing(m_arch, weightsPath("retrieval.pth"), p);
+    QCOMPARE(on->lossOf(m_task.train, 11, true), off->lossOf(m_task.train, 11, true));
+    QVERIFY(on->recomputedBlocks() > 0);
+    int checked = 0;
+    for (const auto &name : on->trainableNames()) {
+        if (name.rfind("adapters.", 0) != 0)
+            continue;
+        const double rel = relativeDiff(on->gradient(name), off->gradient(name));
+        // Tensors read once per block see the same operations; those read twice (down/up
+        // projections in multimodal layers) sum their two gradients in float32 rather
+        // than through one cached bfloat16 cast.
+        const bool once = name.find("visual_up_proj") != std::string::npos
+            || name.find("adapter_layer_norm_cross_modal") != std::string::npos;
+        QVERIFY2(rel <= (once ? 1e-4 : 1e-2), qPrintable(QStringLiteral("%1: gradients differ by %2 (relative)")
+                                                             .arg(QString::fromStdString(name)).arg(rel)));
+        checked += once;
+    }
+    QCOMPARE(checked, 4 * m_arch.vision.depth);
 }
 
 QTEST_GUILESS_MAIN(TestTrainer)

@@ -230,8 +230,23 @@ torch::Tensor BertEncoderImpl::forward(torch::Tensor x, const torch::Tensor &sel
         cache->keys.assign(m_layers.size(), torch::Tensor());
         cache->values.assign(m_layers.size(), torch::Tensor());
     }
+    const bool mm = mode == TextMode::Multimodal;
+    std::vector<torch::Tensor> trainable;
     for (size_t i = 0; i < m_layers.size(); ++i) {
-        const bool mm = mode == TextMode::Multimodal;
+        if (m_checkpoint && !cache) {
+            // Cross-attention keys/values that require a gradient (from a trained image
+            // encoder, question encoder or video adapter) get theirs through the checkpoint.
+            std::vector<torch::Tensor> in{x, selfMask, mm ? cross->keys[i] : torch::Tensor(),
+                                          mm ? cross->values[i] : torch::Tensor(), mm ? cross->mask : torch::Tensor()};
+            if (shouldCheckpoint(m_checkpoint, *m_layers[i], in, trainable)) {
+                x = checkpointBlock(
+                    [layer = m_layers[i], mode](const std::vector<torch::Tensor> &a) {
+                        return layer->forward(a[0], a[1], mode, a[2], a[3], a[4], nullptr, nullptr);
+                    },
+                    in, trainable, m_checkpoint);
+                continue;
+            }
+        }
         x = m_layers[i]->forward(x, selfMask, mode, mm ? cross->keys[i] : torch::Tensor(),
                                  mm ? cross->values[i] : torch::Tensor(), mm ? cross->mask : torch::Tensor(),
                                  cache ? &cache->keys[i] : nullptr, cache ? &cache->values[i] : nullptr);

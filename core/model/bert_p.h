@@ -5,6 +5,7 @@
 // Internal to us_model.
 #include "adapter_p.h"
 #include "architecture.h"
+#include "checkpoint_p.h"
 
 #include <optional>
 
@@ -111,10 +112,14 @@ public:
                           const CrossState *cross, SelfCache *cache) const;
     void randomize();
     int64_t layers() const { return static_cast<int64_t>(m_layers.size()); }
+    // Non-null: layers that need gradients recompute their activations in backward (not
+    // with a decoding cache, which is inference only).
+    void setCheckpointing(CheckpointSwitch on) { m_checkpoint = std::move(on); }
 
 private:
     std::vector<BertLayer> m_layers;
     LoraAdapter m_videoKey{nullptr}, m_videoValue{nullptr};
+    CheckpointSwitch m_checkpoint;
 };
 TORCH_MODULE(BertEncoder);
 

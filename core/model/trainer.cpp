@@ -125,6 +125,7 @@ struct Trainer::Private {
     torch::Device device{torch::kCPU};
     torch::ScalarType dtype = torch::kFloat32;
     torch::Tensor temp;                                          // scalar, learnable (retrieval)
+    CheckpointSwitch checkpointing;                              // null: off
     std::vector<std::pair<std::string, torch::Tensor>> all;       // canonical name → tensor (aliases once)
     std::vector<std::pair<std::string, torch::Tensor>> trainable; // includes "temp" for retrieval
 
@@ -134,11 +135,31 @@ struct Trainer::Private {
     torch::Tensor imageTokens; // [N,S,W] query-mode VQA
 
     bool query() const { return params.mode == TrainMode::Query; }
+
+    // Evaluation, possibly from inside a progress callback mid-training: inference mode
+    // for its duration, and the training mode restored afterwards.
+    struct EvalScope {
+        UniAdapterModel &model;
+        bool wasTraining;
+        explicit EvalScope(UniAdapterModel &m)
+            : model(m)
+            , wasTraining(m->is_training())
+        {
+            model->eval();
+        }
+        ~EvalScope() { model->train(wasTraining); }
+    };
     // Losses in float32 (float64 for a float64 model: finite-difference checks).
     torch::ScalarType lossDtype() const { return dtype == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32; }
 
     void collectParameters()
     {
+        // Query mode keeps only text-sized activations (a few MiB at batch 8): recomputing
+        // them would cost time (~1.5x per step) and save nothing.
+        if (params.checkpointActivations && params.mode == TrainMode::Full) {
+            checkpointing = std::make_shared<CheckpointStats>();
+            model->setCheckpointing(checkpointing);
+        }
         std::map<const c10::TensorImpl *, std::pair<std::string, torch::Tensor>> unique;
         for (const auto &item : model->named_parameters(true)) {
             auto [it, inserted] = unique.emplace(item.value().unsafeGetTensorImpl(), std::make_pair(item.key(), item.value()));
@@ -248,7 +269,8 @@ struct Trainer::Private {
             imageFeats = encodeImagesNoGrad(pixels, false);
     }
 
-    void prepare(const VqaData &data)
+    // cache = false: checks the data only (evaluation), keeping the cached tensors.
+    void prepare(const VqaData &data, bool cache = true)
     {
         if (!model->heads().vqa)
             throw TrainError("this model has no answer decoder (it is a retrieval model); choose a VQA model");
@@ -268,6 +290,8 @@ struct Trainer::Private {
             for (const auto &a : e.answers)
                 checkIds(a, "an answer of question " + std::to_string(i));
         }
+        if (!cache)
+            return;
         pixels = pixelTensor(data.images);
         imageTokens = query() ? encodeImagesNoGrad(pixels, true) : torch::Tensor();
     }
@@ -458,6 +482,7 @@ struct Trainer::Private {
                     p.secondsPerStep = elapsed / step;
                     p.examplesPerSecond = elapsed > 0 ? seen / elapsed : 0.0;
                     p.etaSeconds = p.secondsPerStep * (total - step);
+                    p.epochEnd = s == stepsPerEpoch - 1;
                     if (!progress(p)) {
                         result.cancelled = true;
                         model->eval();
@@ -634,6 +659,7 @@ RetrievalMetrics Trainer::evaluate(const RetrievalData &data)
         if (data.examples.empty())
             return m;
         torch::NoGradGuard noGrad;
+        Private::EvalScope evalScope(d->model);
         torch::Tensor imageFeat;
         if (!data.imageFeatures.empty()) {
             std::vector<torch::Tensor> rows;
@@ -670,16 +696,22 @@ double Trainer::vqaAccuracy(const VqaData &data, const std::vector<std::vector<i
     return guarded("evaluating", [&] {
         if (data.examples.empty() || candidates.empty())
             return 0.0;
-        d->prepare(data);
+        d->prepare(data, false); // checks only: the training's cached tensors stay as they are
         torch::NoGradGuard noGrad;
+        Private::EvalScope evalScope(d->model);
         std::vector<const std::vector<int64_t> *> cands;
         for (const auto &c : candidates)
             cands.push_back(&c);
         auto [aIds, aMask] = d->batch(cands);
         int correct = 0;
+        int tokensOf = -1; // the image whose tokens are in `tokens` (questions about one image in a row)
+        torch::Tensor tokens;
         for (const auto &e : data.examples) {
             auto [q, qMask] = d->batch({&e.question});
-            torch::Tensor tokens = d->model->encodeImage(d->pixels.narrow(0, e.image, 1));
+            if (e.image != tokensOf) {
+                tokens = d->model->encodeImage(d->pixelTensor({data.images[static_cast<size_t>(e.image)]}));
+                tokensOf = e.image;
+            }
             torch::Tensor states = d->model->encodeQuestion(q, qMask, tokens);
             RankOutput r = d->model->rankAnswers(states, qMask, aIds, aMask, static_cast<int64_t>(candidates.size()));
             const auto &best = candidates[static_cast<size_t>(r.best[0].item<int64_t>())];
@@ -760,6 +792,11 @@ std::vector<double> Trainer::gradient(const std::string &name) const
         return std::vector<double>(g.data_ptr<double>(), g.data_ptr<double>() + g.numel());
     }
     throw TrainError("no trainable tensor named " + name);
+}
+
+long long Trainer::recomputedBlocks() const
+{
+    return d->checkpointing ? d->checkpointing->recomputed.load() : 0;
 }
 
 void Trainer::perturb(const std::string &name, int64_t index, double delta)

@@ -25,6 +25,7 @@
 //    text_proj, itm_head and the temperature; images go through the encoder each step.
 //
 // AdamW (weight decay 0.05), linear warm-up then cosine decay, gradient clipping,
+// activation checkpointing (TrainParams::checkpointActivations),
 // deterministic with a seed (same data + seed + thread count → identical weights).
 // The progress callback runs after every step; returning false stops training at once
 // (the model keeps the weights of the last finished step; nothing is written).
@@ -66,6 +67,11 @@ struct TrainParams {
     std::string device = "cpu";  // cpu | cuda | cuda:N
     bool bfloat16 = false;       // autocast matrix products to bfloat16 (weights stay float32)
     bool doublePrecision = false; // float64 model (finite-difference checks in tests)
+    // Full mode: recompute each transformer block's activations during backward instead of
+    // keeping them (less memory at batch 8, for one more forward pass per step; numbers in
+    // docs/performance.md). Same loss and gradients up to rounding; inference unaffected.
+    // Query mode keeps only text-sized activations and never checkpoints.
+    bool checkpointActivations = true;
 };
 
 // One image (or video frame) in the model's input format: CHW float32, normalised,
@@ -106,6 +112,9 @@ struct TrainProgress {
     double examplesPerSecond = 0;
     double secondsPerStep = 0;
     double etaSeconds = 0;
+    // The last step of an epoch: the callback may evaluate the current weights here
+    // (evaluate(), vqaAccuracy()); that changes neither the weights nor the rest of the run.
+    bool epochEnd = false;
 };
 using ProgressFn = std::function<bool(const TrainProgress &)>;
 
@@ -177,6 +186,9 @@ public:
     double lossOf(const RetrievalData &data, unsigned long long seed, bool withGradients);
     double lossOf(const VqaData &data, bool withGradients);
     std::vector<double> gradient(const std::string &name) const;
+    // Transformer blocks recomputed during backward so far (activation checkpointing at
+    // work; stays 0 when it is off).
+    long long recomputedBlocks() const;
     // Adds delta to element `index` of a trainable tensor (finite differences).
     void perturb(const std::string &name, int64_t index, double delta);
 

@@ -204,6 +204,14 @@ void UniAdapterModelImpl::castTo(torch::Device device, torch::ScalarType dtype)
     fuse();
 }
 
+void UniAdapterModelImpl::setCheckpointing(const CheckpointSwitch &on)
+{
+    m_visual->setCheckpointing(on);
+    m_text->encoder->setCheckpointing(on);
+    if (m_decoder)
+        m_decoder->bert->encoder->setCheckpointing(on);
+}
+
 torch::ScalarType UniAdapterModelImpl::dtype() const
 {
     return m_visual->parameters().front().scalar_type();

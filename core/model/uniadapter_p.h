@@ -71,6 +71,9 @@ public:
     void fuse();
     torch::ScalarType dtype() const;
     torch::Device device() const;
+    // Activation checkpointing of every transformer block (ViT, text encoder, decoder)
+    // while gradients are recorded; null turns it off (the default: inference never uses it).
+    void setCheckpointing(const CheckpointSwitch &on);
 
     // --- retrieval ---
     // pixels [B,3,S,S] → visual_encoder tokens [B,N+1,W]

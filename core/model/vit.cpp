@@ -111,8 +111,14 @@ torch::Tensor VisionTransformerImpl::forward(const torch::Tensor &pixels) const
                           .transpose(1, 2);
     x = torch::cat({m_clsToken.expand({b, -1, -1}), x}, 1);
     x = x + m_posEmbed.narrow(1, 0, x.size(1));
-    for (const auto &block : m_blocks)
-        x = block->forward(x);
+    std::vector<torch::Tensor> trainable;
+    for (const auto &block : m_blocks) {
+        if (m_checkpoint && shouldCheckpoint(m_checkpoint, *block, {x}, trainable))
+            x = checkpointBlock([block](const std::vector<torch::Tensor> &in) { return block->forward(in[0]); }, {x},
+                                trainable, m_checkpoint);
+        else
+            x = block->forward(x);
+    }
     return m_norm->forward(x);
 }
 

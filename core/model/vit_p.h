@@ -3,6 +3,7 @@
 // UniAdapters. Internal to us_model.
 #include "adapter_p.h"
 #include "architecture.h"
+#include "checkpoint_p.h"
 
 namespace unisearch::model {
 
@@ -59,6 +60,8 @@ public:
     torch::Tensor forward(const torch::Tensor &pixels) const;
     void randomize();
     const VisionConfig &config() const { return m_config; }
+    // Non-null: blocks that need gradients recompute their activations in backward.
+    void setCheckpointing(CheckpointSwitch on) { m_checkpoint = std::move(on); }
 
 private:
     VisionConfig m_config;
@@ -67,6 +70,7 @@ private:
     torch::Tensor m_patchWeight, m_patchBias; // patch_embed.proj: [W,3,P,P], [W]
     std::vector<VitBlock> m_blocks;
     Norm m_norm{nullptr};
+    CheckpointSwitch m_checkpoint;
 };
 TORCH_MODULE(VisionTransformer);
 
