@@ -7,7 +7,13 @@
 //  - deactivating goes back to the base vectors, still complete; a video keeps its base
 //    segments and vectors through the re-embed (search for videos is unchanged midway
 //    and after going back);
-//  - a query-mode pack activates at once and keeps the stored vectors.
+//  - a query-mode pack activates at once and keeps the stored vectors;
+//  - `index` while a pack is pending: new and changed files end up with the pack's vectors
+//    too (a changed file's old pack vector is not kept), the re-embed goes on and switches;
+//    a pack's vectors deleted take its video moments with them (no segment without vectors).
+#include "catalog/catalog.h"
+#include "engine/engine.h"
+#include "engine/training.h"
 #include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/videogen.h"
@@ -55,8 +61,11 @@ private slots:
     void initTestCase();
     void fullModeSwitchesOnlyWhenComplete();
     void queryModeKeepsStoredVectors();
+    void indexingWhilePendingKeepsEveryItem();
 
 private:
+    // Items (indexed) without a vector of fingerprint, and segments without any vector.
+    QPair<int, int> missingVectors(const QString &fingerprint);
     QProcessEnvironment env() const;
     Run run(const QStringList &args);
     QJsonArray searchResults(const QString &query, bool videos = false);
@@ -111,6 +120,27 @@ QJsonObject TestReembed::pack(const QString &name)
         if (v.toObject().value(QStringLiteral("name")).toString() == name)
             return v.toObject();
     return {};
+}
+
+QPair<int, int> TestReembed::missingVectors(const QString &fingerprint)
+{
+    catalog::OpenResult opened = catalog::Catalog::open(m_data);
+    if (!opened)
+        return {-1, -1};
+    int items = 0, segments = 0;
+    for (const catalog::Root &root : opened.catalog->roots())
+        for (const catalog::Item &item : opened.catalog->itemsInRoot(root.id)) {
+            if (item.status != catalog::ItemStatus::Indexed)
+                continue;
+            bool has = false;
+            for (const catalog::Segment &seg : opened.catalog->segments(item.id)) {
+                const QStringList models = opened.catalog->vectorModels(seg.id);
+                has = has || models.contains(fingerprint);
+                segments += models.isEmpty();
+            }
+            items += !has;
+        }
+    return {items, segments};
 }
 
 void TestReembed::initTestCase()
@@ -259,8 +289,10 @@ void TestReembed::fullModeSwitchesOnlyWhenComplete()
         QVERIFY2(std::abs(dot - score) < 5e-3, qPrintable(QStringLiteral("result %1: score %2, features give %3").arg(i).arg(score).arg(dot)));
     }
 
-    // Deactivating goes back to the base model's vectors, which were kept.
+    // Deactivating goes back to the base model's vectors, which were kept; the pack's
+    // vectors go, and the video's moments as the pack saw them with them.
     VERIFY_RUN(run({QStringLiteral("adapters"), QStringLiteral("deactivate")}), 0);
+    QCOMPARE(missingVectors(m_baseFingerprint), qMakePair(0, 0));
     s = indexStatus();
     QCOMPARE(s.value(QStringLiteral("fingerprint")).toString(), m_baseFingerprint);
     QCOMPARE(s.value(QStringLiteral("vectors")).toInt(), m_baseVectors);
@@ -285,6 +317,93 @@ void TestReembed::queryModeKeepsStoredVectors()
     VERIFY_RUN(again, 0);
     QVERIFY2(!again.err.contains(QStringLiteral("Re-embedding")), qPrintable(again.err));
     QVERIFY(searchResults(kWords[0]).size() == 8);
+}
+
+void TestReembed::indexingWhilePendingKeepsEveryItem()
+{
+    // The full pack pending, its re-embed stopped after a few committed batches.
+    QString fullFingerprint, changed;
+    {
+        engine::Engine e;
+        engine::Engine::Options options;
+        options.dataDir = m_data;
+        options.device = QStringLiteral("cpu");
+        QVERIFY2(e.open(options), qPrintable(e.errorString()));
+        QString error;
+        bool pending = false;
+        QVERIFY2(engine::activateAdapterPack(e, QStringLiteral("full"), &error, &pending), qPrintable(error));
+        QVERIFY(pending);
+        engine::ReembedParams params;
+        params.batchSize = 1;
+        const auto stopped = engine::continueReembed(
+            e, params, [](const engine::IndexProgress &p) { return p.filesDone < 12; }, &error);
+        QVERIFY2(stopped.has_value(), qPrintable(error));
+        QVERIFY(stopped->cancelled);
+        fullFingerprint = engine::vectorFingerprint(m_baseFingerprint, m_data + QStringLiteral("/adapters/full.safetensors"));
+        QVERIFY(fullFingerprint != m_baseFingerprint);
+        // An image that has its pack vector already: it is about to change.
+        for (int i = kWords.size(); i < kImages && changed.isEmpty(); ++i) {
+            const QString path = QDir(m_images).filePath(QStringLiteral("img%1.png").arg(i, 3, 10, QLatin1Char('0')));
+            const auto item = e.catalog()->itemByPath(QFileInfo(path).canonicalFilePath());
+            QVERIFY(item);
+            const auto segments = e.catalog()->segments(item->id);
+            if (!segments.isEmpty() && e.catalog()->vector(segments.front().id, fullFingerprint))
+                changed = path;
+        }
+        QVERIFY2(!changed.isEmpty(), "the stopped re-embed embedded no image");
+    }
+    QVERIFY(missingVectors(fullFingerprint).first > 0);
+
+    // New files, and a changed one.
+    QTemporaryDir fresh;
+    QVERIFY(test::writePatternImages(fresh.path(), 4, 97, 0));
+    for (int i = 0; i < 3; ++i)
+        QVERIFY(QFile::copy(fresh.filePath(QStringLiteral("img%1.png").arg(i)),
+                            QDir(m_images).filePath(QStringLiteral("new%1.png").arg(i))));
+    QVERIFY(QFile::remove(changed));
+    QVERIFY(QFile::copy(fresh.filePath(QStringLiteral("img3.png")), changed));
+
+    // `index` indexes them with the active model, then continues the re-embed (which
+    // embeds them with the pack) and switches.
+    const Run indexed = run({QStringLiteral("index"), m_images, QStringLiteral("--json")});
+    VERIFY_RUN(indexed, 0);
+    const QJsonObject o = indexed.json();
+    QCOMPARE(o.value(QStringLiteral("added")).toInt(), 3);
+    QCOMPARE(o.value(QStringLiteral("modified")).toInt(), 1);
+    const QJsonObject reembed = o.value(QStringLiteral("reembed")).toObject();
+    QVERIFY2(reembed.value(QStringLiteral("switched")).toBool(), qPrintable(indexed.out));
+    QCOMPARE(reembed.value(QStringLiteral("missing")).toInt(), 0);
+    QVERIFY(pack(QStringLiteral("full")).value(QStringLiteral("active")).toBool());
+    const QJsonObject s = indexStatus();
+    QCOMPARE(s.value(QStringLiteral("fingerprint")).toString(), fullFingerprint);
+    QCOMPARE(s.value(QStringLiteral("indexedImages")).toInt(), kImages + 3);
+    QCOMPARE(missingVectors(fullFingerprint), qMakePair(0, 0));
+    QCOMPARE(missingVectors(m_baseFingerprint).first, 0);
+
+    // The changed file's pack vector is of its new content (the pack's feature of the file
+    // now, as `embed image` computes it with the active pack), not of the old one.
+    const Run embedded = run({QStringLiteral("embed"), QStringLiteral("image"), changed, QStringLiteral("--json")});
+    VERIFY_RUN(embedded, 0);
+    const std::vector<double> now =
+        featureOf(embedded.json().value(QStringLiteral("items")).toArray().at(0).toObject().value(QStringLiteral("feature")));
+    {
+        catalog::OpenResult opened = catalog::Catalog::open(m_data);
+        QVERIFY2(opened, qPrintable(opened.error));
+        const auto item = opened.catalog->itemByPath(QFileInfo(changed).canonicalFilePath());
+        QVERIFY(item);
+        const auto stored = opened.catalog->vector(opened.catalog->segments(item->id).front().id, fullFingerprint);
+        QVERIFY(stored);
+        QCOMPARE(stored->size(), now.size());
+        double dot = 0;
+        for (size_t k = 0; k < now.size(); ++k)
+            dot += now[k] * (*stored)[k];
+        QVERIFY2(dot > 0.999, qPrintable(QStringLiteral("stored pack vector . feature of the new content = %1").arg(dot)));
+    }
+
+    // Back to the base vectors: complete, nothing orphaned.
+    VERIFY_RUN(run({QStringLiteral("adapters"), QStringLiteral("deactivate")}), 0);
+    QCOMPARE(missingVectors(m_baseFingerprint), qMakePair(0, 0));
+    QCOMPARE(indexStatus().value(QStringLiteral("fingerprint")).toString(), m_baseFingerprint);
 }
 
 QTEST_GUILESS_MAIN(TestReembed)

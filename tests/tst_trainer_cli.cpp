@@ -108,15 +108,32 @@ void TestTrainerCli::trainQueryModeFromCsv()
     const double r1Before = o.value(QStringLiteral("before")).toObject().value(QStringLiteral("recall_at_1")).toDouble();
     const double r1After = o.value(QStringLiteral("after")).toObject().value(QStringLiteral("recall_at_1")).toDouble();
     qInfo("held-out recall@1 %.3f -> %.3f", r1Before, r1After);
-    // The fixture model is tiny and random: held-out templates of a name ("this is X" when
-    // only "a photo of X" was seen) generalise only partly (the trainer's test pins >= 0.9
-    // on a controlled split); here the held-out examples are a random fifth.
+    // The fixture model is tiny and random: a held-out template unlike the trained ones of
+    // its name generalises only partly. One example per photo is held out, a random one of
+    // the five templates; the bare name "X" held out while "a photo of X", ... were trained
+    // is the one most often missed. Held-out recall@1 here: 1.0 with the default seed (42),
+    // 0.5-0.875 with seeds 1, 2, 3, 7, 11, so only a rise is asserted; the trainer's test
+    // holds out "a picture of X" with the bare name trained, and pins >= 0.9.
     QVERIFY(r1Before <= 0.5);
     QVERIFY(r1After > r1Before);
     QVERIFY(o.value(QStringLiteral("after")).toObject().value(QStringLiteral("recall_at_5")).toDouble()
             >= o.value(QStringLiteral("before")).toObject().value(QStringLiteral("recall_at_5")).toDouble());
     QVERIFY(r.err.contains(QStringLiteral("step ")));
     QVERIFY(QFileInfo(m_data + QStringLiteral("/adapters/names.safetensors")).isFile());
+    // The validation curve: the held-out recall@1 at each epoch's end, the last one the "after".
+    const QJsonArray curve = o.value(QStringLiteral("validation_curve")).toArray();
+    QCOMPARE(curve.size(), 40);
+    const int stepsPerEpoch = o.value(QStringLiteral("steps")).toInt() / 40;
+    QVERIFY(stepsPerEpoch >= 1);
+    for (qsizetype i = 0; i < curve.size(); ++i) {
+        const QJsonObject point = curve[i].toObject();
+        QCOMPARE(point.value(QStringLiteral("epoch")).toInt(), int(i) + 1);
+        QCOMPARE(point.value(QStringLiteral("step")).toInt(), int(i + 1) * stepsPerEpoch);
+        const double value = point.value(QStringLiteral("value")).toDouble(-1);
+        QVERIFY(value >= 0 && value <= 1);
+    }
+    QCOMPARE(curve.last().toObject().value(QStringLiteral("value")).toDouble(), r1After);
+    QVERIFY2(r.err.contains(QStringLiteral("epoch 40/40: held-out recall@1 ")), qPrintable(r.err));
 
     // The active pack is what the model now runs with.
     const Run after = run({QStringLiteral("embed"), QStringLiteral("text"), kWords[0], QStringLiteral("--json")});
@@ -307,6 +324,14 @@ void TestTrainerCli::searchUsesTheTrainedPack()
     QVERIFY(before >= 0 && after >= 0);
     QVERIFY(after >= 6);
     QVERIFY(after > before);
+
+    // Without --json, the held-out metric of each epoch is a line of the output.
+    const Run text = run({QStringLiteral("train"), QStringLiteral("--labels"), QStringLiteral("--epochs"), QStringLiteral("2"),
+                          QStringLiteral("--name"), QStringLiteral("curve"), QStringLiteral("--no-activate")},
+                         data);
+    VERIFY_RUN(text, 0);
+    QVERIFY2(text.out.contains(QStringLiteral("epoch 1/2: held-out recall@1 ")), qPrintable(text.out));
+    QVERIFY2(text.out.contains(QStringLiteral("epoch 2/2: held-out recall@1 ")), qPrintable(text.out));
 }
 
 QTEST_GUILESS_MAIN(TestTrainerCli)

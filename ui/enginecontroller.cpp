@@ -7,6 +7,7 @@
 #include "util/settings.h"
 
 #include <QDir>
+#include <QFileInfo>
 #include <QMetaObject>
 #include <QPointer>
 
@@ -248,8 +249,20 @@ bool EngineController::startJob(const engine::IndexParams &params, bool reembed,
                 const bool reembed = m_reembedding;
                 finishIndexing();
                 emit indexFinished(r);
-                if (reembed)
+                if (reembed) {
                     finishReembedJob(r.cancelled);
+                } else if (!r.cancelled) {
+                    // A pending re-embed goes on: it embeds what this run added, then switches.
+                    const auto model = m_engine->activeModel(engine::retrievalTask);
+                    const QString pending = model && m_engine->catalog()
+                        ? engine::pendingAdapterPackPath(*m_engine->catalog(), model->name)
+                        : QString();
+                    QString why;
+                    if (!pending.isEmpty() && startReembed(&why) && isIndexing())
+                        emit reembedStarted(QFileInfo(pending).completeBaseName());
+                    else if (!pending.isEmpty() && !why.isEmpty())
+                        emit reembedFinished(false, why);
+                }
             },
             Qt::QueuedConnection);
     connect(m_indexJob.get(), &engine::IndexJob::failed, this,

@@ -90,6 +90,9 @@ signals:
     void indexFailed(const QString &error);
     // switched: the pack is active now; otherwise message says why not (stopped, items missing).
     void reembedFinished(bool switched, const QString &message);
+    // An indexing run finished while a full-mode pack waits for its re-embed: that re-embed
+    // started right after it (what was just indexed has only the active vectors so far).
+    void reembedStarted(const QString &pack);
 
 private:
     struct SearchState;

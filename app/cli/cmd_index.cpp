@@ -5,6 +5,10 @@
 //
 // Ctrl+C (SIGINT) or SIGTERM stops cleanly: every committed batch is kept, the store is
 // saved, and running the same command again continues where it stopped.
+//
+// While a full-mode adapter pack waits for the library to be re-embedded with it
+// (training.h), a pass without --watch then continues that re-embed (new and changed
+// files included) and switches to the pack when it is complete.
 #include "cli/cli.h"
 
 #include "catalog/catalog.h"
@@ -13,6 +17,7 @@
 #include "engine/inference.h"
 #include "engine/lock.h"
 #include "engine/retrievalmodel.h"
+#include "engine/training.h"
 #include "media/filepath.h"
 #include "media/filewatcher.h"
 
@@ -208,6 +213,52 @@ QString summary(const engine::IndexResult &r)
     return s;
 }
 
+// The pending full-mode pack of the active search model ("" when none).
+QString pendingPackName(engine::Engine &engine)
+{
+    const auto model = engine.activeModel(engine::retrievalTask);
+    if (!model || !engine.catalog())
+        return {};
+    const QString path = engine::pendingAdapterPackPath(*engine.catalog(), model->name);
+    return path.isEmpty() ? QString() : QFileInfo(path).completeBaseName();
+}
+
+// Runs the pending re-embed after an index pass; prints the outcome (with `first`: one
+// JSON document with the pass and the re-embed).
+int continuePendingReembed(engine::Engine &engine, int batchSize, const QString &pack, const engine::IndexResult *first)
+{
+    engine::ReembedParams params;
+    params.batchSize = batchSize;
+    ProgressPrinter printer;
+    QString error;
+    const auto outcome = engine::continueReembed(
+        engine, params, [&printer](const engine::IndexProgress &p) { return printer(p); }, &error);
+    if (!outcome)
+        return Context::fail(error);
+    if (first) {
+        QJsonObject o = resultJson(*first);
+        o.insert(QStringLiteral("reembed"), outcome->toJson());
+        Context::out(QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Indented)));
+    }
+    if (outcome->cancelled)
+        return Context::fail(QStringLiteral("interrupted; search still uses the previous vectors, and running "
+                                            "'unisearch-cli index' or 'unisearch-cli adapters activate %1' again "
+                                            "continues the re-embedding")
+                                 .arg(pack));
+    if (!outcome->switched)
+        return Context::fail(QStringLiteral("%1 indexed item(s) could not be re-embedded with the adapter pack '%2' "
+                                            "(is a library folder missing?); search still uses the previous vectors")
+                                 .arg(outcome->missing)
+                                 .arg(pack));
+    if (!first)
+        Context::out(QStringLiteral("Adapter pack '%1' is active: the library was re-embedded with it (%2 items "
+                                    "embedded now, %3 vectors).\n")
+                         .arg(pack)
+                         .arg(outcome->embedded)
+                         .arg(outcome->vectors));
+    return ExitCode::Ok;
+}
+
 } // namespace
 
 int cmdIndex(Context &ctx)
@@ -287,6 +338,19 @@ int cmdIndex(Context &ctx)
     const engine::IndexResult first = runOnce({});
     if (!first.ok)
         return Context::fail(first.error);
+    // A full-mode adapter pack waiting for the library to be re-embedded with it: what was
+    // just indexed has only the active vectors, so the re-embed goes on now (it embeds what
+    // it lacks, then switches); with --watch it is only mentioned.
+    const QString pending = pendingPackName(*engine);
+    if (!parser.isSet(watch) && !first.cancelled && !pending.isEmpty()) {
+        lock.unlock(); // the re-embed takes it
+        if (!parser.isSet(json))
+            ctx.out(summary(first));
+        Context::err(QStringLiteral("The adapter pack '%1' is waiting for the library to be re-embedded with it; "
+                                    "continuing that (search keeps using the current vectors until it is complete)\n")
+                         .arg(pending));
+        return continuePendingReembed(*engine, batchSize, pending, parser.isSet(json) ? &first : nullptr);
+    }
     if (!parser.isSet(watch) || first.cancelled) {
         if (parser.isSet(json))
             ctx.out(QString::fromUtf8(QJsonDocument(resultJson(first)).toJson(QJsonDocument::Indented)));
@@ -299,6 +363,11 @@ int cmdIndex(Context &ctx)
     }
     if (!parser.isSet(json))
         ctx.out(summary(first));
+    if (!pending.isEmpty())
+        Context::err(QStringLiteral("The adapter pack '%1' is waiting for the library to be re-embedded with it; "
+                                    "run 'unisearch-cli adapters activate %1' (or 'index' without --watch) to "
+                                    "continue that\n")
+                         .arg(pending));
 
     // --watch: re-index the folders that change until asked to stop.
     media::WatchOptions watchOptions;

@@ -3,7 +3,9 @@
 //       [--no-activate] [--replace] [--json]
 // Trains an adapter pack on labelled examples (CSV path,caption; COCO caption JSON; the
 // reference's VQA JSON), reports validation metrics before/after and activates the pack.
-// Progress goes to stderr; Ctrl-C stops after the current step and writes nothing.
+// Progress goes to stderr; the held-out metric at each epoch's end to stdout (to stderr
+// with --json, whose document has it as "validation_curve"). Ctrl-C stops after the
+// current step and writes nothing.
 #include "cli/cli.h"
 #include "cli/modelcommon.h"
 
@@ -112,6 +114,19 @@ int cmdTrain(Context &ctx)
             if (p.stage != QLatin1String("training")) {
                 Context::err(p.stage + QStringLiteral("…\n"));
                 return;
+            }
+            if (p.validation >= 0) {
+                // The validation curve, a line per epoch (stdout unless it holds the JSON).
+                const QString line = QStringLiteral("epoch %1/%2: held-out %3 %4\n")
+                                         .arg(p.epoch)
+                                         .arg(rq.epochs)
+                                         .arg(rq.task == QLatin1String("vqa") ? QStringLiteral("accuracy")
+                                                                              : QStringLiteral("recall@1"))
+                                         .arg(p.validation, 0, 'f', 3);
+                if (parser.isSet(json))
+                    Context::err(line);
+                else
+                    Context::out(line);
             }
             // About 20 lines for a whole run, plus the last step.
             if (p.step == p.totalSteps || p.step - lastReported >= std::max(1, p.totalSteps / 20)) {

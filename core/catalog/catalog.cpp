@@ -631,6 +631,32 @@ std::int64_t Catalog::removeVectors(const QString &modelFingerprint)
     return d->db.changes();
 }
 
+QStringList Catalog::vectorModels(std::int64_t segmentId) const
+{
+    Statement s = d->db.prepare("SELECT model FROM vectors WHERE segment_id = ? ORDER BY model", segmentId);
+    QStringList out;
+    while (s.step())
+        out.append(s.text(0));
+    return out;
+}
+
+QStringList Catalog::removeOtherVectors(std::int64_t segmentId, const QString &keepModel)
+{
+    QStringList removed = vectorModels(segmentId);
+    removed.removeAll(keepModel);
+    if (!removed.isEmpty())
+        d->db.prepare("DELETE FROM vectors WHERE segment_id = ? AND model <> ?", segmentId, keepModel).run();
+    return removed;
+}
+
+std::int64_t Catalog::removeSegmentsWithoutVectors()
+{
+    d->db.prepare("DELETE FROM segments WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.segment_id = segments.id)"
+                  " AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.segment_id = segments.id)")
+        .run();
+    return d->db.changes();
+}
+
 // --- errors ------------------------------------------------------------------
 
 std::int64_t Catalog::addError(const ErrorEntry &error)

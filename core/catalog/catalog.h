@@ -15,6 +15,7 @@
 #include <QDateTime>
 #include <QList>
 #include <QString>
+#include <QStringList>
 
 #include <cstdint>
 #include <functional>
@@ -211,6 +212,13 @@ public:
     std::int64_t forEachVector(const QString &modelFingerprint,
                                const std::function<void(std::int64_t segmentId, std::span<const float>)> &fn) const;
     std::int64_t removeVectors(const QString &modelFingerprint);
+    // The models that have a vector of the segment.
+    QStringList vectorModels(std::int64_t segmentId) const;
+    // Deletes the segment's vectors of every model but keepModel; returns those models.
+    QStringList removeOtherVectors(std::int64_t segmentId, const QString &keepModel);
+    // Deletes the segments that have no vector of any model left (and no label), e.g. a
+    // video's moments of an adapter pack whose vectors were deleted; returns how many.
+    std::int64_t removeSegmentsWithoutVectors();
 
     // Errors per file.
     std::int64_t addError(const ErrorEntry &error);

@@ -397,6 +397,11 @@ IndexState readIndexState(const catalog::Catalog &catalog, const QString &dataDi
     return s;
 }
 
+void markVectorsIncomplete(catalog::Catalog &catalog)
+{
+    catalog.setMeta(indexedModelKey, QString());
+}
+
 // --- one run -------------------------------------------------------------------
 
 struct IndexJob::Run {
@@ -454,6 +459,35 @@ struct IndexJob::Run {
             if (media::isPathUnder(path, rootPath))
                 return id;
         return std::nullopt;
+    }
+
+    // Vectors of other keys (the base model's next to a full-mode adapter pack's, a pending
+    // re-embed's: training.h) live on the same segments. When this job deletes them (an
+    // item removed or replaced) their stores are marked stale, so the next open rebuilds
+    // them from the catalog; when an item stays but its content changed, its other keys'
+    // vectors are deleted (they describe the old content) and the other keys' next run
+    // looks for items without a vector again. Inside the catalog transaction.
+    QSet<QString> otherKeysInvalidated;
+    void invalidateOtherKeys(const QStringList &keys, bool itemsRemain)
+    {
+        for (const QString &key : keys) {
+            if (key == model->fingerprint() || otherKeysInvalidated.contains(key))
+                continue;
+            otherKeysInvalidated.insert(key);
+            if (const std::int64_t generation = catalog->faissGeneration(key); generation > 0)
+                catalog->setFaissGeneration(key, generation + 1);
+        }
+        if (itemsRemain && !keys.isEmpty())
+            markVectorsIncomplete(*catalog);
+    }
+    QStringList otherKeysOf(const QList<catalog::Segment> &segments) const
+    {
+        QStringList keys;
+        for (const catalog::Segment &s : segments)
+            for (const QString &k : catalog->vectorModels(s.id))
+                if (k != model->fingerprint() && !keys.contains(k))
+                    keys.append(k);
+        return keys;
     }
 
     void addError(const Processed &p)
@@ -669,11 +703,18 @@ bool IndexJob::Run::applyCheapChanges(const media::ChangeSet &changes)
     if (changes.touched.isEmpty() && changes.moved.isEmpty() && changes.deleted.isEmpty())
         return true;
     std::vector<std::int64_t> removed;
+    QStringList otherKeys;
     try {
-        for (const media::KnownFile &k : changes.deleted)
-            for (const catalog::Segment &s : catalog->segments(k.id))
+        for (const media::KnownFile &k : changes.deleted) {
+            const QList<catalog::Segment> segments = catalog->segments(k.id);
+            for (const catalog::Segment &s : segments)
                 removed.push_back(s.id);
+            for (const QString &key : otherKeysOf(segments))
+                if (!otherKeys.contains(key))
+                    otherKeys.append(key);
+        }
         catalog->transaction([&] {
+            invalidateOtherKeys(otherKeys, false);
             auto updateRow = [&](std::int64_t id, const media::ScannedFile &now) {
                 std::optional<catalog::Item> it = catalog->item(id);
                 if (!it)
@@ -1061,14 +1102,27 @@ bool IndexJob::Run::commit(std::vector<Processed> &batch, std::vector<Processed>
         // An existing item that stops being an indexed image (now broken, now a video)
         // loses its segments with it: removed and recorded anew.
         QSet<std::int64_t> replace;
+        QStringList removedKeys, staleKeys;      // other keys' vectors deleted with replaced items / stale ones
+        std::vector<std::int64_t> staleSegments; // an image with new content: its other keys' vectors go
         for (const Processed *p : all) {
             const WorkItem &w = *p->work;
             if (!w.itemId)
                 continue;
             // A video gets new time ranges: its old segments go (and the item row with them).
             const bool sameKind = p->outcome == Outcome::Embedded && w.itemType == catalog::ItemType::Image;
-            if (sameKind)
+            if (sameKind) {
+                if (!w.missingVector) {
+                    const QList<catalog::Segment> segments = catalog->segments(*w.itemId);
+                    const QStringList keys = otherKeysOf(segments);
+                    if (!keys.isEmpty())
+                        for (const catalog::Segment &s : segments)
+                            staleSegments.push_back(s.id);
+                    for (const QString &k : keys)
+                        if (!staleKeys.contains(k))
+                            staleKeys.append(k);
+                }
                 continue;
+            }
             // Re-embedding for another key: the other keys' segments and vectors stay.
             if (params.keepOtherVectors && w.missingVector && p->outcome == Outcome::Video
                 && w.itemType == catalog::ItemType::Video)
@@ -1079,8 +1133,15 @@ bool IndexJob::Run::commit(std::vector<Processed> &batch, std::vector<Processed>
             replace.insert(*w.itemId);
             for (const catalog::Segment &s : segments)
                 removeIds.push_back(s.id);
+            for (const QString &k : otherKeysOf(segments))
+                if (!removedKeys.contains(k))
+                    removedKeys.append(k);
         }
         catalog->transaction([&] {
+            for (const std::int64_t segment : staleSegments)
+                catalog->removeOtherVectors(segment, fingerprint);
+            // A replaced item is recorded anew with this key's vectors only.
+            invalidateOtherKeys(staleKeys + removedKeys, true);
             for (Processed *p : all) {
                 const WorkItem &w = *p->work;
                 if (w.itemId && replace.contains(*w.itemId))

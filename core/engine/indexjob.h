@@ -180,6 +180,9 @@ struct IndexState {
 // Reads it from the catalog and the data dir; cheap (the store file is not loaded).
 // Throws catalog::CatalogError.
 IndexState readIndexState(const catalog::Catalog &catalog, const QString &dataDir);
+// Tells the next index job to look for indexed items without a vector of its model (after
+// vectors were deleted outside a model change, e.g. an adapter pack's). Throws CatalogError.
+void markVectorsIncomplete(catalog::Catalog &catalog);
 
 class IndexJob : public QObject
 {

@@ -375,8 +375,9 @@ QList<AdapterPackInfo> adapterPacks(const Engine &engine, QString *error)
 namespace {
 
 // Deletes the vectors (catalog rows and store file) kept under a pack's own key: those of
-// a pending re-embed that was given up, or of a full-mode pack that is no longer active.
-// The base model's vectors are never deleted here.
+// a pending re-embed that was given up, or of a full-mode pack that is no longer active;
+// with them the segments left without any vector (a video's moments as the pack saw
+// them), so nothing is orphaned. The base model's vectors are never deleted here.
 void dropPackVectors(Engine &engine, const QString &baseFingerprint, const QString &packPath)
 {
     if (packPath.isEmpty())
@@ -384,7 +385,14 @@ void dropPackVectors(Engine &engine, const QString &baseFingerprint, const QStri
     const QString key = vectorFingerprint(baseFingerprint, packPath);
     if (key == baseFingerprint)
         return;
-    engine.catalog()->removeVectors(key);
+    catalog::Catalog &cat = *engine.catalog();
+    cat.transaction([&] {
+        cat.removeVectors(key);
+        cat.removeSegmentsWithoutVectors();
+        // The next run for this key (the pack activated again) or another looks for items
+        // without a vector instead of trusting its last complete pass.
+        markVectorsIncomplete(cat);
+    });
     QFile::remove(VectorIndex::storePath(engine.dataDir(), key));
 }
 
@@ -682,6 +690,10 @@ QJsonObject TrainOutcome::toJson() const
     QJsonArray l;
     for (double v : losses)
         l.append(v);
+    QJsonArray curve;
+    for (const ValidationPoint &p : validationCurve)
+        curve.append(QJsonObject{{QStringLiteral("step"), p.step}, {QStringLiteral("epoch"), p.epoch},
+                                 {QStringLiteral("value"), p.value}});
     return QJsonObject{{QStringLiteral("cancelled"), cancelled},
                        {QStringLiteral("pack"), packName},
                        {QStringLiteral("path"), packPath},
@@ -694,6 +706,7 @@ QJsonObject TrainOutcome::toJson() const
                        {QStringLiteral("stored_labels"), storedLabels},
                        {QStringLiteral("seconds"), seconds},
                        {QStringLiteral("losses"), l},
+                       {QStringLiteral("validation_curve"), curve},
                        {QStringLiteral("before"), before},
                        {QStringLiteral("after"), after}};
 }
@@ -782,6 +795,40 @@ std::optional<TrainOutcome> TrainingJob::run(const ProgressFn &progress, QString
     const int numValidation = examples.size() >= 5
         ? std::clamp(static_cast<int>(std::lround(examples.size() * rq.validationFraction)), 1, int(examples.size()) - 1)
         : 0;
+    {
+        // The held-out examples are spread over the images (one per image in turn), and an
+        // image keeps at least one training example while others can give one: a held-out
+        // caption then asks for a name or phrase the training saw for that image, in other
+        // words. Only when that runs out are examples of an image held out entirely.
+        std::vector<std::vector<int>> groups;
+        std::map<QString, size_t> groupOf;
+        for (int i : order) {
+            auto [it, inserted] = groupOf.emplace(examples[i].path, groups.size());
+            if (inserted)
+                groups.emplace_back();
+            groups[it->second].push_back(i);
+        }
+        std::vector<int> held;
+        std::vector<size_t> taken(groups.size(), 0);
+        for (bool more = true; more && int(held.size()) < numValidation;) {
+            more = false;
+            for (size_t g = 0; g < groups.size() && int(held.size()) < numValidation; ++g)
+                if (groups[g].size() - taken[g] > 1) {
+                    held.push_back(groups[g][taken[g]++]);
+                    more = true;
+                }
+        }
+        const std::set<int> heldSet(held.begin(), held.end());
+        for (int i : order)
+            if (int(held.size()) < numValidation && !heldSet.count(i))
+                held.push_back(i);
+        const std::set<int> all(held.begin(), held.end());
+        std::vector<int> split = held;
+        for (int i : order)
+            if (!all.count(i))
+                split.push_back(i);
+        order = std::move(split);
+    }
 
     // Tokenizer and images.
     const QString vocab = InferenceService::vocabularyPath();
@@ -853,7 +900,9 @@ std::optional<TrainOutcome> TrainingJob::run(const ProgressFn &progress, QString
     params.learningRate = rq.learningRate > 0 ? rq.learningRate : query ? 5e-3 : 2e-3;
     params.seed = rq.seed;
     params.bfloat16 = rq.bfloat16;
-    params.device = m_engine.device().isEmpty() ? std::string("cpu") : m_engine.device().toStdString();
+    params.device = !rq.device.isEmpty()       ? rq.device.toStdString()
+                    : m_engine.device().isEmpty() ? std::string("cpu")
+                                                  : m_engine.device().toStdString();
 
     TrainOutcome out;
     out.storedImageVectors = stored == imagePaths.size() ? stored : 0;
@@ -875,10 +924,14 @@ std::optional<TrainOutcome> TrainingJob::run(const ProgressFn &progress, QString
         model::VqaData vTrain, vVal;
         std::vector<std::vector<int64_t>> candidates;
         if (!vqa) {
-            if (stored != imagePaths.size()) {
-                rTrain.images = pixels;
-            } else {
+            if (stored == imagePaths.size()) {
                 rTrain.imageFeatures = storedFeatures;
+            } else if (query) {
+                // The image side is frozen: its features once (the trainer would compute the
+                // same), so each epoch's validation does not run the image encoder again.
+                rTrain.imageFeatures = trainer->imageFeatures(pixels);
+            } else {
+                rTrain.images = pixels;
             }
             rVal.images = rTrain.images;
             rVal.imageFeatures = rTrain.imageFeatures;
@@ -929,6 +982,10 @@ std::optional<TrainOutcome> TrainingJob::run(const ProgressFn &progress, QString
         report({QStringLiteral("evaluating")});
         out.before = metrics();
 
+        // The validation curve: the held-out metric with the weights at each epoch's end
+        // (evaluated without gradients; the training itself is the same with or without it).
+        QJsonObject lastMetrics;
+        int lastMetricsStep = -1;
         auto onStep = [&](const model::TrainProgress &p) {
             TrainProgressInfo info;
             info.stage = QStringLiteral("training");
@@ -938,6 +995,12 @@ std::optional<TrainOutcome> TrainingJob::run(const ProgressFn &progress, QString
             info.loss = p.loss;
             info.examplesPerSecond = p.examplesPerSecond;
             info.etaSeconds = p.etaSeconds;
+            if (p.epochEnd && numValidation > 0 && !m_interrupt.load()) {
+                lastMetrics = metrics();
+                lastMetricsStep = p.step;
+                info.validation = lastMetrics.value(vqa ? QStringLiteral("accuracy") : QStringLiteral("recall_at_1")).toDouble();
+                out.validationCurve.append({p.step, p.epoch, info.validation});
+            }
             report(info);
             return !m_interrupt.load();
         };
@@ -950,8 +1013,12 @@ std::optional<TrainOutcome> TrainingJob::run(const ProgressFn &progress, QString
             out.cancelled = true;
             return out;
         }
-        report({QStringLiteral("evaluating")});
-        out.after = metrics();
+        if (lastMetricsStep == result.steps) {
+            out.after = lastMetrics; // the last epoch's end: these weights were just evaluated
+        } else {
+            report({QStringLiteral("evaluating")});
+            out.after = metrics();
+        }
 
         report({QStringLiteral("saving")});
         model::PackMetadata meta;

@@ -77,6 +77,7 @@ struct TrainRequest {
     double validationFraction = 0.2; // held out for the before/after report (none below 5 examples)
     unsigned long long seed = 42;
     bool bfloat16 = false;
+    QString device;                  // cpu | cuda; empty: the engine's
     bool activate = true;            // activate the pack when training finishes (when allowed)
     bool replace = false;            // overwrite a pack of the same name
 };
@@ -87,6 +88,14 @@ struct TrainProgressInfo {
     double loss = 0;
     double examplesPerSecond = 0;
     double etaSeconds = 0;
+    // At the end of an epoch, when there is a held-out set: the held-out recall@1
+    // (retrieval) or accuracy (vqa) with the weights so far; < 0 otherwise.
+    double validation = -1;
+};
+
+struct ValidationPoint {
+    int step = 0, epoch = 0;
+    double value = 0; // recall@1 (retrieval) or accuracy (vqa) on the held-out examples
 };
 
 struct TrainOutcome {
@@ -99,6 +108,7 @@ struct TrainOutcome {
     int storedLabels = 0;       // labels of library items added to the catalog
     double seconds = 0;
     QList<double> losses;
+    QList<ValidationPoint> validationCurve; // one point per epoch (empty without a held-out set)
     QJsonObject before, after;  // retrieval: recall_at_1/5/10; vqa: accuracy
     QJsonObject toJson() const;
 };
