@@ -1,11 +1,16 @@
 // The Model ▸ Teach… wizard driven through every page on the offscreen platform with the
 // fixture model: goal → examples (count, warning) → settings → training (live loss) →
 // results (before/after) → save and activate; and stopping a run saves nothing; a
-// full-mode search pack is activated by re-embedding the library in the background.
+// full-mode search pack is activated by re-embedding the library in the background; photos
+// picked and named in the library train a pack whose sample queries rank them first; the
+// device selector; the validation curve.
+#include "engine/computesupport.h"
 #include "engine/engine.h"
 #include "engine/training.h"
+#include "engine/trainingpreview.h"
 #include "support/fixtures.h"
 #include "ui/enginecontroller.h"
+#include "ui/mainwindow.h"
 #include "ui/trainwizard.h"
 
 #include <QApplication>
@@ -17,7 +22,11 @@
 #include <QImage>
 #include <QLabel>
 #include <QLineEdit>
+#include <QListView>
+#include <QListWidget>
+#include <QPlainTextEdit>
 #include <QPushButton>
+#include <QStandardItemModel>
 #include <QRadioButton>
 #include <QSpinBox>
 #include <QTemporaryDir>
@@ -33,9 +42,14 @@ private slots:
     void initTestCase();
     void everyPageThroughToActivation();
     void stoppingSavesNothing();
+    void deviceSelector();
+    void namesPickedInTheLibrary();
+    void teachSelectedFromTheWindow();
     void fullModeReembedsInTheBackground();
 
 private:
+    void indexLibrary();
+    QString m_library;
     std::unique_ptr<QTemporaryDir> m_tmp;
     std::unique_ptr<engine::Engine> m_engine;
     QString m_csv;
@@ -146,9 +160,11 @@ void TestTrainWizard::stoppingSavesNothing()
     QCOMPARE(engine::activeAdapterPackPath(*m_engine->catalog(), QStringLiteral("base")), activeBefore);
 }
 
-void TestTrainWizard::fullModeReembedsInTheBackground()
+// An indexed library (the example photos), once.
+void TestTrainWizard::indexLibrary()
 {
-    // An indexed library (the example photos).
+    if (!m_library.isEmpty())
+        return;
     const QString library = m_tmp->filePath(QStringLiteral("library"));
     QVERIFY(QDir().mkpath(library));
     for (int i = 0; i < 5; ++i)
@@ -159,6 +175,189 @@ void TestTrainWizard::fullModeReembedsInTheBackground()
     QSignalSpy indexed(&controller, &ui::EngineController::indexFinished);
     QVERIFY2(controller.startIndexing({}, &error), qPrintable(error));
     QTRY_COMPARE_WITH_TIMEOUT(indexed.count(), 1, 60000);
+    m_library = library;
+}
+
+void TestTrainWizard::deviceSelector()
+{
+    ui::TrainWizard wizard(m_engine.get());
+    wizard.show();
+    wizard.next();
+    wizard.findChild<QLineEdit *>(QStringLiteral("dataFile"))->setText(m_csv);
+    wizard.next();
+    QCOMPARE(wizard.currentId(), int(ui::TrainWizard::SettingsPage));
+    auto *device = wizard.findChild<QComboBox *>(QStringLiteral("device"));
+    QVERIFY(device);
+    QCOMPARE(device->count(), 2);
+    QCOMPARE(device->itemData(0).toString(), QStringLiteral("cpu"));
+    QCOMPARE(device->itemData(1).toString(), QStringLiteral("cuda"));
+    auto *items = qobject_cast<QStandardItemModel *>(device->model());
+    QVERIFY(items);
+    QVERIFY(items->item(0)->isEnabled());
+    const engine::ComputeSupport support = engine::computeSupport();
+    auto *estimate = wizard.findChild<QLabel *>(QStringLiteral("estimate"));
+    QVERIFY(estimate->text().contains(QStringLiteral("CPU")));
+    if (!support.cuda) {
+        // Offered, but disabled, with the reason where the user looks for it.
+        QVERIFY(!items->item(1)->isEnabled());
+        QVERIFY(!support.cudaUnavailableReason.isEmpty());
+        QCOMPARE(items->item(1)->toolTip(), support.cudaUnavailableReason);
+        QVERIFY(device->toolTip().contains(support.cudaUnavailableReason));
+        QCOMPARE(device->currentData().toString(), QStringLiteral("cpu"));
+    } else {
+        QVERIFY(items->item(1)->isEnabled());
+        device->setCurrentIndex(1);
+        QVERIFY2(estimate->text().contains(QStringLiteral("GPU")), qPrintable(estimate->text()));
+    }
+    QVERIFY(wizard.findChild<QCheckBox *>(QStringLiteral("bfloat16")));
+}
+
+void TestTrainWizard::namesPickedInTheLibrary()
+{
+    indexLibrary();
+    if (QTest::currentTestFailed())
+        return;
+    // Before = the base model (the first test activated a pack taught other words).
+    QString error;
+    QVERIFY2(engine::deactivateAdapterPack(*m_engine, QStringLiteral("base"), &error), qPrintable(error));
+    const QStringList words = {QStringLiteral("wumpfle"), QStringLiteral("gloxen"), QStringLiteral("trindop"),
+                               QStringLiteral("vexmor"), QStringLiteral("plunkett")};
+    QStringList paths;
+    for (int i = 0; i < 5; ++i)
+        paths << QDir(m_library).filePath(QStringLiteral("img%1.png").arg(i));
+
+    ui::TrainWizard wizard(m_engine.get());
+    wizard.setPreselectedItems({paths[0]}); // the main window's "Teach a name for the selected…"
+    wizard.show();
+    QCOMPARE(wizard.task(), engine::retrievalTask);
+    wizard.next();
+    QCOMPARE(wizard.currentId(), int(ui::TrainWizard::ExamplesPage));
+    QVERIFY(!wizard.currentPage()->isComplete());
+    QTRY_VERIFY_WITH_TIMEOUT(!wizard.isListing(), 30000);
+    QCOMPARE(wizard.listedItems(), paths); // the indexed photos, by path
+    auto *view = wizard.findChild<QListView *>(QStringLiteral("libraryView"));
+    auto *labelText = wizard.findChild<QLineEdit *>(QStringLiteral("labelText"));
+    auto *add = wizard.findChild<QPushButton *>(QStringLiteral("addPicked"));
+    auto *filter = wizard.findChild<QLineEdit *>(QStringLiteral("libraryFilter"));
+    // The preselected item is selected: typing a name labels it.
+    const QModelIndexList selected = view->selectionModel()->selectedIndexes();
+    QCOMPARE(selected.size(), 1);
+    QCOMPARE(selected.first().data(Qt::UserRole).toString(), paths[0]);
+    labelText->setText(words[0]);
+    QTest::mouseClick(add, Qt::LeftButton);
+    QCOMPARE(wizard.exampleCount(), int(engine::nameTemplates(words[0]).size()));
+    QVERIFY(wizard.findChild<QLabel *>(QStringLiteral("countLabel"))->text().contains(QStringLiteral("few")));
+    // The others: found by the filter (path substring), selected, named.
+    for (int i = 1; i < 5; ++i) {
+        filter->clear();
+        QTest::keyClicks(filter, QStringLiteral("IMG%1.").arg(i));
+        QTRY_COMPARE_WITH_TIMEOUT(wizard.listedItems(), QStringList{paths[i]}, 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(!wizard.isListing(), 30000);
+        view->selectAll();
+        labelText->setText(words[i]);
+        QTest::mouseClick(add, Qt::LeftButton);
+    }
+    const int count = 5 * int(engine::nameTemplates(words[0]).size());
+    QCOMPARE(wizard.exampleCount(), count);
+    auto *picked = wizard.findChild<QListWidget *>(QStringLiteral("pickedList"));
+    QCOMPARE(picked->count(), 5);
+    // A wrong label, added and removed again.
+    labelText->setText(QStringLiteral("oops"));
+    QTest::mouseClick(add, Qt::LeftButton);
+    QCOMPARE(picked->count(), 6);
+    QCOMPARE(wizard.exampleCount(), count + int(engine::nameTemplates(QStringLiteral("oops")).size()));
+    picked->setCurrentRow(5);
+    QTest::mouseClick(wizard.findChild<QPushButton *>(QStringLiteral("removePicked")), Qt::LeftButton);
+    QCOMPARE(picked->count(), 5);
+    QCOMPARE(wizard.exampleCount(), count);
+    const QString countText = wizard.findChild<QLabel *>(QStringLiteral("countLabel"))->text();
+    QVERIFY2(countText.contains(QString::number(count)) && !countText.contains(QStringLiteral("few")), qPrintable(countText));
+    // The examples are the names' caption templates of the picked photos.
+    const auto examples = wizard.examples();
+    QCOMPARE(int(examples.size()), count);
+    for (const auto &e : examples) {
+        const int i = int(words.indexOf(e.name));
+        QVERIFY2(i >= 0, qPrintable(e.name));
+        QCOMPARE(e.path, paths[i]);
+        QVERIFY(engine::nameTemplates(e.name).contains(e.text));
+    }
+    QVERIFY(wizard.currentPage()->isComplete());
+
+    wizard.next();
+    const int epochs = 20;
+    wizard.findChild<QSpinBox *>(QStringLiteral("epochs"))->setValue(epochs);
+    wizard.next();
+    QCOMPARE(wizard.currentId(), int(ui::TrainWizard::TrainingPage));
+    QTRY_VERIFY_WITH_TIMEOUT(!wizard.isTraining(), 60000);
+    QVERIFY2(wizard.trainingSucceeded(), qPrintable(wizard.findChild<QLabel *>(QStringLiteral("lossLabel"))->text()));
+    // The held-out curve: a point at each epoch's end, the last one in the label.
+    QCOMPARE(wizard.validationPointCount(), epochs);
+    QVERIFY2(wizard.findChild<QLabel *>(QStringLiteral("lossLabel"))->text().contains(QStringLiteral("held-out recall@1")),
+             qPrintable(wizard.findChild<QLabel *>(QStringLiteral("lossLabel"))->text()));
+
+    wizard.next();
+    QCOMPARE(wizard.currentId(), int(ui::TrainWizard::ResultsPage));
+    // The sample queries start as the taught names; the comparison runs on the library.
+    auto *queries = wizard.findChild<QPlainTextEdit *>(QStringLiteral("sampleQueries"));
+    QCOMPARE(queries->toPlainText().split(QLatin1Char('\n')), words);
+    QTest::mouseClick(wizard.findChild<QPushButton *>(QStringLiteral("compareQueries")), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(!wizard.isComparing(), 60000);
+    QVERIFY2(wizard.comparison().size() == 5, qPrintable(wizard.findChild<QLabel *>(QStringLiteral("compareNote"))->text()));
+    QCOMPARE(wizard.comparisonScope(), QStringLiteral("library"));
+    int beforeFirst = 0, afterFirst = 0;
+    for (int i = 0; i < 5; ++i) {
+        const engine::QueryComparison &c = wizard.comparison().at(i);
+        QCOMPARE(c.query, words[i]);
+        QCOMPARE(int(c.before.size()), 5);
+        QCOMPARE(int(c.after.size()), 5);
+        beforeFirst += c.before.first().path == paths[i];
+        afterFirst += c.after.first().path == paths[i];
+    }
+    qInfo("sample queries: the taught photo ranks first for %d of 5 names before, %d after", beforeFirst, afterFirst);
+    QCOMPARE(afterFirst, 5);
+    QVERIFY2(beforeFirst < afterFirst, qPrintable(QString::number(beforeFirst)));
+    wizard.accept();
+    QVERIFY(engine::activeAdapterPackPath(*m_engine->catalog(), QStringLiteral("base")).endsWith(wizard.packName() + QStringLiteral(".safetensors")));
+}
+
+// The main window's "Teach a Name for the Selected…" opens the wizard with those photos
+// selected on the examples page.
+void TestTrainWizard::teachSelectedFromTheWindow()
+{
+    indexLibrary();
+    if (QTest::currentTestFailed())
+        return;
+    const QString photo = QDir(m_library).filePath(QStringLiteral("img3.png"));
+    ui::MainWindow window(m_engine.get());
+    auto *teach = window.findChild<QAction *>(QStringLiteral("actionTeach"));
+    QVERIFY(teach);
+    teach->setData(QStringList{photo}); // what the results menu's action does
+    teach->trigger();
+    auto *wizard = window.findChild<ui::TrainWizard *>();
+    QVERIFY(wizard);
+    QVERIFY(teach->data().isNull()); // the next plain Teach… starts empty
+    wizard->next();
+    QCOMPARE(wizard->currentId(), int(ui::TrainWizard::ExamplesPage));
+    QTRY_VERIFY_WITH_TIMEOUT(!wizard->isListing(), 30000);
+    const QModelIndexList selected = wizard->findChild<QListView *>(QStringLiteral("libraryView"))->selectionModel()->selectedIndexes();
+    QCOMPARE(selected.size(), 1);
+    QCOMPARE(selected.first().data(Qt::UserRole).toString(), photo);
+    // Search (by meaning) lists the best matches first: with the pack the previous test
+    // activated, the photo named "gloxen" there.
+    QTest::keyClicks(wizard->findChild<QLineEdit *>(QStringLiteral("libraryFilter")), QStringLiteral("gloxen"));
+    QTest::mouseClick(wizard->findChild<QPushButton *>(QStringLiteral("librarySearch")), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(wizard->listedItems().size() == 5 && !wizard->isListing(), 30000);
+    QCOMPARE(wizard->listedItems().first(), QDir(m_library).filePath(QStringLiteral("img1.png")));
+    wizard->reject();
+}
+
+void TestTrainWizard::fullModeReembedsInTheBackground()
+{
+    indexLibrary();
+    if (QTest::currentTestFailed())
+        return;
+    QString error;
+    ui::EngineController controller(m_engine.get());
     const QString dataDir = m_engine->dataDir();
     const engine::IndexState before = engine::readIndexState(*m_engine->catalog(), dataDir);
     QCOMPARE(before.vectors, 5);
@@ -178,6 +377,24 @@ void TestTrainWizard::fullModeReembedsInTheBackground()
     QTRY_VERIFY_WITH_TIMEOUT(!wizard.isTraining(), 60000);
     QVERIFY(wizard.trainingSucceeded());
     wizard.next();
+    // The image side changed: the sample queries rank the examples' photos, embedded with
+    // each model, and say so.
+    wizard.findChild<QPlainTextEdit *>(QStringLiteral("sampleQueries"))->setPlainText(QStringLiteral("zorblat"));
+    QTest::mouseClick(wizard.findChild<QPushButton *>(QStringLiteral("compareQueries")), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(!wizard.isComparing(), 60000);
+    QCOMPARE(wizard.comparisonScope(), QStringLiteral("examples"));
+    QCOMPARE(wizard.comparison().size(), 1);
+    QStringList examplePhotos;
+    for (int i = 0; i < 5; ++i)
+        examplePhotos << m_tmp->filePath(QStringLiteral("img%1.png").arg(i));
+    for (const auto &side : {wizard.comparison().first().before, wizard.comparison().first().after}) {
+        QStringList ranked;
+        for (const auto &hit : side)
+            ranked << hit.path;
+        ranked.sort();
+        QCOMPARE(ranked, examplePhotos);
+    }
+    QVERIFY(wizard.findChild<QLabel *>(QStringLiteral("compareNote"))->text().contains(QStringLiteral("training examples")));
     QVERIFY(wizard.findChild<QCheckBox *>(QStringLiteral("activatePack"))->isEnabled());
     QVERIFY(wizard.findChild<QCheckBox *>(QStringLiteral("activatePack"))->isChecked());
     wizard.accept();

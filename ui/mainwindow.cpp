@@ -139,6 +139,12 @@ MainWindow::MainWindow(engine::Engine *engine, QWidget *parent)
     connect(m_controller, &EngineController::indexProgress, this, &MainWindow::onIndexProgress);
     connect(m_controller, &EngineController::indexFinished, this, &MainWindow::onIndexFinished);
     connect(m_controller, &EngineController::indexFailed, this, &MainWindow::onIndexFailed);
+    connect(m_controller, &EngineController::reembedStarted, this, [this](const QString &pack) {
+        m_library->setIndexing(true, false);
+        m_library->setActivity(tr("Re-embedding the library for “%1”; search uses the previous vectors until it is "
+                                  "done.")
+                                   .arg(pack));
+    });
     connect(m_controller, &EngineController::reembedFinished, this, [this](bool switched, const QString &message) {
         const QString text = switched ? tr("The library is re-embedded: search now uses the new adapter pack.") : message;
         m_library->setActivity(text);
@@ -255,6 +261,11 @@ void MainWindow::createMenus()
     QAction *teach = model->addAction(tr("&Teach…"), this, [this] {
         auto *wizard = new TrainWizard(m_engine, this);
         wizard->setAttribute(Qt::WA_DeleteOnClose);
+        // Results ▸ Teach a Name for the Selected… leaves the items in the action's data.
+        if (auto *action = findChild<QAction *>(QStringLiteral("actionTeach")); action && !action->data().isNull()) {
+            wizard->setPreselectedItems(action->data().toStringList());
+            action->setData(QVariant());
+        }
         // A pack activated: the search thread reopens its model with it.
         connect(wizard, &QDialog::accepted, this, [this] { m_controller->invalidateSearch(); });
         // A full-mode search pack: re-embed in the background; search switches when done.
@@ -1037,6 +1048,18 @@ void MainWindow::showResultsMenu(const QPoint &pos)
         if (auto *q = m_ask->findChild<QLineEdit *>(QStringLiteral("askQuestion")))
             q->setFocus(Qt::OtherFocusReason);
     });
+    QStringList teachPaths; // the selected photos (videos cannot be labelled)
+    for (const QModelIndex &i : m_resultsView->selectionModel()->selectedIndexes())
+        if (const ResultRow s = m_results->row(i.row()); !s.isVideo() && !teachPaths.contains(s.path))
+            teachPaths << s.path;
+    QAction *teachSelected = menu.addAction(tr("&Teach a Name for the Selected…"), this, [this, teachPaths] {
+        if (auto *teach = findChild<QAction *>(QStringLiteral("actionTeach"))) {
+            teach->setData(teachPaths);
+            teach->trigger();
+        }
+    });
+    teachSelected->setObjectName(QStringLiteral("actionTeachSelected"));
+    teachSelected->setEnabled(!teachPaths.isEmpty());
     menu.exec(m_resultsView->viewport()->mapToGlobal(pos));
 }
 
