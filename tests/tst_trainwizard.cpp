@@ -1,16 +1,19 @@
 // The Model ▸ Teach… wizard driven through every page on the offscreen platform with the
 // fixture model: goal → examples (count, warning) → settings → training (live loss) →
 // results (before/after) → save and activate; and stopping a run saves nothing; a
-// full-mode search pack is activated by re-embedding the library in the background; photos
-// picked and named in the library train a pack whose sample queries rank them first; the
-// device selector; the validation curve.
+// full-mode search pack is activated by re-embedding the library in the background (an
+// indexing run goes straight on with it); photos picked and named in the library train a
+// pack whose sample queries rank them first; results selected in the main window open the
+// wizard with them; the device selector; the validation curve.
 #include "engine/computesupport.h"
 #include "engine/engine.h"
 #include "engine/training.h"
 #include "engine/trainingpreview.h"
 #include "support/fixtures.h"
+#include "support/images.h"
 #include "ui/enginecontroller.h"
 #include "ui/mainwindow.h"
+#include "ui/resultsmodel.h"
 #include "ui/trainwizard.h"
 
 #include <QApplication>
@@ -24,12 +27,14 @@
 #include <QLineEdit>
 #include <QListView>
 #include <QListWidget>
+#include <QMenu>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QStandardItemModel>
 #include <QRadioButton>
 #include <QSpinBox>
 #include <QTemporaryDir>
+#include <QTimer>
 #include <QtTest>
 
 using namespace unisearch;
@@ -320,28 +325,83 @@ void TestTrainWizard::namesPickedInTheLibrary()
     QVERIFY(engine::activeAdapterPackPath(*m_engine->catalog(), QStringLiteral("base")).endsWith(wizard.packName() + QStringLiteral(".safetensors")));
 }
 
-// The main window's "Teach a Name for the Selected…" opens the wizard with those photos
-// selected on the examples page.
+// Photos selected among the main window's results (Ctrl-click for several) and
+// right-click ▸ Teach a Name… open the wizard with those photos selected on the examples
+// page; right-clicking a result outside the selection acts on that one only.
 void TestTrainWizard::teachSelectedFromTheWindow()
 {
     indexLibrary();
     if (QTest::currentTestFailed())
         return;
-    const QString photo = QDir(m_library).filePath(QStringLiteral("img3.png"));
+    const QString first = QDir(m_library).filePath(QStringLiteral("img3.png"));
+    const QString second = QDir(m_library).filePath(QStringLiteral("img4.png"));
     ui::MainWindow window(m_engine.get());
-    auto *teach = window.findChild<QAction *>(QStringLiteral("actionTeach"));
-    QVERIFY(teach);
-    teach->setData(QStringList{photo}); // what the results menu's action does
-    teach->trigger();
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QSignalSpy shown(&window, &ui::MainWindow::resultsShown);
+    auto *field = window.findChild<QLineEdit *>(QStringLiteral("searchField"));
+    QTest::keyClicks(field, QStringLiteral("a photo"));
+    QTest::keyClick(field, Qt::Key_Return);
+    QVERIFY(shown.wait(30000));
+    ui::ResultsModel *results = window.resultsModel();
+    QCOMPARE(results->rowCount(), 5);
+    auto *view = window.findChild<QListView *>(QStringLiteral("resultsView"));
+    auto centreOf = [&](const QString &path) {
+        for (int r = 0; r < results->rowCount(); ++r)
+            if (results->row(r).path == path) {
+                view->scrollTo(results->index(r));
+                return view->visualRect(results->index(r)).center();
+            }
+        return QPoint(-1, -1);
+    };
+    QTest::mouseClick(view->viewport(), Qt::LeftButton, {}, centreOf(first));
+    QTest::mouseClick(view->viewport(), Qt::LeftButton, Qt::ControlModifier, centreOf(second));
+    QCOMPARE(view->selectionModel()->selectedIndexes().size(), 2);
+
+    // Opens the results menu at pos; inspect runs on it while it is shown, then it closes.
+    auto withMenu = [&](const QPoint &pos, const std::function<void(QAction *)> &inspect) {
+        bool seen = false;
+        QTimer::singleShot(0, &window, [&] {
+            auto *menu = window.findChild<QMenu *>(QStringLiteral("resultsMenu"));
+            QAction *teach = menu ? menu->findChild<QAction *>(QStringLiteral("actionTeachSelected")) : nullptr;
+            if (teach) {
+                seen = true;
+                inspect(teach);
+            }
+            if (menu)
+                menu->close();
+        });
+        emit view->customContextMenuRequested(pos);
+        return seen;
+    };
+    // Outside the selection: that result alone.
+    const QString other = QDir(m_library).filePath(QStringLiteral("img0.png"));
+    QVERIFY(withMenu(centreOf(other), [](QAction *teach) {
+        QVERIFY(teach->isEnabled());
+        QCOMPARE(teach->text(), QStringLiteral("&Teach a Name for This Photo…"));
+    }));
+    QCOMPARE(view->selectionModel()->selectedIndexes().size(), 1);
+    QCOMPARE(results->row(view->currentIndex().row()).path, other);
+    QTest::mouseClick(view->viewport(), Qt::LeftButton, {}, centreOf(first));
+    QTest::mouseClick(view->viewport(), Qt::LeftButton, Qt::ControlModifier, centreOf(second));
+    // On the selection: both, and the wizard opens with them.
+    QVERIFY(withMenu(centreOf(second), [](QAction *teach) {
+        QCOMPARE(teach->text(), QStringLiteral("&Teach a Name for the 2 Selected Photos…"));
+        teach->trigger();
+    }));
+    QCOMPARE(view->selectionModel()->selectedIndexes().size(), 2);
     auto *wizard = window.findChild<ui::TrainWizard *>();
     QVERIFY(wizard);
-    QVERIFY(teach->data().isNull()); // the next plain Teach… starts empty
+    QVERIFY(window.findChild<QAction *>(QStringLiteral("actionTeach"))->data().isNull()); // the next Teach… starts empty
+    QVERIFY(wizard->findChild<QRadioButton *>(QStringLiteral("goalNames"))->isChecked());
     wizard->next();
     QCOMPARE(wizard->currentId(), int(ui::TrainWizard::ExamplesPage));
     QTRY_VERIFY_WITH_TIMEOUT(!wizard->isListing(), 30000);
-    const QModelIndexList selected = wizard->findChild<QListView *>(QStringLiteral("libraryView"))->selectionModel()->selectedIndexes();
-    QCOMPARE(selected.size(), 1);
-    QCOMPARE(selected.first().data(Qt::UserRole).toString(), photo);
+    QStringList selected;
+    for (const QModelIndex &i : wizard->findChild<QListView *>(QStringLiteral("libraryView"))->selectionModel()->selectedIndexes())
+        selected << i.data(Qt::UserRole).toString();
+    selected.sort();
+    QCOMPARE(selected, (QStringList{first, second}));
     // Search (by meaning) lists the best matches first: with the pack the previous test
     // activated, the photo named "gloxen" there.
     QTest::keyClicks(wizard->findChild<QLineEdit *>(QStringLiteral("libraryFilter")), QStringLiteral("gloxen"));
@@ -405,15 +465,25 @@ void TestTrainWizard::fullModeReembedsInTheBackground()
     QCOMPARE(engine::activeAdapterPackPath(*m_engine->catalog(), QStringLiteral("base")), activeBefore);
     QCOMPARE(engine::readIndexState(*m_engine->catalog(), dataDir).fingerprint, before.fingerprint);
 
+    // A photo added to the library before the re-embed ran: indexing it (with the active
+    // vectors) goes straight on with the pending re-embed, which covers it too and switches.
+    QVERIFY(test::randomImage(48, 48, 77).save(QDir(m_library).filePath(QStringLiteral("added.png"))));
+    QSignalSpy indexed(&controller, &ui::EngineController::indexFinished);
+    QSignalSpy started(&controller, &ui::EngineController::reembedStarted);
     QSignalSpy finished(&controller, &ui::EngineController::reembedFinished);
-    QVERIFY2(controller.startReembed(&error), qPrintable(error));
+    QVERIFY2(controller.startIndexing({}, &error), qPrintable(error));
+    QTRY_COMPARE_WITH_TIMEOUT(indexed.count(), 1, 60000);
+    QCOMPARE(indexed.at(0).at(0).value<engine::IndexResult>().added, qint64(1));
+    QCOMPARE(started.count(), 1);
+    QCOMPARE(started.at(0).at(0).toString(), wizard.packName());
+    QVERIFY(controller.isIndexing());
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
     QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(finished.at(0).at(1).toString()));
     QVERIFY(engine::activeAdapterPackPath(*m_engine->catalog(), QStringLiteral("base")).endsWith(wizard.packName() + QStringLiteral(".safetensors")));
     QVERIFY(engine::pendingAdapterPackPath(*m_engine->catalog(), QStringLiteral("base")).isEmpty());
     const engine::IndexState after = engine::readIndexState(*m_engine->catalog(), dataDir);
     QVERIFY2(after.fingerprint.startsWith(before.fingerprint + QLatin1Char('+')), qPrintable(after.fingerprint));
-    QCOMPARE(after.vectors, 5);
+    QCOMPARE(after.vectors, 6);
 }
 
 QTEST_MAIN(TestTrainWizard)

@@ -261,7 +261,7 @@ void MainWindow::createMenus()
     QAction *teach = model->addAction(tr("&Teach…"), this, [this] {
         auto *wizard = new TrainWizard(m_engine, this);
         wizard->setAttribute(Qt::WA_DeleteOnClose);
-        // Results ▸ Teach a Name for the Selected… leaves the items in the action's data.
+        // The results menu's Teach a Name… leaves the selected photos in the action's data.
         if (auto *action = findChild<QAction *>(QStringLiteral("actionTeach")); action && !action->data().isNull()) {
             wizard->setPreselectedItems(action->data().toStringList());
             action->setData(QVariant());
@@ -455,7 +455,9 @@ QWidget *MainWindow::createCentralArea()
     m_resultsView->setItemDelegate(m_delegate);
     m_resultsView->setResizeMode(QListView::Adjust);
     m_resultsView->setUniformItemSizes(true);
-    m_resultsView->setSelectionMode(QAbstractItemView::SingleSelection);
+    // Several results can be selected (Ctrl/Shift-click) to teach them a name together;
+    // the preview and the ask panel follow the current one.
+    m_resultsView->setSelectionMode(QAbstractItemView::ExtendedSelection);
     m_resultsView->setVerticalScrollMode(QAbstractItemView::ScrollPerPixel);
     m_resultsView->setContextMenuPolicy(Qt::CustomContextMenu);
     m_resultsView->setWordWrap(false);
@@ -1021,7 +1023,11 @@ void MainWindow::showResultsMenu(const QPoint &pos)
     const QModelIndex index = m_resultsView->indexAt(pos);
     if (!index.isValid())
         return;
-    m_resultsView->setCurrentIndex(index);
+    // Right-click on a selected result keeps the selection (to act on all of it);
+    // elsewhere it selects just that result, as file managers do.
+    QItemSelectionModel *selection = m_resultsView->selectionModel();
+    selection->setCurrentIndex(index, selection->isSelected(index) ? QItemSelectionModel::NoUpdate
+                                                                   : QItemSelectionModel::ClearAndSelect);
     const ResultRow r = m_results->row(index.row());
     QMenu menu(this);
     menu.setObjectName(QStringLiteral("resultsMenu"));
@@ -1049,10 +1055,13 @@ void MainWindow::showResultsMenu(const QPoint &pos)
             q->setFocus(Qt::OtherFocusReason);
     });
     QStringList teachPaths; // the selected photos (videos cannot be labelled)
-    for (const QModelIndex &i : m_resultsView->selectionModel()->selectedIndexes())
+    for (const QModelIndex &i : selection->selectedIndexes())
         if (const ResultRow s = m_results->row(i.row()); !s.isVideo() && !teachPaths.contains(s.path))
             teachPaths << s.path;
-    QAction *teachSelected = menu.addAction(tr("&Teach a Name for the Selected…"), this, [this, teachPaths] {
+    const QString teachText = teachPaths.size() > 1
+        ? tr("&Teach a Name for the %n Selected Photos…", nullptr, int(teachPaths.size()))
+        : tr("&Teach a Name for This Photo…");
+    QAction *teachSelected = menu.addAction(teachText, this, [this, teachPaths] {
         if (auto *teach = findChild<QAction *>(QStringLiteral("actionTeach"))) {
             teach->setData(teachPaths);
             teach->trigger();
