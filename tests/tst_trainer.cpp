@@ -11,11 +11,14 @@
 #include "model/trainer.h"
 #include "support/fixtures.h"
 
+#include <QDir>
 #include <QFile>
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <csignal>
 #include <random>
+#include <sys/resource.h>
 #include <set>
 
 using namespace unisearch;
@@ -194,6 +197,7 @@ private slots:
     void fullModeLearnsNewWords();
     void packRoundTrips();
     void packForAnotherBaseIsRefused();
+    void failedPackWriteKeepsTheOldPack();
     void malformedPacksAreRefused();
     void cancelStopsAtTheStep();
     void vqaLearnsAnswersTrainingOnlyAdapters();
@@ -409,6 +413,52 @@ void TestTrainer::packRoundTrips()
     // ... and differs from the base model's.
     auto base = ModelEngine::load(m_arch, weights);
     QVERIFY(maxAbsDiff(base->textFeatures(ids), engine->textFeatures(ids)) > 1e-3);
+}
+
+// A pack written over an existing one (the active pack, say) on a disk that fills up
+// midway: a clear error, the old pack byte for byte, and no temporary file left behind.
+void TestTrainer::failedPackWriteKeepsTheOldPack()
+{
+    QTemporaryDir tmp;
+    const std::string weights = weightsPath("retrieval.pth");
+    const std::string fingerprint = sha256File(weights);
+    auto trainer = Trainer::create(m_arch, weights, params(TrainMode::Query, 1));
+    const QString pack = tmp.path() + QStringLiteral("/active.safetensors");
+    trainer->savePack(pack.toStdString(), metadataFor(*trainer, fingerprint));
+    QFile f(pack);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QByteArray before = f.readAll();
+    f.close();
+    trainer->train(m_task.train); // new weights to write over it
+
+    // The file size limit stands in for the full disk: writes past it fail (EFBIG) as
+    // they would with ENOSPC.
+    rlimit old{};
+    QVERIFY(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+    const auto previousHandler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit small = old;
+    small.rlim_cur = rlim_t(before.size() / 2);
+    QVERIFY(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+    QString error;
+    try {
+        trainer->savePack(pack.toStdString(), metadataFor(*trainer, fingerprint));
+    } catch (const TrainError &e) {
+        error = QString::fromUtf8(e.what());
+    }
+    QVERIFY(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+    std::signal(SIGXFSZ, previousHandler);
+    QVERIFY2(error.contains(QStringLiteral("write failed")), qPrintable(error));
+    QVERIFY2(error.contains(QStringLiteral("File too large")), qPrintable(error));
+
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QVERIFY(f.readAll() == before);
+    f.close();
+    QCOMPARE(QDir(tmp.path()).entryList(QDir::Files | QDir::Hidden), QStringList{QStringLiteral("active.safetensors")});
+    // With room again it writes the new pack.
+    trainer->savePack(pack.toStdString(), metadataFor(*trainer, fingerprint));
+    QVERIFY(readPack(pack.toStdString()).tensors.size() == trainer->trainableNames().size());
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QVERIFY(f.readAll() != before);
 }
 
 void TestTrainer::packForAnotherBaseIsRefused()
