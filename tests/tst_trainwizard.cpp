@@ -241,6 +241,10 @@ void TestTrainWizard::namesPickedInTheLibrary()
     QTRY_VERIFY_WITH_TIMEOUT(!wizard.isListing(), 30000);
     QCOMPARE(wizard.listedItems(), paths); // the indexed photos, by path
     auto *view = wizard.findChild<QListView *>(QStringLiteral("libraryView"));
+    // Each cell has room for its thumbnail and name, though none had loaded when the view
+    // laid the items out.
+    QTRY_VERIFY2(view->visualRect(view->model()->index(0, 0)).height() >= view->iconSize().height() + view->fontMetrics().height(),
+                 qPrintable(QString::number(view->visualRect(view->model()->index(0, 0)).height())));
     auto *labelText = wizard.findChild<QLineEdit *>(QStringLiteral("labelText"));
     auto *add = wizard.findChild<QPushButton *>(QStringLiteral("addPicked"));
     auto *filter = wizard.findChild<QLineEdit *>(QStringLiteral("libraryFilter"));

@@ -67,9 +67,14 @@ public:
     static QSize thumbSize() { return {192, 192}; }
     ThumbnailProvider *thumbnails = nullptr;
     QHash<QString, int> rowOfKey;
+    // Every cell's size, thumbnail or not yet: the view (uniform item sizes) lays all
+    // items out at the first one's size, asked before any thumbnail has arrived.
+    QSize cellSize;
 
     QVariant data(const QModelIndex &index, int role) const override
     {
+        if (role == Qt::SizeHintRole && cellSize.isValid())
+            return cellSize;
         QVariant v = QStandardItemModel::data(index, role);
         if (role != Qt::DecorationRole || v.isValid() || !thumbnails)
             return v;
@@ -146,8 +151,12 @@ protected:
         p.setPen(QPen(lossColor, 2));
         p.drawLine(QPointF(left, fm.height() / 2.0 + 2), QPointF(left + 16, fm.height() / 2.0 + 2));
         p.setPen(palette().text().color());
-        p.drawText(QPointF(left + 20, fm.ascent() + 2), tr("loss"));
-        const double lx = left + 28 + fm.horizontalAdvance(tr("loss"));
+        // The first and the latest loss: the line has its own scale.
+        const QString lossName = m_values.isEmpty()
+            ? tr("loss")
+            : tr("loss %1 → %2").arg(m_values.front(), 0, 'g', 3).arg(m_values.back(), 0, 'g', 3);
+        p.drawText(QPointF(left + 20, fm.ascent() + 2), lossName);
+        const double lx = left + 28 + fm.horizontalAdvance(lossName);
         p.setPen(QPen(valColor, 2));
         p.drawLine(QPointF(lx, fm.height() / 2.0 + 2), QPointF(lx + 16, fm.height() / 2.0 + 2));
         p.setPen(palette().text().color());
@@ -197,6 +206,8 @@ TrainWizard::TrainWizard(engine::Engine *engine, QWidget *parent)
     setObjectName(QStringLiteral("trainWizard"));
     setWindowTitle(tr("Teach Unisearch your words"));
     setOption(QWizard::NoBackButtonOnLastPage);
+    // Room for a few rows of the library and the before/after comparison.
+    resize(860, 680);
 
     // Goal.
     auto *goal = new Page;
@@ -245,7 +256,9 @@ TrainWizard::TrainWizard(engine::Engine *engine, QWidget *parent)
     m_libraryView->setModel(m_libraryModel);
     m_libraryView->setViewMode(QListView::IconMode);
     m_libraryView->setIconSize(QSize(96, 96));
-    m_libraryView->setGridSize(QSize(112, 124));
+    libraryModel->cellSize = QSize(104, 96 + 2 * m_libraryView->fontMetrics().height());
+    m_libraryView->setGridSize(libraryModel->cellSize + QSize(8, 8));
+    m_libraryView->setTextElideMode(Qt::ElideMiddle);
     m_libraryView->setResizeMode(QListView::Adjust);
     m_libraryView->setMovement(QListView::Static);
     m_libraryView->setUniformItemSizes(true);
@@ -398,6 +411,8 @@ TrainWizard::TrainWizard(engine::Engine *engine, QWidget *parent)
     auto *training = new Page;
     training->setTitle(tr("Training"));
     training->setCommitPage(true);
+    // The pack is saved when training ends: onwards there is no going back to retrain.
+    setButtonText(QWizard::CommitButton, tr("See the &Results >"));
     m_progress = new QProgressBar;
     m_progress->setObjectName(QStringLiteral("trainProgress"));
     m_lossLabel = new QLabel;
