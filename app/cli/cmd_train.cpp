@@ -47,20 +47,33 @@ int cmdTrain(Context &ctx)
 {
     const QCommandLineOption json = jsonOption();
     const QCommandLineOption model = modelOption();
-    const QCommandLineOption task(QStringLiteral("task"), QStringLiteral("retrieval or vqa."), QStringLiteral("TASK"),
-                                  QStringLiteral("retrieval"));
-    const QCommandLineOption mode(QStringLiteral("mode"), QStringLiteral("query (text side only) or full."),
-                                  QStringLiteral("MODE"), QStringLiteral("query"));
-    const QCommandLineOption data(QStringLiteral("data"), QStringLiteral("Training examples (CSV or JSON)."),
+    // The engine's defaults, shown in the help.
+    const engine::TrainRequest defaults;
+    auto withDefault = [](const char *what, const QString &value) {
+        return QStringLiteral("%1 (default: %2).").arg(QLatin1String(what), value);
+    };
+    const QCommandLineOption task(QStringLiteral("task"), withDefault("retrieval or vqa", defaults.task),
+                                  QStringLiteral("TASK"), defaults.task);
+    const QCommandLineOption mode(QStringLiteral("mode"), withDefault("query (text side only) or full", defaults.mode),
+                                  QStringLiteral("MODE"), defaults.mode);
+    const QCommandLineOption data(QStringLiteral("data"), QStringLiteral("Training examples: CSV (path,caption; a third column \"name\" "
+                                                 "makes the caption a name; vqa: path,question,answer), COCO "
+                                                 "caption JSON or the VQA JSON list."),
                                   QStringLiteral("FILE"));
-    const QCommandLineOption epochs(QStringLiteral("epochs"), QStringLiteral("Passes over the data."), QStringLiteral("N"),
-                                    QStringLiteral("10"));
-    const QCommandLineOption name(QStringLiteral("name"), QStringLiteral("Name of the adapter pack."), QStringLiteral("NAME"));
-    const QCommandLineOption batch(QStringLiteral("batch-size"), QStringLiteral("Examples per step."), QStringLiteral("N"),
-                                   QStringLiteral("8"));
-    const QCommandLineOption lr(QStringLiteral("learning-rate"), QStringLiteral("Peak learning rate."), QStringLiteral("X"));
-    const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("Random seed."), QStringLiteral("N"),
-                                  QStringLiteral("42"));
+    const QCommandLineOption epochs(QStringLiteral("epochs"), withDefault("Passes over the data", QString::number(defaults.epochs)),
+                                    QStringLiteral("N"), QString::number(defaults.epochs));
+    const QCommandLineOption name(QStringLiteral("name"), withDefault("Name of the adapter pack", QStringLiteral("TASK-MODE-DATE-TIME")),
+                                  QStringLiteral("NAME"));
+    const QCommandLineOption batch(QStringLiteral("batch-size"), withDefault("Examples per step", QString::number(defaults.batchSize)),
+                                   QStringLiteral("N"), QString::number(defaults.batchSize));
+    const QCommandLineOption lr(QStringLiteral("learning-rate"),
+                                withDefault("Peak learning rate", QStringLiteral("%1 in query mode, %2 in full mode")
+                                                                        .arg(engine::queryModeLearningRate)
+                                                                        .arg(engine::fullModeLearningRate)),
+                                QStringLiteral("X"));
+    const QCommandLineOption seed(QStringLiteral("seed"), withDefault("Random seed, for repeatable runs",
+                                                                      QString::number(defaults.seed)),
+                                  QStringLiteral("N"), QString::number(defaults.seed));
     const QCommandLineOption bf16(QStringLiteral("bfloat16"), QStringLiteral("Mixed precision (bfloat16 products)."));
     const QCommandLineOption labels(QStringLiteral("labels"),
                                     QStringLiteral("Train on the labels stored in the catalog instead of --data."));

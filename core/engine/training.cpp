@@ -897,7 +897,7 @@ std::optional<TrainOutcome> TrainingJob::run(const ProgressFn &progress, QString
     params.epochs = std::max(1, rq.epochs);
     params.batchSize = std::max(1, rq.batchSize);
     // A few dozen examples need large steps; the image side (full mode) moves more carefully.
-    params.learningRate = rq.learningRate > 0 ? rq.learningRate : query ? 5e-3 : 2e-3;
+    params.learningRate = rq.learningRate > 0 ? rq.learningRate : query ? queryModeLearningRate : fullModeLearningRate;
     params.seed = rq.seed;
     params.bfloat16 = rq.bfloat16;
     params.device = !rq.device.isEmpty()       ? rq.device.toStdString()

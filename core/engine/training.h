@@ -63,6 +63,10 @@ std::optional<QList<LabelledExample>> readTrainingFile(const QString &file, cons
 int storeLabels(catalog::Catalog &catalog, const QList<LabelledExample> &examples, const QString &task);
 QList<LabelledExample> labelsFromCatalog(const catalog::Catalog &catalog, const QString &task);
 
+// The peak learning rate when a request leaves it at 0.
+constexpr double queryModeLearningRate = 5e-3;
+constexpr double fullModeLearningRate = 2e-3;
+
 struct TrainRequest {
     QString task = QStringLiteral("retrieval"); // retrieval | vqa
     QString mode = QStringLiteral("query");     // query | full
@@ -73,7 +77,7 @@ struct TrainRequest {
     QString name;                    // pack name; empty: "<task>-<mode>-<yyyyMMdd-hhmmss>"
     int epochs = 10;
     int batchSize = 8;
-    double learningRate = 0;         // 0: 5e-3 in query mode, 2e-3 in full mode
+    double learningRate = 0;         // 0: queryModeLearningRate or fullModeLearningRate
     double validationFraction = 0.2; // held out for the before/after report (none below 5 examples)
     unsigned long long seed = 42;
     bool bfloat16 = false;
