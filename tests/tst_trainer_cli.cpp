@@ -45,6 +45,8 @@ private slots:
     void deactivateRestoresTheBaseModel();
     void packForAnotherBaseIsRefused();
     void malformedDataIsReported();
+    void smallRunsAreFlagged();
+    void adviceFollowsTheScores();
     void cancelWritesNothing();
     void searchUsesTheTrainedPack();
 
@@ -134,6 +136,11 @@ void TestTrainerCli::trainQueryModeFromCsv()
     }
     QCOMPARE(curve.last().toObject().value(QStringLiteral("value")).toDouble(), r1After);
     QVERIFY2(r.err.contains(QStringLiteral("epoch 40/40: held-out recall@1 ")), qPrintable(r.err));
+    // 40 examples are enough; 8 held out are few to judge by; the score rose.
+    QVERIFY(!o.value(QStringLiteral("held_out_score_fell")).toBool(true));
+    const QStringList advice = o.value(QStringLiteral("advice")).toVariant().toStringList();
+    QCOMPARE(advice.size(), 1);
+    QVERIFY2(advice.first().contains(QStringLiteral("8 examples held out")), qPrintable(advice.first()));
 
     // The active pack is what the model now runs with.
     const Run after = run({QStringLiteral("embed"), QStringLiteral("text"), kWords[0], QStringLiteral("--json")});
@@ -247,6 +254,58 @@ void TestTrainerCli::malformedDataIsReported()
     VERIFY_RUN(r, 1); // this library's photos are not indexed, so it has no labels
     QVERIFY2(r.err.contains(QStringLiteral("no caption or name labels")), qPrintable(r.err));
     QVERIFY(!QFileInfo(m_data + QStringLiteral("/adapters/bad.safetensors")).exists());
+}
+
+// Two photos named once each (10 examples, 2 held out): trained, but the summary says
+// that is few, and that two held-out examples say little.
+void TestTrainerCli::smallRunsAreFlagged()
+{
+    const QString small = m_tmp.filePath(QStringLiteral("images/small.csv"));
+    QFile f(small);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("img0.png,zorblat,name\nimg1.png,quindle,name\n");
+    f.close();
+    const QStringList args = {QStringLiteral("train"), QStringLiteral("--data"), small, QStringLiteral("--epochs"),
+                              QStringLiteral("2"), QStringLiteral("--no-activate")};
+    Run r = run(args + QStringList{QStringLiteral("--name"), QStringLiteral("small"), QStringLiteral("--json")});
+    VERIFY_RUN(r, 0);
+    const QJsonObject o = r.json();
+    QCOMPARE(o.value(QStringLiteral("train_examples")).toInt() + o.value(QStringLiteral("validation_examples")).toInt(), 10);
+    const QStringList advice = o.value(QStringLiteral("advice")).toVariant().toStringList();
+    QVERIFY2(advice.size() >= 2, qPrintable(advice.join(QLatin1Char('|'))));
+    QVERIFY2(advice[0].startsWith(QStringLiteral("Only 10 examples")), qPrintable(advice[0]));
+    QVERIFY2(advice[1].contains(QStringLiteral("2 examples held out")), qPrintable(advice[1]));
+    // The same notes under the summary for a person.
+    r = run(args + QStringList{QStringLiteral("--name"), QStringLiteral("small2")});
+    VERIFY_RUN(r, 0);
+    QVERIFY2(r.out.contains(QStringLiteral("note: Only 10 examples: a few dozen teach a word reliably.")), qPrintable(r.out));
+}
+
+// The advice follows the held-out scores: recall@1 for search, accuracy for questions.
+void TestTrainerCli::adviceFollowsTheScores()
+{
+    engine::TrainOutcome o;
+    o.trainExamples = 40;
+    o.validationExamples = 10;
+    QVERIFY(o.advice().isEmpty()); // no scores (no held-out set): nothing to say
+    o.before = QJsonObject{{QStringLiteral("recall_at_1"), 0.5}, {QStringLiteral("recall_at_5"), 0.6}};
+    o.after = QJsonObject{{QStringLiteral("recall_at_1"), 0.4}, {QStringLiteral("recall_at_5"), 0.9}};
+    QVERIFY(o.heldOutScoreFell());
+    QCOMPARE(o.advice().size(), 1);
+    QVERIFY(o.advice().first().contains(QStringLiteral("fell")));
+    QVERIFY(o.toJson().value(QStringLiteral("held_out_score_fell")).toBool());
+    o.after[QStringLiteral("recall_at_1")] = 0.5; // the same is not worse
+    QVERIFY(!o.heldOutScoreFell());
+    o.before = QJsonObject{{QStringLiteral("accuracy"), 0.75}};
+    o.after = QJsonObject{{QStringLiteral("accuracy"), 0.5}};
+    QVERIFY(o.heldOutScoreFell());
+    o.after = QJsonObject{{QStringLiteral("accuracy"), 1.0}};
+    QVERIFY(!o.heldOutScoreFell());
+    QVERIFY(o.advice().isEmpty());
+    o.trainExamples = 18;
+    o.validationExamples = 1;
+    QCOMPARE(o.advice(), (QStringList{QStringLiteral("Only 19 examples: a few dozen teach a word reliably."),
+                                      QStringLiteral("The before/after scores rest on 1 example held out: take them as rough.")}));
 }
 
 void TestTrainerCli::cancelWritesNothing()

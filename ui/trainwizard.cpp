@@ -14,6 +14,7 @@
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QGridLayout>
+#include <QJsonArray>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -39,7 +40,6 @@ namespace unisearch::ui {
 
 namespace {
 
-constexpr int kFewExamples = 20; // below this, warn: a few dozen examples teach a word reliably
 
 // A wizard page whose completeness is a function.
 class Page : public QWizardPage
@@ -93,6 +93,15 @@ QString metricsText(const QJsonObject &m)
         .arg(m.value(QStringLiteral("recall_at_1")).toDouble(), 0, 'f', 2)
         .arg(m.value(QStringLiteral("recall_at_5")).toDouble(), 0, 'f', 2)
         .arg(m.value(QStringLiteral("recall_at_10")).toDouble(), 0, 'f', 2);
+}
+
+// The engine's advice on a run (few examples, a score that fell), a line each.
+QString adviceText(const QJsonObject &outcome)
+{
+    QString text;
+    for (const QJsonValue &a : outcome.value(QStringLiteral("advice")).toArray())
+        text += QLatin1Char('\n') + a.toString();
+    return text;
 }
 
 } // namespace
@@ -769,7 +778,7 @@ void TrainWizard::countExamples()
         if (picked > 0 && !m_fileExamples.isEmpty())
             text += QLatin1Char(' ') + tr("(%1 from the file, %2 picked in the library)").arg(m_fileExamples.size()).arg(picked);
         text += QLatin1Char('.');
-        if (m_exampleCount < kFewExamples)
+        if (m_exampleCount < engine::fewTrainingExamples)
             text += QLatin1Char(' ') + tr("That is few: a few dozen examples teach a word reliably.");
     }
     m_countLabel->setText(text);
@@ -942,9 +951,11 @@ void TrainWizard::onFinished(bool ok, bool cancelled, const QString &message, co
                                .arg(m_packName)
                                .arg(outcome.value(QStringLiteral("validation_examples")).toInt())
                                .arg(metricsText(outcome.value(QStringLiteral("before")).toObject()),
-                                    metricsText(outcome.value(QStringLiteral("after")).toObject())));
+                                    metricsText(outcome.value(QStringLiteral("after")).toObject()))
+                           + adviceText(outcome));
         const bool needsReembed = task() == engine::retrievalTask && m_packMode == QLatin1String("full");
-        m_activate->setChecked(true);
+        // A pack that did worse on the held-out examples is kept but not put to use unasked.
+        m_activate->setChecked(!outcome.value(QStringLiteral("held_out_score_fell")).toBool());
         m_activate->setEnabled(true);
         m_activate->setText(needsReembed ? tr("Use it from now on (the library is re-embedded with it in the "
                                               "background; search switches to it when that is done)")

@@ -176,6 +176,8 @@ int cmdTrain(Context &ctx)
         text += outcome->activated ? QStringLiteral("  active now\n")
                                    : QStringLiteral("  not activated%1\n")
                                          .arg(outcome->note.isEmpty() ? QString() : QStringLiteral(": ") + outcome->note);
+        for (const QString &a : outcome->advice())
+            text += QStringLiteral("  note: %1\n").arg(a);
         Context::out(text);
     }
     return ExitCode::Ok;

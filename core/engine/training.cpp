@@ -685,6 +685,33 @@ std::optional<AdapterPackInfo> importAdapterPack(Engine &engine, const QString &
 
 // --- training ------------------------------------------------------------------------
 
+bool TrainOutcome::heldOutScoreFell() const
+{
+    // The headline score: recall@1, or accuracy for questions.
+    auto score = [](const QJsonObject &m) {
+        return m.contains(QStringLiteral("accuracy")) ? m.value(QStringLiteral("accuracy")).toDouble()
+                                                      : m.value(QStringLiteral("recall_at_1")).toDouble();
+    };
+    return !before.isEmpty() && !after.isEmpty() && score(after) < score(before) - 1e-9;
+}
+
+QStringList TrainOutcome::advice() const
+{
+    QStringList out;
+    auto examplesText = [](int n) {
+        return n == 1 ? QStringLiteral("1 example") : QStringLiteral("%1 examples").arg(n);
+    };
+    const int examples = trainExamples + validationExamples;
+    if (examples < fewTrainingExamples)
+        out << QStringLiteral("Only %1: a few dozen teach a word reliably.").arg(examplesText(examples));
+    if (validationExamples > 0 && validationExamples < fewValidationExamples)
+        out << QStringLiteral("The before/after scores rest on %1 held out: take them as rough.")
+                   .arg(examplesText(validationExamples));
+    if (heldOutScoreFell())
+        out << QStringLiteral("The held-out score fell: add examples (several photos per name) or train more passes.");
+    return out;
+}
+
 QJsonObject TrainOutcome::toJson() const
 {
     QJsonArray l;
@@ -708,7 +735,9 @@ QJsonObject TrainOutcome::toJson() const
                        {QStringLiteral("losses"), l},
                        {QStringLiteral("validation_curve"), curve},
                        {QStringLiteral("before"), before},
-                       {QStringLiteral("after"), after}};
+                       {QStringLiteral("after"), after},
+                       {QStringLiteral("advice"), QJsonArray::fromStringList(advice())},
+                       {QStringLiteral("held_out_score_fell"), heldOutScoreFell()}};
 }
 
 TrainingJob::TrainingJob(Engine &engine, TrainRequest request)

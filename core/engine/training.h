@@ -63,6 +63,11 @@ std::optional<QList<LabelledExample>> readTrainingFile(const QString &file, cons
 int storeLabels(catalog::Catalog &catalog, const QList<LabelledExample> &examples, const QString &task);
 QList<LabelledExample> labelsFromCatalog(const catalog::Catalog &catalog, const QString &task);
 
+// Below this many examples a run is flagged: a few dozen teach a word reliably.
+constexpr int fewTrainingExamples = 20;
+// Below this many held-out examples the before/after scores are flagged as rough.
+constexpr int fewValidationExamples = 10;
+
 // The peak learning rate when a request leaves it at 0.
 constexpr double queryModeLearningRate = 5e-3;
 constexpr double fullModeLearningRate = 2e-3;
@@ -114,7 +119,12 @@ struct TrainOutcome {
     QList<double> losses;
     QList<ValidationPoint> validationCurve; // one point per epoch (empty without a held-out set)
     QJsonObject before, after;  // retrieval: recall_at_1/5/10; vqa: accuracy
-    QJsonObject toJson() const;
+    // What the user should know about the run, a sentence each: few examples, too few
+    // held out to judge by, a held-out score that fell. Empty when none applies.
+    QStringList advice() const;
+    // The held-out recall@1 (accuracy for questions) is lower after than before.
+    bool heldOutScoreFell() const;
+    QJsonObject toJson() const; // with "advice" and "held_out_score_fell"
 };
 
 class TrainingJob
