@@ -120,8 +120,17 @@ void TestTrainWizard::everyPageThroughToActivation()
     QVERIFY(wizard.currentPage()->isComplete());
     wizard.next();
     QCOMPARE(wizard.currentId(), int(ui::TrainWizard::SettingsPage));
+    auto *estimate = wizard.findChild<QLabel *>(QStringLiteral("estimate"));
+    // A long full-mode run is estimated in hours and minutes.
+    auto *mode = wizard.findChild<QComboBox *>(QStringLiteral("mode"));
+    mode->setCurrentIndex(mode->findData(QStringLiteral("full")));
+    wizard.findChild<QSpinBox *>(QStringLiteral("epochs"))->setValue(100);
+    QVERIFY2(estimate->text().contains(QStringLiteral("300 training steps")), qPrintable(estimate->text()));
+    QVERIFY2(estimate->text().contains(QRegularExpression(QStringLiteral("roughly \\d+ h \\d+ min "))), qPrintable(estimate->text()));
+    mode->setCurrentIndex(mode->findData(QStringLiteral("query")));
     wizard.findChild<QSpinBox *>(QStringLiteral("epochs"))->setValue(10);
-    QVERIFY(wizard.findChild<QLabel *>(QStringLiteral("estimate"))->text().contains(QStringLiteral("30 training steps")));
+    QVERIFY2(estimate->text().contains(QStringLiteral("30 training steps")), qPrintable(estimate->text()));
+    QVERIFY2(estimate->text().contains(QRegularExpression(QStringLiteral("roughly \\d+ min "))), qPrintable(estimate->text()));
     wizard.next();
     QCOMPARE(wizard.currentId(), int(ui::TrainWizard::TrainingPage));
     QVERIFY(wizard.isTraining());

@@ -1,5 +1,7 @@
 #include "ui/librarypanel.h"
 
+#include "ui/durationtext.h"
+
 #include <QDir>
 #include <QDragEnterEvent>
 #include <QDropEvent>
@@ -31,15 +33,6 @@ QStringList droppedFolders(const QMimeData *mime)
         if (url.isLocalFile() && QFileInfo(url.toLocalFile()).isDir())
             out.append(QFileInfo(url.toLocalFile()).absoluteFilePath());
     return out;
-}
-
-QString formatSeconds(double s)
-{
-    if (s < 60)
-        return QObject::tr("%1 s").arg(qRound(s));
-    if (s < 3600)
-        return QObject::tr("%1 min %2 s").arg(int(s) / 60).arg(int(s) % 60);
-    return QObject::tr("%1 h %2 min").arg(int(s) / 3600).arg((int(s) / 60) % 60);
 }
 
 } // namespace
@@ -203,7 +196,7 @@ QString LibraryPanel::describe(const engine::IndexProgress &p)
     if (p.filesPerSecond > 0)
         text += tr(" · %1 files/s").arg(p.filesPerSecond, 0, 'f', p.filesPerSecond < 10 ? 1 : 0);
     if (p.etaSeconds >= 0)
-        text += tr(" · about %1 left").arg(formatSeconds(p.etaSeconds));
+        text += tr(" · about %1 left").arg(durationText(p.etaSeconds));
     if (p.paused)
         text += tr(" · paused");
     return text;

@@ -1,4 +1,6 @@
 #include "ui/modelmanager.h"
+
+#include "ui/durationtext.h"
 #include "ui/modelimporter.h"
 
 #include "engine/computesupport.h"
@@ -43,15 +45,6 @@ QString sizeText(qint64 bytes)
 QString taskText(const QString &task)
 {
     return task == engine::vqaTask ? ModelManagerDialog::tr("questions (VQA)") : ModelManagerDialog::tr("search");
-}
-
-QString durationText(int seconds)
-{
-    if (seconds < 60)
-        return ModelManagerDialog::tr("%1 s").arg(seconds);
-    if (seconds < 3600)
-        return ModelManagerDialog::tr("%1 min").arg((seconds + 30) / 60);
-    return ModelManagerDialog::tr("%1 h %2 min").arg(seconds / 3600).arg((seconds % 3600) / 60);
 }
 
 // A flat list with columns; stretchColumn takes the spare width.

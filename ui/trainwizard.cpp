@@ -5,6 +5,7 @@
 #include "engine/models.h"
 #include "engine/training.h"
 #include "engine/trainingpreview.h"
+#include "ui/durationtext.h"
 #include "ui/thumbnailprovider.h"
 
 #include <QButtonGroup>
@@ -802,10 +803,9 @@ void TrainWizard::updateEstimate()
     } else if (m_bfloat16->isChecked()) {
         secondsPerStep *= engine::computeSupport().cpuBfloat16 ? (full ? 0.9 : 1.0) : 2.0;
     }
-    m_estimate->setText(tr("%1 training steps; %2 roughly %3 minute(s) with the full-size model.")
+    m_estimate->setText(tr("%1 training steps; %2 roughly %3 with the full-size model.")
                             .arg(steps)
-                            .arg(where)
-                            .arg(std::max(1.0, std::ceil(steps * secondsPerStep / 60.0)), 0, 'f', 0));
+                            .arg(where, durationText(std::max(60.0, std::ceil(steps * secondsPerStep / 60.0) * 60))));
 }
 
 void TrainWizard::startTraining()
@@ -912,11 +912,12 @@ void TrainWizard::onProgress(const engine::TrainProgressInfo &p)
     m_progress->setValue(p.step);
     if (p.validation < 0 || m_plot->count() < p.step)
         m_plot->add(p.loss, p.totalSteps);
-    m_lossLabel->setText(tr("Step %1 of %2, loss %3, about %4 s left")
+    m_lossLabel->setText(tr("Step %1 of %2 · loss %3 · %4 examples/s · about %5 left")
                              .arg(p.step)
                              .arg(p.totalSteps)
                              .arg(p.loss, 0, 'f', 3)
-                             .arg(p.etaSeconds, 0, 'f', 0)
+                             .arg(p.examplesPerSecond, 0, 'f', p.examplesPerSecond < 10 ? 1 : 0)
+                             .arg(durationText(p.etaSeconds))
                          + validationText());
 }
 
