@@ -13,6 +13,7 @@ PACKAGES=(
   libsqlite3-dev
   libicu-dev nlohmann-json3-dev libzip-dev libssl-dev
   xvfb xauth                        # GUI tests and screenshots
+  dbus-daemon                       # a private session bus for the Show in Folder test
   appstream                         # appstreamcli validate for packaging/
   dpkg-dev                          # cpack -G DEB
 )

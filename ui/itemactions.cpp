@@ -1,6 +1,10 @@
 #include "ui/itemactions.h"
 
 #include <QClipboard>
+#include <QDBusConnection>
+#include <QDBusConnectionInterface>
+#include <QDBusMessage>
+#include <QDBusPendingCallWatcher>
 #include <QDesktopServices>
 #include <QDir>
 #include <QFileInfo>
@@ -46,6 +50,23 @@ bool openItem(const QString &path, std::int64_t timeMs, QString *error)
 bool showInFolder(const QString &path, QString *error)
 {
     const QString dir = QFileInfo(path).absolutePath();
+    const QString service = QStringLiteral("org.freedesktop.FileManager1");
+    QDBusConnection bus = QDBusConnection::sessionBus();
+    QDBusConnectionInterface *names = bus.isConnected() ? bus.interface() : nullptr;
+    if (names && (names->isServiceRegistered(service) || names->activatableServiceNames().value().contains(service))) {
+        QDBusMessage call = QDBusMessage::createMethodCall(service, QStringLiteral("/org/freedesktop/FileManager1"),
+                                                           service, QStringLiteral("ShowItems"));
+        call << QStringList{QUrl::fromLocalFile(path).toString(QUrl::FullyEncoded)} << QString();
+        // Asynchronous: starting a file manager can take a while, and the window must not
+        // wait for it. Should it answer with an error, the folder is opened instead.
+        auto *watcher = new QDBusPendingCallWatcher(bus.asyncCall(call), qApp);
+        QObject::connect(watcher, &QDBusPendingCallWatcher::finished, qApp, [dir](QDBusPendingCallWatcher *w) {
+            if (w->isError())
+                QDesktopServices::openUrl(QUrl::fromLocalFile(dir));
+            w->deleteLater();
+        });
+        return true;
+    }
     if (QDesktopServices::openUrl(QUrl::fromLocalFile(dir)))
         return true;
     if (error)

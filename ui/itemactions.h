@@ -10,7 +10,10 @@ namespace unisearch::ui {
 // (timeMs >= 0) a player that can start there (mpv, VLC, Celluloid... as found on PATH)
 // is used; otherwise the default application. false with *error when nothing could open it.
 bool openItem(const QString &path, std::int64_t timeMs = -1, QString *error = nullptr);
-// Opens the folder that holds the file in the file manager.
+// Shows the file in the file manager: with it selected where the desktop's file manager
+// offers org.freedesktop.FileManager1 on the session bus (Nautilus, Dolphin, Nemo, Caja,
+// Thunar...), else (no such service, or it answers with an error) by opening the folder
+// that holds it. false with *error when neither can be tried.
 bool showInFolder(const QString &path, QString *error = nullptr);
 // Puts the path (native separators) on the clipboard.
 void copyPath(const QString &path);
