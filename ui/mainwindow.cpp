@@ -139,12 +139,7 @@ MainWindow::MainWindow(engine::Engine *engine, QWidget *parent)
     connect(m_controller, &EngineController::indexProgress, this, &MainWindow::onIndexProgress);
     connect(m_controller, &EngineController::indexFinished, this, &MainWindow::onIndexFinished);
     connect(m_controller, &EngineController::indexFailed, this, &MainWindow::onIndexFailed);
-    connect(m_controller, &EngineController::reembedStarted, this, [this](const QString &pack) {
-        m_library->setIndexing(true, false);
-        m_library->setActivity(tr("Re-embedding the library for “%1”; search uses the previous vectors until it is "
-                                  "done.")
-                                   .arg(pack));
-    });
+    connect(m_controller, &EngineController::reembedStarted, this, &MainWindow::showReembedding);
     connect(m_controller, &EngineController::reembedFinished, this, [this](bool switched, const QString &message) {
         const QString text = switched ? tr("The library is re-embedded: search now uses the new adapter pack.") : message;
         m_library->setActivity(text);
@@ -161,19 +156,24 @@ MainWindow::MainWindow(engine::Engine *engine, QWidget *parent)
         if (const auto model = m_engine->activeModel(engine::retrievalTask))
             if (const QString pending = engine::pendingAdapterPackPath(*m_engine->catalog(), model->name); !pending.isEmpty())
                 QMetaObject::invokeMethod(
-                    this,
-                    [this, pack = QFileInfo(pending).completeBaseName()] {
-                        QString error;
-                        if (!m_controller->startReembed(&error)) {
-                            statusBar()->showMessage(tr("Cannot re-embed the library for “%1”: %2").arg(pack, error));
-                        } else if (m_controller->isIndexing()) {
-                            m_library->setIndexing(true, false);
-                            m_library->setActivity(tr("Re-embedding the library for “%1”; search uses the previous "
-                                                      "vectors until it is done.")
-                                                       .arg(pack));
-                        }
-                    },
+                    this, [this, pack = QFileInfo(pending).completeBaseName()] { startReembed(pack); },
                     Qt::QueuedConnection);
+}
+
+void MainWindow::startReembed(const QString &pack)
+{
+    QString error;
+    if (!m_controller->startReembed(&error))
+        statusBar()->showMessage(tr("Cannot re-embed the library for “%1”: %2").arg(pack, error));
+    else if (m_controller->isIndexing())
+        showReembedding(pack);
+}
+
+void MainWindow::showReembedding(const QString &pack)
+{
+    m_library->setIndexing(true, false);
+    m_library->setActivity(tr("Re-embedding the library for “%1”; search uses the previous vectors until it is done.")
+                               .arg(pack));
 }
 
 MainWindow::~MainWindow()
@@ -269,17 +269,7 @@ void MainWindow::createMenus()
         // A pack activated: the search thread reopens its model with it.
         connect(wizard, &QDialog::accepted, this, [this] { m_controller->invalidateSearch(); });
         // A full-mode search pack: re-embed in the background; search switches when done.
-        connect(wizard, &TrainWizard::reembedRequested, this, [this](const QString &pack) {
-            QString error;
-            if (!m_controller->startReembed(&error)) {
-                statusBar()->showMessage(tr("Cannot re-embed the library for “%1”: %2").arg(pack, error));
-            } else if (m_controller->isIndexing()) {
-                m_library->setIndexing(true, false);
-                m_library->setActivity(tr("Re-embedding the library for “%1”; search uses the previous vectors "
-                                          "until it is done.")
-                                           .arg(pack));
-            }
-        });
+        connect(wizard, &TrainWizard::reembedRequested, this, &MainWindow::startReembed);
         wizard->show();
     });
     teach->setObjectName(QStringLiteral("actionTeach"));

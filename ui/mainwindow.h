@@ -122,6 +122,11 @@ private:
     void onIndexFinished(const engine::IndexResult &result);
     void onIndexFailed(const QString &error);
     void refreshFailures();
+    // Re-embeds the library for the pending full-mode pack (named pack) in the background,
+    // or says in the status bar why it cannot.
+    void startReembed(const QString &pack);
+    // The library panel shows the re-embed as its indexing activity.
+    void showReembedding(const QString &pack);
     void refreshFolderFilter();
     void updateThumbnailSize();
     void showResultsNotice(const QString &html);

@@ -556,6 +556,27 @@ QStringList TrainWizard::listedItems() const
 
 namespace {
 constexpr int kListLimit = 2000; // items shown at once; the filter finds the others
+
+// The pool's work uses an Engine of its own (its own catalog connection): the window's is
+// used on the GUI thread only. false with *error when it cannot open.
+bool openWorkerEngine(engine::Engine &worker, const QString &dataDir, const QString &device, QString *error)
+{
+    engine::Engine::Options options;
+    options.dataDir = dataDir;
+    options.device = device;
+    if (worker.open(options))
+        return true;
+    *error = worker.errorString();
+    return false;
+}
+} // namespace
+
+void TrainWizard::finishListing(int generation, const QStringList &paths, const QString &note)
+{
+    if (generation != m_listGeneration)
+        return;
+    m_listing = false;
+    showLibrary(paths, note);
 }
 
 void TrainWizard::listLibrary()
@@ -571,32 +592,27 @@ void TrainWizard::listLibrary()
     QThreadPool *pool = &m_pool;
     pool->start([self, generation, filter, dataDir] {
         engine::Engine worker;
-        engine::Engine::Options options;
-        options.dataDir = dataDir;
-        options.device = QStringLiteral("cpu");
         QString error;
         QStringList paths;
         int matching = 0;
-        if (!worker.open(options)) {
-            error = worker.errorString();
-        } else if (auto listed = engine::libraryImages(worker, filter, kListLimit, &error)) {
-            for (const auto &i : std::as_const(listed->images))
-                paths << i.path;
-            matching = listed->matching;
+        if (openWorkerEngine(worker, dataDir, QStringLiteral("cpu"), &error)) {
+            if (auto listed = engine::libraryImages(worker, filter, kListLimit, &error)) {
+                for (const auto &i : std::as_const(listed->images))
+                    paths << i.path;
+                matching = listed->matching;
+            }
         }
-        QMetaObject::invokeMethod(
-            self.data(),
-            [self, generation, paths, matching, error] {
-                if (!self || generation != self->m_listGeneration)
-                    return;
-                self->m_listing = false;
-                QString note = !error.isEmpty() ? error
-                    : matching == 0            ? tr("No indexed photos match; add and index a folder first.")
-                    : matching > paths.size()  ? tr("Showing %1 of %2 photos; filter to find the others.")
+        const QString note = !error.isEmpty() ? error
+            : matching == 0                   ? tr("No indexed photos match; add and index a folder first.")
+            : matching > paths.size()         ? tr("Showing %1 of %2 photos; filter to find the others.")
                                                     .arg(paths.size())
                                                     .arg(matching)
-                                               : tr("%n photo(s).", nullptr, matching);
-                self->showLibrary(paths, note);
+                                              : tr("%n photo(s).", nullptr, matching);
+        QMetaObject::invokeMethod(
+            self.data(),
+            [self, generation, paths, note] {
+                if (self)
+                    self->finishListing(generation, paths, note);
             },
             Qt::QueuedConnection);
     });
@@ -616,25 +632,20 @@ void TrainWizard::searchLibrary()
     QPointer<TrainWizard> self(this);
     m_pool.start([self, generation, text, dataDir, device] {
         engine::Engine worker;
-        engine::Engine::Options options;
-        options.dataDir = dataDir;
-        options.device = device;
         QString error;
         QStringList paths;
-        if (!worker.open(options))
-            error = worker.errorString();
-        else if (auto found = engine::searchLibraryImages(worker, text, 100, &error))
-            paths = *found;
+        if (openWorkerEngine(worker, dataDir, device, &error)) {
+            if (auto found = engine::searchLibraryImages(worker, text, 100, &error))
+                paths = *found;
+        }
+        const QString note = !error.isEmpty()
+            ? error
+            : tr("The %1 best matches for “%2”, best first.").arg(paths.size()).arg(text);
         QMetaObject::invokeMethod(
             self.data(),
-            [self, generation, paths, error, text] {
-                if (!self || generation != self->m_listGeneration)
-                    return;
-                self->m_listing = false;
-                self->showLibrary(paths, !error.isEmpty() ? error
-                                                          : tr("The %1 best matches for “%2”, best first.")
-                                                                .arg(paths.size())
-                                                                .arg(text));
+            [self, generation, paths, note] {
+                if (self)
+                    self->finishListing(generation, paths, note);
             },
             Qt::QueuedConnection);
     });
@@ -838,18 +849,12 @@ void TrainWizard::startTraining()
     auto cancel = m_cancelFlag;
     QPointer<TrainWizard> self(this);
     m_worker = QtConcurrent::run([rq, dataDir, device, cancel, self] {
-        // Its own connection to the catalog: the GUI thread keeps using the window's.
         engine::Engine worker;
-        engine::Engine::Options options;
-        options.dataDir = dataDir;
-        options.device = device;
         bool ok = false, cancelled = false;
         QString message;
         QJsonObject outcome;
         QList<engine::ValidationPoint> curve;
-        if (!worker.open(options)) {
-            message = worker.errorString();
-        } else {
+        if (openWorkerEngine(worker, dataDir, device, &message)) {
             engine::TrainingJob job(worker, rq);
             const auto result = job.run(
                 [&](const engine::TrainProgressInfo &p) {
@@ -991,14 +996,9 @@ void TrainWizard::startCompare()
     QPointer<TrainWizard> self(this);
     m_pool.start([self, dataDir, device, pack, queries, examplePaths] {
         engine::Engine worker;
-        engine::Engine::Options options;
-        options.dataDir = dataDir;
-        options.device = device;
         QString error;
         std::optional<engine::QueryComparisonResult> result;
-        if (!worker.open(options))
-            error = worker.errorString();
-        else
+        if (openWorkerEngine(worker, dataDir, device, &error))
             result = engine::compareQueries(worker, pack, queries, examplePaths, 5, device, &error);
         QMetaObject::invokeMethod(
             self.data(),

@@ -100,6 +100,9 @@ private:
     void listLibrary();
     void searchLibrary();
     void showLibrary(const QStringList &paths, const QString &note);
+    // A listing or search of the library came back from the pool: shown unless a newer
+    // one was started since.
+    void finishListing(int generation, const QStringList &paths, const QString &note);
     void addPicked();
     void removePicked();
     void refreshPickedList();

@@ -3,6 +3,7 @@
 #include "catalog/catalog.h"
 #include "engine/catalogreader_p.h"
 #include "engine/engine.h"
+#include "engine/failed_p.h"
 #include "engine/inference.h"
 #include "engine/lock.h"
 #include "engine/models.h"
@@ -44,14 +45,6 @@ constexpr int kMaxTextTokens = 35; // BLIP's training text length
 const QString activeKeyPrefix = QStringLiteral("adapter_pack/active/");
 const QString pendingKeyPrefix = QStringLiteral("adapter_pack/pending/");
 const QString packSuffix = QStringLiteral(".safetensors");
-
-template <typename T>
-std::optional<T> failed(QString *error, const QString &message)
-{
-    if (error)
-        *error = message;
-    return std::nullopt;
-}
 
 bool failBool(QString *error, const QString &message)
 {

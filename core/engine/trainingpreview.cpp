@@ -2,6 +2,7 @@
 
 #include "engine/catalogreader_p.h"
 #include "engine/engine.h"
+#include "engine/failed_p.h"
 #include "engine/retrievalmodel.h"
 #include "engine/search.h"
 #include "engine/training.h"
@@ -22,14 +23,6 @@
 namespace unisearch::engine {
 
 namespace {
-
-template <typename T>
-std::optional<T> failed(QString *error, const QString &message)
-{
-    if (error)
-        *error = message;
-    return std::nullopt;
-}
 
 QString deviceOf(const Engine &engine, const QString &device)
 {
