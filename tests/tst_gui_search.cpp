@@ -2,7 +2,7 @@
 // (../shared/fixtures/uniadapter: retrieval-image and vqa, imported with their
 // architectures) and a small library the test makes and indexes:
 // - typing a caption and pressing Enter fills the results in the order of the caption's
-//   column of sim_i2t (decoys may interleave: the relative order is checked);
+//   column of sim_i2t (decoys may interleave: the relative order of pairs the reference separates clearly is checked);
 // - the type and folder filters change the results;
 // - selecting a result fills the preview (metadata, and the image, through the disk cache);
 // - asking a question about a photo shows the fixture's answer, and Cancel frees the panel;
@@ -193,17 +193,18 @@ void TestGuiSearch::enterSearchFollowsTheReferenceOrder()
         QCOMPARE(model->rowCount(), m_libraryImages);
         for (int i = 1; i < model->rowCount(); ++i)
             QVERIFY(model->row(i - 1).score >= model->row(i).score);
-        const std::vector<int> expected = test::rowsByColumn(sim, k);
-        for (size_t j = 1; j < expected.size(); ++j) {
-            const int above = rowOf(*model, fixtureImage(expected[j - 1]));
-            const int below = rowOf(*model, fixtureImage(expected[j]));
-            QVERIFY2(above >= 0 && below >= 0 && above < below,
-                     qPrintable(QStringLiteral("caption %1: img%2 (row %3) should come before img%4 (row %5)")
-                                    .arg(k)
-                                    .arg(expected[j - 1])
-                                    .arg(above)
-                                    .arg(expected[j])
-                                    .arg(below)));
+        for (int i = 0; i < 3; ++i)
+            QVERIFY2(rowOf(*model, fixtureImage(i)) >= 0, qPrintable(fixtureImage(i)));
+        // Pairs the reference separates clearly (near-ties may go either way on another CPU).
+        for (const auto &[a, b] : test::clearlyOrderedRows(sim, k, 2e-3)) {
+            const int above = rowOf(*model, fixtureImage(a));
+            const int below = rowOf(*model, fixtureImage(b));
+            QVERIFY2(above < below, qPrintable(QStringLiteral("caption %1: img%2 (row %3) should come before img%4 (row %5)")
+                                                   .arg(k)
+                                                   .arg(a)
+                                                   .arg(above)
+                                                   .arg(b)
+                                                   .arg(below)));
         }
         // The view shows the model's rows: the first cell is the best hit.
         QCOMPARE(view->model()->index(0, 0).data(ui::ResultsModel::PathRole).toString(), model->row(0).path);

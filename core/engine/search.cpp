@@ -118,7 +118,10 @@ QList<SearchHit> Searcher::Private::topItems(std::span<const float> query, int w
     timings.storeMs += msSince(t);
 
     QList<SearchHit> out;
-    float weakest = 0;  // the lowest score the store returned
+    // The vectors the store returned. A video's moments are its segments among them: membership,
+    // not a comparison of our exact score with the store's (float32 or 8-bit) score of the weakest
+    // hit, which would decide near-ties by the last bits of two different computations.
+    std::unordered_set<std::int64_t> returned;
     const size_t storeSize = store.size();
     // Usually one round: an image has one segment, so `want` plus a small margin is
     // enough. Videos (several segments per item) or excluded items may need more.
@@ -160,7 +163,9 @@ QList<SearchHit> Searcher::Private::topItems(std::span<const float> query, int w
             if (out.size() >= want)
                 break;
         }
-        weakest = hits.empty() ? 0.f : hits.back().score;
+        returned.clear();
+        for (const index::Hit &h : hits)
+            returned.insert(h.id);
         timings.groupMs += msSince(t);
         if (out.size() >= want || hits.size() < k || k >= storeSize)
             break;
@@ -191,10 +196,12 @@ QList<SearchHit> Searcher::Private::topItems(std::span<const float> query, int w
         }
         std::stable_sort(all.begin(), all.end(), [](const Moment &a, const Moment &b) { return a.score > b.score; });
         if (!all.isEmpty()) {
-            const float cut = std::max(weakest, all.front().score - static_cast<float>(moments.margin));
+            const float cut = all.front().score - static_cast<float>(moments.margin);
             for (const Moment &m : std::as_const(all)) {
-                if (!hit.moments.isEmpty() && (m.score < cut || hit.moments.size() >= std::max(1, moments.max)))
+                if (hit.moments.size() >= std::max(1, moments.max))
                     break;
+                if (!hit.moments.isEmpty() && (m.score < cut || !returned.count(m.segmentId)))
+                    continue;
                 hit.moments.append(m);
             }
             hit.segmentId = hit.moments.front().segmentId;

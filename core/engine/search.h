@@ -9,8 +9,8 @@
 // Videos: the store holds a vector per segment (a time range) and one video-level vector
 // per video (the segment (0, 0), see indexjob.h). A video's score is the best of its
 // vectors; its moments are its segments scored exactly against the query, those that
-// match (at least as good as the weakest hit the store returned, and within momentMargin
-// of the best moment) best first, at most maxMoments. The re-rank scores a video with the
+// match (among the vectors the store returned for the query, and within momentMargin of
+// the best moment) best first, at most maxMoments; the best segment is always a moment. The re-rank scores a video with the
 // ITM head over its T sampled frames with frame-aware attention (the model's video path).
 //
 // Scores are cosine similarities (features are normalised). Without re-ranking nothing

@@ -77,12 +77,15 @@ Npy readNpy(const QString &path)
     return out;
 }
 
-std::vector<int> rowsByColumn(const Npy &m, int c)
+std::vector<std::pair<int, int>> clearlyOrderedRows(const Npy &m, int c, double minGap)
 {
-    std::vector<int> order(static_cast<size_t>(m.shape.at(0)));
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](int a, int b) { return m.at({a, c}) > m.at({b, c}); });
-    return order;
+    std::vector<std::pair<int, int>> out;
+    const int rows = static_cast<int>(m.shape.at(0));
+    for (int a = 0; a < rows; ++a)
+        for (int b = 0; b < rows; ++b)
+            if (double(m.at({a, c})) - double(m.at({b, c})) > minGap)
+                out.emplace_back(a, b);
+    return out;
 }
 
 } // namespace unisearch::test

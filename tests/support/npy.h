@@ -2,6 +2,7 @@
 // Reader for the fixtures' .npy files (little-endian, C order, float32 or int64).
 #include <QString>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace unisearch::test {
@@ -18,6 +19,9 @@ struct Npy {
 Npy readNpy(const QString &path); // throws std::runtime_error
 
 // The rows of a [rows, cols] float matrix ordered by their value in column c, highest first.
-std::vector<int> rowsByColumn(const Npy &m, int c);
+// The pairs (a, b) of rows whose value in column c is larger for a than for b by more than
+// minGap: the orders a test may assert. A closer pair is a near-tie that another CPU, BLAS
+// kernel or precision may order either way, while both scores stay within tolerance.
+std::vector<std::pair<int, int>> clearlyOrderedRows(const Npy &m, int c, double minGap);
 
 } // namespace unisearch::test
