@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The sanitizer build: configures (preset asan: clang-14, ASan + UBSan, -O1, the libFuzzer
+# targets too), builds into build-asan/ and runs the test suite under the sanitizers. A
+# sanitizer report fails the test that triggered it (UBSan and ASan abort; LeakSanitizer
+# makes the process exit non-zero). Third-party leaks are suppressed, each with its reason,
+# in scripts/lsan-suppressions.txt.
+#
+#   scripts/sanitize.sh                 # build, then every test in SANITIZE_TESTS (default: all)
+#   scripts/sanitize.sh -R tst_catalog  # extra arguments go to CTest
+#   SANITIZE_NO_BUILD=1 scripts/sanitize.sh   # use what is built
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+BUILD_DIR=build-asan # the asan preset's binaryDir
+if [ -z "${SANITIZE_NO_BUILD:-}" ]; then
+  [ -f "$BUILD_DIR/CMakeCache.txt" ] || cmake --preset asan
+  cmake --build "$BUILD_DIR" --parallel "$(nproc)"
+fi
+# A test's timeout is 900 s in the normal build; under ASan everything runs ~2-3x slower.
+args=(--preset asan --timeout 1800)
+# SANITIZE_TESTS: a CTest -R regex selecting a subset (CI sets it when the whole suite
+# would not fit its time; see README "Sanitizers and fuzzing").
+[ -n "${SANITIZE_TESTS:-}" ] && args+=(-R "$SANITIZE_TESTS")
+if [ -z "${DISPLAY:-}" ] && command -v xvfb-run >/dev/null; then
+  exec xvfb-run -a -s "-screen 0 1600x1000x24" ctest "${args[@]}" "$@"
+fi
+exec ctest "${args[@]}" "$@"
