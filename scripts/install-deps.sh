@@ -16,8 +16,7 @@ PACKAGES=(
   dbus-daemon                       # a private session bus for the Show in Folder test
   appstream                         # appstreamcli validate for packaging/
   dpkg-dev                          # cpack -G DEB
-  clang-14 libclang-rt-14-dev       # sanitizer build and libFuzzer targets (scripts/sanitize.sh, fuzz.sh)
-  libomp-14-dev                     # OpenMP for the clang build
+  libclang-rt-14-dev                # libFuzzer for the fuzz targets (scripts/fuzz.sh)
   python3                           # scripts/fuzz-seeds.sh
 )
 
