@@ -75,8 +75,9 @@ for t in "${targets[@]}"; do
   found=$(find "$findings/$t" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
   [ "$found" -gt 0 ] && status=1
   # Figures for docs/reliability.md: executions, corpus, findings.
-  execs=$(grep -Eo '^#[0-9]+' "$log" | tail -1 | tr -d '#')
-  stat_execs=$(grep -Eo 'stat::number_of_executed_units: [0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
+  # (fork mode: the last "#N:" line; one process: its final stats.)
+  execs=$( (grep -Eo '^#[0-9]+' "$log" || true) | tail -1 | tr -d '#')
+  stat_execs=$( (grep -Eo 'stat::number_of_executed_units: [0-9]+' "$log" || true) | awk '{s += $2} END {print s + 0}')
   echo "fuzz: $t: $(( stat_execs > ${execs:-0} ? stat_execs : ${execs:-0} )) executions, corpus $(find "$corpus" -type f | wc -l) files, findings $found"
 done
 exit $status

@@ -16,8 +16,7 @@ if [ -z "${SANITIZE_NO_BUILD:-}" ]; then
   [ -f "$BUILD_DIR/CMakeCache.txt" ] || cmake --preset asan
   cmake --build "$BUILD_DIR" --parallel "$(nproc)"
 fi
-# A test's timeout is 900 s in the normal build; under ASan everything runs ~2-3x slower.
-args=(--preset asan --timeout 1800)
+args=(--preset asan)
 # SANITIZE_TESTS: a CTest -R regex selecting a subset (CI sets it when the whole suite
 # would not fit its time; see README "Sanitizers and fuzzing").
 [ -n "${SANITIZE_TESTS:-}" ] && args+=(-R "$SANITIZE_TESTS")
