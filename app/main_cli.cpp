@@ -21,5 +21,6 @@ int main(int argc, char **argv)
     unisearch::log::addSink(unisearch::log::stderrSink(), level);
     unisearch::log::installQtMessageHandler();
 
-    return unisearch::cli::run(QCoreApplication::arguments());
+    // argv itself, not QCoreApplication::arguments(): file names are bytes (see cli.h).
+    return unisearch::cli::run(argc, argv);
 }

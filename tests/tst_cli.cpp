@@ -8,6 +8,9 @@
 #include <QtTest>
 
 #include "support/cliprocess.h"
+#include "support/rawargs.h"
+
+#include <sys/stat.h>
 
 namespace {
 
@@ -32,9 +35,15 @@ private slots:
     void badOptionsAreUsageErrors();
     void everyCommandAnswersItsHelp();
     void unusableDataDirIsAnActionableError();
+    void nonRegularFilesAreNamedWithoutWaiting_data();
+    void nonRegularFilesAreNamedWithoutWaiting();
+    void nonUtf8FileNameArgumentReachesTheFile();
 
 private:
-    Run run(const QStringList &args, const QProcessEnvironment &env = {});
+    Run run(const QStringList &args, const QProcessEnvironment &env = {}, int timeoutMs = 120000);
+    // As run(), with the bytes raw in place of each test::rawPlaceholder argument.
+    Run runRaw(const QStringList &args, const QByteArray &raw);
+    QProcessEnvironment environment(const QProcessEnvironment &extra) const;
     QString m_cli;
     std::unique_ptr<QTemporaryDir> m_tmp;  // fresh per test
 };
@@ -51,7 +60,18 @@ void TestCli::init()
     QVERIFY(m_tmp->isValid());
 }
 
-Run TestCli::run(const QStringList &args, const QProcessEnvironment &extra)
+Run TestCli::run(const QStringList &args, const QProcessEnvironment &extra, int timeoutMs)
+{
+    return unisearch::test::runProgram(m_cli, args, environment(extra), timeoutMs);
+}
+
+Run TestCli::runRaw(const QStringList &args, const QByteArray &raw)
+{
+    const unisearch::test::RawCommand c = unisearch::test::withRawArgument(m_cli, args, raw);
+    return unisearch::test::runProgram(c.program, c.args, environment({}), 120000);
+}
+
+QProcessEnvironment TestCli::environment(const QProcessEnvironment &extra) const
 {
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     // Never touch the real data dir or settings of whoever runs the tests.
@@ -63,8 +83,7 @@ Run TestCli::run(const QStringList &args, const QProcessEnvironment &extra)
     env.remove(QStringLiteral("WAYLAND_DISPLAY"));
     for (const QString &key : extra.keys())
         env.insert(key, extra.value(key));
-
-    return unisearch::test::runProgram(m_cli, args, env, 120000);
+    return env;
 }
 
 void TestCli::versionListsLibraries()
@@ -227,6 +246,80 @@ void TestCli::unusableDataDirIsAnActionableError()
     QVERIFY(r.out.isEmpty());  // no half JSON document
     QVERIFY2(r.err.contains(file) && r.err.contains(QStringLiteral("not a directory")), qPrintable(r.err));
     QVERIFY2(r.err.contains(QStringLiteral("--data-dir")), qPrintable(r.err));
+}
+
+void TestCli::nonRegularFilesAreNamedWithoutWaiting_data()
+{
+    // FILE is replaced by a FIFO with no writer (opening it to read would wait forever),
+    // a directory, or /dev/zero (reading it never ends); IMAGE by a regular file. None of
+    // these commands needs a model to get this far.
+    // (The small files read whole, --architecture @FILE and --answers FILE, are not tried
+    // with /dev/zero here: before the fix that read filled memory.)
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("kind");
+    struct Command {
+        const char *name;
+        QStringList args;
+        bool withZero;
+    };
+    const QList<Command> commands{
+        {"similar", {QStringLiteral("similar"), QStringLiteral("FILE")}, true},
+        {"model import", {QStringLiteral("model"), QStringLiteral("import"), QStringLiteral("FILE")}, true},
+        {"import --architecture @", {QStringLiteral("model"), QStringLiteral("import"), QStringLiteral("IMAGE"),
+                                     QStringLiteral("--architecture"), QStringLiteral("@FILE")}, false},
+        {"ask --answers", {QStringLiteral("ask"), QStringLiteral("IMAGE"), QStringLiteral("what?"),
+                           QStringLiteral("--answers"), QStringLiteral("FILE")}, false},
+    };
+    for (const Command &c : commands)
+        for (const char *kind : {"fifo", "directory", "zero"})
+            if (c.withZero || qstrcmp(kind, "zero") != 0)
+                QTest::addRow("%s, %s", c.name, kind) << c.args << QString::fromLatin1(kind);
+}
+
+void TestCli::nonRegularFilesAreNamedWithoutWaiting()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QString, kind);
+    const QString fifo = m_tmp->filePath(QStringLiteral("fifo"));
+    QCOMPARE(::mkfifo(fifo.toLocal8Bit().constData(), 0600), 0);
+    const QString image = m_tmp->filePath(QStringLiteral("photo.png"));
+    QFile f(image);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.close();
+    const QString file = kind == QLatin1String("fifo")        ? fifo
+                         : kind == QLatin1String("directory") ? m_tmp->path()
+                                                              : QStringLiteral("/dev/zero");
+    for (QString &a : args) {
+        a.replace(QStringLiteral("FILE"), file);
+        a.replace(QStringLiteral("IMAGE"), image);
+    }
+    // A command that waits on the FIFO is killed after 20 s (exit code -1).
+    const Run r = run(args, {}, 20000);
+    VERIFY_RUN(r, 1);
+    const QString expected =
+        kind == QLatin1String("directory") ? QStringLiteral("is a directory") : QStringLiteral("not a regular file");
+    QVERIFY2(r.err.contains(file + QStringLiteral(": ") + expected), qPrintable(r.err));
+    QVERIFY2(!r.err.contains(QStringLiteral("no such file")), qPrintable(r.err));
+}
+
+void TestCli::nonUtf8FileNameArgumentReachesTheFile()
+{
+    // "Caf\xe9.pth" (Latin-1, not UTF-8): the CLI must open that very file, as it does such
+    // names inside a folder, and say what is wrong with its content (not "no such file").
+    const QByteArray raw = QFile::encodeName(m_tmp->path()) + "/Caf\xe9.pth";
+    QVERIFY(unisearch::test::writeRawFile(raw, "not a checkpoint\n"));
+    const Run r = runRaw({QStringLiteral("model"), QStringLiteral("import"), unisearch::test::rawPlaceholder}, raw);
+    VERIFY_RUN(r, 1);
+    QVERIFY2(r.err.contains(QStringLiteral("neither a PyTorch checkpoint")), qPrintable(r.err));
+    QVERIFY2(!r.err.contains(QStringLiteral("no such file")), qPrintable(r.err));
+    // The name is shown with the byte escaped, not as U+FFFD.
+    QVERIFY2(r.err.contains(QStringLiteral("Caf\\xe9.pth")), qPrintable(r.err));
+
+    // A missing non-UTF-8 name is still "no such file", under its own name.
+    const Run missing = runRaw({QStringLiteral("model"), QStringLiteral("import"), unisearch::test::rawPlaceholder},
+                               QFile::encodeName(m_tmp->path()) + "/Gone\xe9.pth");
+    VERIFY_RUN(missing, 1);
+    QVERIFY2(missing.err.contains(QStringLiteral("Gone\\xe9.pth: no such file")), qPrintable(missing.err));
 }
 
 QTEST_GUILESS_MAIN(TestCli)

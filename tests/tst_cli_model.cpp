@@ -4,6 +4,7 @@
 #include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/npy.h"
+#include "support/rawargs.h"
 
 #include <QDir>
 #include <QFile>
@@ -102,9 +103,16 @@ private slots:
     void wrongTaskModelFails();
     void usageErrors_data();
     void usageErrors();
+    void nonUtf8FileNamesAsArguments();
+    void controlCharactersInPathsAreEscaped();
+    void nonRegularFilesAreRefused_data();
+    void nonRegularFilesAreRefused();
 
 private:
     Run run(const QStringList &args, const QString &dataDir = {});
+    // As run(), with the bytes raw in place of each test::rawPlaceholder argument.
+    Run runRaw(const QStringList &args, const QByteArray &raw);
+    QProcessEnvironment environment() const;
     QString m_cli;
     QTemporaryDir m_tmp;
     QString m_data;
@@ -112,6 +120,18 @@ private:
 };
 
 Run TestCliModel::run(const QStringList &args, const QString &dataDir)
+{
+    return unisearch::test::runProgram(m_cli, QStringList{QStringLiteral("--data-dir"), dataDir.isEmpty() ? m_data : dataDir} + args, environment(), 300000);
+}
+
+Run TestCliModel::runRaw(const QStringList &args, const QByteArray &raw)
+{
+    const test::RawCommand c =
+        test::withRawArgument(m_cli, QStringList{QStringLiteral("--data-dir"), m_data} + args, raw);
+    return unisearch::test::runProgram(c.program, c.args, environment(), 300000);
+}
+
+QProcessEnvironment TestCliModel::environment() const
 {
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     // Never touch the real data dir or settings of whoever runs the tests.
@@ -121,7 +141,7 @@ Run TestCliModel::run(const QStringList &args, const QString &dataDir)
     env.remove(QStringLiteral("UNISEARCH_DATA_DIR"));
     env.remove(QStringLiteral("DISPLAY"));
     env.remove(QStringLiteral("WAYLAND_DISPLAY"));
-    return unisearch::test::runProgram(m_cli, QStringList{QStringLiteral("--data-dir"), dataDir.isEmpty() ? m_data : dataDir} + args, env, 300000);
+    return env;
 }
 
 void TestCliModel::initTestCase()
@@ -787,6 +807,127 @@ void TestCliModel::usageErrors()
     const Run r = run(args);
     VERIFY_RUN(r, 2);
     QVERIFY2(r.err.contains(QStringLiteral("Usage")), qPrintable(r.err));
+}
+
+void TestCliModel::nonUtf8FileNamesAsArguments()
+{
+    // A folder and files whose names are Latin-1, not UTF-8, given as arguments: each
+    // command reaches them (as it reaches such names found inside an indexed folder).
+    const QString c = QStringLiteral("retrieval-image");
+    const QString firstImage =
+        casePath(c, QString::fromStdString(test::readCase(c).at("images").at(0).get<std::string>()));
+    QFile png(firstImage);
+    QVERIFY(png.open(QIODevice::ReadOnly));
+    const QByteArray dir = QFile::encodeName(m_tmp.path()) + "/Caf\xe9";
+    QVERIFY(test::makeRawDir(dir));
+    const QByteArray image = dir + "/\xe9t\xe9.png";
+    QVERIFY(test::writeRawFile(image, png.readAll()));
+    const QString raw = test::rawPlaceholder;
+
+    const Run embed = runRaw({QStringLiteral("embed"), QStringLiteral("image"), raw, QStringLiteral("--json")}, image);
+    VERIFY_RUN(embed, 0);
+    const QJsonArray items = embed.json().value(QStringLiteral("items")).toArray();
+    QCOMPARE(items.size(), 1);
+    VERIFY_CLOSE(QStringLiteral("image_feat[0] of the Latin-1 name"),
+                 maxError(items[0].toObject().value(QStringLiteral("feature")).toArray(), npyOf(c, "image_feat"), 0));
+
+    const Run itm = runRaw({QStringLiteral("itm"), QStringLiteral("--image"), raw, QStringLiteral("--text"),
+                            QStringLiteral("a photo"), QStringLiteral("--json")},
+                           image);
+    VERIFY_RUN(itm, 0);
+    QCOMPARE(itm.json().value(QStringLiteral("results")).toArray().size(), 1);
+
+    const Run ask = runRaw({QStringLiteral("ask"), raw, QStringLiteral("what is it?"), QStringLiteral("--beams"),
+                            QStringLiteral("1"), QStringLiteral("--json")},
+                           image);
+    VERIFY_RUN(ask, 0);
+    QVERIFY(ask.json().contains(QStringLiteral("answer")));
+
+    const QByteArray weights = dir + "/w\xe9ights.pth";
+    QFile checkpoint(test::caseWeights(c));
+    QVERIFY(checkpoint.open(QIODevice::ReadOnly));
+    QVERIFY(test::writeRawFile(weights, checkpoint.readAll()));
+    const Run import = runRaw({QStringLiteral("model"), QStringLiteral("import"), raw, QStringLiteral("--name"),
+                               QStringLiteral("latin1"), QStringLiteral("--architecture"),
+                               test::caseArchitectureJson(c), QStringLiteral("--json")},
+                              weights);
+    VERIFY_RUN(import, 0);
+    QCOMPARE(import.json().value(QStringLiteral("name")).toString(), QStringLiteral("latin1"));
+
+    const Run index = runRaw({QStringLiteral("index"), raw, QStringLiteral("--json")}, dir);
+    VERIFY_RUN(index, 0);
+    QCOMPARE(index.json().value(QStringLiteral("embedded")).toInt(), 1);
+    const Run similar = runRaw({QStringLiteral("similar"), raw, QStringLiteral("--json")}, image);
+    VERIFY_RUN(similar, 0);
+    QCOMPARE(similar.json().value(QStringLiteral("source")).toString().isEmpty(), false);
+}
+
+void TestCliModel::controlCharactersInPathsAreEscaped()
+{
+    // File names with a line break and a terminal escape: human-readable output shows
+    // them escaped, one result per line, and never sends the raw control characters.
+    const QString c = QStringLiteral("retrieval-image");
+    const auto spec = test::readCase(c);
+    const QString dir = m_tmp.filePath(QStringLiteral("control"));
+    QVERIFY(QDir().mkpath(dir));
+    const QStringList names{QStringLiteral("two\nlines.png"), QStringLiteral("\x1b[31mred.png")};
+    for (qsizetype i = 0; i < names.size(); ++i)
+        QVERIFY(QFile::copy(casePath(c, QString::fromStdString(spec.at("images").at(size_t(i)).get<std::string>())),
+                            dir + QLatin1Char('/') + names[i]));
+    const Run index = run({QStringLiteral("index"), dir, QStringLiteral("--json")});
+    VERIFY_RUN(index, 0);
+    QCOMPARE(index.json().value(QStringLiteral("embedded")).toInt(), 2);
+
+    const Run search = run({QStringLiteral("search"), QStringLiteral("a photo"), QStringLiteral("--top"),
+                            QStringLiteral("20"), QStringLiteral("--no-rerank")});
+    VERIFY_RUN(search, 0);
+    QVERIFY2(!search.out.contains(QChar(0x1b)), qPrintable(search.out));
+    QVERIFY2(search.out.contains(dir + QStringLiteral("/two\\nlines.png")), qPrintable(search.out));
+    QVERIFY2(search.out.contains(dir + QStringLiteral("/\\x1b[31mred.png")), qPrintable(search.out));
+    static const QRegularExpression resultLine(QStringLiteral("^ *\\d+\\. "));
+    for (const QString &line : search.out.split(QLatin1Char('\n'), Qt::SkipEmptyParts))
+        QVERIFY2(resultLine.match(line).hasMatch(), qPrintable(QStringLiteral("not a result line: ") + line));
+
+    const Run embed = run({QStringLiteral("embed"), QStringLiteral("image"), dir + QLatin1Char('/') + names[0]});
+    VERIFY_RUN(embed, 0);
+    QCOMPARE(embed.out.count(QLatin1Char('\n')), 1);
+    QVERIFY2(embed.out.startsWith(dir + QStringLiteral("/two\\nlines.png\t")), qPrintable(embed.out));
+}
+
+void TestCliModel::nonRegularFilesAreRefused_data()
+{
+    // FILE: a FIFO with no writer, a directory, /dev/zero. The commands load the model and
+    // then must refuse the file by its type, without opening (or reading) it.
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("kind");
+    const QList<std::pair<const char *, QStringList>> commands{
+        {"ask", {QStringLiteral("ask"), QStringLiteral("FILE"), QStringLiteral("what is it?")}},
+        {"itm --image", {QStringLiteral("itm"), QStringLiteral("--image"), QStringLiteral("FILE"), QStringLiteral("--text"),
+                         QStringLiteral("a dog"), QStringLiteral("--json")}},
+        {"embed image", {QStringLiteral("embed"), QStringLiteral("image"), QStringLiteral("FILE"), QStringLiteral("--json")}},
+        {"embed frames", {QStringLiteral("embed"), QStringLiteral("frames"), QStringLiteral("FILE"), QStringLiteral("--json")}},
+    };
+    for (const auto &[name, args] : commands)
+        for (const char *kind : {"fifo", "directory", "zero"})
+            QTest::addRow("%s, %s", name, kind) << args << QString::fromLatin1(kind);
+}
+
+void TestCliModel::nonRegularFilesAreRefused()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QString, kind);
+    const QString fifo = m_tmp.filePath(QStringLiteral("fifo"));
+    QVERIFY(QFileInfo::exists(fifo) || ::mkfifo(fifo.toLocal8Bit().constData(), 0600) == 0);
+    const QString file = kind == QLatin1String("fifo")        ? fifo
+                         : kind == QLatin1String("directory") ? m_tmp.path()
+                                                              : QStringLiteral("/dev/zero");
+    args.replaceInStrings(QStringLiteral("FILE"), file);
+    const Run r = run(args);
+    VERIFY_RUN(r, 1);
+    QVERIFY(r.out.isEmpty());
+    const QString expected =
+        kind == QLatin1String("directory") ? QStringLiteral("is a directory") : QStringLiteral("not a regular file");
+    QVERIFY2(r.err.contains(file + QStringLiteral(": ") + expected), qPrintable(r.err));
 }
 
 QTEST_GUILESS_MAIN(TestCliModel)

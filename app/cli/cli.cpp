@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 
 #include "engine/engine.h"
+#include "media/filepath.h"
 #include "util/versions.h"
 
 #include <cstdio>
@@ -155,7 +156,7 @@ void Context::err(const QString &text)
 
 int Context::fail(const QString &message, int code)
 {
-    err(QStringLiteral("%1: %2\n").arg(program, message));
+    err(QStringLiteral("%1: %2\n").arg(program, media::displayText(message)));
     return code;
 }
 
@@ -295,6 +296,15 @@ int run(const QStringList &arguments)
         return Context::fail(QStringLiteral("'%1' failed: %2")
                                  .arg(QString::fromLatin1(command->name), QString::fromUtf8(e.what())));
     }
+}
+
+int run(int argc, char **argv)
+{
+    QStringList arguments;
+    arguments.reserve(argc);
+    for (int i = 0; i < argc; ++i)
+        arguments.append(media::decodeFileName(QByteArray(argv[i])));
+    return run(arguments);
 }
 
 } // namespace unisearch::cli

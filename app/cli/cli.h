@@ -64,10 +64,13 @@ public:
     // (the command then returns ExitCode::Failure).
     engine::Engine *openEngine();
 
-    // Output: stdout is for results only (one JSON document with --json).
+    // Output: stdout is for results only (one JSON document with --json). Human-readable
+    // output shows every path through media::displayPath() (no raw control characters).
     static void out(const QString &text);
     static void err(const QString &text);
-    // Prints "unisearch-cli: message" on stderr and returns code.
+    // Prints "unisearch-cli: message" on stderr and returns code. Control characters in
+    // the message (from a file name or a file's content) are shown escaped
+    // (media::displayText), so an error cannot move the cursor or fake another line.
     static int fail(const QString &message, int code = ExitCode::Failure);
     // As fail(), followed by this command's usage line; returns ExitCode::Usage.
     int usageError(const QString &message) const;
@@ -82,5 +85,10 @@ private:
 
 // Entry point: arguments as from QCoreApplication::arguments(). Returns the exit code.
 int run(const QStringList &arguments);
+// Entry point with the process's own argv. Each argument is decoded as the bytes it is
+// (media::decodeFileName), not through the locale as QCoreApplication::arguments() does,
+// which turns bytes that are not UTF-8 into U+FFFD: a file name such as "Caf\xe9.jpg"
+// then reaches the file system unchanged, as names found inside a folder do.
+int run(int argc, char **argv);
 
 } // namespace unisearch::cli

@@ -17,7 +17,6 @@
 #include "media/mediatype.h"
 
 #include <QDir>
-#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -30,12 +29,13 @@ namespace {
 // *error on failure.
 QStringList readAnswers(const QString &path, QString *error)
 {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) {
-        *error = QStringLiteral("Cannot read the answers file %1: %2").arg(QDir::toNativeSeparators(path), f.errorString());
+    // VQA v2's whole answer list is about 100 KB: 16 MiB is plenty, and bounds a FIFO or /dev/zero.
+    const std::optional<QByteArray> read = media::readSmallFile(path, 16 << 20, error);
+    if (!read) {
+        *error = QStringLiteral("Cannot read the answers file %1: %2").arg(QDir::toNativeSeparators(path), *error);
         return {};
     }
-    const QByteArray data = f.readAll();
+    const QByteArray &data = *read;
     QStringList answers;
     if (data.trimmed().startsWith('[')) {
         QJsonParseError pe;

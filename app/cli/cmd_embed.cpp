@@ -8,6 +8,7 @@
 
 #include "engine/inference.h"
 #include "engine/models.h"
+#include "media/filepath.h"
 #include "media/mediatype.h"
 
 #include <QJsonArray>
@@ -61,7 +62,8 @@ int runEmbed(Context &ctx, EmbedKind kind)
         for (size_t i = 0; i < r.value.size(); ++i) {
             const QString &input = inputs[static_cast<qsizetype>(i)];
             items.append(QJsonObject{{key, input}, {QStringLiteral("feature"), featureJson(r.value[i])}});
-            text += input + QLatin1Char('\t') + featureText(r.value[i]) + QLatin1Char('\n');
+            // Escaped: a tab or newline in a name or text would break the line format.
+            text += media::displayPath(input) + QLatin1Char('\t') + featureText(r.value[i]) + QLatin1Char('\n');
         }
         doc.insert(QStringLiteral("items"), items);
     }

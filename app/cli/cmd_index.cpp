@@ -197,7 +197,7 @@ QString summary(const engine::IndexResult &r)
         s += QStringLiteral("%1 files could not be indexed:\n").arg(r.failed);
         constexpr int shown = 20;
         for (qsizetype i = 0; i < r.errors.size() && i < shown; ++i)
-            s += QStringLiteral("  %1: %2\n").arg(r.errors[i].path, r.errors[i].message);
+            s += QStringLiteral("  %1: %2\n").arg(media::displayPath(r.errors[i].path), media::displayText(r.errors[i].message));
         if (r.failed > shown)
             s += QStringLiteral("  … and %1 more ('status' lists them all)\n").arg(r.failed - shown);
     }
@@ -207,7 +207,7 @@ QString summary(const engine::IndexResult &r)
                  .arg(r.framesEmbedded)
                  .arg(r.segmentsStored);
     for (const media::ScanError &e : r.scanErrors)
-        s += QStringLiteral("Could not read the folder %1: %2\n").arg(e.path, e.reason);
+        s += QStringLiteral("Could not read the folder %1: %2\n").arg(media::displayPath(e.path), e.reason);
     if (r.storeRebuilt)
         s += QStringLiteral("The vector store was rebuilt from the catalog (%1).\n").arg(r.storeRebuildReason);
     return s;
@@ -379,7 +379,7 @@ int cmdIndex(Context &ctx)
         watchRoots.append(c.isEmpty() ? folder : c);
     }
     for (const media::ScanError &e : watcher.setRoots(watchRoots))
-        Context::err(QStringLiteral("cannot watch %1: %2\n").arg(e.path, e.reason));
+        Context::err(QStringLiteral("cannot watch %1: %2\n").arg(media::displayPath(e.path), e.reason));
     if (const QStringList unwatched = watcher.unwatchedDirectories(); !unwatched.isEmpty())
         Context::err(QStringLiteral("%1 folders cannot be watched (see fs.inotify.max_user_watches, or names that "
                                     "are not UTF-8); they are indexed again only by the next full run\n")

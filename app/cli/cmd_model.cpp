@@ -6,9 +6,9 @@
 
 #include "engine/engine.h"
 #include "engine/models.h"
+#include "media/filepath.h"
 
 #include <QDir>
-#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLocale>
@@ -100,11 +100,13 @@ int cmdModelImport(Context &ctx)
     if (parser.isSet(architecture)) {
         QString arch = parser.value(architecture);
         if (arch.startsWith(QLatin1Char('@'))) {
-            QFile f(arch.mid(1));
-            if (!f.open(QIODevice::ReadOnly))
+            // An architecture is a few hundred bytes: 1 MiB is plenty, and bounds a FIFO or /dev/zero.
+            QString why;
+            const std::optional<QByteArray> data = media::readSmallFile(arch.mid(1), 1 << 20, &why);
+            if (!data)
                 return Context::fail(QStringLiteral("Cannot read the architecture file %1: %2")
-                                         .arg(QDir::toNativeSeparators(f.fileName()), f.errorString()));
-            arch = QString::fromUtf8(f.readAll());
+                                         .arg(QDir::toNativeSeparators(arch.mid(1)), why));
+            arch = QString::fromUtf8(*data);
         }
         if (arch.trimmed().isEmpty())
             return ctx.usageError(QStringLiteral("--architecture needs JSON or @FILE"));
@@ -115,7 +117,7 @@ int cmdModelImport(Context &ctx)
     if (!engine)
         return ExitCode::Failure;
     if (!parser.isSet(json))
-        Context::err(QStringLiteral("Importing %1 …\n").arg(QDir::toNativeSeparators(request.checkpoint)));
+        Context::err(QStringLiteral("Importing %1 …\n").arg(media::displayPath(request.checkpoint)));
     QString error;
     const std::optional<engine::ImportedModel> imported = engine->importModel(request, &error);
     if (!imported)
@@ -137,7 +139,7 @@ int cmdModelImport(Context &ctx)
     QString text;
     text += QStringLiteral("Imported '%1' (%2 model%3) into %4\n")
                 .arg(m.name, m.task, m.hasAdapters ? QStringLiteral(", UniAdapter") : QStringLiteral(", plain BLIP"),
-                     QDir::toNativeSeparators(m.path));
+                     media::displayPath(QDir::toNativeSeparators(m.path)));
     text += QStringLiteral("  Architecture: %1\n").arg(describeArchitecture(m.architecture));
     text += QStringLiteral("  Parameters:   %1\n").arg(QLocale::c().toString(qint64(m.parameterCount)));
     QStringList reasons;

@@ -10,6 +10,7 @@
 #include "engine/search.h"
 #include "engine/vectorindex.h"
 #include "index/vectorstore.h"
+#include "media/filepath.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -62,7 +63,7 @@ bool readCommon(const QCommandLineParser &parser, const CommonOptions &o, int *t
         filter->type = type;
     }
     for (const QString &folder : parser.values(o.folder)) {
-        if (!QFileInfo(folder).isDir()) {
+        if (media::fileStatus(folder).type != media::FileType::Directory) {
             *error = QStringLiteral("--folder %1 is not a folder").arg(QDir::toNativeSeparators(folder));
             return false;
         }
@@ -141,7 +142,7 @@ QString hitsText(const engine::SearchResult &r)
             if (h.moments.size() > 1)
                 line += QStringLiteral(" (+%1 more moments)").arg(h.moments.size() - 1);
         }
-        text += line + QStringLiteral("  ") + h.path + QLatin1Char('\n');
+        text += line + QStringLiteral("  ") + media::displayPath(h.path) + QLatin1Char('\n');
     }
     return text;
 }
@@ -267,6 +268,10 @@ int cmdSimilar(Context &ctx)
     if (!readCommon(parser, common, &params.top, &params.filter, &error))
         return ctx.usageError(error);
     const QString file = QDir::cleanPath(QFileInfo(parser.positionalArguments().constFirst()).absoluteFilePath());
+    // The file's type before anything opens it (or loads the model): a FIFO would block,
+    // /dev/zero never end.
+    if (const QString problem = media::regularFileProblem(file); !problem.isEmpty())
+        return Context::fail(QStringLiteral("%1: %2").arg(QDir::toNativeSeparators(file), problem));
 
     engine::Engine *engine = nullptr;
     auto session = openSession(ctx, &engine);

@@ -3,6 +3,7 @@
 
 #include "engine/engine.h"
 #include "engine/indexjob.h"
+#include "media/filepath.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -84,9 +85,9 @@ int cmdStatus(Context &ctx)
     auto orNone = [](const QString &name) { return name.isEmpty() ? QStringLiteral("none") : name; };
     QString text;
     text += QStringLiteral("Unisearch %1\n").arg(QStringLiteral(UNISEARCH_VERSION));
-    text += QStringLiteral("Data dir:   %1\n").arg(s.dataDir);
-    text += QStringLiteral("Catalog:    %1 (schema %2)\n").arg(s.catalogPath).arg(s.schemaVersion);
-    text += QStringLiteral("Cache dir:  %1\n").arg(s.cacheDir);
+    text += QStringLiteral("Data dir:   %1\n").arg(media::displayPath(s.dataDir));
+    text += QStringLiteral("Catalog:    %1 (schema %2)\n").arg(media::displayPath(s.catalogPath)).arg(s.schemaVersion);
+    text += QStringLiteral("Cache dir:  %1\n").arg(media::displayPath(s.cacheDir));
     text += QStringLiteral("Model:      %1 (search), %2 (questions)\n")
                 .arg(orNone(s.activeModel), orNone(s.activeVqaModel));
     text += QStringLiteral("Device:     %1, %2 threads\n").arg(s.device).arg(s.threads);
@@ -128,7 +129,9 @@ int cmdStatus(Context &ctx)
         constexpr qsizetype shown = 50;
         text += QStringLiteral("\nFiles that could not be indexed:\n");
         for (qsizetype i = 0; i < fileErrors.size() && i < shown; ++i)
-            text += QStringLiteral("  %1: %2 (%3)\n").arg(fileErrors[i].path, fileErrors[i].message, fileErrors[i].stage);
+            text += QStringLiteral("  %1: %2 (%3)\n")
+                        .arg(media::displayPath(fileErrors[i].path), media::displayText(fileErrors[i].message),
+                             fileErrors[i].stage);
         if (c.errors > shown)
             text += QStringLiteral("  … and %1 more (status --json lists up to 1000)\n").arg(c.errors - shown);
     }

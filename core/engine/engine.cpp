@@ -3,6 +3,7 @@
 #include "engine/lock.h"
 #include "engine/training.h"
 
+#include "media/filepath.h"
 #include "model/runtime.h"
 #include "util/datadir.h"
 #include "util/log.h"
@@ -195,12 +196,10 @@ std::optional<std::int64_t> Engine::addFolder(const QString &path, QString *erro
     };
     if (!d->catalog)
         return fail(QStringLiteral("The library is not open: %1").arg(d->error));
-    const QFileInfo info(path);
-    if (!info.isDir())
-        return fail(QStringLiteral("%1 is not a folder.").arg(QDir::toNativeSeparators(path)));
-    if (!info.isReadable())
-        return fail(QStringLiteral("The folder %1 cannot be read; check its permissions.")
-                        .arg(QDir::toNativeSeparators(path)));
+    // Through media/filepath, not QFileInfo, which cannot reach a name that is not UTF-8.
+    if (const QString problem = media::folderProblem(path); !problem.isEmpty())
+        return fail(QStringLiteral("Cannot add the folder %1: %2.").arg(QDir::toNativeSeparators(path), problem));
+    const QFileInfo info(path);  // names only from here on
     try {
         const std::int64_t id = d->catalog->addRoot(info.absoluteFilePath());
         log::info(logCategory, QStringLiteral("library folder added: %1").arg(info.absoluteFilePath()));

@@ -2,6 +2,7 @@
 
 #include "engine/training.h"
 #include "engine/videoframes_p.h"
+#include "media/filepath.h"
 #include "media/imageconvert.h"
 #include "media/imagedecoder.h"
 #include "model/adapterpack.h"
@@ -58,8 +59,9 @@ struct InferenceService::Private {
         params.targetSize = scaled ? preprocess.size : 0;
         for (qsizetype i = 0; i < paths.size(); ++i) {
             const QString &path = paths[i];
-            if (!QFileInfo(path).isFile())
-                return QStringLiteral("%1: no such file").arg(native(path));
+            // By type first (stat only): a FIFO or /dev/zero is refused before anything opens it.
+            if (const QString problem = media::regularFileProblem(path); !problem.isEmpty())
+                return QStringLiteral("%1: %2").arg(native(path), problem);
             const media::DecodedImage decoded = media::decodeImage(path, params);
             if (!decoded.ok())
                 return QStringLiteral("Cannot read the image %1: %2").arg(native(path), decoded.error);

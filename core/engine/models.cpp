@@ -4,6 +4,7 @@
 #include "engine/engine.h"
 #include "engine/inference.h"
 #include "engine/training.h"
+#include "media/filepath.h"
 #include "model/architecture.h"
 #include "model/bundle.h"
 #include "util/log.h"
@@ -126,7 +127,8 @@ std::optional<ImportedModel> runModelImport(const PreparedModelImport &prepared,
     }
     try {
         const model::ImportReport report =
-            model::importModel(QFileInfo(req.checkpoint).absoluteFilePath().toStdString(),
+            // The name's own bytes (it may not be UTF-8; see media/filepath.h).
+            model::importModel(media::encodeFileName(QFileInfo(req.checkpoint).absoluteFilePath()).toStdString(),
                                prepared.modelsDir.toStdString(), options);
         ImportedModel out;
         const model::BundleInfo &b = report.bundle;
@@ -163,13 +165,12 @@ std::optional<PreparedModelImport> Engine::prepareModelImport(const ModelImportR
     catalog::Catalog *cat = catalog();
     if (!cat)
         return failWith<PreparedModelImport>(error, QStringLiteral("The library is not open: %1").arg(errorString()));
-    const QFileInfo file(request.checkpoint);
-    if (!file.isFile())
+    // Through media/filepath, not QFileInfo: the name may not be UTF-8, and a FIFO or a
+    // device is named as such rather than "no such file".
+    if (const QString problem = media::regularFileProblem(request.checkpoint); !problem.isEmpty())
         return failWith<PreparedModelImport>(
-            error, QStringLiteral("%1: no such file").arg(QDir::toNativeSeparators(request.checkpoint)));
-    if (!file.isReadable())
-        return failWith<PreparedModelImport>(
-            error, QStringLiteral("%1 cannot be read; check its permissions").arg(QDir::toNativeSeparators(request.checkpoint)));
+            error, QStringLiteral("%1: %2").arg(QDir::toNativeSeparators(request.checkpoint), problem));
+    const QFileInfo file(request.checkpoint);  // names only from here on
     if (!request.task.isEmpty() && request.task != retrievalTask && request.task != vqaTask)
         return failWith<PreparedModelImport>(
             error, QStringLiteral("Unknown task '%1': use retrieval or vqa.").arg(request.task));

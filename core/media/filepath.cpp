@@ -5,6 +5,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QHash>
+#include <QLocale>
 
 #ifdef Q_OS_UNIX
 #include <cerrno>
@@ -86,6 +87,56 @@ void appendUtf8(QByteArray &out, char32_t c)
         out.append(char(0x80 | ((c >> 6) & 0x3F)));
         out.append(char(0x80 | (c & 0x3F)));
     }
+}
+
+// Characters that change how the rest of a line looks or reads: C1 controls, the line
+// and paragraph separators, and the bidirectional marks, embeddings, overrides and
+// isolates ("Trojan Source" names that display as another name).
+bool isInvisibleControl(char32_t c)
+{
+    return (c >= 0x80 && c <= 0x9F) || c == 0x061C || c == 0x200E || c == 0x200F || (c >= 0x2028 && c <= 0x202E)
+           || (c >= 0x2066 && c <= 0x2069);
+}
+
+void appendHex(QString &out, const char *prefix, char32_t value, int digits)
+{
+    out += QLatin1String(prefix);
+    out += QString::number(quint32(value), 16).rightJustified(digits, QLatin1Char('0'));
+}
+
+// forPath: also escape line breaks, tabs and the backslash (see displayPath()).
+QString escaped(const QString &text, bool forPath)
+{
+    QString out;
+    out.reserve(text.size());
+    for (qsizetype i = 0; i < text.size(); ++i) {
+        const char16_t c = text.at(i).unicode();
+        if (c == u'\\') {
+            out += forPath ? QStringLiteral("\\\\") : QStringLiteral("\\");
+        } else if ((c == u'\n' || c == u'\t') && !forPath) {
+            out += QChar(c);
+        } else if (c == u'\n') {
+            out += QStringLiteral("\\n");
+        } else if (c == u'\t') {
+            out += QStringLiteral("\\t");
+        } else if (c == u'\r') {
+            out += QStringLiteral("\\r");
+        } else if (c < 0x20 || c == 0x7F) {
+            appendHex(out, "\\x", c, 2);
+        } else if (isEscapeRange(c)) {
+            appendHex(out, "\\x", c - escapeBase, 2);  // an undecodable byte of the name
+        } else if (isInvisibleControl(c)) {
+            appendHex(out, "\\u", c, 4);
+        } else if (QChar::isHighSurrogate(c) && i + 1 < text.size() && text.at(i + 1).isLowSurrogate()) {
+            out += text.at(i);
+            out += text.at(++i);
+        } else if (QChar::isSurrogate(c)) {
+            appendHex(out, "\\u", c, 4);  // unpaired: would print as U+FFFD
+        } else {
+            out += QChar(c);
+        }
+    }
+    return out;
 }
 
 #ifdef Q_OS_UNIX
@@ -253,6 +304,40 @@ bool openForReading(QFile &file, const QString &path, QString *error)
     return true;
 }
 
+namespace {
+
+QString accessProblem(const QString &path, bool folder)
+{
+    const QByteArray native = encodeFileName(path);
+    struct stat st {};
+    if (::stat(native.constData(), &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)  // the wording messages have always used
+            return folder ? QStringLiteral("no such folder") : QStringLiteral("no such file");
+        return errnoText(errno);
+    }
+    if (folder && !S_ISDIR(st.st_mode))
+        return QStringLiteral("not a folder");
+    if (!folder && S_ISDIR(st.st_mode))
+        return QStringLiteral("is a directory");
+    if (!folder && !S_ISREG(st.st_mode))
+        return QStringLiteral("not a regular file (a FIFO, device or socket)");
+    if (::access(native.constData(), folder ? (R_OK | X_OK) : R_OK) != 0)
+        return errnoText(errno);
+    return {};
+}
+
+} // namespace
+
+QString regularFileProblem(const QString &path)
+{
+    return accessProblem(path, false);
+}
+
+QString folderProblem(const QString &path)
+{
+    return accessProblem(path, true);
+}
+
 #else // not Unix: names are UTF-16 on the platforms Qt supports besides, so Qt is lossless
 
 FileStatus fileStatus(const QString &path)
@@ -309,6 +394,61 @@ bool openForReading(QFile &file, const QString &path, QString *error)
     return false;
 }
 
+QString regularFileProblem(const QString &path)
+{
+    const QFileInfo info(path);
+    if (!info.exists())
+        return QStringLiteral("no such file");
+    if (info.isDir())
+        return QStringLiteral("is a directory");
+    if (!info.isFile())
+        return QStringLiteral("not a regular file (a FIFO, device or socket)");
+    return info.isReadable() ? QString() : QStringLiteral("permission denied");
+}
+
+QString folderProblem(const QString &path)
+{
+    const QFileInfo info(path);
+    if (!info.exists())
+        return QStringLiteral("no such folder");
+    if (!info.isDir())
+        return QStringLiteral("not a folder");
+    return info.isReadable() ? QString() : QStringLiteral("permission denied");
+}
+
 #endif
+
+std::optional<QByteArray> readSmallFile(const QString &path, qint64 maxBytes, QString *error)
+{
+    QFile file;
+    QString why;
+    if (!openForReading(file, path, &why)) {
+        if (error)
+            *error = why;
+        return std::nullopt;
+    }
+    QByteArray data = file.read(maxBytes + 1);
+    if (file.error() != QFileDevice::NoError) {
+        if (error)
+            *error = file.errorString();
+        return std::nullopt;
+    }
+    if (data.size() > maxBytes) {
+        if (error)
+            *error = QStringLiteral("larger than %1").arg(QLocale::c().formattedDataSize(maxBytes, 0));
+        return std::nullopt;
+    }
+    return data;
+}
+
+QString displayPath(const QString &path)
+{
+    return escaped(path, true);
+}
+
+QString displayText(const QString &text)
+{
+    return escaped(text, false);
+}
 
 } // namespace unisearch::media

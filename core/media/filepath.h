@@ -61,4 +61,27 @@ DirectoryListing listDirectory(const QString &path);
 // lower-case reason a person understands ("permission denied", "file not found").
 bool openForReading(QFile &file, const QString &path, QString *error = nullptr);
 
+// Why path cannot be read as a regular file ("no such file", "is a directory", "not a
+// regular file (a FIFO, device or socket)", "permission denied"), or empty when it can.
+// Looks only (stat, access): it never opens the file, so a FIFO cannot make it wait.
+QString regularFileProblem(const QString &path);
+// The same for a folder that is to be listed ("no such folder", "not a folder", ...).
+QString folderProblem(const QString &path);
+
+// The whole of a regular file of at most maxBytes (through openForReading). The read
+// itself stops after maxBytes + 1 bytes, so a file that grows while it is read, or one
+// whose size says 0 (/proc), cannot make it read without end. nullopt with *error
+// otherwise ("larger than 16 MiB", or a reason as above).
+std::optional<QByteArray> readSmallFile(const QString &path, qint64 maxBytes, QString *error = nullptr);
+
+// A path as a person should see it on one line of a terminal: undecodable bytes (see
+// above) as \xHH, control characters as \n, \t, \r or \xHH, C1 controls, line and
+// paragraph separators and bidirectional overrides as \uHHHH, and a backslash as \\.
+// A crafted name can then neither break a line of output, nor move the cursor or change
+// the terminal's state, nor pass for another name. Everything else is kept as it is.
+QString displayPath(const QString &path);
+// The same escapes for a message that quotes paths or file content, except that line
+// breaks and tabs stay (a message may have several lines) and backslashes stay as they are.
+QString displayText(const QString &text);
+
 } // namespace unisearch::media

@@ -3,6 +3,7 @@
 #include "engine.h"
 #include "sha256.h"
 #include "statedict_p.h"
+#include "textclean.h"
 #include "uniadapter_p.h"
 
 #include <nlohmann/json.hpp>
@@ -47,6 +48,13 @@ int64_t dimOf(const StateDict &dict, const std::string &key, int dim, const char
     if (t.dim() <= dim)
         throw BundleError("cannot infer the architecture: '" + key + "' has shape " + formatShape(t.sizes()));
     return t.size(dim);
+}
+
+// A file name is bytes, but model.json and the safetensors header are UTF-8: a name that
+// is not UTF-8 is recorded with U+FFFD for each byte that does not decode.
+std::string utf8Name(const std::string &bytes)
+{
+    return pyunicode::toUtf8(pyunicode::fromUtf8(bytes));
 }
 
 std::string nowIso()
@@ -222,7 +230,7 @@ ImportReport importModel(const std::string &checkpointPath, const std::string &m
     try {
         const fs::path weights = tmpDir / kWeightsFile;
         saveSafetensors(weights.string(), kept,
-                        {{"format", "pt"}, {"unisearch.task", task}, {"unisearch.source", src.filename().string()}});
+                        {{"format", "pt"}, {"unisearch.task", task}, {"unisearch.source", utf8Name(src.filename().string())}});
         long long params = 0;
         for (const auto &[key, tensor] : kept.tensors())
             params += tensor.numel();
@@ -252,7 +260,7 @@ ImportReport importModel(const std::string &checkpointPath, const std::string &m
         b.name = name;
         b.task = task;
         b.fingerprint = sha256File(weights.string());
-        b.source = fs::absolute(src).string();
+        b.source = utf8Name(fs::absolute(src).string());
         b.importedAt = nowIso();
         b.architecture = arch;
         b.hasAdapters = report.hasAdapters;
