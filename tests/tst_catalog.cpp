@@ -118,6 +118,9 @@ private slots:
     void reopenKeepsData();
     void twoConnectionsShareTheCatalog();
     void refusesNewerSchema();
+    void refusesImpossibleVersionUntouched_data();
+    void refusesImpossibleVersionUntouched();
+    void tablesNotMatchingTheVersionAreNamedAsSuch();
     void refusesGarbageFile();
     void refusesForeignDatabase();
     void failedTransactionLeavesNoTrace();
@@ -293,6 +296,71 @@ void TestCatalog::refusesNewerSchema()
     // Untouched: a newer program must still be able to use it.
     RawDb db(catalogFile(tmp));
     QCOMPARE(db.queryInt("PRAGMA user_version"), newer);
+}
+
+void TestCatalog::refusesImpossibleVersionUntouched_data()
+{
+    QTest::addColumn<qint64>("version");
+    QTest::addColumn<QString>("expected");
+    // No Unisearch writes a negative version: damaged, or changed by another program.
+    QTest::newRow("-1") << qint64(-1) << QStringLiteral("damaged or was changed by another program");
+    QTest::newRow("int min") << qint64(INT32_MIN) << QStringLiteral("damaged or was changed by another program");
+    QTest::newRow("newer") << qint64(Catalog::latestSchemaVersion() + 1) << QStringLiteral("newer Unisearch");
+    QTest::newRow("int max") << qint64(INT32_MAX) << QStringLiteral("newer Unisearch");
+}
+
+void TestCatalog::refusesImpossibleVersionUntouched()
+{
+    QFETCH(qint64, version);
+    QFETCH(QString, expected);
+    QTemporaryDir tmp;
+    {
+        // A whole current catalog whose version was then set by hand.
+        OpenResult created = Catalog::open(tmp.path());
+        QVERIFY2(created, qPrintable(created.error));
+    }
+    {
+        RawDb db(catalogFile(tmp));
+        db.exec("PRAGMA journal_mode = DELETE");  // no -wal file: the bytes below are the whole catalog
+        db.exec(QByteArray("PRAGMA user_version = " + QByteArray::number(version)).constData());
+    }
+    QFile file(catalogFile(tmp));
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QByteArray before = file.readAll();
+    file.close();
+
+    OpenResult r = Catalog::open(tmp.path());
+    QVERIFY(!r);
+    QVERIFY2(r.error.contains(expected), qPrintable(r.error));
+    QVERIFY2(r.error.contains(QString::number(version)), qPrintable(r.error));
+    QVERIFY2(r.error.contains(catalogFile(tmp)), qPrintable(r.error));
+    QVERIFY2(!r.error.contains(QStringLiteral("free disk space")), qPrintable(r.error));
+    // Not a byte changed (not even the journal mode in the header).
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QVERIFY(file.readAll() == before);
+}
+
+void TestCatalog::tablesNotMatchingTheVersionAreNamedAsSuch()
+{
+    // A current catalog that claims version 1: upgrading it to 2 fails ("table models
+    // already exists"). That is a damaged file, not a full disk.
+    QTemporaryDir tmp;
+    {
+        OpenResult created = Catalog::open(tmp.path());
+        QVERIFY2(created, qPrintable(created.error));
+    }
+    {
+        RawDb db(catalogFile(tmp));
+        db.exec("PRAGMA user_version = 1");
+    }
+    OpenResult r = Catalog::open(tmp.path());
+    QVERIFY(!r);
+    QVERIFY2(r.error.contains(QStringLiteral("do not match its version")), qPrintable(r.error));
+    QVERIFY2(r.error.contains(QStringLiteral("already exists")), qPrintable(r.error));
+    QVERIFY2(r.error.contains(catalogFile(tmp)), qPrintable(r.error));
+    QVERIFY2(!r.error.contains(QStringLiteral("free disk space")), qPrintable(r.error));
+    RawDb db(catalogFile(tmp));
+    QCOMPARE(db.queryInt("PRAGMA user_version"), 1);  // the failed step was rolled back
 }
 
 void TestCatalog::refusesGarbageFile()

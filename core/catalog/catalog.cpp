@@ -130,6 +130,25 @@ bool isNotADatabase(const SqliteError &e)
     return primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT;
 }
 
+// Errors of the machine rather than of the file's content: a migration that fails with
+// one of these can succeed once there is room or permission.
+bool isEnvironmentError(const SqliteError &e)
+{
+    switch (e.code() & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+        return true;
+    default:
+        return false;
+    }
+}
+
 } // namespace
 
 // --- enum names --------------------------------------------------------------
@@ -268,6 +287,7 @@ OpenResult Catalog::open(const QString &dataDir, const OpenOptions &options)
     auto d = std::make_unique<Private>();
     d->path = path;
     int stage = 0;  // for the error message: 0 open, 1 inspect, 2 migrate
+    std::int64_t versionBefore = 0;
     try {
         d->db = Database::open(path, true);
         d->db.setBusyTimeout(options.busyTimeoutMs);
@@ -277,10 +297,22 @@ OpenResult Catalog::open(const QString &dataDir, const OpenOptions &options)
         stage = 1;
         const std::int64_t appId = d->db.queryInt("PRAGMA application_id");
         const std::int64_t version = d->db.queryInt("PRAGMA user_version");
+        versionBefore = version;
         const std::int64_t objects = d->db.queryInt("SELECT count(*) FROM sqlite_schema");
         if ((appId != 0 && appId != detail::applicationId) || (appId == 0 && version == 0 && objects > 0)) {
             result.error = QStringLiteral("%1 is an SQLite database, but not a Unisearch catalog. %2")
                                .arg(QDir::toNativeSeparators(path), moveAside);
+            return result;
+        }
+        // No Unisearch writes a negative version (the field is a signed 32-bit integer):
+        // the file is damaged or was changed by another program. Nothing is changed (not
+        // even the journal mode) before this is known.
+        if (version < 0) {
+            result.error = QStringLiteral("The catalog %1 has schema version %2, which no Unisearch writes: the file "
+                                          "is damaged or was changed by another program. It was left as it was. %3")
+                               .arg(QDir::toNativeSeparators(path))
+                               .arg(version)
+                               .arg(moveAside);
             return result;
         }
         if (version > latestSchemaVersion()) {
@@ -310,6 +342,16 @@ OpenResult Catalog::open(const QString &dataDir, const OpenOptions &options)
         if (stage <= 1 && isNotADatabase(e)) {
             result.error = QStringLiteral("%1 is not a valid catalog (%2). %3")
                                .arg(QDir::toNativeSeparators(path), what, moveAside);
+        } else if (stage == 2 && !isEnvironmentError(e)) {
+            // The step's SQL itself failed ("table models already exists"): the tables do
+            // not match the version the file claims.
+            result.error = QStringLiteral("Could not upgrade the catalog %1 from schema version %2 to %3: %4. Its "
+                                          "tables do not match its version, so the file is damaged or was changed by "
+                                          "another program. It was left as it was. %5")
+                               .arg(QDir::toNativeSeparators(path))
+                               .arg(versionBefore)
+                               .arg(latestSchemaVersion())
+                               .arg(what, moveAside);
         } else if (stage == 2) {
             result.error = QStringLiteral("Could not upgrade the catalog %1 to schema version %2: %3. "
                                           "The file was left as it was; free disk space or fix permissions "
