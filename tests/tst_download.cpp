@@ -1,7 +1,9 @@
 // Downloading a model from the catalogue (engine/download.h) against a local HTTP server
 // started by the test (support/httpserver.h) that serves the fixture checkpoint: checksum
 // match and mismatch, an interrupted transfer resumed with Range, a server that ignores
-// Range, a cancelled download resumed, 404, a full disk; and the shipped catalogue.
+// Range, a cancelled download resumed, 404, a full disk, a body longer than promised (or
+// than the maximum, when nobody promises a size), names that would leave the download
+// folder; and the shipped catalogue.
 #include "engine/download.h"
 #include "engine/engine.h"
 #include "support/fixtures.h"
@@ -57,6 +59,10 @@ private slots:
     void wholePartIsCheckedWithoutFetchingAgain();
     void notFoundIsAClearError();
     void writeErrorIsAClearError();
+    void unsizedBodyStopsAtItsLimit_data();
+    void unsizedBodyStopsAtItsLimit();
+    void catalogueNamesStayInTheDownloadFolder_data();
+    void catalogueNamesStayInTheDownloadFolder();
     void cliDownloadsAndResumes();
     void shippedCatalogueListsBlipCheckpoints();
     void catalogueFileCanBeReplaced();
@@ -319,6 +325,104 @@ void TestDownload::writeErrorIsAClearError()
     QCOMPARE(job.state(), ModelDownload::State::Failed);
     QVERIFY2(job.errorString().contains(QStringLiteral("disk full")), qPrintable(job.errorString()));
     QCOMPARE(modelNames(), QStringList());
+}
+
+namespace {
+
+// The largest `received` any progressChanged of the spy reported.
+qint64 mostReceived(const QSignalSpy &progress)
+{
+    qint64 most = 0;
+    for (const QList<QVariant> &args : progress)
+        most = std::max(most, args.at(0).value<ModelDownload::Progress>().received);
+    return most;
+}
+
+} // namespace
+
+void TestDownload::unsizedBodyStopsAtItsLimit_data()
+{
+    QTest::addColumn<qint64>("catalogueSize");  // -1: null, as in the shipped catalogue
+    QTest::addColumn<qint64>("maxBytes");       // Params::maxBytes; -1: the default
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("the catalogue's size") << qint64(1 << 20) << qint64(-1)
+                                          << QStringLiteral("more than the 1.0 MB that the catalogue gives");
+    QTest::newRow("no size anywhere: the maximum") << qint64(-1) << qint64(1 << 20)
+                                                   << QStringLiteral("more than 1.0 MB for fixture-retrieval without "
+                                                                     "saying how large the file is");
+}
+
+void TestDownload::unsizedBodyStopsAtItsLimit()
+{
+    QFETCH(qint64, catalogueSize);
+    QFETCH(qint64, maxBytes);
+    QFETCH(QString, expected);
+    // No Content-Length, and a body far longer than the limit: the transfer must stop
+    // there, say why, and leave nothing behind.
+    const qint64 limit = catalogueSize > 0 ? catalogueSize : maxBytes;
+    m_server->addUnsizedStream(QStringLiteral("/unsized.pth"), qint64(64) << 20);
+    ModelDownload::Params p = params(entry(QStringLiteral("/unsized.pth"), {}));
+    p.entry.size = catalogueSize;
+    if (maxBytes > 0)
+        p.maxBytes = maxBytes;
+    QVERIFY(p.maxBytes > 0);  // the default is finite too
+    ModelDownload job(m_engine.get(), p);
+    QSignalSpy progress(&job, &ModelDownload::progressChanged);
+    QVERIFY(!run(job));
+    QCOMPARE(job.state(), ModelDownload::State::Failed);
+    QVERIFY2(job.errorString().contains(expected) && job.errorString().contains(QStringLiteral("partial file deleted")),
+             qPrintable(job.errorString()));
+    QVERIFY2(mostReceived(progress) <= limit, qPrintable(QString::number(mostReceived(progress))));
+    QVERIFY(job.progress().received <= limit);
+    QCOMPARE(job.partialSize(), 0);
+    QCOMPARE(QDir(downloadsDir()).entryList(QDir::Files), QStringList());
+    QCOMPARE(modelNames(), QStringList());
+}
+
+void TestDownload::catalogueNamesStayInTheDownloadFolder_data()
+{
+    QTest::addColumn<QString>("name");
+    QTest::newRow("parent") << QStringLiteral("../escaped");
+    QTest::newRow("nested") << QStringLiteral("sub/escaped");
+    QTest::newRow("dotdot") << QStringLiteral("..");
+    QTest::newRow("nul") << QStringLiteral("escaped") + QChar(0) + QStringLiteral("x");
+    QTest::newRow("newline") << QStringLiteral("escaped\nx");
+}
+
+void TestDownload::catalogueNamesStayInTheDownloadFolder()
+{
+    QFETCH(QString, name);
+    // The job refuses such an entry before it writes any file. (The server stalls
+    // half-way, so that a part written anywhere would stay there to be seen.)
+    m_server->stallNextAfter(m_checkpoint.size() / 2);
+    engine::CatalogueEntry bad = entry(fixturePath, {});
+    bad.name = name;
+    ModelDownload job(m_engine.get(), params(bad));
+    const bool started = job.start();
+    if (started)
+        QTest::qWait(2000);  // long enough for half the fixture to arrive
+    const QString outside = m_tmp->filePath(QStringLiteral("escaped.part"));
+    const QString nested = QDir(downloadsDir()).filePath(QStringLiteral("sub/escaped.part"));
+    const bool leaked = QFileInfo::exists(outside) || QFileInfo::exists(nested);
+    job.cancel();
+    QVERIFY2(!leaked, "a part file was written outside the download folder");
+    QVERIFY(!started);
+    QVERIFY2(job.errorString().contains(QStringLiteral("cannot be a model's name")), qPrintable(job.errorString()));
+    QVERIFY(!QFileInfo::exists(downloadsDir()) || QDir(downloadsDir()).entryList(QDir::AllEntries | QDir::NoDotAndDotDot).isEmpty());
+
+    // The catalogue file refuses it too, naming it (escaped).
+    QFile catalogue(m_tmp->filePath(QStringLiteral("catalogue.json")));
+    QVERIFY(catalogue.open(QIODevice::WriteOnly));
+    const QJsonObject e{{QStringLiteral("name"), name},
+                        {QStringLiteral("task"), engine::retrievalTask},
+                        {QStringLiteral("url"), m_server->url(fixturePath).toString()},
+                        {QStringLiteral("sha256"), QJsonValue()}};
+    catalogue.write(QJsonDocument(QJsonObject{{QStringLiteral("models"), QJsonArray{e}}}).toJson());
+    catalogue.close();
+    QString error;
+    QVERIFY(!engine::ModelCatalogue::load(catalogue.fileName(), &error));
+    QVERIFY2(error.contains(QStringLiteral("cannot be a model's name")), qPrintable(error));
+    QVERIFY2(!error.contains(QChar(0)) && !error.contains(QLatin1Char('\n')), qPrintable(error));
 }
 
 void TestDownload::cliDownloadsAndResumes()

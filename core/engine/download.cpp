@@ -2,6 +2,7 @@
 #include "engine/download.h"
 
 #include "engine/engine.h"
+#include "media/filepath.h"
 #include "util/log.h"
 
 #include <QCoreApplication>
@@ -63,18 +64,43 @@ ContentRange parseContentRange(const QByteArray &value)
     return r;
 }
 
-// The file name the URL ends with (model_base_retrieval_coco.pth), else <name>.pth.
+// The file name the URL ends with (model_base_retrieval_coco.pth), else <name>.pth: a
+// decoded URL may hold anything ("..%2F..%2Fx", a NUL), so only a plain name is taken.
 QString downloadedFileName(const CatalogueEntry &entry)
 {
     QString file = entry.url.fileName();
-    if (file.isEmpty() || file.startsWith(QLatin1Char('.')))
+    if (!catalogueNameProblem(file).isEmpty())
         file = entry.name + QStringLiteral(".pth");
     return file;
+}
+
+// A name from the catalogue file as a message shows it: escaped and at most 60 characters.
+QString quotedName(const QString &name)
+{
+    constexpr qsizetype shown = 60;
+    return media::displayPath(name.left(shown)) + (name.size() > shown ? QStringLiteral("…") : QString());
 }
 
 } // namespace
 
 // --- The catalogue -------------------------------------------------------------------
+
+QString catalogueNameProblem(const QString &name)
+{
+    if (name.isEmpty())
+        return QStringLiteral("it is empty");
+    if (name.size() > 100)
+        return QStringLiteral("it is longer than 100 characters");
+    if (name.startsWith(QLatin1Char('.')))  // also "." and ".."
+        return QStringLiteral("it starts with a dot");
+    for (const QChar c : name) {
+        if (c == QLatin1Char('/') || c == QLatin1Char('\\'))
+            return QStringLiteral("it contains a path separator");
+        if (c.unicode() < 0x20 || c.unicode() == 0x7F)
+            return QStringLiteral("it contains a control character");
+    }
+    return {};
+}
 
 QString ModelCatalogue::defaultPath()
 {
@@ -139,12 +165,16 @@ std::optional<ModelCatalogue> ModelCatalogue::load(const QString &path, QString 
         e.architectureHint = o.value(QStringLiteral("architectureHint")).toString();
         e.licence = o.value(QStringLiteral("licence")).toString();
         e.source = o.value(QStringLiteral("source")).toString();
+        if (const QString problem = catalogueNameProblem(e.name); !problem.isEmpty() && !e.name.isEmpty())
+            return failure(QStringLiteral("The model catalogue %1 has an entry named '%2', which cannot be a model's "
+                                          "name: %3 (a name is a plain file name).")
+                               .arg(native(file), quotedName(e.name), problem));
         static const QRegularExpression hex(QStringLiteral("^[0-9a-f]{64}$"));
         if (e.name.isEmpty() || !e.url.isValid() || e.url.scheme().isEmpty()
             || (e.task != retrievalTask && e.task != vqaTask) || (!e.sha256.isEmpty() && !hex.match(e.sha256).hasMatch()))
             return failure(QStringLiteral("The model catalogue %1 has an invalid entry '%2' (it needs a name, a "
                                           "URL, the task retrieval or vqa, and a sha256 of 64 hex digits or null).")
-                               .arg(native(file), e.name));
+                               .arg(native(file), quotedName(e.name)));
         out.models.append(e);
     }
     return out;
@@ -280,6 +310,11 @@ bool ModelDownload::start()
         log::warning(logCategory, message);
         return false;
     };
+    // The entry may not come from ModelCatalogue::load(): its name is checked here too,
+    // before it names any file.
+    if (const QString problem = catalogueNameProblem(entry.name); !problem.isEmpty())
+        return refuse(QStringLiteral("'%1' cannot be a model's name: %2 (a name is a plain file name).")
+                          .arg(quotedName(entry.name), problem));
     if (!m_engine->isOpen())
         return refuse(QStringLiteral("The library is not open: %1").arg(m_engine->errorString()));
     for (const ModelInfo &m : m_engine->models())
@@ -414,6 +449,18 @@ bool ModelDownload::acceptResponse()
             return false;
         }
     }
+    // What the body may bring, all told: the size the server announced, else the
+    // catalogue's, else the maximum (the server may send without end).
+    if (total >= 0) {
+        m_limit = total;
+        m_limitSource = LimitSource::Server;
+    } else if (m_params.entry.size > 0) {
+        m_limit = m_params.entry.size;
+        m_limitSource = LimitSource::Catalogue;
+    } else {
+        m_limit = m_params.maxBytes;
+        m_limitSource = LimitSource::Maximum;
+    }
     QString validator = QString::fromLatin1(m_reply->rawHeader("ETag"));
     if (validator.isEmpty() || validator.startsWith(QLatin1String("W/")))  // a weak tag cannot guard a range
         validator = QString::fromLatin1(m_reply->rawHeader("Last-Modified"));
@@ -439,9 +486,26 @@ void ModelDownload::onReadyRead()
             reply->readAll();
         return;
     }
-    const QByteArray data = m_reply->readAll();
+    // What arrived, but never more than one byte past the limit: the excess is not written.
+    const QByteArray data = m_reply->read(qMin(m_reply->bytesAvailable(), m_limit - m_progress.received + 1));
     if (data.isEmpty())
         return;
+    if (m_progress.received + data.size() > m_limit) {
+        const QString limit = bytesText(m_limit);
+        fail(m_limitSource == LimitSource::Maximum
+                 ? QStringLiteral("The server sent more than %1 for %2 without saying how large the file is, and the "
+                                  "catalogue does not say either; no checkpoint is that large, so the download was "
+                                  "stopped and its partial file deleted.")
+                       .arg(limit, m_params.entry.name)
+                 : QStringLiteral("The server sent more than the %1 that %2 for %3; the download was stopped and its "
+                                  "partial file deleted.")
+                       .arg(limit,
+                            m_limitSource == LimitSource::Server ? QStringLiteral("it announced")
+                                                                 : QStringLiteral("the catalogue gives"),
+                            m_params.entry.name),
+             true);
+        return;
+    }
     if (m_file.write(data) != data.size()) {
         // Typically a full disk; the part so far stays for a resume once there is room.
         fail(QStringLiteral("Could not write the download to %1: %2. Is the disk full? Free some space and start "

@@ -10,6 +10,12 @@
 // one) and then imported with the normal import (prepareModelImport → runModelImport on a
 // worker thread → registerModel), which loads and checks every tensor: the model appears
 // in the catalog only when all of this succeeded. A file that fails a check is removed.
+//
+// A server is not trusted to end its body: a transfer stops (and its part is deleted) at
+// the size the server announced (Content-Length, or Content-Range's total), else at the
+// catalogue's size, else at Params::maxBytes. A catalogue name must be a plain file name
+// (no path separator, no leading dot, no control character), so that the part stays in
+// the download folder.
 #include "engine/models.h"
 
 #include <QElapsedTimer>
@@ -48,6 +54,10 @@ struct CatalogueEntry {
     QString source;            // where the URL comes from
 };
 
+// Why name cannot name a catalogue model (it becomes downloads/<name>.part and
+// models/<name>/): "it contains a path separator", ...; empty when it can.
+QString catalogueNameProblem(const QString &name);
+
 struct ModelCatalogue {
     QList<CatalogueEntry> models;
 
@@ -77,6 +87,13 @@ public:
         int stallTimeoutMs = 60'000;
         // Fewest milliseconds between two progressChanged signals.
         int progressIntervalMs = 200;
+        // The most a transfer may bring when neither the server (Content-Length) nor the
+        // catalogue says how large the file is; beyond it the download fails. 8 GiB:
+        // BLIP and UniAdapter checkpoints, momentum encoders included, are a few GB at
+        // most (ViT-B/16 + BERT-base is about 0.25 G parameters, 1 GB in float32), so no
+        // real checkpoint comes near it, while a server that sends without end is
+        // stopped before it fills an ordinary disk.
+        qint64 maxBytes = qint64(8) << 30;
     };
 
     struct Progress {
@@ -143,6 +160,10 @@ private:
     QPointer<QNetworkReply> m_reply;
     QFile m_file;
     qint64 m_requestedFrom = 0;
+    // The size the accepted body may reach (with what was resumed), and who set it.
+    enum class LimitSource { Server, Catalogue, Maximum };
+    qint64 m_limit = 0;
+    LimitSource m_limitSource = LimitSource::Maximum;
     bool m_acceptedBody = false;      // headers checked, body goes to the file
     bool m_restartFromZero = false;   // the reply is dropped and the file fetched whole
     bool m_restarted = false;         // at most one such restart per start()

@@ -52,6 +52,11 @@ void HttpServer::addFile(const QString &path, const QByteArray &data)
     m_files.insert(path, data);
 }
 
+void HttpServer::addUnsizedStream(const QString &path, qint64 bytes)
+{
+    m_streams.insert(path, bytes);
+}
+
 void HttpServer::addRedirect(const QString &from, const QString &to)
 {
     m_redirects.insert(from, to);
@@ -108,6 +113,27 @@ void HttpServer::respond(QTcpSocket *socket, const QByteArray &head)
             r.ifRange = value;
     }
 
+    if (m_streams.contains(r.path)) {
+        r.status = 200;
+        m_requests.append(r);
+        const qsizetype index = m_requests.size() - 1;
+        socket->write("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        // Keeps about 256 KiB queued, so the body goes only as fast as the client reads.
+        auto feed = [this, socket, index, left = m_streams.value(r.path)]() mutable {
+            static const QByteArray chunk(64 << 10, 'x');
+            while (left > 0 && socket->state() == QAbstractSocket::ConnectedState && socket->bytesToWrite() < (256 << 10)) {
+                const qint64 n = qMin<qint64>(left, chunk.size());
+                socket->write(chunk.constData(), n);
+                left -= n;
+                m_requests[index].bodyBytes += n;
+            }
+            if (left == 0 && socket->state() == QAbstractSocket::ConnectedState)
+                socket->disconnectFromHost();  // after the queued bytes are written
+        };
+        connect(socket, &QTcpSocket::bytesWritten, this, feed);
+        feed();
+        return;
+    }
     QByteArray headers;
     QByteArray body;
     qint64 limit = -1;

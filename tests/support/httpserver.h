@@ -36,6 +36,10 @@ public:
 
     void addFile(const QString &path, const QByteArray &data);
     void addRedirect(const QString &from, const QString &to);  // 302
+    // A server that does not say how much it sends: GET path answers 200 without
+    // Content-Length and sends `bytes` bytes (ended by closing the connection), written
+    // only as fast as the client reads them. Range is ignored.
+    void addUnsizedStream(const QString &path, qint64 bytes);
     // The next response (only) sends this many body bytes, then closes the connection.
     void cutNextAfter(qint64 bytes) { m_cutAfter = bytes; }
     // The next response (only) sends this many body bytes, then sends nothing more while
@@ -55,6 +59,7 @@ private:
     QTcpServer *m_server = nullptr;
     QHash<QString, QByteArray> m_files;
     QHash<QString, QString> m_redirects;
+    QHash<QString, qint64> m_streams;
     QHash<QTcpSocket *, QByteArray> m_pending;
     QList<Request> m_requests;
     qint64 m_cutAfter = -1;
