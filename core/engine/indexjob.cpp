@@ -13,6 +13,7 @@
 #include "media/imagedecoder.h"
 #include "model/engine.h"
 #include "model/preprocess.h"
+#include "util/faultpoint.h"
 #include "util/log.h"
 
 #include <QDeadlineTimer>
@@ -691,6 +692,7 @@ bool IndexJob::Run::execute()
             for (const auto &[rootPath, id] : std::as_const(roots))
                 if (rootPath == scope)
                     catalog->setRootScanned(id);
+        util::faultPoint("index.finish"); // roots marked scanned, the pass not yet recorded complete
         catalog->setMeta(indexedModelKey, model->fingerprint());
     } catch (const catalog::CatalogError &e) {
         return failWith(QStringLiteral("writing the catalog: %1").arg(QString::fromUtf8(e.what())));
@@ -736,6 +738,7 @@ bool IndexJob::Run::applyCheapChanges(const media::ChangeSet &changes)
                 catalog->removeItem(k.id);  // cascades to its segments and vectors
             if (!removed.empty())
                 vindex->markDirty();
+            util::faultPoint("index.cheap-changes");
         });
     } catch (const catalog::CatalogError &e) {
         return failWith(QStringLiteral("writing the catalog: %1").arg(QString::fromUtf8(e.what())));
@@ -1191,10 +1194,12 @@ bool IndexJob::Run::commit(std::vector<Processed> &batch, std::vector<Processed>
                 vindex->markDirty();
             catalog->updateJob(jobId, catalog::JobState::Running,
                                progress.filesTotal > 0 ? double(doneAfter) / double(progress.filesTotal) : 1.0);
+            util::faultPoint("index.commit"); // every row written, the COMMIT not
         });
     } catch (const std::exception &e) {
         return failWith(QStringLiteral("writing the catalog: %1").arg(QString::fromUtf8(e.what())));
     }
+    util::faultPoint("index.committed"); // in the catalog, not yet in the store file
     // Committed: the same change in memory, and on disk when a save is due.
     if (!removeIds.empty())
         vindex->remove(removeIds);

@@ -17,6 +17,7 @@
 #include "model/textclean.h"
 #include "model/tokenizer.h"
 #include "model/trainer.h"
+#include "util/faultpoint.h"
 
 #include <QCryptographicHash>
 #include <QDateTime>
@@ -367,31 +368,36 @@ QList<AdapterPackInfo> adapterPacks(const Engine &engine, QString *error)
 
 namespace {
 
-// Deletes the vectors (catalog rows and store file) kept under a pack's own key: those of
-// a pending re-embed that was given up, or of a full-mode pack that is no longer active;
-// with them the segments left without any vector (a video's moments as the pack saw
-// them), so nothing is orphaned. The base model's vectors are never deleted here.
-void dropPackVectors(Engine &engine, const QString &baseFingerprint, const QString &packPath)
+// Deletes, inside the caller's transaction, the vectors kept under a pack's own key: those
+// of a pending re-embed that was given up, or of a full-mode pack that is no longer
+// active; with them the segments left without any vector (a video's moments as the pack
+// saw them), so nothing is orphaned. The base model's vectors are never deleted here.
+// Returns the key's store file, for the caller to delete once the transaction has
+// committed (empty when nothing was dropped).
+QString dropPackVectors(Engine &engine, const QString &baseFingerprint, const QString &packPath)
 {
     if (packPath.isEmpty())
-        return;
+        return {};
     const QString key = vectorFingerprint(baseFingerprint, packPath);
     if (key == baseFingerprint)
-        return;
+        return {};
     catalog::Catalog &cat = *engine.catalog();
-    cat.transaction([&] {
-        cat.removeVectors(key);
-        cat.removeSegmentsWithoutVectors();
-        // The next run for this key (the pack activated again) or another looks for items
-        // without a vector instead of trusting its last complete pass.
-        markVectorsIncomplete(cat);
-    });
-    QFile::remove(VectorIndex::storePath(engine.dataDir(), key));
+    cat.removeVectors(key);
+    cat.removeSegmentsWithoutVectors();
+    // The next run for this key (the pack activated again) or another looks for items
+    // without a vector instead of trusting its last complete pass.
+    markVectorsIncomplete(cat);
+    // A store file that outlives this (a crash before its deletion) is never loaded again:
+    // without a generation the key's store is rebuilt from the catalog.
+    cat.setFaissGeneration(key, 0);
+    util::faultPoint("pack.drop-vectors");
+    return VectorIndex::storePath(engine.dataDir(), key);
 }
 
-// Changes the active/pending pack records of a model in one transaction, then deletes the
-// vectors nobody uses any more. A running re-embed (another process holding the index
-// lock) would go on writing the pending pack's vectors, so changes wait for it.
+// Changes the active/pending pack records of a model and deletes the vectors nobody uses
+// any more, in one transaction: a crash between the two would leave those vectors with
+// nothing referring to them, never deleted. A running re-embed (another process holding
+// the index lock) would go on writing the pending pack's vectors, so changes wait for it.
 bool setPackState(Engine &engine, const ModelInfo &model, const QString &active, const QString &pending, QString *error)
 {
     catalog::Catalog &cat = *engine.catalog();
@@ -405,17 +411,23 @@ bool setPackState(Engine &engine, const ModelInfo &model, const QString &active,
                                        .arg(lockError));
     }
     try {
-        cat.transaction([&] {
-            cat.setMeta(activeKeyPrefix + model.name, active);
-            cat.setMeta(pendingKeyPrefix + model.name, pending);
-        });
         const QString keep1 = vectorFingerprint(model.fingerprint, active);
         const QString keep2 = vectorFingerprint(model.fingerprint, pending);
-        for (const QString &old : {oldActive, oldPending}) {
-            const QString key = vectorFingerprint(model.fingerprint, old);
-            if (!old.isEmpty() && key != keep1 && key != keep2)
-                dropPackVectors(engine, model.fingerprint, old);
-        }
+        QStringList unusedStores;
+        cat.transaction([&] {
+            cat.setMeta(activeKeyPrefix + model.name, active);
+            util::faultPoint("pack.state"); // the active pack changed, the pending one not yet
+            cat.setMeta(pendingKeyPrefix + model.name, pending);
+            for (const QString &old : {oldActive, oldPending}) {
+                const QString key = vectorFingerprint(model.fingerprint, old);
+                if (!old.isEmpty() && key != keep1 && key != keep2)
+                    if (const QString store = dropPackVectors(engine, model.fingerprint, old); !store.isEmpty())
+                        unusedStores << store;
+            }
+        });
+        util::faultPoint("pack.state-committed"); // switched; unused store files not yet deleted
+        for (const QString &store : std::as_const(unusedStores))
+            QFile::remove(store);
     } catch (const std::exception &e) {
         return failBool(error, QStringLiteral("Cannot record the active pack: %1").arg(QString::fromUtf8(e.what())));
     }

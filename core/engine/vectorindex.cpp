@@ -2,6 +2,7 @@
 
 #include "catalog/catalog.h"
 #include "media/filepath.h"
+#include "util/faultpoint.h"
 #include "util/log.h"
 
 #include <QDir>
@@ -174,6 +175,7 @@ bool VectorIndex::save(QString *error)
                              .arg(QDir::toNativeSeparators(m_path), QString::fromStdString(saved.message));
             return false;
         }
+        util::faultPoint("store.saved"); // the new file in place, the catalog still naming the old generation
         // After the rename: only now may the catalog say this file is current.
         if (m_catalog.faissGeneration(m_fingerprint) != generation)
             m_catalog.setFaissGeneration(m_fingerprint, generation);
