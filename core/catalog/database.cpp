@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <system_error>
+
 namespace unisearch::catalog::detail {
 
 namespace {
@@ -15,6 +17,27 @@ std::string shortSql(std::string_view sql)
     return sql.size() > 80 ? s + "..." : s;
 }
 
+// SQLite's message for rc (an extended code), and what SQLite's own words leave out that a
+// person needs to act: the OS error behind an I/O failure where SQLite kept it, that a
+// failed write is most often a full disk ("disk I/O error" alone says neither; SQLite
+// reports only ENOSPC as "disk is full", not a file size limit or a quota), and why the
+// catalog was busy.
+std::string describe(sqlite3 *db, int rc)
+{
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    const int primary = rc & 0xff;
+    const int e = db && (primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN) ? sqlite3_system_errno(db) : 0;
+    if (e != 0)
+        msg += " (" + std::system_category().message(e) + ")";
+    else if (rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_TRUNCATE || rc == SQLITE_IOERR_FSYNC
+             || rc == SQLITE_IOERR_SHMSIZE)
+        msg += " (writing failed: the disk may be full, or a file size limit or quota reached)";
+    if (primary == SQLITE_BUSY)
+        msg += " (another program held the catalog's write lock longer than Unisearch waits; try again when it "
+               "has finished)";
+    return msg;
+}
+
 } // namespace
 
 // --- Statement ---------------------------------------------------------------
@@ -24,7 +47,7 @@ Statement::Statement(sqlite3 *db, std::string_view sql)
 {
     const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &m_stmt, nullptr);
     if (rc != SQLITE_OK) {
-        const std::string msg = std::string(sqlite3_errmsg(db)) + " (in: " + shortSql(sql) + ")";
+        const std::string msg = describe(db, rc) + " (in: " + shortSql(sql) + ")";
         sqlite3_finalize(m_stmt);
         m_stmt = nullptr;
         throw SqliteError(sqlite3_extended_errcode(db), msg);
@@ -54,7 +77,7 @@ Statement &Statement::operator=(Statement &&other) noexcept
 std::string Statement::errorText(int rc) const
 {
     const char *sql = m_stmt ? sqlite3_sql(m_stmt) : nullptr;
-    std::string msg = m_db ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
+    std::string msg = describe(m_db, rc);
     if (sql)
         msg += " (in: " + shortSql(sql) + ")";
     return msg;
@@ -214,7 +237,7 @@ Database Database::open(const QString &path, bool create)
     const QByteArray file = path.toUtf8();
     const int rc = sqlite3_open_v2(file.constData(), &db, flags, nullptr);
     if (rc != SQLITE_OK) {
-        const std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+        const std::string msg = describe(db, rc);
         const int code = db ? sqlite3_extended_errcode(db) : rc;
         sqlite3_close_v2(db);
         throw SqliteError(code, msg);
@@ -232,6 +255,8 @@ void Database::exec(std::string_view sql)
     if (rc != SQLITE_OK) {
         std::string msg = err ? err : sqlite3_errstr(rc);
         sqlite3_free(err);
+        if (rc == sqlite3_errcode(m_db)) // the connection's message is err's, with describe()'s additions
+            msg = describe(m_db, rc);
         throw SqliteError(sqlite3_extended_errcode(m_db), msg + " (in: " + shortSql(sql) + ")");
     }
 }
