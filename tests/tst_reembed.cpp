@@ -116,10 +116,7 @@ QJsonObject TestReembed::indexStatus()
 QJsonObject TestReembed::pack(const QString &name)
 {
     const Run r = run({QStringLiteral("adapters"), QStringLiteral("list"), QStringLiteral("--json")});
-    for (const QJsonValue &v : r.json().value(QStringLiteral("adapters")).toArray())
-        if (v.toObject().value(QStringLiteral("name")).toString() == name)
-            return v.toObject();
-    return {};
+    return test::namedEntry(r.json().value(QStringLiteral("adapters")).toArray(), name);
 }
 
 QPair<int, int> TestReembed::missingVectors(const QString &fingerprint)

@@ -10,10 +10,13 @@ QJsonObject CliRun::json() const
     return QJsonDocument::fromJson(out.toUtf8()).object();
 }
 
-CliRun runProgram(const QString &program, const QStringList &args, const QProcessEnvironment &env, int timeoutMs)
+CliRun runProgram(const QString &program, const QStringList &args, const QProcessEnvironment &env, int timeoutMs,
+                  const std::function<void()> &childSetup)
 {
     QProcess p;
     p.setProcessEnvironment(env);
+    if (childSetup)
+        p.setChildProcessModifier(childSetup);
     p.start(program, args);
     CliRun r;
     if (!p.waitForFinished(timeoutMs)) {
@@ -26,6 +29,14 @@ CliRun runProgram(const QString &program, const QStringList &args, const QProces
     r.out = QString::fromUtf8(p.readAllStandardOutput());
     r.err = QString::fromUtf8(p.readAllStandardError());
     return r;
+}
+
+QJsonObject namedEntry(const QJsonArray &entries, const QString &name)
+{
+    for (const QJsonValue &v : entries)
+        if (v.toObject().value(QStringLiteral("name")).toString() == name)
+            return v.toObject();
+    return {};
 }
 
 } // namespace unisearch::test

@@ -1,10 +1,13 @@
 #pragma once
 // Running a program (unisearch-cli) from a black-box test: its exit code and output.
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QProcessEnvironment>
 #include <QString>
 #include <QStringList>
 #include <QtTest>
+
+#include <functional>
 
 namespace unisearch::test {
 
@@ -16,8 +19,14 @@ struct CliRun {
 };
 
 // Runs program with args in env and waits; after timeoutMs it is killed (with a warning).
+// childSetup, when given, runs in the child between fork and exec (resource limits,
+// credentials: async-signal-safe calls only).
 CliRun runProgram(const QString &program, const QStringList &args, const QProcessEnvironment &env,
-                  int timeoutMs = 120000);
+                  int timeoutMs = 120000, const std::function<void()> &childSetup = {});
+
+// The object of a `--json` list (`adapters list`'s "adapters", say) whose "name" is name;
+// empty when there is none.
+QJsonObject namedEntry(const QJsonArray &entries, const QString &name);
 
 } // namespace unisearch::test
 
