@@ -327,6 +327,15 @@ private Q_SLOTS:
     void absurdPickles();
     void badSafetensors_data();
     void badSafetensors();
+    void messageExcerpts();
+    void deepSafetensorsHeaders_data();
+    void deepSafetensorsHeaders();
+    void hostileNamesInMessages();
+    void repeatingViews();
+    void zipBomb();
+    void unpicklerMemoryBudget();
+    void metadataNamesBounded();
+    void manyTensorsRoundTrip();
 };
 
 void TestCheckpoint::stateDictApi()
@@ -1030,6 +1039,301 @@ void TestCheckpoint::badSafetensors()
     EXPECT_CHECKPOINT_ERROR(m::loadSafetensors(path.toStdString()), "bad.safetensors", expected.toStdString().c_str());
     // Through the sniffing entry point: either the same error or "neither" — never a crash.
     EXPECT_CHECKPOINT_ERROR(m::loadCheckpoint(path.toStdString()), "bad.safetensors");
+}
+
+void TestCheckpoint::messageExcerpts()
+{
+    QCOMPARE(m::detail::excerpt("encoder.weight"), std::string("encoder.weight"));
+    QCOMPARE(m::detail::excerpt(std::string("a\x1b[31m\\b\n\xff", 10)), std::string("a\\x1b[31m\\x5cb\\x0a\\xff"));
+    QCOMPARE(m::detail::excerpt(std::string(100, 'x'), 4), std::string("xxxx... (100 bytes)"));
+    // nlohmann writes BEL as \u0007; the backslash is then escaped once more.
+    QCOMPARE(m::detail::jsonExcerpt(json::parse("[[1, 2], \"\\u0007\"]"), 12), std::string("[[1,2],\"\\x5cu00... (16 bytes)"));
+}
+
+// A header whose shape, dtype, data_offsets or metadata value is nested n arrays deep.
+void TestCheckpoint::deepSafetensorsHeaders_data()
+{
+    QTest::addColumn<QString>("field");
+    QTest::addColumn<int>("depth");
+    for (const char *field : {"shape", "dtype", "data_offsets", "metadata"})
+        for (int depth : {50'000, 100'000})
+            QTest::addRow("%s %d", field, depth) << QString::fromLatin1(field) << depth;
+}
+
+void TestCheckpoint::deepSafetensorsHeaders()
+{
+    QFETCH(QString, field);
+    QFETCH(int, depth);
+    const std::string deep = std::string(static_cast<size_t>(depth), '[') + std::string(static_cast<size_t>(depth), ']');
+    std::map<std::string, std::string> info{{"dtype", "\"F32\""}, {"shape", "[0]"}, {"data_offsets", "[0,0]"}};
+    std::string header;
+    if (field == QLatin1String("metadata")) {
+        header = "{\"__metadata__\":{\"k\":" + deep + "},";
+    } else {
+        info[field.toStdString()] = deep;
+        header = "{";
+    }
+    header += "\"a\":{";
+    for (const auto &[k, v] : info)
+        header += "\"" + k + "\":" + v + (k == "shape" ? "" : ",");
+    header += "}}";
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("deep.safetensors"));
+    QVERIFY(writeFile(path, le64(header.size()) + header));
+    // It used to recurse through dump() for the message (a crash at 100,000) or put the
+    // whole value into it (100 KB of brackets at 50,000).
+    for (int entry = 0; entry < 2; ++entry) {
+        const auto err = errorOf([&] {
+            entry == 0 ? m::loadSafetensors(path.toStdString()) : m::loadCheckpoint(path.toStdString());
+        });
+        QVERIFY2(err.has_value(), "a header nested this deep was accepted");
+        qDebug("as expected: %s", err->c_str());
+        QVERIFY2(err->find("deep.safetensors") != std::string::npos && err->find("levels deep") != std::string::npos,
+                 err->c_str());
+        QVERIFY2(err->size() < static_cast<size_t>(path.size()) + 200, err->c_str());
+        QVERIFY(err->find("[[[[") == std::string::npos);
+    }
+}
+
+void TestCheckpoint::hostileNamesInMessages()
+{
+    // Names and values from a file reach messages shortened and escaped: a 100 KB name with
+    // terminal escapes must not be printed whole, nor its control bytes raw.
+    QTemporaryDir dir;
+    const std::string name = "\x1b]0;owned\x07\x1b[2J" + std::string(100'000, 'n');
+    auto check = [&](const std::string &file, const std::string &content, auto load, const std::string &expected) {
+        const QString path = dir.filePath(QString::fromStdString(file));
+        QVERIFY(writeFile(path, content));
+        const auto err = errorOf([&] { load(path.toStdString()); });
+        QVERIFY2(err.has_value(), file.c_str());
+        qDebug("as expected: %s", err->c_str());
+        QVERIFY2(err->size() < 400, err->substr(0, 400).c_str());
+        QVERIFY2(err->find('\x1b') == std::string::npos && err->find('\x07') == std::string::npos, err->c_str());
+        QVERIFY2(err->find(expected) != std::string::npos, err->c_str());
+    };
+    auto safetensors = [](const std::string &header) { return le64(header.size()) + header; };
+    const std::string quoted = json(name).dump();
+    const auto loadSt = [](const std::string &p) { m::loadSafetensors(p); };
+    check("dtype.safetensors", safetensors("{" + quoted + ":{\"dtype\":" + quoted + ",\"shape\":[],\"data_offsets\":[0,0]}}"),
+          loadSt, "\\x1b]0;owned\\x07");
+    check("shape.safetensors", safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[" + quoted + "],\"data_offsets\":[0,0]}}"),
+          loadSt, "invalid shape");
+    check("offsets.safetensors", safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[" + quoted + "]}}"),
+          loadSt, "invalid data_offsets");
+    check("meta.safetensors", safetensors("{\"__metadata__\":{" + quoted + ":1}}"), loadSt, "__metadata__");
+    check("json.safetensors", safetensors("{\"a\":" + quoted.substr(0, quoted.size() - 1)), loadSt, "not valid JSON");
+
+    // The same through a .pth: a tensor name in the "reaches past the end" message, a
+    // refused global's name, a top-level key.
+    PickleWriter past;
+    past.proto(2).emptyDict().str(name).tensor("0", "FloatStorage", 1, 0, {2}, {1}).setItem().stop();
+    const auto loadPth = [](const std::string &p) { m::loadPth(p); };
+    const QString pastPath = dir.filePath(QStringLiteral("past.pth"));
+    QVERIFY(writeZip(pastPath, torchArchive(past.bytes(), {{"0", rawBytes(std::vector<float>{1.0f})}})));
+    check("past.pth", readFile(pastPath), loadPth, "past the end");
+    PickleWriter global;
+    global.proto(4).shortStr("os").str(name).op(0x93).stop();
+    const QString globalPath = dir.filePath(QStringLiteral("global.pth"));
+    QVERIFY(writeZip(globalPath, torchArchive(global.bytes(), {})));
+    check("global.pth", readFile(globalPath), loadPth, "refusing checkpoint");
+    PickleWriter keys;
+    keys.proto(2).emptyDict().str(name).int1(1).setItem().stop();
+    const QString keysPath = dir.filePath(QStringLiteral("keys.pth"));
+    QVERIFY(writeZip(keysPath, torchArchive(keys.bytes(), {})));
+    check("keys.pth", readFile(keysPath), loadPth, "not a model checkpoint");
+}
+
+void TestCheckpoint::repeatingViews()
+{
+    QTemporaryDir dir;
+    auto archive = [&](const QString &name, const PickleWriter &p, const Entries &storages) {
+        const QString path = dir.filePath(name);
+        return writeZip(path, torchArchive(p.bytes(), storages)) ? path.toStdString() : std::string();
+    };
+    // 528 bytes of checkpoint: one float viewed as [2^28] through stride 0 passed the
+    // extent check, and a gigabyte was made of it when the tensor was written contiguous.
+    PickleWriter one;
+    one.proto(2).emptyDict().str("visual_encoder.pos_embed");
+    one.tensor("0", "FloatStorage", 1, 0, {int64_t(1) << 28}, {0}).setItem().stop();
+    const std::string onePath = archive(QStringLiteral("stride0.pth"), one, {{"0", rawBytes(std::vector<float>{1.0f})}});
+    EXPECT_CHECKPOINT_ERROR(m::loadPth(onePath), "stride0.pth", "stride");
+    // Overlapping strides: [4, 4] over 7 stored elements.
+    PickleWriter overlap;
+    overlap.proto(2).emptyDict().str("w").tensor("0", "FloatStorage", 7, 0, {4, 4}, {1, 1}).setItem().stop();
+    EXPECT_CHECKPOINT_ERROR(m::loadPth(archive(QStringLiteral("overlap.pth"), overlap,
+                                               {{"0", rawBytes(std::vector<float>(7, 1.0f))}})),
+                            "overlapping stride");
+    // Many names for the same 2 MB: more than twice what the archive stores.
+    const int64_t n = 512 * 1024;
+    PickleWriter names;
+    names.proto(2).emptyDict().mark();
+    for (int i = 0; i < 3; ++i)
+        names.str("copy" + std::to_string(i)).tensor("0", "FloatStorage", n, 0, {n}, {1});
+    names.setItems().stop();
+    EXPECT_CHECKPOINT_ERROR(m::loadPth(archive(QStringLiteral("names.pth"), names,
+                                               {{"0", std::string(static_cast<size_t>(n) * 4, '\0')}})),
+                            "names.pth", "many names");
+
+    // What real checkpoints hold still loads: a size-1 dimension with any stride, an
+    // expanded [1, 4] buffer (stride 0 on its size-1 dimension), a transpose, a slice,
+    // and one storage under two names (tied weights).
+    PickleWriter fine;
+    fine.proto(2).emptyDict().mark();
+    fine.str("ids").tensor("1", "LongStorage", 4, 0, {1, 4}, {0, 1});
+    fine.str("col").tensor("0", "FloatStorage", 6, 1, {3, 1}, {2, 7});
+    fine.str("t").tensor("0", "FloatStorage", 6, 0, {3, 2}, {1, 3});
+    fine.str("tied").tensor("0", "FloatStorage", 6, 0, {3, 2}, {1, 3});
+    fine.setItems().stop();
+    const m::StateDict sd = m::loadPth(archive(QStringLiteral("fine.pth"), fine,
+                                               {{"0", rawBytes(std::vector<float>{0, 1, 2, 3, 4, 5})},
+                                                {"1", rawBytes(std::vector<int64_t>{7, 8, 9, 10})}}));
+    QVERIFY(torch::equal(sd.get("ids"), torch::tensor(std::vector<int64_t>{7, 8, 9, 10}).reshape({1, 4})));
+    QVERIFY(torch::equal(sd.get("col"), torch::tensor({1.0f, 3.0f, 5.0f}).reshape({3, 1})));
+    QVERIFY(torch::equal(sd.get("t"), torch::tensor({0.0f, 3.0f, 1.0f, 4.0f, 2.0f, 5.0f}).reshape({3, 2})));
+}
+
+void TestCheckpoint::zipBomb()
+{
+    // A storage entry compressed by deflate (torch.save writes none; a re-zipped archive
+    // has them): 80 MB of zeros in a file of about 80 KB. Refused from the central
+    // directory's sizes, before anything is allocated.
+    const int64_t n = 20 * 1024 * 1024;
+    PickleWriter p;
+    p.proto(2).emptyDict().str("w").tensor("0", "FloatStorage", n, 0, {n}, {1}).setItem().stop();
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("bomb.pth"));
+    {
+        const std::string zeros(static_cast<size_t>(n) * 4, '\0');
+        const Entries entries = torchArchive(p.bytes(), {{"0", zeros}});
+        int code = 0;
+        zip_t *za = zip_open(QFile::encodeName(path).constData(), ZIP_CREATE | ZIP_TRUNCATE, &code);
+        QVERIFY(za);
+        for (const auto &[name, data] : entries) {
+            zip_source_t *src = zip_source_buffer(za, data.data(), data.size(), 0);
+            const zip_int64_t index = zip_file_add(za, name.c_str(), src, ZIP_FL_ENC_UTF_8);
+            QVERIFY(index >= 0);
+            zip_set_file_compression(za, static_cast<zip_uint64_t>(index), ZIP_CM_DEFLATE, 9);
+        }
+        QCOMPARE(zip_close(za), 0);
+    }
+    QVERIFY(QFileInfo(path).size() < 1024 * 1024);
+    EXPECT_CHECKPOINT_ERROR(m::loadPth(path.toStdString()), "bomb.pth", "data/0", "inflates");
+
+    // A compressed archive of ordinary size still loads.
+    PickleWriter small;
+    small.proto(2).emptyDict().str("w").tensor("0", "FloatStorage", 3, 0, {3}, {1}).setItem().stop();
+    const Entries entries = torchArchive(small.bytes(), {{"0", rawBytes(std::vector<float>{1, 2, 3})}});
+    const QString smallPath = dir.filePath(QStringLiteral("deflated.pth"));
+    int code = 0;
+    zip_t *za = zip_open(QFile::encodeName(smallPath).constData(), ZIP_CREATE | ZIP_TRUNCATE, &code);
+    QVERIFY(za);
+    for (const auto &[name, data] : entries)
+        QVERIFY(zip_file_add(za, name.c_str(), zip_source_buffer(za, data.data(), data.size(), 0), 0) >= 0);
+    QCOMPARE(zip_close(za), 0);
+    QVERIFY(torch::equal(m::loadPth(smallPath.toStdString()).get("w"), torch::tensor({1.0f, 2.0f, 3.0f})));
+}
+
+void TestCheckpoint::unpicklerMemoryBudget()
+{
+    // GET is 2 bytes and puts an 8-byte pointer on the stack and, through APPENDS, another
+    // into a list; MARK and PUT add to the marks and the memo. 24 MB of them went past
+    // any budget before the state-dict check ever ran.
+    PickleWriter p;
+    p.proto(2).op(']').binput(0).mark();
+    for (int i = 0; i < 12'000'000; ++i)
+        p.binget(0);
+    p.op('e').stop();
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("gets.pth"));
+    QVERIFY(writeZip(path, torchArchive(p.bytes(), {})));
+    EXPECT_CHECKPOINT_ERROR(m::loadPth(path.toStdString()), "gets.pth", "128 MB", "stack and memo");
+
+    // The budget counts marks, the memo and strings too (lowered here to keep it small).
+    PickleWriter marks;
+    marks.proto(2);
+    for (int i = 0; i < 2000; ++i)
+        marks.mark();
+    marks.emptyDict().stop();
+    m::pickle::Unpickler tight(m::pickle::Limits{.maxMemory = 8000});
+    EXPECT_CHECKPOINT_ERROR(tight.load(marks.bytes()), "stack and memo");
+    PickleWriter memo;
+    memo.proto(2).emptyDict();
+    for (uint32_t i = 0; i < 1000; ++i)
+        memo.op('r').raw(le32(i));
+    memo.stop();
+    m::pickle::Unpickler tightMemo(m::pickle::Limits{.maxMemory = 32000});
+    EXPECT_CHECKPOINT_ERROR(tightMemo.load(memo.bytes()), "stack and memo");
+    PickleWriter text;
+    text.proto(2).str(std::string(10000, 's')).stop();
+    m::pickle::Unpickler tightText(m::pickle::Limits{.maxMemory = 9000});
+    EXPECT_CHECKPOINT_ERROR(tightText.load(text.bytes()), "stack and memo");
+    m::pickle::Unpickler roomy;
+    QCOMPARE(roomy.load(memo.bytes())->kind, m::pickle::Value::Kind::Dict);
+}
+
+void TestCheckpoint::metadataNamesBounded()
+{
+    // 25 KB of MARK/GET/PUT: a dict that holds itself under a 1 KB key, 6,000 times. The
+    // breadth-first walk of the metadata made every queued name one key longer, level by
+    // level: hundreds of MB of names, and names of kilobytes in the result.
+    PickleWriter p;
+    p.proto(2).emptyDict().str("model").emptyDict().str("w").tensor("0", "FloatStorage", 1, 0, {1}, {1});
+    p.setItem().setItem();
+    p.str("cfg").emptyDict().binput(1).mark().str(std::string(1000, 'k')).binput(2).binget(1);
+    for (int i = 1; i < 6000; ++i)
+        p.binget(2).binget(1);
+    p.setItems();
+    p.str("x").str("short").setItem(); // every expansion of cfg names one more string
+    p.setItem().stop();
+    QVERIFY(p.bytes().size() < 70'000);
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("names.pth"));
+    QVERIFY(writeZip(path, torchArchive(p.bytes(), {{"0", rawBytes(std::vector<float>{1.0f})}})));
+    std::map<std::string, std::string> meta;
+    QCOMPARE(m::loadPth(path.toStdString(), &meta).size(), size_t(1));
+    size_t bytes = 0;
+    for (const auto &[k, v] : meta) {
+        QVERIFY2(k.size() <= 256, k.substr(0, 80).c_str());
+        bytes += k.size() + v.size();
+    }
+    QVERIFY2(bytes <= 1024 * 1024, std::to_string(bytes).c_str());
+    QCOMPARE(meta["cfg.x"], std::string("short"));
+}
+
+void TestCheckpoint::manyTensorsRoundTrip()
+{
+    // Writing the header was quadratic in the tensor count (100,000 tensors: 12 s); the
+    // time is measured by hand (docs), this checks that the content survives.
+    const int n = 100'000;
+    m::StateDict dict;
+    for (int i = 0; i < n; ++i) {
+        const std::string name = "layer." + std::to_string(i) + (i % 3 == 0 ? ".weight" : ".bias \"q\"\\\u00e9");
+        dict.insert(name, i % 2 ? torch::full({1}, static_cast<float>(i)) : torch::zeros({0, 3}, torch::kInt16));
+    }
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("many.safetensors"));
+    m::saveSafetensors(path.toStdString(), dict, {{"count", std::to_string(n)}, {"note", "tab\there"}});
+    std::map<std::string, std::string> meta;
+    const m::StateDict back = m::loadSafetensors(path.toStdString(), &meta);
+    QCOMPARE(meta, (std::map<std::string, std::string>{{"count", std::to_string(n)}, {"note", "tab\there"}}));
+    QCOMPARE(back.size(), dict.size());
+    QCOMPARE(back.keys(), dict.keys());
+    for (const auto &[name, t] : dict.tensors())
+        QVERIFY2(bitIdentical(t, back.get(name)), name.c_str());
+    // Laid out back to back in the map's order, as before.
+    const std::string file = readFile(path);
+    uint64_t headerLen = 0;
+    for (int i = 0; i < 8; ++i)
+        headerLen |= uint64_t(static_cast<uint8_t>(file[i])) << (8 * i);
+    const json header = json::parse(file.substr(8, headerLen));
+    uint64_t offset = 0;
+    for (const auto &[name, t] : dict.tensors()) {
+        const json &info = header.at(name);
+        QCOMPARE(info["data_offsets"][0].get<uint64_t>(), offset);
+        offset += static_cast<uint64_t>(t.numel() * t.element_size());
+        QCOMPARE(info["data_offsets"][1].get<uint64_t>(), offset);
+    }
+    QCOMPARE(8 + headerLen + offset, static_cast<uint64_t>(file.size()));
 }
 
 QTEST_GUILESS_MAIN(TestCheckpoint)

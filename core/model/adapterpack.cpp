@@ -26,7 +26,7 @@ int intOr(const std::map<std::string, std::string> &map, const std::string &key)
 
 std::string shortFingerprint(const std::string &fp)
 {
-    return fp.substr(0, 12);
+    return detail::excerpt(std::string_view(fp).substr(0, 12)); // from the file: escaped
 }
 
 } // namespace
@@ -99,9 +99,11 @@ PackInfo readPack(const std::string &path)
 
 void checkPackFits(const PackInfo &pack, const std::string &baseFingerprint, const std::string &baseName)
 {
+    // The name, base model and fingerprint come from the pack's file: shown as excerpts.
     if (pack.metadata.baseFingerprint != baseFingerprint)
-        throw PackError("the adapter pack '" + pack.metadata.name + "' was trained for another base model ("
-                        + (pack.metadata.baseModel.empty() ? std::string("unknown") : "'" + pack.metadata.baseModel + "'")
+        throw PackError("the adapter pack '" + detail::excerpt(pack.metadata.name) + "' was trained for another base model ("
+                        + (pack.metadata.baseModel.empty() ? std::string("unknown")
+                                                           : "'" + detail::excerpt(pack.metadata.baseModel) + "'")
                         + ", fingerprint " + shortFingerprint(pack.metadata.baseFingerprint) + "…), not for '"
                         + baseName + "' (fingerprint " + shortFingerprint(baseFingerprint)
                         + "…); activate that model first, or train a new pack on this one");

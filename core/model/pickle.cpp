@@ -50,13 +50,11 @@ const char *opcodeName(uint8_t op)
 // Names taken from the file go into messages: keep them printable and short.
 std::string printable(std::string_view s)
 {
-    std::string out;
-    for (char c : s.substr(0, 200))
-        out += (static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f) ? c : '?';
-    if (s.size() > 200)
-        out += "...";
-    return out;
+    return detail::excerpt(s);
 }
+
+// What one memo entry costs in an unordered_map (node, bucket, key, pointer), roughly.
+constexpr size_t kMemoEntryBytes = 64;
 
 std::string hexByte(uint8_t b)
 {
@@ -212,9 +210,30 @@ Value *Unpickler::make(Value::Kind kind)
     if (m_values.size() >= m_limits.maxValues)
         throw CheckpointError("pickle holds more than " + std::to_string(m_limits.maxValues)
                               + " objects; this is not a state dict");
-    m_values.emplace_back();
+    m_values.emplace_back(); // counted by maxValues, not by the memory budget
     m_values.back().kind = kind;
     return &m_values.back();
+}
+
+void Unpickler::charge(size_t bytes)
+{
+    if (bytes > m_limits.maxMemory - m_memory)
+        throw CheckpointError("unpickling needs more than " + std::to_string(m_limits.maxMemory >> 20)
+                              + " MB for its objects, stack and memo (at byte " + std::to_string(m_pos)
+                              + "); a state dict needs far less, so this is not one");
+    m_memory += bytes;
+}
+
+void Unpickler::push(Value *v)
+{
+    charge(sizeof(Value *));
+    m_stack.push_back(v);
+}
+
+void Unpickler::memoize(uint64_t key, Value *v)
+{
+    if (m_memo.insert_or_assign(key, v).second)
+        charge(kMemoEntryBytes);
 }
 
 Value *Unpickler::top()
@@ -246,6 +265,7 @@ std::vector<Value *> Unpickler::popToMark()
 Value *Unpickler::global(std::string module, std::string name)
 {
     Value *v = make(Value::Kind::Global);
+    charge(module.size() + name.size() + 1);
     v->text = module + "." + name;
     if (module == "collections" && name == "OrderedDict") {
         v->global = GlobalKind::OrderedDict;
@@ -311,6 +331,7 @@ Value *Unpickler::persistentLoad(Value *pid)
                                   + "' is referenced with two different types or sizes");
     } else {
         index = m_storages.size();
+        charge(sizeof(StorageRef) + 2 * it[2]->text.size()); // the key, here and in m_storageByKey
         m_storages.push_back({it[2]->text, type, numel});
         m_storageByKey.emplace(it[2]->text, index);
     }
@@ -369,9 +390,18 @@ Value *Unpickler::rebuildTensor(const Value *args)
     if (numel != 0 && last == std::numeric_limits<int64_t>::max())
         throw bad("describes a tensor too large to address");
     t.extent = numel == 0 ? 0 : last + 1;
+    // A view may skip stored elements (a slice, a transpose) but must not count more
+    // elements than the stretch of storage it spans: a zero or overlapping stride lets one
+    // stored float stand for a [2^28] tensor, a gigabyte once it is made contiguous.
+    // (torch.save never writes such views of parameters.)
+    if (numel > 1 && numel > t.extent - t.offset)
+        throw bad("views " + std::to_string(numel) + " elements over a stretch of only "
+                  + std::to_string(t.extent - t.offset)
+                  + " stored ones (a zero or overlapping stride); a checkpoint's tensors do not repeat elements");
 
     Value *v = make(Value::Kind::Tensor);
     v->index = m_tensors.size();
+    charge(sizeof(TensorRef) + 2 * sizeof(int64_t) * t.sizes.size());
     m_tensors.push_back(std::move(t));
     return v;
 }
@@ -393,6 +423,7 @@ Value *Unpickler::reduce(Value *callable, Value *args)
             for (const Value *pair : args->items[0]->items) {
                 if ((pair->kind != Value::Kind::Tuple && pair->kind != Value::Kind::List) || pair->items.size() != 2)
                     throw CheckpointError("malformed pickle: OrderedDict item is not a pair");
+                charge(sizeof(dict->entries[0]));
                 dict->entries.emplace_back(pair->items[0], pair->items[1]);
             }
             return dict;
@@ -441,12 +472,13 @@ const Value *Unpickler::load(std::string_view data)
         case '.': // STOP
             return pop();
         case '(': // MARK
+            charge(sizeof(size_t));
             m_marks.push_back(m_stack.size());
             break;
         case 'c': { // GLOBAL
             std::string module(in.line());
             std::string name(in.line());
-            m_stack.push_back(global(std::move(module), std::move(name)));
+            push(global(std::move(module), std::move(name)));
             break;
         }
         case 0x93: { // STACK_GLOBAL
@@ -454,17 +486,17 @@ const Value *Unpickler::load(std::string_view data)
             Value *module = pop();
             if (!name->isString() || !module->isString())
                 throw CheckpointError("malformed pickle: STACK_GLOBAL needs two strings");
-            m_stack.push_back(global(module->text, name->text));
+            push(global(module->text, name->text));
             break;
         }
         case 'q': // BINPUT
-            m_memo[in.byte()] = top();
+            memoize(in.byte(), top());
             break;
         case 'r': // LONG_BINPUT
-            m_memo[in.uintLE(4)] = top();
+            memoize(in.uintLE(4), top());
             break;
         case 0x94: // MEMOIZE
-            m_memo[m_memo.size()] = top();
+            memoize(m_memo.size(), top());
             break;
         case 'h':   // BINGET
         case 'j': { // LONG_BINGET
@@ -472,48 +504,50 @@ const Value *Unpickler::load(std::string_view data)
             auto found = m_memo.find(key);
             if (found == m_memo.end())
                 throw CheckpointError("malformed pickle: memo entry " + std::to_string(key) + " read before it is written");
-            m_stack.push_back(found->second);
+            push(found->second);
             break;
         }
         case '}': // EMPTY_DICT
-            m_stack.push_back(make(Value::Kind::Dict));
+            push(make(Value::Kind::Dict));
             break;
         case ']': // EMPTY_LIST
-            m_stack.push_back(make(Value::Kind::List));
+            push(make(Value::Kind::List));
             break;
         case ')': // EMPTY_TUPLE
-            m_stack.push_back(make(Value::Kind::Tuple));
+            push(make(Value::Kind::Tuple));
             break;
         case 't': { // TUPLE
             std::vector<Value *> items = popToMark();
+            charge(items.size() * sizeof(Value *));
             Value *v = make(Value::Kind::Tuple);
             v->items = std::move(items);
-            m_stack.push_back(v);
+            push(v);
             break;
         }
         case 0x85:   // TUPLE1
         case 0x86:   // TUPLE2
         case 0x87: { // TUPLE3
             const size_t n = op - 0x84;
+            charge(n * sizeof(Value *));
             std::vector<Value *> items(n);
             for (size_t i = n; i-- > 0;)
                 items[i] = pop();
             Value *v = make(Value::Kind::Tuple);
             v->items = std::move(items);
-            m_stack.push_back(v);
+            push(v);
             break;
         }
         case 'J': { // BININT
             Value *v = make(Value::Kind::Int);
             v->integer = static_cast<int32_t>(static_cast<uint32_t>(in.uintLE(4)));
-            m_stack.push_back(v);
+            push(v);
             break;
         }
         case 'K': // BININT1
         case 'M': { // BININT2
             Value *v = make(Value::Kind::Int);
             v->integer = static_cast<int64_t>(in.uintLE(op == 'K' ? 1 : 2));
-            m_stack.push_back(v);
+            push(v);
             break;
         }
         case 0x8a: { // LONG1: little-endian two's complement of n bytes
@@ -530,7 +564,7 @@ const Value *Unpickler::load(std::string_view data)
                     u |= ~uint64_t(0) << (8 * n); // sign-extend
                 v->integer = static_cast<int64_t>(u);
             }
-            m_stack.push_back(v);
+            push(v);
             break;
         }
         case 'G': { // BINFLOAT: big-endian IEEE double
@@ -540,7 +574,7 @@ const Value *Unpickler::load(std::string_view data)
                 u = (u << 8) | static_cast<uint8_t>(b[i]);
             Value *v = make(Value::Kind::Float);
             v->real = std::bit_cast<double>(u);
-            m_stack.push_back(v);
+            push(v);
             break;
         }
         case 'X':    // BINUNICODE
@@ -562,20 +596,21 @@ const Value *Unpickler::load(std::string_view data)
                 n = in.uintLE(4);
             std::string_view s = in.bytes(n); // throws when n is negative (huge) or past the end
             const bool isBytes = op == 'B' || op == 'C' || op == 0x8e;
+            charge(s.size());
             Value *v = make(isBytes ? Value::Kind::Bytes : Value::Kind::String);
             v->text.assign(s);
-            m_stack.push_back(v);
+            push(v);
             break;
         }
         case 0x88: // NEWTRUE
         case 0x89: { // NEWFALSE
             Value *v = make(Value::Kind::Bool);
             v->boolean = op == 0x88;
-            m_stack.push_back(v);
+            push(v);
             break;
         }
         case 'N': // NONE
-            m_stack.push_back(make(Value::Kind::None));
+            push(make(Value::Kind::None));
             break;
         case 's': { // SETITEM
             Value *value = pop();
@@ -583,6 +618,7 @@ const Value *Unpickler::load(std::string_view data)
             Value *dict = top();
             if (dict->kind != Value::Kind::Dict)
                 throw CheckpointError("malformed pickle: SETITEM on a " + std::string(kindName(dict->kind)));
+            charge(sizeof(dict->entries[0]));
             dict->entries.emplace_back(key, value);
             break;
         }
@@ -591,6 +627,7 @@ const Value *Unpickler::load(std::string_view data)
             Value *dict = top();
             if (dict->kind != Value::Kind::Dict || items.size() % 2 != 0)
                 throw CheckpointError("malformed pickle: SETITEMS on a " + std::string(kindName(dict->kind)));
+            charge(items.size() / 2 * sizeof(dict->entries[0]));
             for (size_t i = 0; i < items.size(); i += 2)
                 dict->entries.emplace_back(items[i], items[i + 1]);
             break;
@@ -600,6 +637,7 @@ const Value *Unpickler::load(std::string_view data)
             Value *list = top();
             if (list->kind != Value::Kind::List)
                 throw CheckpointError("malformed pickle: APPEND on a " + std::string(kindName(list->kind)));
+            charge(sizeof(Value *));
             list->items.push_back(value);
             break;
         }
@@ -608,13 +646,14 @@ const Value *Unpickler::load(std::string_view data)
             Value *list = top();
             if (list->kind != Value::Kind::List)
                 throw CheckpointError("malformed pickle: APPENDS on a " + std::string(kindName(list->kind)));
+            charge(items.size() * sizeof(Value *));
             list->items.insert(list->items.end(), items.begin(), items.end());
             break;
         }
         case 'R': { // REDUCE
             Value *args = pop();
             Value *callable = pop();
-            m_stack.push_back(reduce(callable, args));
+            push(reduce(callable, args));
             break;
         }
         case 'b': { // BUILD
@@ -628,7 +667,7 @@ const Value *Unpickler::load(std::string_view data)
             break;
         }
         case 'Q': // BINPERSID
-            m_stack.push_back(persistentLoad(pop()));
+            push(persistentLoad(pop()));
             break;
         default: {
             const std::string where = " at byte " + std::to_string(m_pos);

@@ -66,6 +66,11 @@ struct Limits {
     size_t maxBytes = size_t(64) << 20;   // data.pkl of a real BLIP checkpoint is < 1 MB
     size_t maxValues = 2'000'000;         // ~20 per tensor in practice (~100 bytes each)
     size_t maxDims = 64;                  // tensor rank
+    // Bytes held by what maxValues does not count: strings, the stack, marks, the memo and
+    // the items of lists, tuples and dicts (a 2-byte GET adds a pointer to any of them).
+    // Counted as they are added, never given back: a bound, not a measure. A real BLIP
+    // data.pkl needs a few MB.
+    size_t maxMemory = size_t(128) << 20;
 };
 
 class Unpickler
@@ -84,6 +89,9 @@ public:
 
 private:
     Value *make(Value::Kind kind);
+    void charge(size_t bytes);
+    void push(Value *v);
+    void memoize(uint64_t key, Value *v);
     Value *pop();
     Value *top();
     std::vector<Value *> popToMark();
@@ -101,6 +109,7 @@ private:
     std::map<std::string, size_t> m_storageByKey;
     std::vector<TensorRef> m_tensors;
     size_t m_pos = 0; // offset of the opcode being executed, for messages
+    size_t m_memory = 0; // charged so far, against Limits::maxMemory
 };
 
 } // namespace unisearch::model::pickle
