@@ -1,6 +1,7 @@
 // Model bundles (models/<name>/model.json + weights.safetensors): importing the fixture
 // checkpoints, what a bundle keeps and drops, model.json round trip, and the failures a
 // person must be able to act on (name clash, wrong architecture, not a checkpoint).
+#include "model/adapterpack.h"
 #include "model/bundle.h"
 #include "model/engine.h"
 #include "model/sha256.h"
@@ -14,6 +15,11 @@
 #include <QtTest>
 
 #include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace unisearch;
 using namespace unisearch::model;
@@ -69,6 +75,56 @@ std::vector<std::vector<float>> fixtureRows(const test::Npy &npy)
     return rows;
 }
 
+// A .safetensors file from a header; every tensor's data is zeros.
+QString writeSafetensors(const QString &path, const std::string &header, size_t dataBytes)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate))
+        throw std::runtime_error("cannot write " + path.toStdString());
+    QByteArray len(8, '\0');
+    for (int i = 0; i < 8; ++i)
+        len[i] = static_cast<char>(uint64_t(header.size()) >> (8 * i));
+    f.write(len);
+    f.write(header.data(), static_cast<qint64>(header.size()));
+    f.write(QByteArray(static_cast<qsizetype>(dataBytes), '\0'));
+    return path;
+}
+
+// Files written by this process may not grow past `bytes` while it lives (EFBIG instead).
+class FileSizeLimit
+{
+public:
+    explicit FileSizeLimit(rlim_t bytes)
+    {
+        getrlimit(RLIMIT_FSIZE, &m_old);
+        m_oldHandler = std::signal(SIGXFSZ, SIG_IGN); // else the process is killed
+        rlimit limit = m_old;
+        limit.rlim_cur = bytes;
+        setrlimit(RLIMIT_FSIZE, &limit);
+    }
+    ~FileSizeLimit()
+    {
+        setrlimit(RLIMIT_FSIZE, &m_old);
+        std::signal(SIGXFSZ, m_oldHandler);
+    }
+    FileSizeLimit(const FileSizeLimit &) = delete;
+    FileSizeLimit &operator=(const FileSizeLimit &) = delete;
+
+private:
+    rlimit m_old{};
+    void (*m_oldHandler)(int) = nullptr;
+};
+
+// The id of a process that has just exited (and been reaped): no process has it now.
+pid_t deadPid()
+{
+    const pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    waitpid(child, nullptr, 0);
+    return child;
+}
+
 } // namespace
 
 class TestBundle : public QObject
@@ -91,10 +147,25 @@ private slots:
     void unusableNameFails_data();
     void unusableNameFails();
     void listSkipsForeignFolders();
+    void staleImportFoldersSwept();
+    void hostileSafetensorsFail();
+    void architectureBoundedByCheckpoint();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
     QString modelsDir() const { return m_tmp->filePath(QStringLiteral("models")); }
+    // The message of the BundleError that importing `checkpoint` (default options) throws;
+    // "(imported)" when it throws none.
+    QString importError(const QString &checkpoint) const
+    {
+        try {
+            importModel(checkpoint.toStdString(), modelsDir().toStdString(), {});
+        } catch (const BundleError &e) {
+            qDebug("as expected: %s", e.what());
+            return QString::fromUtf8(e.what());
+        }
+        return QStringLiteral("(imported)");
+    }
 };
 
 void TestBundle::init()
@@ -345,6 +416,9 @@ void TestBundle::mismatchedArchitectureFails()
     options.name = "wrong";
     options.architecture = arch;
     try {
+        // The tensors are checked against the architecture before anything is written:
+        // with a 1 MB file size limit, writing the 17 MB bundle first would fail instead.
+        FileSizeLimit limit(1 << 20);
         importModel(test::caseWeights(QStringLiteral("retrieval-image")).toStdString(), modelsDir().toStdString(), options);
         QFAIL("a checkpoint was imported with the wrong architecture");
     } catch (const BundleError &e) {
@@ -460,6 +534,106 @@ void TestBundle::listSkipsForeignFolders()
     } catch (const BundleError &e) {
         QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("import")), e.what());
     }
+}
+
+void TestBundle::staleImportFoldersSwept()
+{
+    // An import killed midway (SIGKILL, power cut) leaves its temporary folder, gigabytes;
+    // the folder's name says whose it was, and the next listing or import removes it
+    // unless that process still runs.
+    const QDir models(modelsDir());
+    QVERIFY(models.mkpath(QStringLiteral(".")));
+    const QString dead = QString::number(deadPid());
+    const QString mine = QString::number(QCoreApplication::applicationPid());
+    auto make = [&](const QString &name) {
+        QVERIFY(models.mkpath(name));
+        QFile f(models.filePath(name + QStringLiteral("/weights.safetensors")));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("partial");
+    };
+    make(QStringLiteral(".big.import-%1-123456").arg(dead));
+    make(QStringLiteral(".running.import-%1-42").arg(mine));
+    make(QStringLiteral(".older.import-987654")); // an older version's name: recent, so kept
+    // A bundle moved aside for a replacement by an import killed before the new one took
+    // its place: it is the only copy, so it comes back.
+    make(QStringLiteral(".solo.old-%1-7").arg(dead));
+    make(QStringLiteral("dup"));
+    make(QStringLiteral(".dup.old-%1-8").arg(dead)); // replaced: the new "dup" is in place
+
+    QVERIFY(listBundles(modelsDir().toStdString()).empty()); // none is a complete bundle
+    QCOMPARE(entriesOf(modelsDir()), (QStringList{QStringLiteral(".older.import-987654"),
+                                                  QStringLiteral(".running.import-%1-42").arg(mine),
+                                                  QStringLiteral("dup"), QStringLiteral("solo")}));
+    QVERIFY(QFile::exists(models.filePath(QStringLiteral("solo/weights.safetensors"))));
+
+    // An import sweeps too, and its own temporary folder carries its pid while it runs.
+    make(QStringLiteral(".big.import-%1-654321").arg(dead));
+    ImportOptions options;
+    options.name = "fresh";
+    options.architecture = archOf(QStringLiteral("retrieval-image"));
+    importModel(test::caseWeights(QStringLiteral("retrieval-image")).toStdString(), modelsDir().toStdString(), options);
+    QCOMPARE(entriesOf(modelsDir()), (QStringList{QStringLiteral(".older.import-987654"),
+                                                  QStringLiteral(".running.import-%1-42").arg(mine),
+                                                  QStringLiteral("dup"), QStringLiteral("fresh"), QStringLiteral("solo")}));
+}
+
+void TestBundle::hostileSafetensorsFail()
+{
+    // 200 KB: a shape nested 100,000 arrays deep. `model import` and `adapters import`
+    // crashed (the message's dump() recursed); now a short, clear error.
+    const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+    const QString path = writeSafetensors(m_tmp->filePath(QStringLiteral("deep.safetensors")),
+                                          R"({"a":{"dtype":"F32","shape":)" + deep + R"(,"data_offsets":[0,0]}})", 0);
+    const QString msg = importError(path);
+    QVERIFY2(msg.contains(QStringLiteral("levels deep")) && msg.contains(path) && msg.size() < path.size() + 200,
+             qPrintable(msg.left(300)));
+    try {
+        readPack(path.toStdString());
+        QFAIL("read a pack whose header is nested 100,000 deep");
+    } catch (const PackError &e) {
+        const QString msg = QString::fromUtf8(e.what());
+        QVERIFY2(msg.contains(QStringLiteral("levels deep")) && msg.size() < 2 * path.size() + 200,
+                 qPrintable(msg.left(300)));
+    }
+    QVERIFY(entriesOf(modelsDir()).isEmpty());
+}
+
+void TestBundle::architectureBoundedByCheckpoint()
+{
+    // A checkpoint of a few hundred bytes whose empty tensors name 5,000 ViT blocks and
+    // text layers: the architecture inferred from it has 5e8 parameters (2 GB), which the
+    // load check allocated before it found that none of them is in the file.
+    const int depth = 5000;
+    nlohmann::json header = nlohmann::json::object();
+    uint64_t offset = 0;
+    auto add = [&](const std::string &name, const std::vector<int64_t> &shape) {
+        int64_t numel = 1;
+        for (int64_t d : shape)
+            numel *= d;
+        header[name] = {{"dtype", "F32"}, {"shape", shape}, {"data_offsets", {offset, offset + 4 * uint64_t(numel)}}};
+        offset += 4 * uint64_t(numel);
+    };
+    add("visual_encoder.cls_token", {1, 1, 64});
+    add("visual_encoder.patch_embed.proj.weight", {64, 3, 16, 0});
+    add("visual_encoder.pos_embed", {1, 2, 0});
+    add("visual_encoder.blocks.0.mlp.fc1.weight", {256, 0});
+    add("text_encoder.embeddings.word_embeddings.weight", {1, 64});
+    add("text_encoder.embeddings.position_embeddings.weight", {1, 0});
+    add("text_encoder.encoder.layer.0.intermediate.dense.weight", {256, 0});
+    for (int i = 1; i < depth; ++i) {
+        add("visual_encoder.blocks." + std::to_string(i) + ".norm1.weight", {0});
+        add("text_encoder.encoder.layer." + std::to_string(i) + ".output.dense.bias", {0});
+    }
+    for (const char *head : {"vision_proj.weight", "text_proj.weight"})
+        add(head, {32, 0});
+    add("itm_head.weight", {2, 0});
+    const QString path = writeSafetensors(m_tmp->filePath(QStringLiteral("hollow.safetensors")), header.dump(), offset);
+    const Architecture inferred = inferArchitecture(path.toStdString());
+    QCOMPARE(inferred.vision.depth, depth);
+    const QString msg = importError(path);
+    QVERIFY2(msg.contains(QStringLiteral("does not match the architecture")) && msg.contains(QStringLiteral("far more than")),
+             qPrintable(msg));
+    QVERIFY(entriesOf(modelsDir()).isEmpty());
 }
 
 QTEST_GUILESS_MAIN(TestBundle)

@@ -9,15 +9,22 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <tuple>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -29,6 +36,16 @@ constexpr const char *kBundleFile = "model.json";
 constexpr const char *kWeightsFile = "weights.safetensors";
 constexpr int kBundleFormat = 1; // model.json's layout version
 constexpr int kHeadSize = 64; // BLIP-base and its relatives: heads = width / 64
+constexpr uintmax_t kMaxBundleFile = 1 << 20; // model.json is a few hundred bytes
+constexpr int kMaxBundleDepth = 16;
+// How much larger than its checkpoint a model may be before it is built (see checkAgainst).
+constexpr double kModelRoom = 4;
+constexpr double kModelSlack = 4e6;
+// A temporary folder of a pre-pid version (".NAME.import-NNN") has no owner to ask; one
+// untouched this long belongs to no import still running.
+constexpr auto kLegacyTempAge = std::chrono::hours(24);
+
+using detail::excerpt;
 
 int countIndexed(const StateDict &dict, const std::string &prefix)
 {
@@ -118,7 +135,136 @@ Architecture inferFrom(const StateDict &dict, std::string *task)
     a.adapter.videoKvBottleneck = dict.contains(kv) ? int(dict.get(kv).size(0)) : 0;
     if (task)
         *task = vqa ? "vqa" : "retrieval";
-    return a;
+    // Sizes read from a file: the same checks as for a model.json (zero widths, heads).
+    try {
+        return Architecture::fromJson(a.toJson());
+    } catch (const std::runtime_error &e) {
+        throw BundleError(std::string("cannot infer the architecture from the tensor shapes (") + e.what()
+                          + "); pass --architecture");
+    }
+}
+
+// A lower bound on the parameter count of a model of this architecture: its weight
+// matrices and embeddings (not biases, norms or pos_embed, which may be interpolated).
+// A checkpoint holding fewer values cannot fill the model, whose construction would
+// allocate all of them first: an architecture inferred from a crafted file (a thousand
+// blocks of empty tensors) must not cost more memory than the file provides.
+double minimumParameters(const Architecture &a, const ModelHeads &heads)
+{
+    const double w = a.vision.width, h = a.text.hidden, p = a.vision.patchSize;
+    const double mlp = double(static_cast<int64_t>(a.vision.width * a.vision.mlpRatio));
+    const double vocab = a.text.vocabSize, inter = a.text.intermediate;
+    const double textLayers = a.text.layers * (4 * h * h + 2 * h * inter) + vocab * h;
+    double n = a.vision.depth * (4 * w * w + 2 * mlp * w) + 3 * p * p * w + textLayers;
+    if (a.adapter.bottleneck > 0) {
+        n += a.vision.depth * 4.0 * a.adapter.bottleneck * w; // down, up, multi_up, visual_up
+        n += 4.0 * a.adapter.videoKvBottleneck * w;         // video key and value: down, up
+    }
+    if (heads.retrieval)
+        n += a.embedDim * (w + h);
+    if (heads.vqa)
+        n += textLayers;
+    return n;
+}
+
+// Maps the tensors onto a model of the architecture, in memory: what the written bundle
+// will hold, checked before a byte of it is written.
+LoadReport checkAgainst(const Architecture &architecture, const StateDict &dict)
+{
+    LoadReport report;
+    const CheckpointLayout layout = detectLayout(dict);
+    if (!layout.retrieval && !layout.vqa) {
+        report.unexpected = dict.keys();
+        return report;
+    }
+    const Architecture effective = effectiveArchitecture(architecture, layout);
+    const ModelHeads heads{layout.retrieval, layout.vqa};
+    double values = 0;
+    for (const auto &[key, tensor] : dict.tensors())
+        values += double(tensor.numel());
+    // A little room, so that a near miss (twice the width) still gets the tensor-by-tensor
+    // report below; a model many times the checkpoint is refused before it is allocated.
+    const double needed = minimumParameters(effective, heads);
+    if (needed > kModelRoom * values + kModelSlack)
+        throw BundleError("the checkpoint does not match the architecture: a model of these sizes has at least "
+                          + std::to_string(static_cast<long long>(needed)) + " parameters, far more than the "
+                          + std::to_string(static_cast<long long>(values)) + " values the checkpoint holds"
+                          + "\n(pass --architecture with the model's sizes if they were inferred wrongly)");
+    UniAdapterModel model(effective, heads);
+    model->loadFrom(dict, report);
+    return report;
+}
+
+// Temporary folders carry the importing process's id (".NAME.import-PID-RANDOM", and
+// ".NAME.old-PID-RANDOM" for a replaced bundle on its way out), so that a later run can
+// tell an interrupted import (SIGKILL leaves gigabytes) from one still running.
+fs::path tempDir(const fs::path &modelsDir, const std::string &name, const char *kind, std::mt19937_64 &rng)
+{
+    return modelsDir / ("." + name + "." + kind + "-" + std::to_string(::getpid()) + "-"
+                        + std::to_string(rng() % 1000000000));
+}
+
+struct TempName {
+    std::string bundle; // NAME
+    bool old = false;   // .old-: a replaced bundle
+    pid_t pid = 0;      // 0: a pre-pid name (".NAME.import-NNN")
+};
+
+std::optional<TempName> parseTempName(const std::string &file)
+{
+    if (file.size() < 3 || file.front() != '.')
+        return std::nullopt;
+    for (const char *kind : {".import-", ".old-"}) {
+        const size_t at = file.rfind(kind);
+        if (at == std::string::npos || at < 2)
+            continue;
+        const std::string_view rest = std::string_view(file).substr(at + std::strlen(kind));
+        const size_t dash = rest.find('-');
+        auto digits = [](std::string_view v) {
+            return !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+        };
+        TempName t{file.substr(1, at - 1), kind[1] == 'o', 0};
+        if (dash == std::string_view::npos) {
+            if (!digits(rest))
+                return std::nullopt;
+            return t;
+        }
+        const std::string_view pid = rest.substr(0, dash);
+        long long value = 0;
+        if (!digits(pid) || !digits(rest.substr(dash + 1))
+            || std::from_chars(pid.data(), pid.data() + pid.size(), value).ec != std::errc() || value <= 0
+            || value > std::numeric_limits<pid_t>::max())
+            return std::nullopt;
+        t.pid = static_cast<pid_t>(value);
+        return t;
+    }
+    return std::nullopt;
+}
+
+bool processAlive(pid_t pid)
+{
+    return ::kill(pid, 0) == 0 || errno == EPERM; // EPERM: alive, someone else's
+}
+
+// Removes the temporary folders of imports whose process is gone. A replaced bundle
+// moved aside (.old-) by an import killed before the new one took its place goes back.
+void sweepStaleImports(const fs::path &modelsDir)
+{
+    std::error_code ec;
+    for (const auto &entry : fs::directory_iterator(modelsDir, ec)) {
+        const auto temp = parseTempName(entry.path().filename().string());
+        std::error_code ignore;
+        if (!temp || !entry.is_directory(ignore) || entry.is_symlink(ignore))
+            continue;
+        if (temp->pid > 0 ? processAlive(temp->pid)
+                          : fs::last_write_time(entry.path(), ignore) > fs::file_time_type::clock::now() - kLegacyTempAge)
+            continue;
+        if (temp->old && validName(temp->bundle) && !fs::exists(modelsDir / temp->bundle, ignore)) {
+            fs::rename(entry.path(), modelsDir / temp->bundle, ignore);
+            continue;
+        }
+        fs::remove_all(entry.path(), ignore);
+    }
 }
 
 BundleInfo bundleFromJson(const nlohmann::json &j, const fs::path &dir)
@@ -169,11 +315,13 @@ ImportReport importModel(const std::string &checkpointPath, const std::string &m
     const fs::path src(checkpointPath);
     std::string name = options.name.empty() ? src.stem().string() : options.name;
     if (!validName(name))
-        throw BundleError("'" + name + "' is not a usable model name (no '/', no leading '.', at most 100 characters)");
+        throw BundleError("'" + excerpt(name, 100)
+                          + "' is not a usable model name (no '/', no leading '.', at most 100 characters)");
     std::error_code ec;
     if (!fs::is_regular_file(src, ec))
         throw BundleError("cannot read '" + checkpointPath + "': no such file");
     const fs::path finalDir = fs::path(modelsDir) / name;
+    sweepStaleImports(modelsDir); // before looking: a swept .old- folder may come back as NAME
     if (fs::exists(finalDir, ec) && !options.overwrite)
         throw BundleError("a model named '" + name + "' already exists; choose another --name");
 
@@ -217,11 +365,40 @@ ImportReport importModel(const std::string &checkpointPath, const std::string &m
     }
     dict = StateDict();
 
+    // The full load check, before anything is written: every tensor the bundle keeps must
+    // map onto the model with its shape, so that a crafted view (or a checkpoint of another
+    // model) is refused before it is made contiguous and written.
+    LoadReport report;
+    try {
+        report = checkAgainst(arch, kept);
+    } catch (const BundleError &) {
+        throw;
+    } catch (const std::exception &e) {
+        throw BundleError(std::string("the checkpoint does not fit the architecture: ") + e.what());
+    }
+    if (!report.ok()) {
+        // Sorted, so that the listed few are predictable (the model's order is not).
+        std::sort(report.missing.begin(), report.missing.end());
+        std::sort(report.unexpected.begin(), report.unexpected.end());
+        std::string msg = "the checkpoint does not match the architecture";
+        if (!report.missing.empty())
+            msg += "\nmissing tensors (" + std::to_string(report.missing.size()) + "):" + joinSome(report.missing, 20);
+        if (!report.unexpected.empty())
+            msg += "\nunexpected tensors (" + std::to_string(report.unexpected.size())
+                + "):" + joinSome(report.unexpected, 20);
+        msg += "\n(pass --architecture with the model's sizes if they were inferred wrongly)";
+        throw BundleError(msg);
+    }
+    if (task == "retrieval" && !report.hasRetrieval)
+        throw BundleError("the checkpoint has no retrieval heads (vision_proj, text_proj, itm_head)");
+    if (task == "vqa" && !report.hasVqa)
+        throw BundleError("the checkpoint has no answer decoder (text_decoder.*)");
+
     fs::create_directories(modelsDir, ec);
     if (ec)
         throw BundleError("cannot create '" + modelsDir + "': " + ec.message());
     std::mt19937_64 rng(std::random_device{}());
-    const fs::path tmpDir = fs::path(modelsDir) / ("." + name + ".import-" + std::to_string(rng() % 1000000000));
+    const fs::path tmpDir = tempDir(modelsDir, name, "import", rng);
     fs::create_directories(tmpDir, ec);
     if (ec)
         throw BundleError("cannot create '" + tmpDir.string() + "': " + ec.message());
@@ -235,26 +412,6 @@ ImportReport importModel(const std::string &checkpointPath, const std::string &m
         for (const auto &[key, tensor] : kept.tensors())
             params += tensor.numel();
         kept = StateDict();
-
-        // The full load check: the written bundle must map onto the model completely.
-        LoadReport report = ModelEngine::inspect(arch, weights.string());
-        if (!report.ok()) {
-            // Sorted, so that the listed few are predictable (the model's order is not).
-            std::sort(report.missing.begin(), report.missing.end());
-            std::sort(report.unexpected.begin(), report.unexpected.end());
-            std::string msg = "the checkpoint does not match the architecture";
-            if (!report.missing.empty())
-                msg += "\nmissing tensors (" + std::to_string(report.missing.size()) + "):" + joinSome(report.missing, 20);
-            if (!report.unexpected.empty())
-                msg += "\nunexpected tensors (" + std::to_string(report.unexpected.size())
-                    + "):" + joinSome(report.unexpected, 20);
-            msg += "\n(pass --architecture with the model's sizes if they were inferred wrongly)";
-            throw BundleError(msg);
-        }
-        if (task == "retrieval" && !report.hasRetrieval)
-            throw BundleError("the checkpoint has no retrieval heads (vision_proj, text_proj, itm_head)");
-        if (task == "vqa" && !report.hasVqa)
-            throw BundleError("the checkpoint has no answer decoder (text_decoder.*)");
 
         BundleInfo &b = out.bundle;
         b.name = name;
@@ -285,7 +442,7 @@ ImportReport importModel(const std::string &checkpointPath, const std::string &m
         // Replacing: move the old bundle aside first, so a failed rename keeps it.
         fs::path oldDir;
         if (options.overwrite && fs::exists(finalDir, ec)) {
-            oldDir = fs::path(modelsDir) / ("." + name + ".old-" + std::to_string(rng() % 1000000000));
+            oldDir = tempDir(modelsDir, name, "old", rng);
             fs::rename(finalDir, oldDir, ec);
             if (ec)
                 throw BundleError("cannot replace '" + finalDir.string() + "': " + ec.message());
@@ -315,16 +472,24 @@ ImportReport importModel(const std::string &checkpointPath, const std::string &m
 BundleInfo readBundle(const std::string &bundleDir)
 {
     const fs::path dir(bundleDir);
-    std::ifstream f(dir / kBundleFile);
+    std::ifstream f(dir / kBundleFile, std::ios::binary);
     if (!f)
         throw BundleError("'" + bundleDir + "' is not a model bundle (no model.json)");
     try {
-        BundleInfo b = bundleFromJson(nlohmann::json::parse(f), dir);
+        std::error_code sizeError;
+        if (fs::file_size(dir / kBundleFile, sizeError) > kMaxBundleFile && !sizeError)
+            throw BundleError("'" + (dir / kBundleFile).string() + "' is too large to be a model.json");
+        const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        BundleInfo b = bundleFromJson(detail::parseJson(text, kMaxBundleDepth), dir);
         std::error_code ec;
         if (!fs::is_regular_file(b.weightsPath, ec))
             throw BundleError("the model bundle '" + bundleDir + "' has lost its weights (" + b.weightsPath
                               + "); import the model again");
         return b;
+    } catch (const BundleError &) {
+        throw;
+    } catch (const CheckpointError &e) {
+        throw BundleError("'" + (dir / kBundleFile).string() + "' is damaged: " + e.what());
     } catch (const nlohmann::json::exception &e) {
         throw BundleError("'" + (dir / kBundleFile).string() + "' is damaged: " + e.what());
     } catch (const std::runtime_error &e) {
@@ -336,6 +501,7 @@ std::vector<BundleInfo> listBundles(const std::string &modelsDir)
 {
     std::vector<BundleInfo> out;
     std::error_code ec;
+    sweepStaleImports(modelsDir);
     for (const auto &entry : fs::directory_iterator(modelsDir, ec)) {
         if (!entry.is_directory() || entry.path().filename().string().front() == '.')
             continue;
