@@ -389,6 +389,22 @@ private slots:
         QVERIFY(decodeImageData(encode(cornerImage(), "png"), strict).ok());
     }
 
+    void gifScreenWiderThanQtReports()
+    {
+        // For a GIF whose logical screen is 16384 or more pixels wide, Qt's reader reports
+        // the first frame's width as the image's, then decodes onto the whole screen: a
+        // 4x4 frame on a 20000x100 screen passed the header check as 4x100 and came back
+        // as 2 MP over a 1 MP limit (found by fuzz_imagedecoder).
+        QByteArray gif = twoFrameGif();
+        qToLittleEndian<quint16>(20000, gif.data() + 6);
+        qToLittleEndian<quint16>(100, gif.data() + 8);
+        DecodeParams params;
+        params.maxPixels = 1'000'000;
+        const DecodedImage result = decodeImageData(gif, params);
+        QVERIFY2(!result.ok(), qPrintable(QStringLiteral("decoded %1x%2").arg(result.image.width()).arg(result.image.height())));
+        QVERIFY2(result.error.contains(QStringLiteral("above the")), qPrintable(result.error));
+    }
+
     void cmykJpeg()
     {
         // Cyan block, then magenta block (C, M, Y, K in 0..255).

@@ -166,14 +166,17 @@ DecodedImage decodeDevice(QIODevice *device, const QByteArray *wholeFile, const 
         }
         return result;
     }
-    if (!fileSize.isValid()) {
-        // The header did not say; check afterwards (Qt's allocation limit bounded the damage).
+    if (!fileSize.isValid())
         result.originalSize = image.size();
-        if (qint64(image.width()) * image.height() > params.maxPixels) {
-            result.error = QStringLiteral("image is %1, above the %2 limit")
-                               .arg(describeImageSize(image.size()), megapixels(params.maxPixels));
-            return result;
-        }
+    // Checked after decoding too, also when the header gave a size: the header may
+    // understate it (Qt's GIF reader reports the first frame's width for a logical screen
+    // 16384 or more pixels wide, then decodes onto the whole screen). Qt's allocation
+    // limit, set above, bounded the memory taken meanwhile.
+    if (qint64(image.width()) * image.height() > params.maxPixels) {
+        result.originalSize = image.size();
+        result.error = QStringLiteral("image is %1, above the %2 limit")
+                           .arg(describeImageSize(image.size()), megapixels(params.maxPixels));
+        return result;
     }
     result.image = std::move(image);
     return result;
