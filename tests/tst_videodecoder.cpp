@@ -115,6 +115,15 @@ private:
         return make(QStringLiteral("counter.") + ext,
                     {QStringLiteral("-i"), src, QStringLiteral("-c"), QStringLiteral("copy")});
     }
+    // Opens the counter clip in a container with dec; empty on success, else why not.
+    QString openCounterClip(const QString &container, VideoDecoder &dec)
+    {
+        const QString path = counterClipAs(container);
+        if (path.isEmpty())
+            return m_error;
+        const auto info = dec.open(path);
+        return info.ok() ? QString() : info.errorString();
+    }
     // 10 frames of the quadrant picture.
     QString quadrantClip(const QString &name, const QStringList &codecArgs, int w = 320, int h = 240)
     {
@@ -203,10 +212,9 @@ private slots:
     void seekAccuracy()
     {
         QFETCH(QString, container);
-        const QString path = counterClipAs(container);
-        QVERIFY2(!path.isEmpty(), qPrintable(m_error));
         VideoDecoder dec;
-        QVERIFY(dec.open(path).ok());
+        const QString error = openCounterClip(container, dec);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
         // Increasing times, times a hair before/after a frame, exact frame times, and jumps back.
         const std::vector<double> times{0.0, 0.01, 1.0 / 30, 0.5, 0.51, 1.999, 2.0, 2.017, 3.3, 7.77, 13.05,
                                         13.0667, 20.0, 33.3333, 41.9, 42.0, 59.9, 59.95, 12.34, 0.2, 30.0, 29.99};
@@ -224,6 +232,35 @@ private slots:
             QCOMPARE(f->requestedSec, t);
             QCOMPARE(f->image.format(), QImage::Format_RGB888);
         }
+    }
+
+    // What a frame tells about the ones after it, which the indexer plans with (a header's
+    // duration is only a claim): the next frame's time once decoded, the stream's end.
+    void whatFollowsAFrame_data() { seekAccuracy_data(); }
+    void whatFollowsAFrame()
+    {
+        QFETCH(QString, container);
+        VideoDecoder dec;
+        const QString error = openCounterClip(container, dec);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        QVERIFY(dec.stats().latestFrameSec < 0);
+        // 2.01 s: frame 60 (2.0 s) is the nearer; frame 61 had to be decoded to know it.
+        const auto f = dec.frameAt(2.01);
+        QVERIFY2(f.ok(), qPrintable(f.errorString()));
+        QCOMPARE(readFrameCounter(f->image, kBits), 60);
+        QVERIFY2(std::abs(f->nextSec - 61 / kFps) < 0.002, qPrintable(QString::number(f->nextSec)));
+        QVERIFY(!f->lastInStream);
+        QVERIFY(dec.stats().latestFrameSec >= 61 / kFps - 0.002);
+        // Just past the last frame (59.967 s): that frame, the last in the stream.
+        const auto last = dec.frameAt(59.99);
+        QVERIFY2(last.ok(), qPrintable(last.errorString()));
+        QCOMPARE(readFrameCounter(last->image, kBits), 1799);
+        QVERIFY(last->lastInStream);
+        QVERIFY(last->nextSec < 0);
+        // Far past it: no frame, and the latest one decoded still says where the stream ends.
+        const auto past = dec.frameAt(70);
+        QCOMPARE(past.error(), DecodeError::EndOfStream);
+        QVERIFY(std::abs(dec.stats().latestFrameSec - 1799 / kFps) < 0.002);
     }
 
     void sampleSkipsUnneededFrames()

@@ -604,6 +604,7 @@ bool VideoDecoder::Impl::decodeNext()
                 pts = haveLast ? last->pts + std::max<int64_t>(1, std::llround(frameInterval / av_q2d(timeBase)))
                                : originPts;
             scratch->pts = pts;
+            stats.latestFrameSec = std::max(stats.latestFrameSec, toSec(pts));
             std::swap(before, last);
             std::swap(last, scratch);
             av_frame_unref(scratch.get());
@@ -749,6 +750,10 @@ VideoFrame VideoDecoder::Impl::frameAt(double t)
     out.requestedSec = t;
     out.timeSec = toSec(chosen->pts);
     out.keyframe = chosen->key_frame != 0;
+    if (chosen == before.get())
+        out.nextSec = toSec(last->pts);
+    else
+        out.lastInStream = drained;
     if (chosen->pts == cachedPts && !cachedImage.isNull()) {
         out.image = cachedImage;
     } else {

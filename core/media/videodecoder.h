@@ -74,6 +74,12 @@ struct VideoFrame {
     double timeSec = 0;           // the frame's presentation time, seconds from the start of the file
     double requestedSec = 0;      // the time that was asked for
     bool keyframe = false;
+    // What decoding already learnt about what follows this frame, so that a caller can tell
+    // where the frames really are (a header's duration and frame rate are only claims): the
+    // next frame's time when it was decoded already (< 0: not known yet), and whether the
+    // stream ends with this frame.
+    double nextSec = -1;
+    bool lastInStream = false;
 };
 
 // Protection against files that would make decoding hang or exhaust memory. A budget that
@@ -116,6 +122,7 @@ struct DecodeStats {
     int64_t seeks = 0;
     int64_t decodeErrors = 0;     // packets the decoder rejected (skipped)
     double secondsSpent = 0;      // wall-clock time inside the decoder's calls
+    double latestFrameSec = -1;   // the latest frame time decoded so far (< 0: none yet)
     double convertSeconds = 0;    // of which colour conversion, scaling and rotation
 };
 
