@@ -12,7 +12,13 @@
 //   fixture's video_feat (T = 8 samples of a 4-frame clip take each frame twice, which
 //   leaves the mean of the CLS tokens unchanged);
 // - bad files beside a good clip are recorded errors and the clip is indexed; a moved clip
-//   keeps its vectors and is not embedded again.
+//   keeps its vectors and is not embedded again;
+// - a clip whose MP4 header lies about its duration (patched here: mdhd timescale and
+//   duration, stts deltas) costs what its frames cost, not what it claims: indexed by
+//   unisearch-cli under an address-space limit beside photos, the photos are all indexed,
+//   the clip is indexed with at most as many segments as its frames can fill (and, when
+//   its frames end before the claim, with the duration they really have), and a second
+//   run has nothing to redo.
 // And through unisearch-cli: `itm --frames CLIP [--frame-aware]` reproduces the fixture's
 // itm_logits / itm_logits_frame_aware, `embed frames CLIP` its video_feat, `search --json`
 // prints the moments, `ask CLIP` / `ask CLIP@TIME` give the VQA fixture's answer.
@@ -45,7 +51,11 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <bit>
 #include <cmath>
+#include <functional>
+
+#include <sys/resource.h>
 
 using namespace unisearch;
 
@@ -65,6 +75,84 @@ double maxAbsDiff(const std::vector<float> &a, const float *b, size_t n)
     for (size_t i = 0; i < n; ++i)
         m = std::max(m, std::abs(double(a[i]) - double(b[i])));
     return m;
+}
+
+// Rewrites an MP4's one video track so that it claims another duration: the media header's
+// timescale and duration (`mdhd`, version 0), every sample's duration (`stts`), and the
+// edit list renamed to `free` (otherwise FFmpeg takes the duration from it). The frames'
+// timestamps become k × sttsDelta / timescale seconds. Empty on success.
+QString patchMp4Timing(const QString &path, quint32 timescale, quint32 mdhdDuration, quint32 sttsDelta)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadWrite))
+        return f.errorString();
+    QByteArray d = f.readAll();
+    auto be32 = [&](qsizetype at) {
+        return quint32(quint8(d[at])) << 24 | quint32(quint8(d[at + 1])) << 16 | quint32(quint8(d[at + 2])) << 8
+               | quint32(quint8(d[at + 3]));
+    };
+    auto put32 = [&](qsizetype at, quint32 v) {
+        for (int i = 0; i < 4; ++i)
+            d[at + i] = char(v >> (24 - 8 * i));
+    };
+    int patched = 0;
+    // Boxes nest inside these; the others are leaves or not needed.
+    const QByteArrayList containers{"moov", "trak", "mdia", "minf", "stbl"};
+    std::function<bool(qsizetype, qsizetype)> walk = [&](qsizetype at, qsizetype end) {
+        while (at + 8 <= end) {
+            const qsizetype size = be32(at);
+            const QByteArray type = d.mid(at + 4, 4);
+            if (size < 8 || at + size > end)
+                return false;  // 64-bit or open-ended sizes: not what ffmpeg writes here
+            if (containers.contains(type) && !walk(at + 8, at + size))
+                return false;
+            if (type == "edts") {
+                d.replace(at + 4, 4, "free");
+            } else if (type == "mdhd") {
+                if (d[at + 8] != 0)
+                    return false;  // version 1 (64-bit times)
+                put32(at + 20, timescale);
+                put32(at + 24, mdhdDuration);
+                ++patched;
+            } else if (type == "stts") {
+                const quint32 entries = be32(at + 12);
+                if (16 + qsizetype(entries) * 8 > size)
+                    return false;
+                for (quint32 i = 0; i < entries; ++i)
+                    put32(at + 16 + qsizetype(i) * 8 + 4, sttsDelta);
+                ++patched;
+            }
+            at += size;
+        }
+        return true;
+    };
+    if (!walk(0, d.size()) || patched != 2)
+        return QStringLiteral("not the MP4 layout expected (%1 of 2 boxes patched)").arg(patched);
+    f.seek(0);
+    if (f.write(d) != d.size())
+        return f.errorString();
+    return {};
+}
+
+// Rewrites the Duration of a Matroska file's segment information (an 8-byte float in
+// TimecodeScale units, milliseconds as ffmpeg writes it) to claim another duration. The
+// element lies near the start; only the first 4 KB are searched. Empty on success.
+QString patchMkvDuration(const QString &path, double seconds)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadWrite))
+        return f.errorString();
+    const QByteArray head = f.read(4096);
+    const qsizetype at = head.indexOf(QByteArray("\x44\x89\x88", 3));  // ID 0x4489, size 8
+    if (at < 0)
+        return QStringLiteral("no 8-byte Duration element in the first 4 KB");
+    const quint64 bits = std::bit_cast<quint64>(seconds * 1000);
+    QByteArray value(8, 0);
+    for (int i = 0; i < 8; ++i)
+        value[i] = char(bits >> (56 - 8 * i));
+    if (!f.seek(at + 3) || f.write(value) != 8)
+        return f.errorString();
+    return {};
 }
 
 std::vector<float> jsonFloats(const QJsonArray &a)
@@ -91,13 +179,16 @@ private slots:
     void videoFeatureMatchesTheReference();
     void badVideosAreRecordedAndTheRestIndexed();
     void movedVideoIsNotEmbeddedAgain();
+    void lyingDurationCostsOnlyItsFrames_data();
+    void lyingDurationCostsOnlyItsFrames();
     void cliItmEmbedAndSearchFromAVideoFile();
     void cliAskAboutAVideoAndAMoment();
     void timesParse();
 
 private:
-    // A clip of the given PNGs, segmentSec seconds each, scaled up 8×. Empty on success.
-    QString makeClip(const QStringList &frames, const QString &path);
+    // A clip of the given PNGs, segmentSec seconds each, scaled up 8×, at 25 frames per
+    // second; extra: more ffmpeg output options. Empty on success.
+    QString makeClip(const QStringList &frames, const QString &path, const QStringList &extra = {});
     QString videoFrame(int video, int frame) const
     {
         return QStringLiteral("%1/video%2_frame%3.png").arg(m_caseDir).arg(video).arg(frame);
@@ -112,7 +203,8 @@ private:
     engine::IndexResult index(double mergeCosine = 0.98);
     std::unique_ptr<catalog::Catalog> openCatalog();
     void registerModels();
-    Run run(const QStringList &args, int timeoutMs = 180000);
+    // childSetup: runs in the child before exec (resource limits).
+    Run run(const QStringList &args, int timeoutMs = 180000, const std::function<void()> &childSetup = {});
 
     QString m_cli;
     QString m_caseDir;
@@ -128,7 +220,8 @@ private:
 
 void TestVideoIndex::initTestCase()
 {
-    m_cli = QStringLiteral(UNISEARCH_CLI_PATH);
+    // UNISEARCH_CLI: another build of the CLI to test (an older one, to see a test fail).
+    m_cli = qEnvironmentVariable("UNISEARCH_CLI", QStringLiteral(UNISEARCH_CLI_PATH));
     QVERIFY2(QFileInfo(m_cli).isExecutable(), qPrintable(m_cli));
     QVERIFY2(!test::ffmpegProgram().isEmpty(), "the ffmpeg program is needed (Debian package ffmpeg)");
     QVERIFY2(test::hasEncoder(QStringLiteral("libx264")), "ffmpeg lacks the libx264 encoder");
@@ -196,7 +289,7 @@ std::unique_ptr<catalog::Catalog> TestVideoIndex::openCatalog()
     return std::move(r.catalog);
 }
 
-QString TestVideoIndex::makeClip(const QStringList &frames, const QString &path)
+QString TestVideoIndex::makeClip(const QStringList &frames, const QString &path, const QStringList &extra)
 {
     QStringList args;
     QString inputs;
@@ -209,7 +302,7 @@ QString TestVideoIndex::makeClip(const QStringList &frames, const QString &path)
          << inputs + QStringLiteral("concat=n=%1:v=1:a=0,scale=256:256:flags=neighbor,format=yuv420p[v]").arg(frames.size())
          << QStringLiteral("-map") << QStringLiteral("[v]") << QStringLiteral("-c:v") << QStringLiteral("libx264")
          << QStringLiteral("-crf") << QStringLiteral("18") << QStringLiteral("-g") << QStringLiteral("50")
-         << QStringLiteral("-threads") << QStringLiteral("1") << path;
+         << QStringLiteral("-threads") << QStringLiteral("1") << extra << path;
     return test::runFfmpeg(args);
 }
 
@@ -230,7 +323,7 @@ engine::IndexResult TestVideoIndex::index(double mergeCosine)
     return r;
 }
 
-Run TestVideoIndex::run(const QStringList &args, int timeoutMs)
+Run TestVideoIndex::run(const QStringList &args, int timeoutMs, const std::function<void()> &childSetup)
 {
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert(QStringLiteral("UNISEARCH_DATA_DIR"), m_data);
@@ -238,7 +331,8 @@ Run TestVideoIndex::run(const QStringList &args, int timeoutMs)
     env.insert(QStringLiteral("XDG_CACHE_HOME"), m_tmp->filePath(QStringLiteral("cache")));
     env.insert(QStringLiteral("UNISEARCH_VOCAB"), test::vocabPath());
     env.remove(QStringLiteral("DISPLAY"));
-    return unisearch::test::runProgram(m_cli, QStringList{QStringLiteral("--threads"), QStringLiteral("1")} + args, env, timeoutMs);
+    return unisearch::test::runProgram(m_cli, QStringList{QStringLiteral("--threads"), QStringLiteral("1")} + args, env, timeoutMs,
+                                       childSetup);
 }
 
 void TestVideoIndex::bestMomentIsTheFrameTheQueryPicks()
@@ -462,6 +556,107 @@ void TestVideoIndex::movedVideoIsNotEmbeddedAgain()
     QCOMPARE(segsAfter.size(), segsBefore.size());
     for (qsizetype i = 0; i < segsAfter.size(); ++i)
         QCOMPARE(segsAfter[i].id, segsBefore[i].id);
+}
+
+void TestVideoIndex::lyingDurationCostsOnlyItsFrames_data()
+{
+    // The clip: 300 frames (12 s at 25 fps) before patching. maxSegments: the most its
+    // frames can fill with the CLI's 4-s segments, within the 21,600 segments (86,400 s)
+    // planned at most per video.
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<quint32>("timescale");     // MP4: the patched mdhd and stts
+    QTest::addColumn<quint32>("mdhdDuration");
+    QTest::addColumn<quint32>("sttsDelta");
+    QTest::addColumn<double>("mkvDuration");    // Matroska (WebM): the patched Duration, seconds
+    QTest::addColumn<int>("maxSegments");
+    QTest::addColumn<double>("realEnd");  // where the frames end, when before the claim (else 0)
+    // The report's file: 4.29e9 s claimed, frames 2^31 s (68 years) apart; before the fix
+    // about 1e9 segments were planned (12 GB in 70 s, the job ended "std::exception").
+    QTest::newRow("mp4 claims 4.29e9 s") << "img2_lying.mp4" << 1u << 0xffffffffu << 0x7fffffffu << 0.0 << 1 << 0.0;
+    // 1e6 s claimed and the frames spread over it (3334 s apart): before the fix 250,008
+    // frames were embedded; within 86,400 s lie 26 of them.
+    QTest::newRow("mp4 claims 1e6 s, frames spread") << "img2_lying.mp4" << 1u << 1'000'000u << 3334u << 0.0 << 26 << 0.0;
+    // 1e6 s claimed, the frames where they were (12 s): the plan ends where they do (before
+    // the fix the video failed: "stops before its stated duration"). WebM, as Matroska
+    // without a video DocType is not taken for a video (media/mediatype.cpp).
+    QTest::newRow("webm claims 1e6 s, frames end at 12 s") << "img2_lying.webm" << 0u << 0u << 0u << 1e6 << 3 << 12.0;
+}
+
+void TestVideoIndex::lyingDurationCostsOnlyItsFrames()
+{
+    QFETCH(QString, name);
+    QFETCH(quint32, timescale);
+    QFETCH(quint32, mdhdDuration);
+    QFETCH(quint32, sttsDelta);
+    QFETCH(double, mkvDuration);
+    QFETCH(int, maxSegments);
+    QFETCH(double, realEnd);
+    // Photos around the clip in the scan order (img2.png < img2_lying.mp4 < img3.png).
+    constexpr int photos = 6;
+    QVERIFY(test::writePatternImages(m_videos, photos, 14));
+    const QString clip = m_videos + QLatin1Char('/') + name;
+    // MP4 without B-frames: composition offsets (ctts) would be stretched with the timescale
+    // too. WebM takes VP9 (fast settings).
+    const QStringList codec = mkvDuration > 0 ? QStringList{QStringLiteral("-c:v"), QStringLiteral("libvpx-vp9"),
+                                                            QStringLiteral("-b:v"), QStringLiteral("0"),
+                                                            QStringLiteral("-deadline"), QStringLiteral("realtime"),
+                                                            QStringLiteral("-cpu-used"), QStringLiteral("8")}
+                                              : QStringList{QStringLiteral("-bf"), QStringLiteral("0")};
+    QString err = makeClip(videoFrames(0), clip, codec);
+    QVERIFY2(err.isEmpty(), qPrintable(err));
+    err = mkvDuration > 0 ? patchMkvDuration(clip, mkvDuration) : patchMp4Timing(clip, timescale, mdhdDuration, sttsDelta);
+    QVERIFY2(err.isEmpty(), qPrintable(err));
+
+    // Under an address-space limit, so that a regression fails here instead of taking the
+    // machine's memory (a run of the CLI on this folder maps about 1.2 GB).
+    constexpr rlim_t addressSpace = 4ULL << 30;
+    const auto limited = [] {
+        const struct rlimit r{addressSpace, addressSpace};
+        ::setrlimit(RLIMIT_AS, &r);
+    };
+    auto indexOnce = [&] { return run({QStringLiteral("index"), m_videos, QStringLiteral("--json")}, 120000, limited); };
+    const Run first = indexOnce();
+    VERIFY_RUN(first, 0);
+    QVERIFY2(!first.err.contains(QLatin1String("std::exception")), qPrintable(first.err));
+    const QJsonObject j = first.json();
+    QVERIFY2(j.value(QStringLiteral("ok")).toBool(), qPrintable(first.out));
+
+    auto cat = openCatalog();
+    QVERIFY(cat);
+    for (int i = 0; i < photos; ++i) {
+        const auto photo = cat->itemByPath(m_videos + QStringLiteral("/img%1.png").arg(i));
+        QVERIFY2(photo, qPrintable(QString::number(i)));
+        QCOMPARE(catalog::toString(photo->status), QStringLiteral("indexed"));
+    }
+    const auto video = cat->itemByPath(clip);
+    QVERIFY(video);
+    const QList<catalog::Segment> segments = cat->segments(video->id);
+    qInfo("the video: %s, %lld segments stored (video-level one included), %lld frames embedded, %.1f s",
+          qPrintable(catalog::toString(video->status)), static_cast<long long>(segments.size()),
+          static_cast<long long>(j.value(QStringLiteral("videoFramesEmbedded")).toInteger()),
+          j.value(QStringLiteral("seconds")).toDouble());
+    // Indexed for what its frames hold: its segments and the video-level one, at most one
+    // embedding per segment plus the 8 video-level frames.
+    QVERIFY2(video->status == catalog::ItemStatus::Indexed, qPrintable(video->error));
+    QVERIFY(segments.size() >= 2);
+    QVERIFY2(segments.size() <= maxSegments + 1, qPrintable(QString::number(segments.size())));
+    QVERIFY(j.value(QStringLiteral("videoFramesEmbedded")).toInteger() <= maxSegments + 8);
+    const std::int64_t endMs = realEnd > 0 ? std::llround(realEnd * 1000) : 86'400'000;
+    for (const catalog::Segment &s : segments)
+        QVERIFY2(s.endMs <= endMs, qPrintable(QString::number(s.endMs)));
+    // The stored duration is what decoding found, when the frames end before the claim.
+    if (realEnd > 0)
+        QVERIFY2(std::abs(video->durationS - realEnd) < 0.1, qPrintable(QString::number(video->durationS)));
+
+    // The next run does not repeat anything: nothing failed, nothing embedded again.
+    cat.reset();
+    const Run second = indexOnce();
+    VERIFY_RUN(second, 0);
+    const QJsonObject j2 = second.json();
+    QVERIFY2(j2.value(QStringLiteral("ok")).toBool(), qPrintable(second.out));
+    QCOMPARE(j2.value(QStringLiteral("failed")).toInteger(), 0);
+    QCOMPARE(j2.value(QStringLiteral("embedded")).toInteger(), 0);
+    QCOMPARE(j2.value(QStringLiteral("videosEmbedded")).toInteger(), 0);
 }
 
 void TestVideoIndex::cliItmEmbedAndSearchFromAVideoFile()

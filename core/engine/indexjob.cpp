@@ -29,13 +29,16 @@
 #include <QSet>
 #include <QThread>
 #include <QThreadPool>
+#include <QUnhandledException>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 #include <cmath>
 #include <deque>
 #include <future>
+#include <limits>
 #include <optional>
+#include <stdexcept>
 #include <unordered_set>
 
 namespace unisearch::engine {
@@ -72,45 +75,68 @@ struct WorkItem {
     bool missingVector = false;                  // unchanged and indexed, without this model's vector
 };
 
-// How a video is sampled: each time once, in increasing order, with what it serves.
-struct VideoEntry {
-    double t = 0;
-    int segment = -1;     // the segment whose frame this is, or -1
-    int uniformCopies = 0; // how many of the T video-level frames lie at this time
-};
-
 struct VideoRange {
     std::int64_t startMs = 0;
     std::int64_t endMs = 0;
+};
+
+// One time of a video to sample, with what it serves.
+struct VideoEntry {
+    double t = 0;
+    int segment = -1;      // the segment (its number from the start) whose frame this is, or -1
+    VideoRange range;      // that segment's time range
+    int uniformCopies = 0; // how many of the T video-level frames lie at this time
 };
 
 struct VideoSettings {
     double segmentSec = 4.0;
     int frames = 8;
     int chunkFrames = 16;
+    int maxSegments = 21'600;
     media::DecodeLimits limits;
 };
 
-// A video being indexed: its decoder (one thread at a time: the decode task that holds
-// the next chunk) and its plan.
+// A video being indexed: its decoder and its plan (one thread at a time: the decode task
+// that holds the next chunk).
+//
+// The header's duration is a claim, not a fact: a 12 KB file can say it lasts 136 years.
+// So the plan is not laid out from it up front; it unfolds as decoding shows where the
+// frames are. It covers at most maxSegments segments; a segment whose nearest frame lies
+// outside it has no picture of its own and gets no vector (the frame is another
+// segment's, or the stream has ended); the segments up to the next frame the decoder
+// has seen are skipped without decoding; and when the stream ends before the claimed
+// duration, the plan ends there and the T video-level frames are taken again over what
+// the file really holds. What the model embeds is then bounded by the frames the file
+// really has, however long it claims to be.
 struct VideoTask {
     explicit VideoTask(const media::DecodeOptions &o) : decoder(o) {}
     media::VideoDecoder decoder;
     media::VideoInfo info;
-    std::vector<VideoEntry> entries;
-    std::vector<VideoRange> segments;
-    size_t next = 0;  // the first entry not decoded yet
+    QString path;
+    double segmentSec = 4.0;
+    int frames = 8;                                 // T
+    double planEnd = 0;                             // [0, planEnd): the claim, capped
+    int segmentCount = 0;                           // segments of [0, planEnd)
+    int nextSegment = 0;                            // the next segment to sample
+    std::vector<std::pair<double, int>> uniform;    // the T video-level times (with copies), increasing
+    size_t nextUniform = 0;                         // the next of them to sample
+    bool uniformReplanned = false;
+    double frameGap = std::numeric_limits<double>::infinity();  // the shortest seen between two frames
+    double realEnd = -1;  // where decoding found the stream's end, when before planEnd (< 0: not found)
+    QString endReason;    // the decoder's word on that end
 };
 
-// The frames of entries [begin, end) of a video, preprocessed.
+// The frames of the next entries of a video's plan, preprocessed.
 struct VideoChunk {
-    size_t begin = 0;
-    size_t end = 0;
-    std::vector<size_t> entries;   // the entries that gave a frame, in order
-    std::vector<float> pixels;     // entries.size() × the model's input
-    std::vector<size_t> failed;    // entries in a damaged stretch (no frame)
+    std::vector<VideoEntry> entries;  // the entries that gave a frame, in order
+    std::vector<float> pixels;        // entries.size() × the model's input
+    // The stream ended before the times of the video-level frames taken so far: drop them,
+    // the ones in this chunk and later replace them.
+    bool restartUniform = false;
+    bool last = false;                // the plan is complete (or failed) with this chunk
     media::DecodeError error = media::DecodeError::None;
     QString errorString;
+    double errorAt = 0;               // the time whose decoding failed
     double decodeSeconds = 0;
 };
 
@@ -146,75 +172,197 @@ Processed fail(const WorkItem &w, const QString &stage, const QString &message)
     return p;
 }
 
-// The segments of a video and the times to sample: one frame at the middle of each
-// segment, plus the T uniformly spaced frames of the video-level feature.
-void planVideo(VideoTask &task, const VideoSettings &settings)
+// What an exception means, for a message a person reads. QtConcurrent hands on anything
+// but a QException wrapped in a QUnhandledException, whose what() says only
+// "std::exception": the exception inside is described instead. The standard library's
+// own what() strings ("std::bad_alloc") are put into words.
+QString describeException(const std::exception_ptr &error)
 {
-    const double duration = task.info.durationSec;
-    const double seg = settings.segmentSec > 0 ? settings.segmentSec : 4.0;
-    std::vector<VideoEntry> entries;
-    for (int i = 0;; ++i) {
-        const double start = i * seg;
-        if (start >= duration - 1e-9)
-            break;
-        const double end = std::min(duration, start + seg);
-        VideoRange r;
-        r.startMs = std::llround(start * 1000);
-        r.endMs = std::max<std::int64_t>(r.startMs + 1, std::llround(end * 1000));
-        task.segments.push_back(r);
-        entries.push_back({(start + end) / 2, i, 0});
+    try {
+        std::rethrow_exception(error);
+    } catch (const QUnhandledException &e) {
+        if (e.exception())
+            return describeException(e.exception());
+        return QStringLiteral("an unknown error");
+    } catch (const std::bad_alloc &) {
+        return QStringLiteral("out of memory (std::bad_alloc)");
+    } catch (const std::length_error &e) {
+        return QStringLiteral("a size beyond what can be allocated (std::length_error: %1)").arg(QString::fromUtf8(e.what()));
+    } catch (const std::exception &e) {
+        const QString what = QString::fromUtf8(e.what());
+        if (what.isEmpty() || what == QLatin1String("std::exception"))
+            return QStringLiteral("an unexpected error (an exception without a message)");
+        return what;
+    } catch (...) {
+        return QStringLiteral("an unknown error (not a std::exception)");
     }
-    for (double t : media::uniformTimes(duration, std::max(1, settings.frames)))
-        entries.push_back({t, -1, 1});
-    std::stable_sort(entries.begin(), entries.end(), [](const VideoEntry &a, const VideoEntry &b) { return a.t < b.t; });
-    // One decode per distinct time.
-    for (const VideoEntry &e : entries) {
-        if (!task.entries.empty() && std::abs(task.entries.back().t - e.t) < 1e-6) {
-            VideoEntry &last = task.entries.back();
-            if (e.segment >= 0)
-                last.segment = e.segment;
-            last.uniformCopies += e.uniformCopies;
-        } else {
-            task.entries.push_back(e);
-        }
+    return {};
+}
+
+// The video-level times: T uniformly spaced over [0, end), one decode per distinct time.
+void planUniform(VideoTask &task, double end)
+{
+    task.uniform.clear();
+    task.nextUniform = 0;
+    for (double t : media::uniformTimes(end, std::max(1, task.frames))) {
+        if (!task.uniform.empty() && std::abs(task.uniform.back().first - t) < 1e-6)
+            ++task.uniform.back().second;
+        else
+            task.uniform.push_back({t, 1});
     }
 }
 
-// Decodes the next chunk of a video (on a decode thread).
-VideoChunk decodeChunk(VideoTask &task, const model::PreprocessParams &pre, int chunkFrames,
+// The plan's bounds: one segment per segmentSec (the last one shorter) over the claimed
+// duration, at most maxSegments of them, plus the T frames of the video-level feature.
+void planVideo(VideoTask &task, const VideoSettings &settings)
+{
+    task.segmentSec = settings.segmentSec > 0 ? settings.segmentSec : 4.0;
+    task.frames = std::max(1, settings.frames);
+    const int maxSegments = std::max(1, settings.maxSegments);
+    task.planEnd = std::min(task.info.durationSec, task.segmentSec * maxSegments);
+    if (task.planEnd < task.info.durationSec)
+        log::warning(logCategory, QStringLiteral("%1 says it lasts %2 s: only its first %3 s (%4 segments) are indexed")
+                                      .arg(task.path)
+                                      .arg(task.info.durationSec, 0, 'g', 6)
+                                      .arg(task.planEnd, 0, 'f', 0)
+                                      .arg(maxSegments));
+    task.segmentCount = static_cast<int>(
+        std::clamp(std::ceil((task.planEnd - 1e-9) / task.segmentSec), 0.0, static_cast<double>(maxSegments)));
+    planUniform(task, task.planEnd);
+}
+
+std::pair<double, double> segmentBounds(const VideoTask &task, int i)
+{
+    const double start = i * task.segmentSec;
+    return {start, std::min(task.planEnd, start + task.segmentSec)};
+}
+
+// The next time to sample (the earlier of the next segment's middle and the next
+// video-level time, both when they coincide), or nothing when the plan is complete.
+std::optional<VideoEntry> nextEntry(const VideoTask &task)
+{
+    std::optional<VideoEntry> e;
+    if (task.nextSegment < task.segmentCount) {
+        const auto [start, end] = segmentBounds(task, task.nextSegment);
+        e.emplace();
+        e->t = (start + end) / 2;
+        e->segment = task.nextSegment;
+        e->range.startMs = std::llround(start * 1000);
+        e->range.endMs = std::max<std::int64_t>(e->range.startMs + 1, std::llround(end * 1000));
+    }
+    if (task.nextUniform < task.uniform.size()) {
+        const auto [t, copies] = task.uniform[task.nextUniform];
+        if (!e || t < e->t - 1e-6) {
+            e.emplace();
+            e->t = t;
+        }
+        if (std::abs(t - e->t) < 1e-6)
+            e->uniformCopies = copies;
+    }
+    return e;
+}
+
+// The stream has no frame after lastFrameSec (< 0: none at all): no segment past it, and
+// the video-level frames are taken again over [0, the real end) if some lay past it.
+// Clears the video-level copies of the frames taken so far in c when it does.
+void endStream(VideoTask &task, double lastFrameSec, const QString &reason, VideoChunk &c)
+{
+    task.nextSegment = task.segmentCount;
+    if (task.realEnd >= 0)
+        return;
+    task.endReason = reason;
+    // The last frame lasts one frame interval: as decoding saw them, else as the header
+    // says, never more than a segment (a header that lies about the duration lies about
+    // the average frame rate too).
+    double step = std::min(task.segmentSec, task.frameGap);
+    if (task.info.frameRate > 0)
+        step = std::min(step, 1.0 / task.info.frameRate);
+    task.realEnd = lastFrameSec >= 0 ? std::min(task.planEnd, lastFrameSec + step) : 0.0;
+    const bool pastEnd = std::any_of(task.uniform.begin(), task.uniform.end(),
+                                     [&](const auto &u) { return u.first >= task.realEnd; });
+    if (!pastEnd)
+        return;
+    if (task.uniformReplanned || !(task.realEnd > 0)) {
+        task.nextUniform = task.uniform.size();
+        return;
+    }
+    task.uniformReplanned = true;
+    planUniform(task, task.realEnd);
+    c.restartUniform = true;
+    for (VideoEntry &e : c.entries)
+        e.uniformCopies = 0;
+}
+
+// Decodes the next chunk of a video's plan (on a decode thread).
+VideoChunk decodeChunk(VideoTask &task, const model::PreprocessParams &pre, const VideoSettings &settings,
                        const std::atomic<bool> &interrupt)
 {
     VideoChunk c;
-    c.begin = task.next;
-    c.end = std::min(task.entries.size(), task.next + static_cast<size_t>(std::max(1, chunkFrames)));
-    task.next = c.end;
-    if (interrupt.load()) {
-        c.error = media::DecodeError::Cancelled;
-        return c;
-    }
-    std::vector<double> times;
-    for (size_t i = c.begin; i < c.end; ++i)
-        times.push_back(task.entries[i].t);
     const double before = task.decoder.stats().secondsSpent;
-    const media::SampleResult r = task.decoder.sample(times);
-    c.decodeSeconds = task.decoder.stats().secondsSpent - before;
-    c.error = r.error;
-    c.errorString = r.errorString;
-    // Frames come in the order asked for, without the failed times: match them up.
-    size_t at = c.begin;
-    for (const media::VideoFrame &f : r.frames) {
-        while (at < c.end && task.entries[at].t != f.requestedSec)
-            ++at;
-        if (at == c.end)
+    std::vector<media::VideoFrame> frames;
+    for (int tried = 0; tried < std::max(1, settings.chunkFrames); ++tried) {
+        if (interrupt.load()) {
+            c.error = media::DecodeError::Cancelled;
             break;
-        c.entries.push_back(at++);
+        }
+        std::optional<VideoEntry> e = nextEntry(task);
+        if (!e)
+            break;
+        if (e->segment >= 0)
+            ++task.nextSegment;
+        if (e->uniformCopies > 0)
+            ++task.nextUniform;
+        auto frame = task.decoder.frameAt(e->t);
+        if (!frame) {
+            if (frame.error() == media::DecodeError::DecodeFailed)
+                continue;  // a damaged stretch: later times may decode again
+            if (frame.error() == media::DecodeError::EndOfStream) {
+                endStream(task, task.decoder.stats().latestFrameSec, frame.errorString(), c);
+                continue;
+            }
+            c.error = frame.error();
+            c.errorString = frame.errorString();
+            c.errorAt = e->t;
+            break;
+        }
+        const media::VideoFrame &f = *frame;
+        if (f.nextSec > f.timeSec)
+            task.frameGap = std::min(task.frameGap, f.nextSec - f.timeSec);
+        if (e->segment >= 0) {
+            const auto [start, end] = segmentBounds(task, e->segment);
+            // Its own picture: a frame inside it. Else the frame belongs to another segment
+            // (this one holds none: an empty stretch of the timeline) and gives no vector.
+            const bool own = f.timeSec >= start - 1e-6 && f.timeSec < end;
+            if (!own)
+                e->segment = -1;
+            // The segments before the next frame the decoder has seen hold no frame either.
+            const double ahead = f.timeSec >= end ? f.timeSec : f.nextSec;
+            if (ahead >= end) {
+                const double at = std::floor(ahead / task.segmentSec);
+                task.nextSegment = at >= task.segmentCount ? task.segmentCount
+                                                            : std::max(task.nextSegment, static_cast<int>(at));
+            } else if (!own && f.lastInStream) {
+                endStream(task, f.timeSec, QStringLiteral("the last frame is at %1 s").arg(f.timeSec, 0, 'f', 3), c);
+            }
+        } else if (f.lastInStream && e->t >= f.timeSec + task.segmentSec) {
+            endStream(task, f.timeSec, QStringLiteral("the last frame is at %1 s").arg(f.timeSec, 0, 'f', 3), c);
+        }
+        c.entries.push_back(*e);
+        frames.push_back(f);
     }
-    for (double t : r.failedTimes)
-        for (size_t i = c.begin; i < c.end; ++i)
-            if (task.entries[i].t == t)
-                c.failed.push_back(i);
+    c.decodeSeconds = task.decoder.stats().secondsSpent - before;
+    c.last = c.error != media::DecodeError::None || !nextEntry(task);
+    // A frame of nothing (neither a segment's own nor a video-level one) is not prepared.
+    size_t kept = 0;
+    for (size_t i = 0; i < c.entries.size(); ++i) {
+        if (c.entries[i].segment < 0 && c.entries[i].uniformCopies == 0)
+            continue;
+        c.entries[kept] = c.entries[i];
+        frames[kept++] = std::move(frames[i]);
+    }
+    c.entries.resize(kept);
+    frames.resize(kept);
     try {
-        std::vector<media::VideoFrame> frames(r.frames.begin(), r.frames.begin() + static_cast<std::ptrdiff_t>(c.entries.size()));
         detail::appendPixels(frames, pre, c.pixels);
     } catch (const std::exception &e) {
         c.pixels.clear();
@@ -248,13 +396,14 @@ Processed processVideo(const WorkItem &w, const model::PreprocessParams &pre, co
     if (!opened)
         return failDecode(QStringLiteral("cannot read the video: %1").arg(opened.errorString()));
     task->info = *opened;
-    if (!(task->info.durationSec > 0))
+    task->path = w.path;
+    if (!(task->info.durationSec > 0) || !std::isfinite(task->info.durationSec))
         return failDecode(QStringLiteral("the video has no duration (no frames?)"));
     planVideo(*task, settings);
     p.width = task->info.width;
     p.height = task->info.height;
     p.durationS = task->info.durationSec;
-    p.chunk = decodeChunk(*task, pre, settings.chunkFrames, interrupt);
+    p.chunk = decodeChunk(*task, pre, settings, interrupt);
     if (p.chunk.error == media::DecodeError::Cancelled) {
         Processed skipped;  // the job is stopping
         skipped.work = &w;
@@ -772,6 +921,7 @@ bool IndexJob::Run::runPipeline(std::vector<WorkItem> &work)
     video.segmentSec = params.videoSegmentSeconds;
     video.frames = params.videoFrames;
     video.chunkFrames = params.videoChunkFrames;
+    video.maxSegments = params.videoMaxSegments;
     video.limits = params.videoLimits;
 
     // In submission order, so commits follow the scan order; at most `capacity` files are
@@ -790,7 +940,14 @@ bool IndexJob::Run::runPipeline(std::vector<WorkItem> &work)
                 ++videosAhead;
             const WorkItem *w = &work[next++];
             inflight.push_back(QtConcurrent::run(&pool, [w, &decode, &pre, &video, this] {
-                return process(*w, decode, pre, video, job.m_interrupt);
+                try {
+                    return process(*w, decode, pre, video, job.m_interrupt);
+                } catch (...) {
+                    // Whatever a file made go wrong (out of memory, a size beyond any
+                    // limit) fails that file, recorded like any other, not the job.
+                    return fail(*w, QStringLiteral("decode"), QStringLiteral("cannot process the file: %1")
+                                                              .arg(describeException(std::current_exception())));
+                }
             }));
         }
     };
@@ -905,11 +1062,12 @@ bool IndexJob::Run::embedVideo(Processed &p, QThreadPool &pool, const model::Pre
 {
     const std::shared_ptr<VideoTask> task = p.video;
     const size_t per = model::preprocessedSize(pre);
-    std::vector<std::vector<float>> segmentFeature(task->segments.size());
+    std::vector<StoredSegment> segmentFeatures;  // the segments with a frame of their own, in order
     std::vector<float> uniformPixels;  // the T video-level frames, kept to the end
     std::vector<int> uniformCopies;
     qint64 frames = 0;
     VideoChunk chunk = std::move(p.chunk);
+    std::future<VideoChunk> next;  // the chunk decoding on the pool meanwhile
     QString decodeError;
 
     auto toFailed = [&](const QString &message) {
@@ -918,172 +1076,190 @@ bool IndexJob::Run::embedVideo(Processed &p, QThreadPool &pool, const model::Pre
         p.errorMessage = message;
         p.video.reset();
     };
-    auto timeOf = [&](size_t entry) { return task->entries[entry].t; };
+    auto noFrame = [&] {
+        toFailed(task->endReason.isEmpty()
+                     ? QStringLiteral("no frame of the video could be decoded")
+                     : QStringLiteral("no frame of the video could be decoded (%1)").arg(task->endReason));
+    };
 
-    while (true) {
-        result.videoDecodeSeconds += chunk.decodeSeconds;
-        if (chunk.error == media::DecodeError::Cancelled || job.isInterruptionRequested()) {
-            p.outcome = Outcome::Skipped;  // redone by the next run
-            return true;
-        }
-        if (chunk.error != media::DecodeError::None) {
-            const double at = chunk.begin < task->entries.size() ? timeOf(chunk.begin) : 0;
-            decodeError = chunk.error == media::DecodeError::EndOfStream
-                              ? QStringLiteral("the video stops before its stated duration of %1 s (truncated?): %2")
-                                    .arg(task->info.durationSec, 0, 'f', 1)
-                                    .arg(chunk.errorString)
-                              : QStringLiteral("cannot take frames near %1 s: %2").arg(at, 0, 'f', 1).arg(chunk.errorString);
-            break;
-        }
-        // The next chunk decodes while the model works on this one; ahead of other files,
-        // so the model does not wait for it.
-        std::future<VideoChunk> next;
-        if (task->next < task->entries.size()) {
-            auto promise = std::make_shared<std::promise<VideoChunk>>();
-            next = promise->get_future();
-            const int chunkFrames = settings.chunkFrames;
-            const model::PreprocessParams preCopy = pre;
-            const std::atomic<bool> *interrupt = &job.m_interrupt;
-            pool.start([promise, task, preCopy, chunkFrames, interrupt] {
-                try {
-                    promise->set_value(decodeChunk(*task, preCopy, chunkFrames, *interrupt));
-                } catch (...) {
-                    promise->set_exception(std::current_exception());
-                }
-            }, 10);
-        }
-        // Segment frames → image features, a batch at a time.
-        const int batchSize = std::max(1, params.batchSize);
-        std::vector<const float *> ptrs;
-        std::vector<int> which;
-        auto flush = [&]() -> bool {
-            if (ptrs.empty())
-                return true;
-            try {
-                std::vector<std::vector<float>> features;
-                {
-                    auto lock = model->lock();
-                    QElapsedTimer mt;
-                    mt.start();
-                    features = model->engine().imageFeatures(ptrs);
-                    result.videoModelSeconds += static_cast<double>(mt.nsecsElapsed()) / 1e9;
-                }
-                if (features.size() != ptrs.size())
-                    throw model::ModelError("the model returned " + std::to_string(features.size()) + " features for "
-                                            + std::to_string(ptrs.size()) + " frames");
-                for (size_t i = 0; i < which.size(); ++i)
-                    segmentFeature[static_cast<size_t>(which[i])] = std::move(features[i]);
-            } catch (const std::exception &e) {
-                return failWith(QStringLiteral("the model failed on the frames of %1: %2")
-                                    .arg(p.work->path, QString::fromUtf8(e.what())));
-            }
-            frames += static_cast<qint64>(ptrs.size());
-            ptrs.clear();
-            which.clear();
-            return true;
-        };
-        bool modelOk = true;
-        for (size_t k = 0; k < chunk.entries.size() && modelOk; ++k) {
-            const VideoEntry &e = task->entries[chunk.entries[k]];
-            const float *px = chunk.pixels.data() + k * per;
-            if (e.uniformCopies > 0) {
-                uniformPixels.insert(uniformPixels.end(), px, px + per);
-                uniformCopies.push_back(e.uniformCopies);
-            }
-            if (e.segment >= 0) {
-                ptrs.push_back(px);
-                which.push_back(e.segment);
-                if (static_cast<int>(ptrs.size()) >= batchSize)
-                    modelOk = flush();
-            }
-        }
-        if (modelOk)
-            modelOk = flush();
-        if (!modelOk) {
-            if (next.valid())
-                next.wait();  // the task holds references into this run
-            return false;
-        }
-        progress.currentPath = p.work->path;
-        report();
-        if (!next.valid())
-            break;
-        try {
-            chunk = next.get();
-        } catch (const std::exception &e) {
-            decodeError = QStringLiteral("cannot take frames: %1").arg(QString::fromUtf8(e.what()));
-            break;
-        }
-    }
-    if (!decodeError.isEmpty()) {
-        toFailed(decodeError);
-        return true;
-    }
-
-    // The video-level feature: mean CLS of the T frames (a frame at a time shared by
-    // several of the T counts as often as it is shared).
-    std::vector<const float *> uniform;
-    for (size_t i = 0; i < uniformCopies.size(); ++i)
-        for (int c = 0; c < uniformCopies[i]; ++c)
-            uniform.push_back(uniformPixels.data() + i * per);
-    if (uniform.empty()) {
-        toFailed(QStringLiteral("no frame of the video could be decoded"));
-        return true;
-    }
-    std::vector<float> videoFeature;
     try {
-        auto lock = model->lock();
-        QElapsedTimer mt;
-        mt.start();
-        videoFeature = model->engine().videoFeature(uniform);
-        result.videoModelSeconds += static_cast<double>(mt.nsecsElapsed()) / 1e9;
-    } catch (const std::exception &e) {
-        return failWith(QStringLiteral("the model failed on the frames of %1: %2")
-                            .arg(p.work->path, QString::fromUtf8(e.what())));
-    }
-    frames += static_cast<qint64>(uniformCopies.size());
-
-    // Segments, neighbours that look the same merged (a gap left by a damaged stretch is
-    // never bridged).
-    auto normalized = [](std::vector<float> v) {
-        double n = 0;
-        for (float x : v)
-            n += double(x) * double(x);
-        n = std::sqrt(n);
-        if (n > 0)
-            for (float &x : v)
-                x = static_cast<float>(x / n);
-        return v;
-    };
-    auto cosine = [](const std::vector<float> &a, const std::vector<float> &b) {
-        double d = 0;
-        for (size_t i = 0; i < a.size() && i < b.size(); ++i)
-            d += double(a[i]) * double(b[i]);
-        return d;
-    };
-    std::vector<StoredSegment> merged;
-    std::vector<float> sum;
-    for (size_t i = 0; i < task->segments.size(); ++i) {
-        const std::vector<float> &f = segmentFeature[i];
-        if (f.empty())
-            continue;  // its frame lay in a damaged stretch
-        if (!merged.empty() && merged.back().range.endMs == task->segments[i].startMs
-            && cosine(merged.back().feature, f) >= params.videoMergeCosine) {
-            merged.back().range.endMs = task->segments[i].endMs;
-            for (size_t j = 0; j < sum.size(); ++j)
-                sum[j] += f[j];
-            merged.back().feature = normalized(sum);
-        } else {
-            merged.push_back({task->segments[i], f});
-            sum = f;
+        while (true) {
+            result.videoDecodeSeconds += chunk.decodeSeconds;
+            if (chunk.error == media::DecodeError::Cancelled || job.isInterruptionRequested()) {
+                p.outcome = Outcome::Skipped;  // redone by the next run
+                return true;
+            }
+            if (chunk.error != media::DecodeError::None) {
+                decodeError = QStringLiteral("cannot take frames near %1 s: %2")
+                                  .arg(chunk.errorAt, 0, 'f', 1)
+                                  .arg(chunk.errorString);
+                break;
+            }
+            // The next chunk decodes while the model works on this one; ahead of other files,
+            // so the model does not wait for it.
+            if (!chunk.last) {
+                auto promise = std::make_shared<std::promise<VideoChunk>>();
+                next = promise->get_future();
+                const model::PreprocessParams preCopy = pre;
+                const VideoSettings settingsCopy = settings;
+                const std::atomic<bool> *interrupt = &job.m_interrupt;
+                pool.start([promise, task, preCopy, settingsCopy, interrupt] {
+                    try {
+                        promise->set_value(decodeChunk(*task, preCopy, settingsCopy, *interrupt));
+                    } catch (...) {
+                        promise->set_exception(std::current_exception());
+                    }
+                }, 10);
+            }
+            // Segment frames → image features, a batch at a time.
+            const int batchSize = std::max(1, params.batchSize);
+            std::vector<const float *> ptrs;
+            std::vector<size_t> which;
+            auto flush = [&]() -> bool {
+                if (ptrs.empty())
+                    return true;
+                try {
+                    std::vector<std::vector<float>> features;
+                    {
+                        auto lock = model->lock();
+                        QElapsedTimer mt;
+                        mt.start();
+                        features = model->engine().imageFeatures(ptrs);
+                        result.videoModelSeconds += static_cast<double>(mt.nsecsElapsed()) / 1e9;
+                    }
+                    if (features.size() != ptrs.size())
+                        throw model::ModelError("the model returned " + std::to_string(features.size())
+                                                + " features for " + std::to_string(ptrs.size()) + " frames");
+                    for (size_t i = 0; i < which.size(); ++i)
+                        segmentFeatures[which[i]].feature = std::move(features[i]);
+                } catch (const std::exception &e) {
+                    return failWith(QStringLiteral("the model failed on the frames of %1: %2")
+                                        .arg(p.work->path, QString::fromUtf8(e.what())));
+                }
+                frames += static_cast<qint64>(ptrs.size());
+                ptrs.clear();
+                which.clear();
+                return true;
+            };
+            if (chunk.restartUniform) {
+                uniformPixels.clear();
+                uniformCopies.clear();
+            }
+            bool modelOk = true;
+            for (size_t k = 0; k < chunk.entries.size() && modelOk; ++k) {
+                const VideoEntry &e = chunk.entries[k];
+                const float *px = chunk.pixels.data() + k * per;
+                if (e.uniformCopies > 0) {
+                    uniformPixels.insert(uniformPixels.end(), px, px + per);
+                    uniformCopies.push_back(e.uniformCopies);
+                }
+                if (e.segment >= 0) {
+                    segmentFeatures.push_back({e.range, {}});
+                    ptrs.push_back(px);
+                    which.push_back(segmentFeatures.size() - 1);
+                    if (static_cast<int>(ptrs.size()) >= batchSize)
+                        modelOk = flush();
+                }
+            }
+            if (modelOk)
+                modelOk = flush();
+            if (!modelOk) {
+                if (next.valid())
+                    next.wait();  // let the decoder finish before the job ends
+                return false;
+            }
+            progress.currentPath = p.work->path;
+            report();
+            if (!next.valid())
+                break;
+            try {
+                chunk = next.get();
+            } catch (...) {
+                decodeError = QStringLiteral("cannot take frames: %1").arg(describeException(std::current_exception()));
+                break;
+            }
         }
-    }
-    if (merged.empty()) {
-        toFailed(QStringLiteral("no frame of the video could be decoded"));
+        if (!decodeError.isEmpty()) {
+            toFailed(decodeError);
+            return true;
+        }
+
+        // The video-level feature: mean CLS of the T frames (a frame at a time shared by
+        // several of the T counts as often as it is shared).
+        std::vector<const float *> uniform;
+        for (size_t i = 0; i < uniformCopies.size(); ++i)
+            for (int c = 0; c < uniformCopies[i]; ++c)
+                uniform.push_back(uniformPixels.data() + i * per);
+        if (uniform.empty()) {
+            noFrame();
+            return true;
+        }
+        std::vector<float> videoFeature;
+        try {
+            auto lock = model->lock();
+            QElapsedTimer mt;
+            mt.start();
+            videoFeature = model->engine().videoFeature(uniform);
+            result.videoModelSeconds += static_cast<double>(mt.nsecsElapsed()) / 1e9;
+        } catch (const std::exception &e) {
+            return failWith(QStringLiteral("the model failed on the frames of %1: %2")
+                                .arg(p.work->path, QString::fromUtf8(e.what())));
+        }
+        frames += static_cast<qint64>(uniformCopies.size());
+
+        // Segments, neighbours that look the same merged (a gap left by a damaged stretch or
+        // an empty stretch of the timeline is never bridged).
+        auto normalized = [](std::vector<float> v) {
+            double n = 0;
+            for (float x : v)
+                n += double(x) * double(x);
+            n = std::sqrt(n);
+            if (n > 0)
+                for (float &x : v)
+                    x = static_cast<float>(x / n);
+            return v;
+        };
+        auto cosine = [](const std::vector<float> &a, const std::vector<float> &b) {
+            double d = 0;
+            for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+                d += double(a[i]) * double(b[i]);
+            return d;
+        };
+        // The stream ended before its claimed duration: no segment reaches past its real end.
+        const std::int64_t realEndMs = task->realEnd >= 0 ? std::llround(task->realEnd * 1000) : -1;
+        std::vector<StoredSegment> merged;
+        std::vector<float> sum;
+        for (StoredSegment &s : segmentFeatures) {
+            if (realEndMs >= 0)
+                s.range.endMs = std::max(s.range.startMs + 1, std::min(s.range.endMs, realEndMs));
+            const std::vector<float> &f = s.feature;
+            if (!merged.empty() && merged.back().range.endMs == s.range.startMs
+                && cosine(merged.back().feature, f) >= params.videoMergeCosine) {
+                merged.back().range.endMs = s.range.endMs;
+                for (size_t j = 0; j < sum.size(); ++j)
+                    sum[j] += f[j];
+                merged.back().feature = normalized(sum);
+            } else {
+                merged.push_back(s);
+                sum = f;
+            }
+        }
+        if (merged.empty()) {
+            noFrame();
+            return true;
+        }
+        p.segments = std::move(merged);
+        p.segments.push_back({VideoRange{0, 0}, std::move(videoFeature)});
+        if (task->realEnd > 0)
+            p.durationS = task->realEnd;
+    } catch (...) {
+        // Whatever the file made go wrong here (out of memory, a size beyond any limit)
+        // fails the file, not the job.
+        if (next.valid())
+            next.wait();
+        toFailed(QStringLiteral("cannot index the video: %1").arg(describeException(std::current_exception())));
         return true;
     }
-    p.segments = std::move(merged);
-    p.segments.push_back({VideoRange{0, 0}, std::move(videoFeature)});
     p.video.reset();  // closes the file
     result.framesEmbedded += frames;
     return true;
@@ -1237,9 +1413,9 @@ IndexJob::Result IndexJob::run(const ProgressFn &progress)
     bool ok = false;
     try {
         ok = r.execute();
-    } catch (const std::exception &e) {
+    } catch (...) {
         // The parts report errors as values; this is the last line of defence.
-        ok = r.failWith(QStringLiteral("indexing failed: %1").arg(QString::fromUtf8(e.what())));
+        ok = r.failWith(QStringLiteral("indexing failed: %1").arg(describeException(std::current_exception())));
     }
     if (r.vindex) {
         QString error;

@@ -30,6 +30,10 @@
 //      * one video-level segment with the time range (0, 0) (a real segment always has
 //        end > start): the video feature of the model's video path, normalize(vision_proj(
 //        mean of the CLS tokens of videoFrames uniformly sampled frames)).
+//    The duration a header states is a claim: the plan unfolds as decoding finds frames
+//    (a segment without a frame of its own gets no vector, the stretch up to the next
+//    frame is skipped, the plan ends where the stream does and covers at most
+//    videoMaxSegments), so the work is bounded by the frames the file really holds.
 //    The item (type video, duration, size), its segments and vectors are written in ONE
 //    transaction once the whole video is embedded; a crash or cancel before it leaves the
 //    video to be redone. A file that cannot be decoded (no video stream, truncated, broken
@@ -98,6 +102,12 @@ struct IndexParams {
     int videoFrames = 8;               // T frames of the video-level feature
     double videoMergeCosine = 0.98;    // > 1: never merge
     int videoChunkFrames = 16;         // frames decoded ahead per video
+    // Segments planned per video at most: 21,600 is a day of 4-s segments, longer than any
+    // single recording people keep (a dashcam or a day-long stream), and still a bounded
+    // cost (about 22 MB of features and as many rows). The header's duration is only a
+    // claim (a 12 KB file can say 136 years): the plan covers at most this many segments
+    // and only where decoding finds frames (see VideoTask in indexjob.cpp).
+    int videoMaxSegments = 21'600;
     media::DecodeLimits videoLimits;   // decode time budgets per file, largest frame
 };
 
