@@ -18,7 +18,9 @@
 //   unisearch-cli under an address-space limit beside photos, the photos are all indexed,
 //   the clip is indexed with at most as many segments as its frames can fill (and, when
 //   its frames end before the claim, with the duration they really have), and a second
-//   run has nothing to redo.
+//   run has nothing to redo;
+// - an exception while one file is processed (std::bad_alloc) fails that file with its
+//   reason, and the rest of the folder is indexed.
 // And through unisearch-cli: `itm --frames CLIP [--frame-aware]` reproduces the fixture's
 // itm_logits / itm_logits_frame_aware, `embed frames CLIP` its video_feat, `search --json`
 // prints the moments, `ask CLIP` / `ask CLIP@TIME` give the VQA fixture's answer.
@@ -48,12 +50,15 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QRegularExpression>
+#include <QScopeGuard>
 #include <QTemporaryDir>
 #include <QtTest>
 
 #include <bit>
 #include <cmath>
 #include <functional>
+#include <limits>
 
 #include <sys/resource.h>
 
@@ -181,6 +186,7 @@ private slots:
     void movedVideoIsNotEmbeddedAgain();
     void lyingDurationCostsOnlyItsFrames_data();
     void lyingDurationCostsOnlyItsFrames();
+    void exceptionInOneFileFailsOnlyThatFile();
     void cliItmEmbedAndSearchFromAVideoFile();
     void cliAskAboutAVideoAndAMoment();
     void timesParse();
@@ -200,7 +206,7 @@ private:
             out << videoFrame(video, i);
         return out;
     }
-    engine::IndexResult index(double mergeCosine = 0.98);
+    engine::IndexResult index(double mergeCosine = 0.98, int videoFrames = 8);
     std::unique_ptr<catalog::Catalog> openCatalog();
     void registerModels();
     // childSetup: runs in the child before exec (resource limits).
@@ -306,7 +312,7 @@ QString TestVideoIndex::makeClip(const QStringList &frames, const QString &path,
     return test::runFfmpeg(args);
 }
 
-engine::IndexResult TestVideoIndex::index(double mergeCosine)
+engine::IndexResult TestVideoIndex::index(double mergeCosine, int videoFrames)
 {
     engine::IndexParams p;
     p.dataDir = m_data;
@@ -316,6 +322,7 @@ engine::IndexResult TestVideoIndex::index(double mergeCosine)
     p.decodeThreads = 2;
     p.videoSegmentSeconds = segmentSec;
     p.videoMergeCosine = mergeCosine;
+    p.videoFrames = videoFrames;
     engine::IndexJob job(p);
     const engine::IndexResult r = job.run();
     if (!r.ok)
@@ -657,6 +664,48 @@ void TestVideoIndex::lyingDurationCostsOnlyItsFrames()
     QCOMPARE(j2.value(QStringLiteral("failed")).toInteger(), 0);
     QCOMPARE(j2.value(QStringLiteral("embedded")).toInteger(), 0);
     QCOMPARE(j2.value(QStringLiteral("videosEmbedded")).toInteger(), 0);
+}
+
+void TestVideoIndex::exceptionInOneFileFailsOnlyThatFile()
+{
+    // Whatever goes wrong while one file is processed (here std::bad_alloc) fails that file
+    // with its reason, and the job goes on with the rest. Made to happen: 2^31 - 1
+    // video-level frames asked for, whose times alone need 17 GB, under an address-space
+    // limit of what this process maps plus 3 GB (so that nothing is ever really allocated).
+    constexpr int photos = 4;
+    QVERIFY(test::writePatternImages(m_videos, photos, 15));
+    const QString clip = m_videos + QStringLiteral("/img1_clip.mp4");
+    const QString err = makeClip(videoFrames(1), clip);
+    QVERIFY2(err.isEmpty(), qPrintable(err));
+
+    QFile status(QStringLiteral("/proc/self/status"));
+    QVERIFY(status.open(QIODevice::ReadOnly));
+    const QRegularExpressionMatch vm = QRegularExpression(QStringLiteral("VmSize:\\s+(\\d+) kB")).match(status.readAll());
+    QVERIFY(vm.hasMatch());
+    struct rlimit old{};
+    QVERIFY(::getrlimit(RLIMIT_AS, &old) == 0);
+    struct rlimit tight = old;  // only the soft limit: it can be raised again
+    tight.rlim_cur = rlim_t(vm.captured(1).toULongLong() * 1024 + (3ULL << 30));
+    QVERIFY(tight.rlim_max == RLIM_INFINITY || tight.rlim_cur < tight.rlim_max);
+    QVERIFY(::setrlimit(RLIMIT_AS, &tight) == 0);
+    auto restore = qScopeGuard([&] { ::setrlimit(RLIMIT_AS, &old); });
+    const engine::IndexResult r = index(0.98, std::numeric_limits<int>::max());
+    restore.dismiss();
+    QVERIFY(::setrlimit(RLIMIT_AS, &old) == 0);
+
+    QVERIFY2(r.ok, qPrintable(r.error));
+    QCOMPARE(r.embedded, photos);
+    QCOMPARE(r.failed, 1);
+    QCOMPARE(r.errors.front().path, clip);
+    QVERIFY2(r.errors.front().message.contains(QLatin1String("out of memory")), qPrintable(r.errors.front().message));
+    auto cat = openCatalog();
+    QCOMPARE(catalog::toString(cat->itemByPath(clip)->status), QStringLiteral("error"));
+    cat.reset();
+    // The next run does not try it again (the file did not change).
+    const engine::IndexResult again = index();
+    QVERIFY2(again.ok, qPrintable(again.error));
+    QCOMPARE(again.failed, 0);
+    QCOMPARE(again.videosEmbedded, 0);
 }
 
 void TestVideoIndex::cliItmEmbedAndSearchFromAVideoFile()
