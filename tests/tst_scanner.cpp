@@ -376,6 +376,13 @@ private slots:
         QCOMPARE(toString(detectMediaType(QStringLiteral("x.png"), imageBytes("PNG")).kind), toString(MediaKind::Image));
         QCOMPARE(toString(kindOfMimeType(QStringLiteral("video/quicktime"))), toString(MediaKind::Video));
         QCOMPARE(toString(kindOfMimeType(QStringLiteral("audio/mpeg"))), toString(MediaKind::Other));
+        // Matroska's header (as ffmpeg writes it) says only "a Matroska container": the name
+        // decides between a video and an audio file.
+        const QByteArray matroska("\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81"
+                                  "\x04\x42\xf3\x81\x08\x42\x82\x88matroska\x42\x87\x81\x04\x42\x85\x81\x02",
+                                  40);
+        QCOMPARE(toString(detectMediaType(QStringLiteral("clip.mkv"), matroska).kind), toString(MediaKind::Video));
+        QCOMPARE(toString(detectMediaType(QStringLiteral("song.mka"), matroska).kind), toString(MediaKind::Other));
 
         // The fast signature checks agree with QMimeDatabase, the authority.
         const QList<QByteArray> heads = {imageBytes("JPEG"), imageBytes("PNG"), QByteArray("GIF89a\x01\x00\x01\x00", 10),

@@ -71,7 +71,10 @@ std::optional<std::pair<MediaKind, QString>> sniffCommonMedia(const QByteArray &
 // the first bytes do not settle: then the extension decides.
 bool isInconclusive(const QMimeType &mime)
 {
-    return !mime.isValid() || mime.isDefault() || mime.name() == QLatin1String("application/ogg");
+    // Ogg and Matroska hold video or only audio; shared-mime-info names a Matroska file by its
+    // content only as application/x-matroska, which is neither (a plain .mkv was "not a video").
+    return !mime.isValid() || mime.isDefault() || mime.name() == QLatin1String("application/ogg")
+           || mime.name() == QLatin1String("application/x-matroska");
 }
 
 } // namespace
