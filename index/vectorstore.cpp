@@ -727,42 +727,47 @@ std::vector<std::vector<Hit>> VectorStore::searchBatch(std::span<const float> qu
     return m_impl->searchBatch(queries, k, filter.m_impl.get());
 }
 
-StoreResult VectorStore::save(const std::filesystem::path &path, uint64_t generation)
+namespace {
+// Runs one file operation of the store and turns its exceptions into a StoreResult:
+// a FileError keeps its status; anything else is an I/O error naming the file.
+template <typename Operation>
+StoreResult fileOperation(const char *verb, const std::filesystem::path &path, Operation &&operation)
 {
-    auto &d = *m_impl;
     try {
-        // A reader: searches continue while the file is written; writers wait.
-        auto lock = d.readLock();
-        detail::writeStoreFile(path, uint32_t(d.dim), generation, d.ids, d.vectors);
-        d.generation = generation;
+        operation();
         return {};
     } catch (const detail::FileError &e) {
         return {e.status(), e.what()};
     } catch (const std::bad_alloc &) {
-        return {StoreStatus::IoError, "out of memory while saving " + path.string()};
+        return {StoreStatus::IoError, std::string("not enough memory to ") + verb + " " + path.string()};
     } catch (const std::exception &e) {
-        return {StoreStatus::IoError, "cannot save " + path.string() + ": " + e.what()};
+        return {StoreStatus::IoError, std::string("cannot ") + verb + " " + path.string() + ": " + e.what()};
     }
+}
+} // namespace
+
+StoreResult VectorStore::save(const std::filesystem::path &path, uint64_t generation)
+{
+    auto &d = *m_impl;
+    return fileOperation("save", path, [&] {
+        // A reader: searches continue while the file is written; writers wait.
+        auto lock = d.readLock();
+        detail::writeStoreFile(path, uint32_t(d.dim), generation, d.ids, d.vectors);
+        d.generation = generation;
+    });
 }
 
 StoreResult VectorStore::load(const std::filesystem::path &path, uint64_t expectedGeneration)
 {
     auto &d = *m_impl;
-    try {
+    return fileOperation("load", path, [&] {
         detail::StoreFileContents file = detail::readStoreFile(path, uint32_t(d.dim), expectedGeneration);
         for (float v : file.vectors)
             if (!std::isfinite(v))
                 throw detail::FileError(StoreStatus::Corrupt, path.string() + " holds a non-finite value");
         d.install(d.buildContent(std::move(file.ids), std::move(file.vectors), true));
         d.generation = expectedGeneration;
-        return {};
-    } catch (const detail::FileError &e) {
-        return {e.status(), e.what()};
-    } catch (const std::bad_alloc &) {
-        return {StoreStatus::IoError, "not enough memory to load " + path.string()};
-    } catch (const std::exception &e) {
-        return {StoreStatus::IoError, "cannot load " + path.string() + ": " + e.what()};
-    }
+    });
 }
 
 } // namespace unisearch::index

@@ -69,17 +69,12 @@ const icu::Normalizer2 &nfd()
 // token.lower() then NFD without Mn marks, as BERT's uncased BasicTokenizer does per word.
 std::u32string lowerStripAccents(const std::u32string &word)
 {
-    std::u32string out;
-    if (std::all_of(word.begin(), word.end(), [](char32_t c) { return c < 0x80; })) {
-        out = word;
-        for (char32_t &c : out)
-            if (c >= U'A' && c <= U'Z')
-                c += U'a' - U'A';
+    std::u32string out = pyunicode::lower(word);
+    if (std::all_of(out.begin(), out.end(), [](char32_t c) { return c < 0x80; }))
         return out;
-    }
-    icu::UnicodeString s = icu::UnicodeString::fromUTF32(
-        reinterpret_cast<const UChar32 *>(word.data()), static_cast<int32_t>(word.size()));
-    s.toLower(icu::Locale::getRoot());
+    const icu::UnicodeString s = icu::UnicodeString::fromUTF32(
+        reinterpret_cast<const UChar32 *>(out.data()), static_cast<int32_t>(out.size()));
+    out.clear();
     UErrorCode status = U_ZERO_ERROR;
     const icu::UnicodeString decomposed = nfd().normalize(s, status);
     if (U_FAILURE(status))
