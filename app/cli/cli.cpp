@@ -2,7 +2,7 @@
 
 #include "engine/engine.h"
 #include "media/filepath.h"
-#include "util/versions.h"
+#include "engine/versions.h"
 
 #include <cstdio>
 
@@ -103,7 +103,7 @@ QString fullHelp()
 QString versionText()
 {
     QString v = QStringLiteral("%1 %2\n").arg(program, QStringLiteral(UNISEARCH_VERSION));
-    for (const auto &[name, version] : libraryVersions())
+    for (const auto &[name, version] : engine::libraryVersions())
         v += QStringLiteral("%1 %2\n").arg(name, version);
     return v;
 }

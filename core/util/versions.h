@@ -1,11 +1,4 @@
 #pragma once
-#include <QString>
-#include <QList>
-#include <QPair>
-
-namespace unisearch {
-
-// Name/version pairs of every library the engine is built on, for About and --version.
-QList<QPair<QString, QString>> libraryVersions();
-
-} // namespace unisearch
+// compatibility: remove when ui/mainwindow.cpp includes engine/versions.h
+#include "engine/versions.h"
+namespace unisearch { using engine::libraryVersions; }

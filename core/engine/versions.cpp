@@ -1,4 +1,4 @@
-#include "versions.h"
+#include "engine/versions.h"
 
 #include "index/vectorstore.h"
 #include "model/runtime.h"
@@ -10,7 +10,7 @@ extern "C" {
 #include <libavutil/avutil.h>
 }
 
-namespace unisearch {
+namespace unisearch::engine {
 
 QList<QPair<QString, QString>> libraryVersions()
 {
@@ -23,4 +23,4 @@ QList<QPair<QString, QString>> libraryVersions()
     };
 }
 
-} // namespace unisearch
+} // namespace unisearch::engine
