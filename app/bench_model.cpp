@@ -4,7 +4,7 @@
 #include "bench_model.h"
 
 #include "model/architecture.h"
-#include "model/engine.h"
+#include "model/modelrunner.h"
 #include "model/runtime.h"
 #include "model/tokenizer.h"
 
@@ -28,7 +28,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using unisearch::model::Architecture;
-using unisearch::model::ModelEngine;
+using unisearch::model::ModelRunner;
 
 struct BenchOptions {
     int threads = 0;
@@ -77,7 +77,7 @@ const std::vector<std::string> kQueries = {
     "grandma's kitchen at christmas",      "fireworks over the city at night",
 };
 
-Row measure(ModelEngine &engine, const std::vector<std::vector<float>> &images,
+Row measure(ModelRunner &runner, const std::vector<std::vector<float>> &images,
             const std::vector<std::vector<int64_t>> &queries, const BenchOptions &o, const char *precision)
 {
     Row r;
@@ -86,15 +86,15 @@ Row measure(ModelEngine &engine, const std::vector<std::vector<float>> &images,
     std::vector<const float *> eight;
     for (int i = 0; i < 8; ++i)
         eight.push_back(images[i].data());
-    r.image1 = medianSeconds(o.reps, [&] { engine.imageFeatures(one); });
-    r.image8 = medianSeconds(std::max(1, o.reps - 1), [&] { engine.imageFeatures(eight); }) / 8.0;
+    r.image1 = medianSeconds(o.reps, [&] { runner.imageFeatures(one); });
+    r.image8 = medianSeconds(std::max(1, o.reps - 1), [&] { runner.imageFeatures(eight); }) / 8.0;
     size_t q = 0;
-    r.text = medianSeconds(o.reps * 4, [&] { engine.textFeatures({queries[q++ % queries.size()]}); });
+    r.text = medianSeconds(o.reps * 4, [&] { runner.textFeatures({queries[q++ % queries.size()]}); });
     // Re-ranking scores one query against the top 16 results: 16 (image tokens, text)
     // pairs through the text encoder with cross-attention. The facade takes pixels, so the
     // image encoding of one item is included and subtracted to give the ITM stage alone.
     std::vector<std::vector<int64_t>> sixteen(16, queries[0]);
-    r.itm16WithImage = medianSeconds(o.reps, [&] { engine.itmProbability(one, sixteen); });
+    r.itm16WithImage = medianSeconds(o.reps, [&] { runner.itmProbability(one, sixteen); });
     r.itm16 = std::max(0.0, r.itm16WithImage - r.image1);
     return r;
 }
@@ -162,16 +162,16 @@ int runModelBench(int argc, char **argv)
         std::vector<std::vector<float>> f32Features;
         if (o.float32) {
             unisearch::model::manualSeed(1);
-            auto engine = ModelEngine::random(arch, {o.device, false, 0});
-            rows.push_back(measure(*engine, images, queries, o, "float32"));
-            f32Features = engine->imageFeatures(eight);
+            auto runner = ModelRunner::random(arch, {o.device, false, 0});
+            rows.push_back(measure(*runner, images, queries, o, "float32"));
+            f32Features = runner->imageFeatures(eight);
         }
         if (o.bfloat16) {
             unisearch::model::manualSeed(1); // the same random weights, cast once
-            auto engine = ModelEngine::random(arch, {o.device, true, 0});
-            rows.push_back(measure(*engine, images, queries, o, "bfloat16"));
+            auto runner = ModelRunner::random(arch, {o.device, true, 0});
+            rows.push_back(measure(*runner, images, queries, o, "bfloat16"));
             if (!f32Features.empty()) {
-                const auto bf = engine->imageFeatures(eight);
+                const auto bf = runner->imageFeatures(eight);
                 for (size_t i = 0; i < bf.size(); ++i)
                     minCos = std::min(minCos, cosine(bf[i], f32Features[i]));
             }

@@ -3,7 +3,7 @@
 // person must be able to act on (name clash, wrong architecture, not a checkpoint).
 #include "model/adapterpack.h"
 #include "model/bundle.h"
-#include "model/engine.h"
+#include "model/modelrunner.h"
 #include "model/sha256.h"
 #include "support/fixtures.h"
 #include "support/npy.h"
@@ -257,11 +257,11 @@ void TestBundle::importsFixtureCheckpoints()
         QVERIFY(report.aliases > 0); // shared adapters stored once
 
     // The bundle maps completely onto the model and computes the reference numbers.
-    const LoadReport inspected = ModelEngine::inspect(b.architecture, b.weightsPath);
+    const LoadReport inspected = ModelRunner::inspect(b.architecture, b.weightsPath);
     QVERIFY(inspected.ok());
     QCOMPARE(inspected.hasAdapters, adapters);
     if (task == QLatin1String("retrieval")) {
-        auto engine = ModelEngine::load(read.architecture, read.weightsPath);
+        auto engine = ModelRunner::load(read.architecture, read.weightsPath);
         const test::Npy pixels = test::readNpy(test::caseDir(caseName) + QStringLiteral("/pixels.npy"));
         const test::Npy expected = test::readNpy(test::caseDir(caseName) + QStringLiteral("/image_feat.npy"));
         const int64_t per = pixels.numel() / pixels.shape.at(0);

@@ -3,7 +3,7 @@
 // (384 px) and VQA (480 px) models must cover all keys except the deliberately ignored
 // ones (ignoredKeyReason), and have no parameter the checkpoints lack. Also the fixture
 // checkpoints map completely.
-#include "model/engine.h"
+#include "model/modelrunner.h"
 #include "model/uniadapter_p.h"
 #include "support/fixtures.h"
 
@@ -169,7 +169,7 @@ void TestModelKeys::fixtureCheckpoints()
         const auto spec = test::readCase(QString::fromLatin1(caseName));
         const std::string path = test::caseDir(QString::fromLatin1(caseName)).toStdString() + "/"
             + spec.at("weights").get<std::string>();
-        const LoadReport r = ModelEngine::inspect(Architecture::fromJson(spec.at("architecture")), path);
+        const LoadReport r = ModelRunner::inspect(Architecture::fromJson(spec.at("architecture")), path);
         qInfo("%s: %zu loaded, %zu ignored, adapters %d, video adapters %d, retrieval %d, vqa %d", path.c_str(),
               r.loaded, r.ignored.size(), r.hasAdapters, r.hasVideoAdapters, r.hasRetrieval, r.hasVqa);
         for (const auto &m : r.missing)

@@ -1,7 +1,7 @@
 // The UniAdapter retrieval model against the reference fixtures (retrieval-image,
 // retrieval-video, retrieval-noadapter): visual tokens, contrastive features, similarity,
 // ITM logits with and without frame-aware attention; the engine facade; bfloat16.
-#include "model/engine.h"
+#include "model/modelrunner.h"
 #include "model/uniadapter_p.h"
 #include "support/fixtures.h"
 #include "support/npy.h"
@@ -234,7 +234,7 @@ void TestModelRetrieval::engineImage()
     const QString name = QStringLiteral("retrieval-image");
     const auto c = test::readCase(name);
     LoadReport report;
-    auto engine = ModelEngine::load(Architecture::fromJson(c.at("architecture")), weightsPath(name, c), {}, &report);
+    auto engine = ModelRunner::load(Architecture::fromJson(c.at("architecture")), weightsPath(name, c), {}, &report);
     QVERIFY(report.ok());
     QVERIFY(engine->hasRetrieval());
     QVERIFY(!engine->hasVqa());
@@ -278,7 +278,7 @@ void TestModelRetrieval::engineVideo()
 {
     const QString name = QStringLiteral("retrieval-video");
     const auto c = test::readCase(name);
-    auto engine = ModelEngine::load(Architecture::fromJson(c.at("architecture")), weightsPath(name, c));
+    auto engine = ModelRunner::load(Architecture::fromJson(c.at("architecture")), weightsPath(name, c));
     torch::Tensor pixels = fixture(name, c, "pixels").contiguous(); // [V,T,3,S,S]
     const auto ids = unpadded(fixture(name, c, "text_input_ids"));
     torch::Tensor videoFeat = fixture(name, c, "video_feat");
@@ -307,7 +307,7 @@ void TestModelRetrieval::engineErrors()
     const QString name = QStringLiteral("retrieval-image");
     const auto c = test::readCase(name);
     const Architecture arch = Architecture::fromJson(c.at("architecture"));
-    auto engine = ModelEngine::load(arch, weightsPath(name, c));
+    auto engine = ModelRunner::load(arch, weightsPath(name, c));
     QVERIFY_THROWS_EXCEPTION(ModelError, engine->textFeatures({{101, 40000, 102}}));
     QVERIFY_THROWS_EXCEPTION(ModelError, engine->textFeatures({{}}));
     QVERIFY_THROWS_EXCEPTION(ModelError, engine->textFeatures({std::vector<int64_t>(arch.text.maxPositions + 1, 1000)}));
@@ -320,17 +320,17 @@ void TestModelRetrieval::engineErrors()
     Architecture wrong = arch;
     wrong.text.intermediate = 96;
     try {
-        ModelEngine::load(wrong, weightsPath(name, c));
+        ModelRunner::load(wrong, weightsPath(name, c));
         QFAIL("a mismatching architecture was accepted");
     } catch (const ModelError &e) {
         const std::string what = e.what();
         qInfo("%s", what.substr(0, 300).c_str());
         QVERIFY(what.find("intermediate.dense.weight") != std::string::npos);
     }
-    QVERIFY_THROWS_EXCEPTION(ModelError, ModelEngine::load(arch, "/nonexistent/weights.pth"));
-    QVERIFY_THROWS_EXCEPTION(ModelError, ModelEngine::load(arch, weightsPath(name, c), ModelEngine::Options{"tpu"}));
+    QVERIFY_THROWS_EXCEPTION(ModelError, ModelRunner::load(arch, "/nonexistent/weights.pth"));
+    QVERIFY_THROWS_EXCEPTION(ModelError, ModelRunner::load(arch, weightsPath(name, c), ModelRunner::Options{"tpu"}));
 
-    const LoadReport inspected = ModelEngine::inspect(wrong, weightsPath(name, c));
+    const LoadReport inspected = ModelRunner::inspect(wrong, weightsPath(name, c));
     QVERIFY(!inspected.ok());
     QVERIFY(!inspected.unexpected.empty());
 }
@@ -340,9 +340,9 @@ void TestModelRetrieval::bfloat16Features()
     const QString name = QStringLiteral("retrieval-image");
     const auto c = test::readCase(name);
     const Architecture arch = Architecture::fromJson(c.at("architecture"));
-    ModelEngine::Options bf;
+    ModelRunner::Options bf;
     bf.bfloat16 = true;
-    auto engine = ModelEngine::load(arch, weightsPath(name, c), bf);
+    auto engine = ModelRunner::load(arch, weightsPath(name, c), bf);
     QVERIFY(engine->isBfloat16());
     torch::Tensor pixels = fixture(name, c, "pixels").contiguous();
     const auto ids = unpadded(fixture(name, c, "text_input_ids"));
@@ -376,7 +376,7 @@ void TestModelRetrieval::positionInterpolation()
     Architecture arch = Architecture::fromJson(c.at("architecture"));
     arch.vision.imageSize = 48;
     LoadReport report;
-    auto engine = ModelEngine::load(arch, weightsPath(name, c), {}, &report);
+    auto engine = ModelRunner::load(arch, weightsPath(name, c), {}, &report);
     QVERIFY(report.ok());
     QCOMPARE(report.notes.size(), size_t(1));
     qInfo("%s", report.notes.front().c_str());

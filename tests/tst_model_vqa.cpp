@@ -1,7 +1,7 @@
 // The UniAdapter VQA model against the reference fixture (vqa/): question states, the
 // reference's rank_answer (first-token probabilities, top-k, label-smoothed scores,
 // chosen answers), greedy decoding; beam search and the decoder's key/value cache.
-#include "model/engine.h"
+#include "model/modelrunner.h"
 #include "model/uniadapter_p.h"
 #include "support/fixtures.h"
 #include "support/npy.h"
@@ -211,7 +211,7 @@ void TestModelVqa::beamSearch()
 void TestModelVqa::engine()
 {
     LoadReport report;
-    auto engine = ModelEngine::load(m_arch, weightsPath(m_spec), {}, &report);
+    auto engine = ModelRunner::load(m_arch, weightsPath(m_spec), {}, &report);
     QVERIFY(report.ok());
     QVERIFY(engine->hasVqa());
     QVERIFY(!engine->hasRetrieval());
@@ -251,7 +251,7 @@ void TestModelVqa::engine()
 
         const auto hyps = engine->generate(image, question, {});
         QCOMPARE(hyps.front().ids, greedy.at(q).get<std::vector<int64_t>>());
-        ModelEngine::GenerateParams beam;
+        ModelRunner::GenerateParams beam;
         beam.numBeams = 3;
         QVERIFY(!engine->generate(image, question, beam).empty());
     }
@@ -261,9 +261,9 @@ void TestModelVqa::engine()
 
 void TestModelVqa::bfloat16()
 {
-    ModelEngine::Options bf;
+    ModelRunner::Options bf;
     bf.bfloat16 = true;
-    auto engine = ModelEngine::load(m_arch, weightsPath(m_spec), bf);
+    auto engine = ModelRunner::load(m_arch, weightsPath(m_spec), bf);
     QVERIFY(engine->isBfloat16());
     {
         // The whole answer path runs in bfloat16 and still picks the fixture's answers here.
@@ -280,7 +280,7 @@ void TestModelVqa::bfloat16()
             qInfo("bfloat16 rank: best %d (reference %lld), score %.3f", ranked.front().index,
                   static_cast<long long>(best[q].item<int64_t>()), ranked.front().score);
             QCOMPARE(static_cast<int64_t>(ranked.front().index), best[q].item<int64_t>());
-            ModelEngine::GenerateParams beam;
+            ModelRunner::GenerateParams beam;
             beam.numBeams = 3;
             QVERIFY(!engine->generate(image, withoutPadding(questions[q]), beam).empty());
         }

@@ -7,7 +7,7 @@
 #include "media/imagedecoder.h"
 #include "model/adapterpack.h"
 #include "model/bundle.h"
-#include "model/engine.h"
+#include "model/modelrunner.h"
 #include "model/preprocess.h"
 #include "model/textclean.h"
 #include "model/tokenizer.h"
@@ -44,7 +44,7 @@ QString what(const std::exception &e)
 } // namespace
 
 struct InferenceService::Private {
-    std::unique_ptr<model::ModelEngine> engine;
+    std::unique_ptr<model::ModelRunner> runner;
     std::unique_ptr<model::Tokenizer> tokenizer;
     model::PreprocessParams preprocess;
     LoadedModel loaded;
@@ -83,7 +83,7 @@ struct InferenceService::Private {
             std::vector<std::vector<int64_t>> ids;
             for (const QString &t : texts)
                 ids.push_back(encode(t, maxTextTokens));
-            const auto logits = engine->itmLogits(ptrs, ids, frameAware);
+            const auto logits = runner->itmLogits(ptrs, ids, frameAware);
             R out;
             for (size_t i = 0; i < logits.size(); ++i) {
                 ItmScore s;
@@ -112,7 +112,7 @@ struct InferenceService::Private {
                 for (const QString &a : params.answers)
                     answerIds.push_back(encode(a, 0)); // the reference pads candidates, never truncates
                 const int k = std::clamp(params.topK, 1, static_cast<int>(params.answers.size()));
-                for (const auto &r : engine->rankAnswers(ptrs, questionIds, answerIds, k)) {
+                for (const auto &r : runner->rankAnswers(ptrs, questionIds, answerIds, k)) {
                     RankedAnswer a;
                     a.index = r.index;
                     a.answer = params.answers.value(r.index);
@@ -127,7 +127,7 @@ struct InferenceService::Private {
                 g.numBeams = std::max(1, params.beams);
                 g.maxLength = params.maxLength;
                 g.minLength = params.minLength;
-                for (const auto &h : engine->generate(ptrs, questionIds, g)) {
+                for (const auto &h : runner->generate(ptrs, questionIds, g)) {
                     GeneratedAnswer a;
                     a.ids = h.ids;
                     a.score = h.score;
@@ -158,7 +158,7 @@ InferenceService::~InferenceService() = default;
 
 bool InferenceService::isLoaded() const
 {
-    return d->engine != nullptr;
+    return d->runner != nullptr;
 }
 
 QString InferenceService::vocabularyPath()
@@ -189,7 +189,7 @@ QString InferenceService::vocabularyPath()
 Result<LoadedModel> InferenceService::load()
 {
     using R = Result<LoadedModel>;
-    if (d->engine)
+    if (d->runner)
         return R{d->loaded, {}};
 
     const QString vocab = vocabularyPath();
@@ -219,12 +219,12 @@ Result<LoadedModel> InferenceService::load()
             model::checkPackFits(pack, bundle.fingerprint, m_model.name.toStdString());
             options.adapterPack = pack.path;
         }
-        d->engine = model::ModelEngine::load(bundle.architecture, bundle.weightsPath, options);
+        d->runner = model::ModelRunner::load(bundle.architecture, bundle.weightsPath, options);
     } catch (const std::exception &e) {
         return R::failure(QStringLiteral("Cannot load the model '%1': %2").arg(m_model.name, what(e)));
     }
     d->tokenizer = std::move(tokenizer);
-    const model::Architecture &arch = d->engine->architecture();
+    const model::Architecture &arch = d->runner->architecture();
     d->preprocess.size = arch.vision.imageSize;
     d->preprocess.mean = arch.mean;
     d->preprocess.std = arch.std;
@@ -234,9 +234,9 @@ Result<LoadedModel> InferenceService::load()
     l.task = m_model.task;
     // A pack that changes the image side keeps its vectors under its own key (training.h).
     l.fingerprint = vectorFingerprint(m_model.fingerprint, m_model.adapterPack);
-    l.device = QString::fromStdString(d->engine->device());
-    l.bfloat16 = d->engine->isBfloat16();
-    l.hasAdapters = d->engine->hasAdapters();
+    l.device = QString::fromStdString(d->runner->device());
+    l.bfloat16 = d->runner->isBfloat16();
+    l.hasAdapters = d->runner->hasAdapters();
     l.imageSize = arch.vision.imageSize;
     l.embedDim = arch.embedDim;
     log::info(logCategory, QStringLiteral("model '%1' loaded on %2 (%3)")
@@ -244,9 +244,9 @@ Result<LoadedModel> InferenceService::load()
     return R{l, {}};
 }
 
-model::ModelEngine *InferenceService::engine()
+model::ModelRunner *InferenceService::runner()
 {
-    return d->engine.get();
+    return d->runner.get();
 }
 
 const model::Tokenizer *InferenceService::tokenizer() const
@@ -256,7 +256,7 @@ const model::Tokenizer *InferenceService::tokenizer() const
 
 const model::PreprocessParams *InferenceService::preprocessParams() const
 {
-    return d->engine ? &d->preprocess : nullptr;
+    return d->runner ? &d->preprocess : nullptr;
 }
 
 Result<std::vector<std::vector<float>>> InferenceService::embedImages(const QStringList &paths)
@@ -273,7 +273,7 @@ Result<std::vector<std::vector<float>>> InferenceService::embedImages(const QStr
         if (QString err = d->pixels(part, m_options.scaledDecoding, buffer, ptrs); !err.isEmpty())
             return R::failure(err);
         try {
-            for (auto &f : d->engine->imageFeatures(ptrs))
+            for (auto &f : d->runner->imageFeatures(ptrs))
                 out.value.push_back(std::move(f));
         } catch (const std::exception &e) {
             return R::failure(QStringLiteral("Embedding the images failed: %1").arg(what(e)));
@@ -291,7 +291,7 @@ Result<std::vector<std::vector<float>>> InferenceService::embedTexts(const QStri
         std::vector<std::vector<int64_t>> ids;
         for (const QString &t : texts)
             ids.push_back(d->encode(t, maxTextTokens));
-        return R{d->engine->textFeatures(ids), {}};
+        return R{d->runner->textFeatures(ids), {}};
     } catch (const std::exception &e) {
         return R::failure(QStringLiteral("Embedding the texts failed: %1").arg(what(e)));
     }
@@ -309,7 +309,7 @@ Result<std::vector<float>> InferenceService::embedFrames(const QStringList &path
     if (QString err = d->pixels(paths, m_options.scaledDecoding, buffer, ptrs); !err.isEmpty())
         return R::failure(err);
     try {
-        return R{d->engine->videoFeature(ptrs), {}};
+        return R{d->runner->videoFeature(ptrs), {}};
     } catch (const std::exception &e) {
         return R::failure(QStringLiteral("Embedding the frames failed: %1").arg(what(e)));
     }
@@ -366,7 +366,7 @@ Result<std::vector<float>> InferenceService::embedVideo(const QString &videoPath
     if (!v.ok())
         return R::failure(v.error);
     try {
-        return R{d->engine->videoFeature(framePointers(v.pixels, model::preprocessedSize(d->preprocess))), {}};
+        return R{d->runner->videoFeature(framePointers(v.pixels, model::preprocessedSize(d->preprocess))), {}};
     } catch (const std::exception &e) {
         return R::failure(QStringLiteral("Embedding the video failed: %1").arg(what(e)));
     }

@@ -6,7 +6,7 @@
 //
 // The model loads lazily, on the first call that needs it (load() forces it). An
 // InferenceService is not thread-safe and has no thread affinity: use it from one thread
-// at a time (ModelEngine calls are not reentrant). Nothing throws: every call returns a
+// at a time (ModelRunner calls are not reentrant). Nothing throws: every call returns a
 // Result whose error names the file or text concerned and says what to do.
 //
 // Text handling follows the reference exactly: embedText/itm texts are tokenized as given
@@ -33,7 +33,7 @@
 #include <vector>
 
 namespace unisearch::model {
-class ModelEngine;
+class ModelRunner;
 class Tokenizer;
 struct PreprocessParams;
 } // namespace unisearch::model
@@ -151,8 +151,8 @@ public:
     Result<std::vector<float>> embedVideo(const QString &videoPath, int frames = videoFrames);
 
     // For engine parts that bring their own pixels (the indexer's decode pool): the loaded
-    // engine, tokenizer and preprocessing. Valid after a successful load().
-    model::ModelEngine *engine();
+    // model runner, tokenizer and preprocessing. Valid after a successful load().
+    model::ModelRunner *runner();
     const model::Tokenizer *tokenizer() const;
     const model::PreprocessParams *preprocessParams() const;
 

@@ -4,7 +4,7 @@
 #include "engine/inference.h"
 #include "engine/models.h"
 #include "engine/training.h"
-#include "model/engine.h"
+#include "model/modelrunner.h"
 #include "model/textclean.h"
 #include "model/tokenizer.h"
 
@@ -38,7 +38,7 @@ std::shared_ptr<RetrievalModel> RetrievalModel::fromService(std::unique_ptr<Infe
         setError(error, loaded.error);
         return nullptr;
     }
-    if (!service->engine()->hasRetrieval()) {
+    if (!service->runner()->hasRetrieval()) {
         setError(error, QStringLiteral("the model '%1' has no retrieval heads, so it cannot search; make a "
                                        "retrieval model the active one")
                             .arg(loaded.value.name));
@@ -47,7 +47,7 @@ std::shared_ptr<RetrievalModel> RetrievalModel::fromService(std::unique_ptr<Infe
     std::shared_ptr<RetrievalModel> m(new RetrievalModel);
     m->m_name = loaded.value.name;
     m->m_fingerprint = loaded.value.fingerprint;
-    m->m_engine = service->engine();
+    m->m_runner = service->runner();
     m->m_tokenizer = service->tokenizer();
     m->m_preprocess = *service->preprocessParams();
     m->m_service = std::move(service);
@@ -82,11 +82,11 @@ std::shared_ptr<RetrievalModel> RetrievalModel::loadActive(const catalog::Catalo
     return fromService(std::make_unique<InferenceService>(info, options), error);
 }
 
-std::shared_ptr<RetrievalModel> RetrievalModel::fromEngine(std::unique_ptr<model::ModelEngine> engine,
+std::shared_ptr<RetrievalModel> RetrievalModel::fromRunner(std::unique_ptr<model::ModelRunner> runner,
                                                            const QString &name, const QString &fingerprint,
                                                            QString *error)
 {
-    if (!engine || !engine->hasRetrieval()) {
+    if (!runner || !runner->hasRetrieval()) {
         setError(error, QStringLiteral("the model %1 has no retrieval heads, so it cannot search").arg(name));
         return nullptr;
     }
@@ -103,31 +103,71 @@ std::shared_ptr<RetrievalModel> RetrievalModel::fromEngine(std::unique_ptr<model
         setError(error, QString::fromUtf8(e.what()));
         return nullptr;
     }
-    const model::Architecture &arch = engine->architecture();
+    const model::Architecture &arch = runner->architecture();
     m->m_preprocess.size = arch.vision.imageSize;
     m->m_preprocess.mean = arch.mean;
     m->m_preprocess.std = arch.std;
-    m->m_ownEngine = std::move(engine);
-    m->m_engine = m->m_ownEngine.get();
+    m->m_ownRunner = std::move(runner);
+    m->m_runner = m->m_ownRunner.get();
     m->m_tokenizer = m->m_ownTokenizer.get();
     m->m_name = name;
     m->m_fingerprint = fingerprint;
     return m;
 }
 
+std::shared_ptr<RetrievalModel> RetrievalModel::fromEngine(std::unique_ptr<model::ModelRunner> runner,
+                                                           const QString &name, const QString &fingerprint,
+                                                           QString *error)
+{
+    return fromRunner(std::move(runner), name, fingerprint, error);
+}
+
 QString RetrievalModel::device() const
 {
-    return QString::fromStdString(m_engine->device());
+    return QString::fromStdString(m_runner->device());
 }
 
 int RetrievalModel::imageSize() const
 {
-    return m_engine->imageSize();
+    return m_runner->imageSize();
 }
 
 int RetrievalModel::embedDim() const
 {
-    return m_engine->architecture().embedDim;
+    return m_runner->architecture().embedDim;
+}
+
+std::vector<std::vector<float>> RetrievalModel::imageFeatures(const std::vector<const float *> &pixelsCHW)
+{
+    std::lock_guard<std::mutex> guard(m_mutex);
+    return m_runner->imageFeatures(pixelsCHW);
+}
+
+std::vector<float> RetrievalModel::videoFeature(const std::vector<const float *> &framesCHW)
+{
+    std::lock_guard<std::mutex> guard(m_mutex);
+    return m_runner->videoFeature(framesCHW);
+}
+
+std::vector<std::vector<float>> RetrievalModel::textFeatures(const std::vector<std::vector<int64_t>> &ids)
+{
+    std::lock_guard<std::mutex> guard(m_mutex);
+    return m_runner->textFeatures(ids);
+}
+
+std::vector<std::pair<double, double>> RetrievalModel::itmLogits(const std::vector<const float *> &framesCHW,
+                                                                 const std::vector<std::vector<int64_t>> &ids,
+                                                                 bool frameAware)
+{
+    std::lock_guard<std::mutex> guard(m_mutex);
+    return m_runner->itmLogits(framesCHW, ids, frameAware);
+}
+
+std::vector<std::pair<double, double>> RetrievalModel::itmLogitsImages(const std::vector<const float *> &pixelsCHW,
+                                                                       const std::vector<int64_t> &ids)
+{
+    std::lock_guard<std::mutex> guard(m_mutex);
+    return m_runner->itmLogitsImages(pixelsCHW, ids);
 }
 
 std::vector<int64_t> RetrievalModel::encodeQuery(const QString &text, QString *cleaned) const

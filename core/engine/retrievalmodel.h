@@ -1,15 +1,18 @@
 #pragma once
-// The active retrieval model as the indexer and the search use it: the loaded ModelEngine,
+// The active retrieval model as the indexer and the search use it: the loaded ModelRunner,
 // its tokenizer and image preprocessing, and the fingerprint that keys the catalog's
 // vectors and the FAISS file.
 //
 // The model itself is loaded by the inference service (inference.h: bundle, vocabulary,
 // device, precision); this wrapper adds what the pipeline needs on top: a lock (the
-// indexer's inference thread and a search may share one model; ModelEngine calls are not
-// reentrant) and the query clean-up of search. fromEngine() wraps an engine built in
+// indexer's inference thread and a search may share one model; ModelRunner calls are not
+// reentrant) and the query clean-up of search. fromRunner() wraps a runner built in
 // memory (benchmarks and tests use random or fixture weights without a bundle).
 //
-// Hold lock() around every call to engine().
+// The wrapper takes its lock itself: each forward below (imageFeatures, textFeatures, ...)
+// holds it for the call, and withModel(fn) runs fn on the runner under it, for a caller
+// that needs several calls in one go or one the wrapper does not offer. Calls throw what
+// ModelRunner throws (model::ModelError).
 #include "model/preprocess.h"
 
 #include <QString>
@@ -17,10 +20,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace unisearch::model {
-class ModelEngine;
+class ModelRunner;
 class Tokenizer;
 } // namespace unisearch::model
 
@@ -45,8 +49,14 @@ public:
     // non-empty: that pack instead of the model's active one (a re-embed, training.h).
     static std::shared_ptr<RetrievalModel> loadActive(const catalog::Catalog &catalog, const QString &device,
                                                       QString *error = nullptr, const QString &adapterPack = {});
-    // Wraps an engine that is already loaded. fingerprint keys the vectors.
-    static std::shared_ptr<RetrievalModel> fromEngine(std::unique_ptr<model::ModelEngine> engine,
+    // Wraps a runner that is already loaded. fingerprint keys the vectors.
+    static std::shared_ptr<RetrievalModel> fromRunner(std::unique_ptr<model::ModelRunner> runner,
+                                                      const QString &name, const QString &fingerprint,
+                                                      QString *error = nullptr);
+    // compatibility: callers in app/bench_video.cpp, app/bench_pipeline.cpp,
+    // tests/tst_video_index.cpp, tests/tst_indexjob.cpp still use this name; remove once
+    // they call fromRunner().
+    static std::shared_ptr<RetrievalModel> fromEngine(std::unique_ptr<model::ModelRunner> runner,
                                                       const QString &name, const QString &fingerprint,
                                                       QString *error = nullptr);
 
@@ -61,9 +71,29 @@ public:
     int embedDim() const;
     const model::PreprocessParams &preprocessParams() const { return m_preprocess; }
 
-    // Serialises the model's users (the engine is not reentrant).
+    // The model's forwards (modelrunner.h), each under the lock.
+    std::vector<std::vector<float>> imageFeatures(const std::vector<const float *> &pixelsCHW);
+    std::vector<float> videoFeature(const std::vector<const float *> &framesCHW);
+    std::vector<std::vector<float>> textFeatures(const std::vector<std::vector<int64_t>> &ids);
+    std::vector<std::pair<double, double>> itmLogits(const std::vector<const float *> &framesCHW,
+                                                     const std::vector<std::vector<int64_t>> &ids,
+                                                     bool frameAware = false);
+    std::vector<std::pair<double, double>> itmLogitsImages(const std::vector<const float *> &pixelsCHW,
+                                                           const std::vector<int64_t> &ids);
+    // Runs fn(model::ModelRunner &) under the lock and returns what it returns.
+    template <typename F>
+    auto withModel(F &&fn)
+    {
+        std::lock_guard<std::mutex> guard(m_mutex);
+        return std::forward<F>(fn)(*m_runner);
+    }
+
+    // compatibility: callers in core/engine/search.cpp, core/engine/indexjob.cpp,
+    // core/engine/trainingpreview.cpp and app/bench_pipeline.cpp still take the lock and
+    // reach inside; remove both once they call the locked forwards or withModel().
     std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(m_mutex); }
-    model::ModelEngine &engine() { return *m_engine; }
+    model::ModelRunner &engine() { return *m_runner; }
+
     const model::Tokenizer &tokenizer() const { return *m_tokenizer; }
 
     // Search queries: pre_caption(text, 30 words) then [CLS] … [SEP] truncated to 35 tokens
@@ -74,13 +104,13 @@ private:
     RetrievalModel();
     QString m_name;
     QString m_fingerprint;
-    std::unique_ptr<InferenceService> m_service;         // owns engine and tokenizer, or
-    std::unique_ptr<model::ModelEngine> m_ownEngine;     // fromEngine(): these do
+    std::unique_ptr<InferenceService> m_service;         // owns runner and tokenizer, or
+    std::unique_ptr<model::ModelRunner> m_ownRunner;     // fromRunner(): these do
     std::unique_ptr<model::Tokenizer> m_ownTokenizer;
-    model::ModelEngine *m_engine = nullptr;
+    model::ModelRunner *m_runner = nullptr;
     const model::Tokenizer *m_tokenizer = nullptr;
     model::PreprocessParams m_preprocess;
-    std::mutex m_mutex;
+    std::mutex m_mutex;  // serialises the model's users (the runner is not reentrant)
 };
 
 } // namespace unisearch::engine

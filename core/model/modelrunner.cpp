@@ -1,4 +1,4 @@
-#include "engine.h"
+#include "modelrunner.h"
 
 #include "adapterpack_p.h"
 #include "uniadapter_p.h"
@@ -85,7 +85,7 @@ StateDict readCheckpoint(const std::string &weightsPath)
 
 } // namespace
 
-struct ModelEngine::Private {
+struct ModelRunner::Private {
     Architecture arch;
     UniAdapterModel model{nullptr};
     torch::Device device{torch::kCPU};
@@ -158,14 +158,14 @@ struct ModelEngine::Private {
     }
 };
 
-ModelEngine::ModelEngine(std::unique_ptr<Private> p)
+ModelRunner::ModelRunner(std::unique_ptr<Private> p)
     : d(std::move(p))
 {
 }
 
-ModelEngine::~ModelEngine() = default;
+ModelRunner::~ModelRunner() = default;
 
-std::unique_ptr<ModelEngine> ModelEngine::placed(std::unique_ptr<Private> p, const Options &options)
+std::unique_ptr<ModelRunner> ModelRunner::placed(std::unique_ptr<Private> p, const Options &options)
 {
     const torch::Device device = parseDevice(options.device);
     p->device = device;
@@ -173,10 +173,10 @@ std::unique_ptr<ModelEngine> ModelEngine::placed(std::unique_ptr<Private> p, con
     p->deviceName = device.str();
     p->model->castTo(device, p->dtype);
     p->model->eval();
-    return std::unique_ptr<ModelEngine>(new ModelEngine(std::move(p)));
+    return std::unique_ptr<ModelRunner>(new ModelRunner(std::move(p)));
 }
 
-std::unique_ptr<ModelEngine> ModelEngine::load(const Architecture &architecture, const std::string &weightsPath,
+std::unique_ptr<ModelRunner> ModelRunner::load(const Architecture &architecture, const std::string &weightsPath,
                                                const Options &options, LoadReport *report)
 {
     parseDevice(options.device); // a bad device name fails before anything is read
@@ -210,7 +210,7 @@ std::unique_ptr<ModelEngine> ModelEngine::load(const Architecture &architecture,
     });
 }
 
-std::unique_ptr<ModelEngine> ModelEngine::random(const Architecture &architecture, const Options &options)
+std::unique_ptr<ModelRunner> ModelRunner::random(const Architecture &architecture, const Options &options)
 {
     parseDevice(options.device); // a bad device name fails before anything is read
     if (options.threads > 0)
@@ -224,7 +224,7 @@ std::unique_ptr<ModelEngine> ModelEngine::random(const Architecture &architectur
     });
 }
 
-LoadReport ModelEngine::inspect(const Architecture &architecture, const std::string &weightsPath)
+LoadReport ModelRunner::inspect(const Architecture &architecture, const std::string &weightsPath)
 {
     return guarded("inspecting the checkpoint", [&] {
         StateDict dict = readCheckpoint(weightsPath);
@@ -242,42 +242,42 @@ LoadReport ModelEngine::inspect(const Architecture &architecture, const std::str
     });
 }
 
-int ModelEngine::imageSize() const
+int ModelRunner::imageSize() const
 {
     return d->arch.vision.imageSize;
 }
 
-const Architecture &ModelEngine::architecture() const
+const Architecture &ModelRunner::architecture() const
 {
     return d->arch;
 }
 
-bool ModelEngine::hasAdapters() const
+bool ModelRunner::hasAdapters() const
 {
     return d->model->hasAdapters();
 }
 
-bool ModelEngine::hasVqa() const
+bool ModelRunner::hasVqa() const
 {
     return d->model->heads().vqa;
 }
 
-bool ModelEngine::hasRetrieval() const
+bool ModelRunner::hasRetrieval() const
 {
     return d->model->heads().retrieval;
 }
 
-std::string ModelEngine::device() const
+std::string ModelRunner::device() const
 {
     return d->deviceName;
 }
 
-bool ModelEngine::isBfloat16() const
+bool ModelRunner::isBfloat16() const
 {
     return d->dtype == torch::kBFloat16;
 }
 
-std::vector<std::vector<float>> ModelEngine::imageFeatures(const std::vector<const float *> &pixelsCHW)
+std::vector<std::vector<float>> ModelRunner::imageFeatures(const std::vector<const float *> &pixelsCHW)
 {
     d->requireRetrieval();
     return guarded("embedding images", [&] {
@@ -287,12 +287,12 @@ std::vector<std::vector<float>> ModelEngine::imageFeatures(const std::vector<con
     });
 }
 
-std::vector<std::vector<float>> ModelEngine::frameFeatures(const std::vector<const float *> &framesCHW)
+std::vector<std::vector<float>> ModelRunner::frameFeatures(const std::vector<const float *> &framesCHW)
 {
     return imageFeatures(framesCHW);
 }
 
-std::vector<float> ModelEngine::videoFeature(const std::vector<const float *> &framesCHW)
+std::vector<float> ModelRunner::videoFeature(const std::vector<const float *> &framesCHW)
 {
     d->requireRetrieval();
     return guarded("embedding a video", [&] {
@@ -303,7 +303,7 @@ std::vector<float> ModelEngine::videoFeature(const std::vector<const float *> &f
     });
 }
 
-std::vector<std::vector<float>> ModelEngine::textFeatures(const std::vector<std::vector<int64_t>> &ids)
+std::vector<std::vector<float>> ModelRunner::textFeatures(const std::vector<std::vector<int64_t>> &ids)
 {
     d->requireRetrieval();
     if (ids.empty())
@@ -315,7 +315,7 @@ std::vector<std::vector<float>> ModelEngine::textFeatures(const std::vector<std:
     });
 }
 
-std::vector<std::pair<double, double>> ModelEngine::itmLogits(const std::vector<const float *> &framesCHW,
+std::vector<std::pair<double, double>> ModelRunner::itmLogits(const std::vector<const float *> &framesCHW,
                                                               const std::vector<std::vector<int64_t>> &ids,
                                                               bool frameAware)
 {
@@ -341,7 +341,7 @@ std::vector<std::pair<double, double>> ModelEngine::itmLogits(const std::vector<
     });
 }
 
-std::vector<double> ModelEngine::itmProbability(const std::vector<const float *> &framesCHW,
+std::vector<double> ModelRunner::itmProbability(const std::vector<const float *> &framesCHW,
                                                 const std::vector<std::vector<int64_t>> &ids, bool frameAware)
 {
     std::vector<double> out;
@@ -352,7 +352,7 @@ std::vector<double> ModelEngine::itmProbability(const std::vector<const float *>
     return out;
 }
 
-std::vector<std::pair<double, double>> ModelEngine::itmLogitsImages(const std::vector<const float *> &pixelsCHW,
+std::vector<std::pair<double, double>> ModelRunner::itmLogitsImages(const std::vector<const float *> &pixelsCHW,
                                                                     const std::vector<int64_t> &ids)
 {
     d->requireRetrieval();
@@ -370,7 +370,7 @@ std::vector<std::pair<double, double>> ModelEngine::itmLogitsImages(const std::v
     });
 }
 
-std::vector<ModelEngine::RankedAnswer> ModelEngine::rankAnswers(const std::vector<const float *> &framesCHW,
+std::vector<ModelRunner::RankedAnswer> ModelRunner::rankAnswers(const std::vector<const float *> &framesCHW,
                                                                 const std::vector<int64_t> &questionIds,
                                                                 const std::vector<std::vector<int64_t>> &answerIds,
                                                                 int k)
@@ -400,7 +400,7 @@ std::vector<ModelEngine::RankedAnswer> ModelEngine::rankAnswers(const std::vecto
     });
 }
 
-std::vector<ModelEngine::Hypothesis> ModelEngine::generate(const std::vector<const float *> &framesCHW,
+std::vector<ModelRunner::Hypothesis> ModelRunner::generate(const std::vector<const float *> &framesCHW,
                                                            const std::vector<int64_t> &questionIds,
                                                            const GenerateParams &params)
 {

@@ -1,0 +1,141 @@
+#pragma once
+// ModelRunner: the loaded UniAdapter model on its device, behind a torch-free interface
+// that runs its forwards, for the indexer, the search, VQA and the CLI. One inference
+// thread owns a runner; calls are not reentrant.
+//
+// Inputs: pixels are one preprocessed image in CHW float32 (3 × S × S, normalised, S =
+// imageSize()); token ids are the tokenizer's output, unpadded, `[CLS] ... [SEP]`. The
+// runner swaps the first id for [ENC] (ITM, questions) or [DEC] (answers) itself.
+// Errors: ModelError with a sentence a person can act on; bad input never crashes.
+#include "model/architecture.h"
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace unisearch::model {
+
+struct ModelError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// What loading a checkpoint into the model found. Entries are "name [d0, d1, ...]".
+struct LoadReport {
+    std::vector<std::string> missing;    // model tensors the checkpoint lacks
+    std::vector<std::string> unexpected; // checkpoint tensors the model has no place for
+    std::vector<std::string> ignored;    // training-only / unused entries, with the rule
+    std::vector<std::string> notes;      // e.g. position embeddings interpolated
+    size_t loaded = 0;                   // checkpoint tensors copied into the model
+    bool hasAdapters = false;            // UniAdapter tensors present (else: plain BLIP)
+    bool hasVideoAdapters = false;       // video_key/value_adapter present
+    bool hasRetrieval = false;           // vision_proj, text_proj, itm_head
+    bool hasVqa = false;                 // text_decoder
+    bool ok() const { return missing.empty() && unexpected.empty(); }
+};
+
+struct RunnerOptions {
+    std::string device = "cpu"; // "cpu", "cuda", "cuda:N"
+    bool bfloat16 = false;      // weights cast once to bfloat16; outputs stay float
+    int threads = 0;            // intra-op threads; 0 leaves LibTorch's setting alone
+    // An adapter pack (.safetensors) whose tensors overlay the loaded weights; empty: none.
+    // Whether it fits the base model is the caller's check (adapterpack.h: checkPackFits).
+    std::string adapterPack = {};
+};
+
+struct GenerateParams {
+    int numBeams = 1;           // 1: greedy
+    int maxLength = 10;         // tokens including the leading [DEC]
+    int minLength = 1;          // [SEP] is forbidden before this length
+    double lengthPenalty = 1.0; // scores are sum(log p) / length^lengthPenalty
+};
+
+struct GeneratedAnswer {
+    std::vector<int64_t> ids; // [DEC] first; ends with [SEP] unless maxLength was reached
+    double score = 0.0;       // sum of token log-probabilities / length^lengthPenalty
+};
+
+class ModelRunner
+{
+public:
+    using Options = RunnerOptions;
+    using GenerateParams = model::GenerateParams;
+    using Hypothesis = GeneratedAnswer;
+
+    struct RankedAnswer {
+        int index = -1;              // into the candidate answer list
+        double score = 0.0;          // reference rank_answer score (negated smoothed loss)
+        double firstTokenProb = 0.0; // probability of the answer's first token after [DEC]
+    };
+
+    // Loads weights (.pth or .safetensors). Which heads exist (retrieval, VQA) and whether
+    // adapters are used follows from the checkpoint's tensors. Throws ModelError naming
+    // missing/unexpected tensors or the unreadable file.
+    static std::unique_ptr<ModelRunner> load(const Architecture &architecture, const std::string &weightsPath,
+                                             const Options &options = {}, LoadReport *report = nullptr);
+    // Full model (adapters, retrieval heads and VQA decoder) with random weights: benchmarks.
+    static std::unique_ptr<ModelRunner> random(const Architecture &architecture, const Options &options = {});
+    // Reads a checkpoint and reports how it maps onto the model, without keeping it.
+    static LoadReport inspect(const Architecture &architecture, const std::string &weightsPath);
+
+    ~ModelRunner();
+    ModelRunner(const ModelRunner &) = delete;
+    ModelRunner &operator=(const ModelRunner &) = delete;
+
+    int imageSize() const;
+    // The architecture in use (adapter sizes are 0 when the checkpoint has no adapters).
+    const Architecture &architecture() const;
+    bool hasAdapters() const;
+    bool hasVqa() const;
+    bool hasRetrieval() const;
+    std::string device() const;
+    bool isBfloat16() const;
+
+    // Normalised embedDim features, one per image (a batch runs as one forward).
+    std::vector<std::vector<float>> imageFeatures(const std::vector<const float *> &pixelsCHW);
+    // One video feature: normalize(vision_proj(mean over frames of the CLS tokens)).
+    std::vector<float> videoFeature(const std::vector<const float *> &framesCHW);
+    // Per-frame features of a video (as imageFeatures, batched).
+    std::vector<std::vector<float>> frameFeatures(const std::vector<const float *> &framesCHW);
+    // Normalised text features; the batch is padded to its longest text internally.
+    std::vector<std::vector<float>> textFeatures(const std::vector<std::vector<int64_t>> &ids);
+
+    // Image-text matching of one visual item (an image: one frame; a video: its frames,
+    // whose tokens are concatenated) against several texts. Logits are {no match, match};
+    // frameAware applies frame-aware attention (videos of 2+ frames).
+    std::vector<std::pair<double, double>> itmLogits(const std::vector<const float *> &framesCHW,
+                                                     const std::vector<std::vector<int64_t>> &ids,
+                                                     bool frameAware = false);
+    // softmax(itm logits)[match] per text.
+    std::vector<double> itmProbability(const std::vector<const float *> &framesCHW,
+                                       const std::vector<std::vector<int64_t>> &ids, bool frameAware = false);
+    // One text against several images (a search re-rank), the images in one batch: one
+    // {no match, match} logit pair per image.
+    std::vector<std::pair<double, double>> itmLogitsImages(const std::vector<const float *> &pixelsCHW,
+                                                           const std::vector<int64_t> &ids);
+
+    // VQA by ranking a candidate list (BLIP's rank_answer): the k answers whose first token
+    // is likeliest are scored by the decoder; returned best first.
+    std::vector<RankedAnswer> rankAnswers(const std::vector<const float *> &framesCHW,
+                                          const std::vector<int64_t> &questionIds,
+                                          const std::vector<std::vector<int64_t>> &answerIds, int k = 128);
+    // VQA by generation: greedy (numBeams 1) or beam search; hypotheses best first.
+    std::vector<Hypothesis> generate(const std::vector<const float *> &framesCHW,
+                                     const std::vector<int64_t> &questionIds, const GenerateParams &params = {});
+
+private:
+    struct Private;
+    explicit ModelRunner(std::unique_ptr<Private> d);
+    // Moves the built model to options' device and precision, in inference mode.
+    static std::unique_ptr<ModelRunner> placed(std::unique_ptr<Private> p, const Options &options);
+    std::unique_ptr<Private> d;
+};
+
+// compatibility: remove once callers are switched (the old names, from when this class was
+// model::ModelEngine in model/engine.h).
+using ModelEngine = ModelRunner;
+using EngineOptions = RunnerOptions;
+
+} // namespace unisearch::model
