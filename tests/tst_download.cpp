@@ -1,11 +1,12 @@
-// Downloading a model from the catalogue (engine/download.h) against a local HTTP server
+// Downloading a model from the catalogue (engine/modeldownload.h) against a local HTTP server
 // started by the test (support/httpserver.h) that serves the fixture checkpoint: checksum
 // match and mismatch, an interrupted transfer resumed with Range, a server that ignores
 // Range, a cancelled download resumed, 404, a full disk, a body longer than promised (or
 // than the maximum, when nobody promises a size), names that would leave the download
 // folder; and the shipped catalogue.
-#include "engine/download.h"
 #include "engine/engine.h"
+#include "engine/modelcatalogue.h"
+#include "engine/modeldownload.h"
 #include "support/fixtures.h"
 #include "support/httpserver.h"
 
@@ -132,13 +133,15 @@ engine::CatalogueEntry TestDownload::entry(const QString &path, const QString &s
 bool TestDownload::run(ModelDownload &job)
 {
     QSignalSpy finished(&job, &ModelDownload::finished);
+    QSignalSpy failed(&job, &ModelDownload::failed);
     if (!job.start())
         return false;
-    if (!finished.wait(60'000)) {
+    if (!QTest::qWaitFor([&] { return !finished.isEmpty() || !failed.isEmpty(); }, 60'000)) {
         qWarning("the download did not finish");
         return false;
     }
-    const bool ok = finished.count() == 1 && finished.at(0).at(0).toBool();
+    const bool ok = finished.count() == 1 && failed.isEmpty()
+                    && finished.at(0).at(0).value<ModelDownload::Result>().ok;
     if (!ok)
         qInfo("the download ended with: %s", qPrintable(job.errorString()));
     return ok;
@@ -178,7 +181,7 @@ void TestDownload::checksumMatchImportsTheModel()
     // The catalogue's architecture was used, not the shape-inferred one (64 per head).
     QCOMPARE(m->architecture.value(QStringLiteral("vision")).toObject().value(QStringLiteral("heads")).toInt(),
              m_architecture.value(QStringLiteral("vision")).toObject().value(QStringLiteral("heads")).toInt());
-    QVERIFY(job.result() && job.result()->activated);
+    QVERIFY(job.result().imported && job.result().imported->activated);
 
     QCOMPARE(m_server->requests().size(), 2);
     QCOMPARE(m_server->requests().at(0).status, 302);
@@ -267,10 +270,10 @@ void TestDownload::cancelKeepsThePartForAResume()
     QVERIFY(job.start());
     QTRY_COMPARE_WITH_TIMEOUT(job.progress().received, stall, 30'000);
     QVERIFY(job.isRunning());
-    job.cancel();
+    job.requestInterruption();
     QCOMPARE(job.state(), ModelDownload::State::Cancelled);
     QCOMPARE(finished.count(), 1);
-    QCOMPARE(finished.at(0).at(0).toBool(), false);
+    QCOMPARE(finished.at(0).at(0).value<ModelDownload::Result>().ok, false);
     QCOMPARE(job.partialSize(), stall);
     QCOMPARE(modelNames(), QStringList());
 
@@ -287,7 +290,7 @@ void TestDownload::wholePartIsCheckedWithoutFetchingAgain()
     ModelDownload job(m_engine.get(), params(entry(fixturePath, m_sha)));
     connect(&job, &ModelDownload::stateChanged, &job, [&job](ModelDownload::State s) {
         if (s == ModelDownload::State::Verifying)
-            job.cancel();
+            job.requestInterruption();
     });
     QVERIFY(!run(job));
     QCOMPARE(job.state(), ModelDownload::State::Cancelled);
@@ -329,7 +332,7 @@ void TestDownload::writeErrorIsAClearError()
 
 namespace {
 
-// The largest `received` any progressChanged of the spy reported.
+// The largest `received` any progressUpdated of the spy reported.
 qint64 mostReceived(const QSignalSpy &progress)
 {
     qint64 most = 0;
@@ -367,7 +370,7 @@ void TestDownload::unsizedBodyStopsAtItsLimit()
         p.maxBytes = maxBytes;
     QVERIFY(p.maxBytes > 0);  // the default is finite too
     ModelDownload job(m_engine.get(), p);
-    QSignalSpy progress(&job, &ModelDownload::progressChanged);
+    QSignalSpy progress(&job, &ModelDownload::progressUpdated);
     QVERIFY(!run(job));
     QCOMPARE(job.state(), ModelDownload::State::Failed);
     QVERIFY2(job.errorString().contains(expected) && job.errorString().contains(QStringLiteral("partial file deleted")),
@@ -404,7 +407,7 @@ void TestDownload::catalogueNamesStayInTheDownloadFolder()
     const QString outside = m_tmp->filePath(QStringLiteral("escaped.part"));
     const QString nested = QDir(downloadsDir()).filePath(QStringLiteral("sub/escaped.part"));
     const bool leaked = QFileInfo::exists(outside) || QFileInfo::exists(nested);
-    job.cancel();
+    job.requestInterruption();
     QVERIFY2(!leaked, "a part file was written outside the download folder");
     QVERIFY(!started);
     QVERIFY2(job.errorString().contains(QStringLiteral("cannot be a model's name")), qPrintable(job.errorString()));

@@ -4,8 +4,9 @@
 #include "ui/modelimporter.h"
 
 #include "engine/computesupport.h"
-#include "engine/download.h"
 #include "engine/engine.h"
+#include "engine/modelcatalogue.h"
+#include "engine/modeldownload.h"
 #include "engine/models.h"
 #include "util/settings.h"
 
@@ -311,9 +312,11 @@ QWidget *ModelManagerDialog::createDownloadBox()
             params.entry = e;
             auto *job = new ModelDownload(m_engine, params, this);
             m_downloads.insert(e.name, job);
-            connect(job, &ModelDownload::progressChanged, this, &ModelManagerDialog::onDownloadProgress);
+            connect(job, &ModelDownload::progressUpdated, this, &ModelManagerDialog::onDownloadProgress);
             connect(job, &ModelDownload::stateChanged, this, &ModelManagerDialog::onDownloadProgress);
-            connect(job, &ModelDownload::finished, this, [this, job](bool ok) { onDownloadFinished(job, ok); });
+            connect(job, &ModelDownload::finished, this,
+                    [this, job](const engine::DownloadResult &result) { onDownloadFinished(job, result.ok); });
+            connect(job, &ModelDownload::failed, this, [this, job] { onDownloadFinished(job, false); });
         }
         if (m_catalogue->topLevelItemCount() > 0)
             m_catalogue->setCurrentItem(m_catalogue->topLevelItem(0));
@@ -372,7 +375,7 @@ void ModelManagerDialog::downloadSelected()
 void ModelManagerDialog::cancelDownload()
 {
     if (m_running)
-        m_running->cancel();
+        m_running->requestInterruption();
 }
 
 void ModelManagerDialog::discardSelected()
@@ -426,7 +429,7 @@ void ModelManagerDialog::onDownloadFinished(ModelDownload *job, bool ok)
     const QString name = job->entry().name;
     QString message;
     if (ok) {
-        const engine::ImportedModel &m = *job->result();
+        const engine::ImportedModel m = *job->result().imported;
         message = m.model.active ? tr("Downloaded '%1'; it is now the model in use for %2.").arg(name, taskText(m.model.task))
                                  : tr("Downloaded '%1'; the model in use stays the same.").arg(name);
     } else {

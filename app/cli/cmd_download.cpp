@@ -3,8 +3,9 @@
 #include "cli/cli.h"
 #include "cli/modelcommon.h"
 
-#include "engine/download.h"
 #include "engine/engine.h"
+#include "engine/modelcatalogue.h"
+#include "engine/modeldownload.h"
 
 #include <QEventLoop>
 #include <QJsonArray>
@@ -83,7 +84,7 @@ int cmdModelDownload(Context &ctx)
     params.progressIntervalMs = 1000;
     engine::ModelDownload job(engine, params);
     const bool terminal = isatty(STDERR_FILENO);
-    QObject::connect(&job, &engine::ModelDownload::progressChanged, &job,
+    QObject::connect(&job, &engine::ModelDownload::progressUpdated, &job,
                      [terminal](const engine::ModelDownload::Progress &p) {
                          if (!terminal)
                              return;
@@ -107,6 +108,7 @@ int cmdModelDownload(Context &ctx)
                      });
     QEventLoop loop;
     QObject::connect(&job, &engine::ModelDownload::finished, &loop, &QEventLoop::quit);
+    QObject::connect(&job, &engine::ModelDownload::failed, &loop, &QEventLoop::quit);
     const qint64 part = job.partialSize();
     if (!job.start())
         return Context::fail(job.errorString());
@@ -117,7 +119,7 @@ int cmdModelDownload(Context &ctx)
     if (job.state() != engine::ModelDownload::State::Finished)
         return Context::fail(job.errorString());
 
-    const engine::ModelInfo &m = job.result()->model;
+    const engine::ModelInfo m = job.result().imported->model;
     if (parser.isSet(json)) {
         Context::out(QString::fromUtf8(QJsonDocument(m.toJson()).toJson()));
         return ExitCode::Ok;

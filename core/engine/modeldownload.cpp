@@ -1,16 +1,13 @@
-// The model catalogue and the download job (see download.h).
-#include "engine/download.h"
+// The download job (see modeldownload.h).
+#include "engine/modeldownload.h"
 
 #include "engine/engine.h"
-#include "media/filepath.h"
 #include "util/log.h"
 
-#include <QCoreApplication>
 #include <QCryptographicHash>
 #include <QDir>
 #include <QFileInfo>
 #include <QFutureWatcher>
-#include <QJsonArray>
 #include <QJsonDocument>
 #include <QLocale>
 #include <QNetworkAccessManager>
@@ -18,7 +15,6 @@
 #include <QNetworkRequest>
 #include <QRegularExpression>
 #include <QSaveFile>
-#include <QStandardPaths>
 #include <QStorageInfo>
 #include <QtConcurrent/QtConcurrentRun>
 
@@ -29,7 +25,6 @@ namespace unisearch::engine {
 namespace {
 
 const QString logCategory = QStringLiteral("download");
-const QString catalogueFile = QStringLiteral("catalogue.json");
 
 QString native(const QString &path)
 {
@@ -74,121 +69,7 @@ QString downloadedFileName(const CatalogueEntry &entry)
     return file;
 }
 
-// A name from the catalogue file as a message shows it: escaped and at most 60 characters.
-QString quotedName(const QString &name)
-{
-    constexpr qsizetype shown = 60;
-    return media::displayPath(name.left(shown)) + (name.size() > shown ? QStringLiteral("…") : QString());
-}
-
 } // namespace
-
-// --- The catalogue -------------------------------------------------------------------
-
-QString catalogueNameProblem(const QString &name)
-{
-    if (name.isEmpty())
-        return QStringLiteral("it is empty");
-    if (name.size() > 100)
-        return QStringLiteral("it is longer than 100 characters");
-    if (name.startsWith(QLatin1Char('.')))  // also "." and ".."
-        return QStringLiteral("it starts with a dot");
-    for (const QChar c : name) {
-        if (c == QLatin1Char('/') || c == QLatin1Char('\\'))
-            return QStringLiteral("it contains a path separator");
-        if (c.unicode() < 0x20 || c.unicode() == 0x7F)
-            return QStringLiteral("it contains a control character");
-    }
-    return {};
-}
-
-QString ModelCatalogue::defaultPath()
-{
-    const QString env = qEnvironmentVariable("UNISEARCH_MODEL_CATALOGUE");
-    if (!env.isEmpty())
-        return QFileInfo(env).isFile() ? QFileInfo(env).absoluteFilePath() : QString();
-    QStringList candidates;
-    // Installed (bin/../share) and AppImage layouts, as for the vocabulary.
-    if (QCoreApplication::instance())
-        candidates << QDir(QCoreApplication::applicationDirPath())
-                          .filePath(QStringLiteral("../share/unisearch/models/") + catalogueFile);
-    const QString located = QStandardPaths::locate(QStandardPaths::GenericDataLocation,
-                                                   QStringLiteral("unisearch/models/") + catalogueFile);
-    if (!located.isEmpty())
-        candidates << located;
-#ifdef UNISEARCH_RESOURCES_DIR
-    candidates << QStringLiteral(UNISEARCH_RESOURCES_DIR "/models/") + catalogueFile;
-#endif
-    for (const QString &c : candidates)
-        if (QFileInfo(c).isFile())
-            return QDir::cleanPath(QFileInfo(c).absoluteFilePath());
-    return {};
-}
-
-std::optional<ModelCatalogue> ModelCatalogue::load(const QString &path, QString *error)
-{
-    auto failure = [&](const QString &message) -> std::optional<ModelCatalogue> {
-        if (error)
-            *error = message;
-        log::warning(logCategory, message);
-        return std::nullopt;
-    };
-    const QString file = path.isEmpty() ? defaultPath() : path;
-    if (file.isEmpty())
-        return failure(qEnvironmentVariableIsSet("UNISEARCH_MODEL_CATALOGUE")
-                           ? QStringLiteral("The model catalogue named by UNISEARCH_MODEL_CATALOGUE (%1) does not exist.")
-                                 .arg(native(qEnvironmentVariable("UNISEARCH_MODEL_CATALOGUE")))
-                           : QStringLiteral("The model catalogue (%1) was not found; reinstall Unisearch or point "
-                                            "UNISEARCH_MODEL_CATALOGUE at the file.")
-                                 .arg(catalogueFile));
-    QFile f(file);
-    if (!f.open(QIODevice::ReadOnly))
-        return failure(QStringLiteral("Cannot read the model catalogue %1: %2").arg(native(file), f.errorString()));
-    QJsonParseError parseError;
-    const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &parseError);
-    if (parseError.error != QJsonParseError::NoError || !doc.isObject())
-        return failure(QStringLiteral("The model catalogue %1 is not valid JSON: %2")
-                           .arg(native(file), parseError.errorString()));
-    ModelCatalogue out;
-    const QJsonArray models = doc.object().value(QStringLiteral("models")).toArray();
-    for (const QJsonValue &v : models) {
-        const QJsonObject o = v.toObject();
-        CatalogueEntry e;
-        e.name = o.value(QStringLiteral("name")).toString();
-        e.title = o.value(QStringLiteral("title")).toString(e.name);
-        e.task = o.value(QStringLiteral("task")).toString();
-        e.url = QUrl(o.value(QStringLiteral("url")).toString());
-        e.sha256 = o.value(QStringLiteral("sha256")).toString().trimmed().toLower();
-        e.size = o.value(QStringLiteral("size")).isDouble() ? qint64(o.value(QStringLiteral("size")).toDouble())
-                                                            : -1;
-        e.architecture = o.value(QStringLiteral("architecture")).toObject();
-        e.architectureHint = o.value(QStringLiteral("architectureHint")).toString();
-        e.licence = o.value(QStringLiteral("licence")).toString();
-        e.source = o.value(QStringLiteral("source")).toString();
-        if (const QString problem = catalogueNameProblem(e.name); !problem.isEmpty() && !e.name.isEmpty())
-            return failure(QStringLiteral("The model catalogue %1 has an entry named '%2', which cannot be a model's "
-                                          "name: %3 (a name is a plain file name).")
-                               .arg(native(file), quotedName(e.name), problem));
-        static const QRegularExpression hex(QStringLiteral("^[0-9a-f]{64}$"));
-        if (e.name.isEmpty() || !e.url.isValid() || e.url.scheme().isEmpty()
-            || (e.task != retrievalTask && e.task != vqaTask) || (!e.sha256.isEmpty() && !hex.match(e.sha256).hasMatch()))
-            return failure(QStringLiteral("The model catalogue %1 has an invalid entry '%2' (it needs a name, a "
-                                          "URL, the task retrieval or vqa, and a sha256 of 64 hex digits or null).")
-                               .arg(native(file), quotedName(e.name)));
-        out.models.append(e);
-    }
-    return out;
-}
-
-std::optional<CatalogueEntry> ModelCatalogue::find(const QString &name) const
-{
-    for (const CatalogueEntry &e : models)
-        if (e.name == name)
-            return e;
-    return std::nullopt;
-}
-
-// --- The download job ----------------------------------------------------------------
 
 // What the worker thread gets and gives back.
 struct ModelDownload::Work {
@@ -300,7 +181,7 @@ bool ModelDownload::start()
         return false;
     }
     m_error.clear();
-    m_result.reset();
+    m_result = Result{};
     m_progress = Progress{};
     m_restarted = false;
     const CatalogueEntry &entry = m_params.entry;
@@ -314,7 +195,7 @@ bool ModelDownload::start()
     // before it names any file.
     if (const QString problem = catalogueNameProblem(entry.name); !problem.isEmpty())
         return refuse(QStringLiteral("'%1' cannot be a model's name: %2 (a name is a plain file name).")
-                          .arg(quotedName(entry.name), problem));
+                          .arg(quotedCatalogueName(entry.name), problem));
     if (!m_engine->isOpen())
         return refuse(QStringLiteral("The library is not open: %1").arg(m_engine->errorString()));
     for (const ModelInfo &m : m_engine->models())
@@ -385,7 +266,7 @@ void ModelDownload::sendRequest(qint64 from)
     m_reply = reply;
     connect(reply, &QNetworkReply::readyRead, this, &ModelDownload::onReadyRead);
     connect(reply, &QNetworkReply::finished, this, &ModelDownload::onReplyFinished);
-    emit progressChanged(m_progress);
+    emit progressUpdated(m_progress);
 }
 
 // Called when the final response's body starts (redirects have been followed): decides
@@ -532,7 +413,7 @@ void ModelDownload::updateRate(bool force)
                                 : -1;
     if (force || m_emitClock.elapsed() >= m_params.progressIntervalMs) {
         m_emitClock.restart();
-        emit progressChanged(m_progress);
+        emit progressUpdated(m_progress);
     }
 }
 
@@ -758,13 +639,14 @@ void ModelDownload::onWorkerFinished()
         return;
     }
     removeFiles();  // the bundle holds the weights now
-    m_result = std::move(work->imported);
+    m_result.ok = true;
+    m_result.imported = std::move(work->imported);
     log::info(logCategory, QStringLiteral("downloaded and imported %1 (%2)").arg(entry.name, entry.url.toString()));
     setState(State::Finished);
-    emit finished(true);
+    emit finished(m_result);
 }
 
-void ModelDownload::cancel()
+void ModelDownload::requestInterruption()
 {
     if (!isRunning())
         return;
@@ -782,7 +664,9 @@ void ModelDownload::cancel()
         m_work->cancelled = true;  // the worker stops between steps; the rest is undone at its end
     }
     log::info(logCategory, m_error);
-    emit finished(false);
+    m_result.cancelled = true;
+    m_result.error = m_error;
+    emit finished(m_result);
 }
 
 void ModelDownload::fail(const QString &message, bool removePartial)
@@ -803,8 +687,9 @@ void ModelDownload::fail(const QString &message, bool removePartial)
         QFile::remove(partPath());
         QFile::remove(metaPath());
     }
+    m_result.error = message;
     setState(State::Failed);
-    emit finished(false);
+    emit failed(message);
 }
 
 } // namespace unisearch::engine
