@@ -1,39 +1,18 @@
-#include "engine/catalogreader_p.h"
+#include "catalog/reader.h"
 
 #include "catalog/database_p.h"
+#include "catalog/rows_p.h"
 
 #include <QDir>
 
 #include <algorithm>
 
-namespace unisearch::engine::detail {
+namespace unisearch::catalog {
 
-using catalog::detail::Database;
-using catalog::detail::Statement;
+using detail::Database;
+using detail::Statement;
 
 namespace {
-
-// Item columns in the order readItem() expects (the same as the catalog's own).
-constexpr const char *itemColumns =
-    "id, root_id, path, type, size, mtime_ms, content_hash, width, height, duration_s, status, error";
-
-catalog::Item readItem(const Statement &s)
-{
-    catalog::Item it;
-    it.id = s.int64(0);
-    it.rootId = s.optionalInt64(1);
-    it.path = s.text(2);
-    it.type = catalog::itemTypeFromString(s.text(3)).value_or(catalog::ItemType::Image);
-    it.size = s.int64(4);
-    it.mtimeMs = s.int64(5);
-    it.contentHash = s.isNull(6) ? QString() : s.text(6);
-    it.width = static_cast<int>(s.int64(7));
-    it.height = static_cast<int>(s.int64(8));
-    it.durationS = s.real(9);
-    it.status = catalog::itemStatusFromString(s.text(10)).value_or(catalog::ItemStatus::Pending);
-    it.error = s.isNull(11) ? QString() : s.text(11);
-    return it;
-}
 
 // The smallest string greater than every path below dir: dir + '0' ('0' follows '/').
 QString upperBoundBelow(const QString &dir)
@@ -51,20 +30,20 @@ QString withSlash(const QString &dir)
 
 } // namespace
 
-struct CatalogReader::Private {
+struct Reader::Private {
     Database db;
 };
 
-CatalogReader::CatalogReader(const QString &dataDir) : d(std::make_unique<Private>())
+Reader::Reader(const QString &dataDir) : d(std::make_unique<Private>())
 {
-    d->db = Database::open(QDir(dataDir).filePath(QString::fromLatin1(catalog::Catalog::fileName)), false);
+    d->db = Database::open(QDir(dataDir).filePath(QString::fromLatin1(Catalog::fileName)), false);
     d->db.setBusyTimeout(5000);
     d->db.exec("PRAGMA query_only = ON");
 }
 
-CatalogReader::~CatalogReader() = default;
+Reader::~Reader() = default;
 
-std::unordered_map<std::int64_t, SegmentInfo> CatalogReader::segments(std::span<const std::int64_t> ids)
+std::unordered_map<std::int64_t, SegmentInfo> Reader::segments(std::span<const std::int64_t> ids)
 {
     std::unordered_map<std::int64_t, SegmentInfo> out;
     // Chunks of literal ids (integers only, so no injection): one statement per chunk
@@ -89,8 +68,8 @@ std::unordered_map<std::int64_t, SegmentInfo> CatalogReader::segments(std::span<
             info.startMs = s.int64(2);
             info.endMs = s.int64(3);
             info.path = s.text(4);
-            info.type = catalog::itemTypeFromString(s.text(5)).value_or(catalog::ItemType::Image);
-            info.status = catalog::itemStatusFromString(s.text(6)).value_or(catalog::ItemStatus::Pending);
+            info.type = itemTypeFromString(s.text(5)).value_or(ItemType::Image);
+            info.status = itemStatusFromString(s.text(6)).value_or(ItemStatus::Pending);
             info.mtimeMs = s.int64(7);
             info.width = static_cast<int>(s.int64(8));
             info.height = static_cast<int>(s.int64(9));
@@ -101,7 +80,7 @@ std::unordered_map<std::int64_t, SegmentInfo> CatalogReader::segments(std::span<
     return out;
 }
 
-std::vector<std::int64_t> CatalogReader::segmentIds(const SegmentFilter &filter)
+std::vector<std::int64_t> Reader::segmentIds(const SegmentFilter &filter)
 {
     std::string sql = "SELECT s.id FROM segments s JOIN items i ON i.id = s.item_id WHERE 1";
     if (filter.type)
@@ -119,7 +98,7 @@ std::vector<std::int64_t> CatalogReader::segmentIds(const SegmentFilter &filter)
     Statement s = d->db.prepare(sql);
     int n = 0;
     if (filter.type)
-        s.bind(++n, catalog::toString(*filter.type));
+        s.bind(++n, toString(*filter.type));
     if (filter.fromMs)
         s.bind(++n, *filter.fromMs);
     if (filter.toMs)
@@ -137,38 +116,26 @@ std::vector<std::int64_t> CatalogReader::segmentIds(const SegmentFilter &filter)
     return out;
 }
 
-QList<catalog::Item> CatalogReader::itemsUnder(const QString &dir)
+QList<Item> Reader::itemsUnder(const QString &dir)
 {
     const QString clean = QDir::cleanPath(dir);
-    Statement s = d->db.prepare(std::string("SELECT ") + itemColumns
+    Statement s = d->db.prepare(std::string("SELECT ") + detail::itemColumns
                                     + " FROM items WHERE path = ? OR (path >= ? AND path < ?) ORDER BY path",
                                 clean, withSlash(clean), upperBoundBelow(clean));
-    QList<catalog::Item> out;
-    while (s.step())
-        out.append(readItem(s));
-    return out;
+    return detail::readItems(s);
 }
 
-std::optional<catalog::Item> CatalogReader::itemByPath(const QString &path)
+std::optional<Item> Reader::itemByPath(const QString &path)
 {
-    Statement s = d->db.prepare(std::string("SELECT ") + itemColumns + " FROM items WHERE path = ?",
-                                QDir::cleanPath(path));
-    if (!s.step())
-        return std::nullopt;
-    return readItem(s);
+    return detail::selectItemByPath(d->db, QDir::cleanPath(path));
 }
 
-QList<catalog::Segment> CatalogReader::segmentsOfItem(std::int64_t itemId)
+QList<Segment> Reader::segmentsOfItem(std::int64_t itemId)
 {
-    Statement s = d->db.prepare(
-        "SELECT id, item_id, start_ms, end_ms FROM segments WHERE item_id = ? ORDER BY start_ms, end_ms", itemId);
-    QList<catalog::Segment> out;
-    while (s.step())
-        out.append(catalog::Segment{s.int64(0), s.int64(1), s.int64(2), s.int64(3)});
-    return out;
+    return detail::selectSegmentsOfItem(d->db, itemId);
 }
 
-std::vector<std::int64_t> CatalogReader::segmentIdsOfItem(std::int64_t itemId)
+std::vector<std::int64_t> Reader::segmentIdsOfItem(std::int64_t itemId)
 {
     Statement s = d->db.prepare("SELECT id FROM segments WHERE item_id = ? ORDER BY id", itemId);
     std::vector<std::int64_t> out;
@@ -177,7 +144,7 @@ std::vector<std::int64_t> CatalogReader::segmentIdsOfItem(std::int64_t itemId)
     return out;
 }
 
-std::vector<std::int64_t> CatalogReader::indexedItemsWithoutVector(const QString &modelFingerprint)
+std::vector<std::int64_t> Reader::indexedItemsWithoutVector(const QString &modelFingerprint)
 {
     Statement s = d->db.prepare(
         "SELECT i.id FROM items i WHERE i.status = 'indexed' AND NOT EXISTS ("
@@ -190,20 +157,20 @@ std::vector<std::int64_t> CatalogReader::indexedItemsWithoutVector(const QString
     return out;
 }
 
-std::int64_t CatalogReader::vectorCount(const QString &modelFingerprint)
+std::int64_t Reader::vectorCount(const QString &modelFingerprint)
 {
     return d->db.queryInt("SELECT count(*) FROM vectors WHERE model = ?", modelFingerprint);
 }
 
-std::int64_t CatalogReader::countItems(catalog::ItemType type, catalog::ItemStatus status)
+std::int64_t Reader::countItems(ItemType type, ItemStatus status)
 {
-    return d->db.queryInt("SELECT count(*) FROM items WHERE type = ? AND status = ?", catalog::toString(type),
-                          catalog::toString(status));
+    return d->db.queryInt("SELECT count(*) FROM items WHERE type = ? AND status = ?", toString(type),
+                          toString(status));
 }
 
-std::int64_t CatalogReader::lastJobId(const QString &kind)
+std::int64_t Reader::lastJobId(const QString &kind)
 {
     return d->db.queryInt("SELECT max(id) FROM jobs WHERE kind = ?", kind);
 }
 
-} // namespace unisearch::engine::detail
+} // namespace unisearch::catalog
