@@ -1,6 +1,7 @@
 // Image input side: QImage → RgbImage (PIL's convert("RGB")) → PIL-style bicubic resize →
 // ToTensor → Normalize, against the reference pixels of the preprocess and
 // retrieval-image fixtures.
+#include "engine/modelimage.h"
 #include "media/imageconvert.h"
 #include "model/preprocess.h"
 #include "support/fixtures.h"
@@ -125,7 +126,7 @@ void TestPreprocess::fixtureCases()
         QVERIFY(translucent > 0);
     }
 
-    const RgbImage rgb = media::toRgbImage(image);
+    const RgbImage rgb = engine::toModelImage(image);
     QCOMPARE(rgb.width, width);
     QCOMPARE(rgb.height, height);
     const std::vector<float> pixels = model::preprocess(rgb, m_params);
@@ -153,7 +154,7 @@ void TestPreprocess::retrievalImagePixels()
     std::vector<bool> needsResize;
     for (const auto &name : retrieval.at("images")) {
         const QImage image = loadPng(dir + QLatin1Char('/') + QString::fromStdString(name.get<std::string>()));
-        images.push_back(media::toRgbImage(image));
+        images.push_back(engine::toModelImage(image));
         needsResize.push_back(image.width() != params.size || image.height() != params.size);
     }
     const test::Npy expected = test::readNpy(dir + QStringLiteral("/pixels.npy"));
@@ -183,7 +184,7 @@ void TestPreprocess::alphaIsDropped()
     QImage image(2, 1, QImage::Format_ARGB32);
     image.setPixel(0, 0, qRgba(10, 20, 30, 0));
     image.setPixel(1, 0, qRgba(200, 100, 50, 128));
-    const RgbImage rgb = media::toRgbImage(image);
+    const media::RgbImage rgb = media::toRgbImage(image);
     QCOMPARE(rgb.width, 2);
     QCOMPARE(rgb.height, 1);
     QCOMPARE(rgb.rgb, (std::vector<uint8_t>{10, 20, 30, 200, 100, 50}));
@@ -199,7 +200,7 @@ void TestPreprocess::greyAndPaletteExpand()
     for (int y = 0; y < 2; ++y)
         for (int x = 0; x < 3; ++x)
             grey.scanLine(y)[x] = uchar(y * 100 + x * 7);
-    const RgbImage g = media::toRgbImage(grey);
+    const media::RgbImage g = media::toRgbImage(grey);
     QCOMPARE(g.rgb.size(), size_t(18));
     for (int y = 0; y < 2; ++y)
         for (int x = 0; x < 3; ++x)

@@ -6,9 +6,9 @@
 
 namespace unisearch::media {
 
-model::RgbImage toRgbImage(const QImage &image)
+RgbImage toRgbImage(const QImage &image)
 {
-    model::RgbImage out;
+    RgbImage out;
     if (image.isNull())
         return out;
     const int w = image.width();
@@ -74,7 +74,7 @@ model::RgbImage toRgbImage(const QImage &image)
     // conversion to an unpremultiplied 8-bit format, which never composites alpha away.
     const QImage converted = image.convertToFormat(QImage::Format_RGBA8888);
     if (converted.isNull())
-        return model::RgbImage{};
+        return RgbImage{};
     return toRgbImage(converted);
 }
 

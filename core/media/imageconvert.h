@@ -1,12 +1,34 @@
 #pragma once
-// QImage → the model's RgbImage, with the semantics of PIL's Image.convert("RGB") that
+// QImage → tightly packed RGB888, with the semantics of PIL's Image.convert("RGB") that
 // the reference preprocessing starts from: grey replicated to three channels, palettes
-// expanded, alpha dropped (not composited onto any background).
-#include "model/preprocess.h"
+// expanded, alpha dropped (not composited onto any background). Media's own type: the
+// engine hands it to the model as model::RgbImage (engine/modelimage.h).
+#include <type_traits>
+#include <cstdint>
+#include <utility>
+#include <vector>
 
 class QImage;
 
 namespace unisearch::media {
+
+// Tightly packed RGB888 rows, top to bottom: rgb.size() == width * height * 3.
+struct RgbImage {
+    int width = 0;
+    int height = 0;
+    std::vector<uint8_t> rgb;
+
+    // compatibility: lets engine code that still writes `model::RgbImage x =
+    // media::toRgbImage(...)` compile (any aggregate of width, height, rgb). Remove once
+    // those call sites use engine::toModelImage (engine/modelimage.h).
+    // (SFINAE rather than a requires-clause: moc cannot parse <concepts>.)
+    template <typename T, typename = std::enable_if_t<std::is_aggregate_v<T>>,
+              typename = decltype(T{0, 0, std::vector<uint8_t>()})>
+    operator T() const & { return T{width, height, rgb}; }
+    template <typename T, typename = std::enable_if_t<std::is_aggregate_v<T>>,
+              typename = decltype(T{0, 0, std::vector<uint8_t>()})>
+    operator T() && { return T{width, height, std::move(rgb)}; }
+};
 
 // Returns an empty RgbImage (0×0) for a null QImage.
 // Formats that store RGB unpremultiplied (RGB32, ARGB32, RGBA8888, RGB888, Indexed8,
@@ -14,6 +36,6 @@ namespace unisearch::media {
 // the colour of transparent pixels; they are unpremultiplied as well as Qt can. 16-bit
 // formats are rounded to 8 bits by Qt (PIL keeps the high byte of 16-bit RGB PNGs, so a
 // value may differ by one).
-model::RgbImage toRgbImage(const QImage &image);
+RgbImage toRgbImage(const QImage &image);
 
 } // namespace unisearch::media
