@@ -15,11 +15,11 @@
 #include "engine/engine.h"
 #include "engine/indexjob.h"
 #include "engine/inference.h"
+#include "engine/librarywatcher.h"
 #include "engine/lock.h"
 #include "engine/retrievalmodel.h"
 #include "engine/training.h"
 #include "media/filepath.h"
-#include "media/filewatcher.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -33,6 +33,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -259,6 +260,74 @@ int continuePendingReembed(engine::Engine &engine, int batchSize, const QString 
     return ExitCode::Ok;
 }
 
+// The command's paths, checked before anything is opened: a typo should not cost loading
+// the model. Ok, or the exit code of the message printed.
+int checkPaths(const QStringList &arguments, QStringList *paths, QStringList *folders)
+{
+    for (const QString &arg : arguments) {
+        const QString absolute = QDir::cleanPath(QFileInfo(arg).absoluteFilePath());
+        const media::FileStatus st = media::fileStatus(absolute);
+        if (st.type == media::FileType::Missing)
+            return Context::fail(QStringLiteral("%1: %2").arg(QDir::toNativeSeparators(arg),
+                                                              st.error.isEmpty() ? QStringLiteral("no such file or folder")
+                                                                                 : st.error));
+        if (st.type != media::FileType::Directory && st.type != media::FileType::File)
+            return Context::fail(QStringLiteral("%1 is neither a folder nor a file").arg(QDir::toNativeSeparators(arg)));
+        paths->append(absolute);
+        if (st.type == media::FileType::Directory)
+            folders->append(absolute);
+    }
+    return ExitCode::Ok;
+}
+
+// --watch after the first pass: re-index the folders that change until asked to stop.
+// printer is replaced before each pass (a pass prints its progress from the start).
+int watchForChanges(Context &ctx, engine::LibraryWatcher &watcher, const QStringList &folders, bool json,
+                    const engine::IndexResult &first, std::optional<ProgressPrinter> &printer)
+{
+    for (const media::ScanError &e : watcher.watch(folders))
+        Context::err(QStringLiteral("cannot watch %1: %2\n").arg(media::displayPath(e.path), e.reason));
+    if (const QStringList unwatched = watcher.unwatchedDirectories(); !unwatched.isEmpty())
+        Context::err(QStringLiteral("%1 folders cannot be watched (see fs.inotify.max_user_watches, or names that "
+                                    "are not UTF-8); they are indexed again only by the next full run\n")
+                         .arg(unwatched.size()));
+    Context::err(QStringLiteral("watching %1 folders for changes; press Ctrl+C to stop\n")
+                     .arg(watcher.watchedDirectories().size()));
+
+    int exitCode = ExitCode::Ok;
+    QJsonArray passes;
+    passes.append(resultJson(first));
+    QObject::connect(&watcher, &engine::LibraryWatcher::changesDetected, [&](const QStringList &dirs) {
+        Context::err(QStringLiteral("changes in %1 folders\n").arg(dirs.size()));
+        printer.emplace();
+    });
+    QObject::connect(&watcher, &engine::LibraryWatcher::passFailed, [&](const QString &error) {
+        Context::fail(error);
+        exitCode = ExitCode::Failure;
+        QCoreApplication::exit(exitCode);
+    });
+    QObject::connect(&watcher, &engine::LibraryWatcher::passFinished, [&](const engine::IndexResult &r) {
+        passes.append(resultJson(r));
+        if (!json)
+            ctx.out(summary(r));
+        if (r.cancelled)
+            QCoreApplication::exit(exitCode);
+    });
+    QSocketNotifier stopNotifier(g_signalPipe[0], QSocketNotifier::Read);
+    QObject::connect(&stopNotifier, &QSocketNotifier::activated, [&] {
+        char c;
+        [[maybe_unused]] const ssize_t n = ::read(g_signalPipe[0], &c, 1);
+        QCoreApplication::exit(exitCode);
+    });
+    if (!g_stop.load())
+        QCoreApplication::exec();
+    Context::err(QStringLiteral("stopped watching\n"));
+    if (json)
+        ctx.out(QString::fromUtf8(
+            QJsonDocument(QJsonObject{{QStringLiteral("passes"), passes}}).toJson(QJsonDocument::Indented)));
+    return exitCode;
+}
+
 } // namespace
 
 int cmdIndex(Context &ctx)
@@ -283,19 +352,8 @@ int cmdIndex(Context &ctx)
     // Paths first: a typo should not cost loading the model.
     QStringList paths;
     QStringList folders;
-    for (const QString &arg : parser.positionalArguments()) {
-        const QString absolute = QDir::cleanPath(QFileInfo(arg).absoluteFilePath());
-        const media::FileStatus st = media::fileStatus(absolute);
-        if (st.type == media::FileType::Missing)
-            return Context::fail(QStringLiteral("%1: %2").arg(QDir::toNativeSeparators(arg),
-                                                              st.error.isEmpty() ? QStringLiteral("no such file or folder")
-                                                                                 : st.error));
-        if (st.type != media::FileType::Directory && st.type != media::FileType::File)
-            return Context::fail(QStringLiteral("%1 is neither a folder nor a file").arg(QDir::toNativeSeparators(arg)));
-        paths.append(absolute);
-        if (st.type == media::FileType::Directory)
-            folders.append(absolute);
-    }
+    if (const int code = checkPaths(parser.positionalArguments(), &paths, &folders); code != ExitCode::Ok)
+        return code;
 
     engine::Engine *engine = ctx.openEngine();
     if (!engine)
@@ -327,15 +385,14 @@ int cmdIndex(Context &ctx)
     params.batchSize = batchSize;
     params.takeLock = false;  // held above, for the whole command (and --watch)
 
-    auto runOnce = [&](const QStringList &scopes) {
-        engine::IndexParams p = params;
-        p.scopes = scopes;
-        engine::IndexJob job(p);
-        ProgressPrinter printer;
-        return job.run([&printer](const engine::IndexProgress &progress) { return printer(progress); });
-    };
+    // Runs the first pass here and, with --watch, the passes over changes.
+    engine::LibraryWatcher watcher(params);
+    watcher.setInterruptionFlag(&g_stop);
+    std::optional<ProgressPrinter> printer;
+    watcher.setProgressCallback([&printer](const engine::IndexProgress &progress) { return (*printer)(progress); });
 
-    const engine::IndexResult first = runOnce({});
+    printer.emplace();
+    const engine::IndexResult first = watcher.runPass({});
     if (!first.ok)
         return Context::fail(first.error);
     // A full-mode adapter pack waiting for the library to be re-embedded with it: what was
@@ -368,58 +425,7 @@ int cmdIndex(Context &ctx)
                                     "run 'unisearch-cli adapters activate %1' (or 'index' without --watch) to "
                                     "continue that\n")
                          .arg(pending));
-
-    // --watch: re-index the folders that change until asked to stop.
-    media::WatchOptions watchOptions;
-    watchOptions.scan = params.scan;
-    media::FileWatcher watcher(watchOptions);
-    QStringList watchRoots;
-    for (const QString &folder : std::as_const(folders)) {
-        const QString c = media::canonicalPath(folder);
-        watchRoots.append(c.isEmpty() ? folder : c);
-    }
-    for (const media::ScanError &e : watcher.setRoots(watchRoots))
-        Context::err(QStringLiteral("cannot watch %1: %2\n").arg(media::displayPath(e.path), e.reason));
-    if (const QStringList unwatched = watcher.unwatchedDirectories(); !unwatched.isEmpty())
-        Context::err(QStringLiteral("%1 folders cannot be watched (see fs.inotify.max_user_watches, or names that "
-                                    "are not UTF-8); they are indexed again only by the next full run\n")
-                         .arg(unwatched.size()));
-    Context::err(QStringLiteral("watching %1 folders for changes; press Ctrl+C to stop\n")
-                     .arg(watcher.watchedDirectories().size()));
-
-    int exitCode = ExitCode::Ok;
-    QJsonArray passes;
-    passes.append(resultJson(first));
-    QObject::connect(&watcher, &media::FileWatcher::changed, [&](const QStringList &dirs) {
-        if (g_stop.load())
-            return;
-        Context::err(QStringLiteral("changes in %1 folders\n").arg(dirs.size()));
-        const engine::IndexResult r = runOnce(dirs);
-        if (!r.ok) {
-            Context::fail(r.error);
-            exitCode = ExitCode::Failure;
-            QCoreApplication::exit(exitCode);
-            return;
-        }
-        passes.append(resultJson(r));
-        if (!parser.isSet(json))
-            ctx.out(summary(r));
-        if (r.cancelled)
-            QCoreApplication::exit(exitCode);
-    });
-    QSocketNotifier stopNotifier(g_signalPipe[0], QSocketNotifier::Read);
-    QObject::connect(&stopNotifier, &QSocketNotifier::activated, [&] {
-        char c;
-        [[maybe_unused]] const ssize_t n = ::read(g_signalPipe[0], &c, 1);
-        QCoreApplication::exit(exitCode);
-    });
-    if (!g_stop.load())
-        QCoreApplication::exec();
-    Context::err(QStringLiteral("stopped watching\n"));
-    if (parser.isSet(json))
-        ctx.out(QString::fromUtf8(
-            QJsonDocument(QJsonObject{{QStringLiteral("passes"), passes}}).toJson(QJsonDocument::Indented)));
-    return exitCode;
+    return watchForChanges(ctx, watcher, folders, parser.isSet(json), first, printer);
 }
 
 } // namespace unisearch::cli
