@@ -149,8 +149,6 @@ const Value *Value::find(std::string_view key) const
     return nullptr;
 }
 
-namespace {
-
 // Bounds-checked reading of the opcode stream.
 class Cursor
 {
@@ -203,7 +201,6 @@ private:
     size_t m_pos = 0;
 };
 
-} // namespace
 
 Value *Unpickler::make(Value::Kind kind)
 {
@@ -444,6 +441,162 @@ Value *Unpickler::reduce(Value *callable, Value *args)
                           + "' directly" + kRefusalTail);
 }
 
+// The opcodes that push one scalar (ints, floats, strings, bytes, booleans, None): the
+// value, or null when op is not one of them.
+Value *Unpickler::readScalar(uint8_t op, Cursor &in)
+{
+    switch (op) {
+    case 'J': { // BININT
+        Value *v = make(Value::Kind::Int);
+        v->integer = static_cast<int32_t>(static_cast<uint32_t>(in.uintLE(4)));
+        return v;
+    }
+    case 'K': // BININT1
+    case 'M': { // BININT2
+        Value *v = make(Value::Kind::Int);
+        v->integer = static_cast<int64_t>(in.uintLE(op == 'K' ? 1 : 2));
+        return v;
+    }
+    case 0x8a: { // LONG1: little-endian two's complement of n bytes
+        const uint8_t n = in.byte();
+        std::string_view b = in.bytes(n);
+        Value *v = make(Value::Kind::Int);
+        if (n > 8) {
+            v->kind = Value::Kind::BigInt; // parsed, never needed by a state dict
+        } else if (n > 0) {
+            uint64_t u = 0;
+            for (size_t i = 0; i < n; ++i)
+                u |= uint64_t(static_cast<uint8_t>(b[i])) << (8 * i);
+            if (n < 8 && (static_cast<uint8_t>(b[n - 1]) & 0x80))
+                u |= ~uint64_t(0) << (8 * n); // sign-extend
+            v->integer = static_cast<int64_t>(u);
+        }
+        return v;
+    }
+    case 'G': { // BINFLOAT: big-endian IEEE double
+        std::string_view b = in.bytes(8);
+        uint64_t u = 0;
+        for (size_t i = 0; i < 8; ++i)
+            u = (u << 8) | static_cast<uint8_t>(b[i]);
+        Value *v = make(Value::Kind::Float);
+        v->real = std::bit_cast<double>(u);
+        return v;
+    }
+    case 'X':    // BINUNICODE
+    case 0x8c:   // SHORT_BINUNICODE
+    case 0x8d:   // BINUNICODE8
+    case 'T':    // BINSTRING (Python 2 str)
+    case 'U':    // SHORT_BINSTRING
+    case 'B':    // BINBYTES
+    case 'C':    // SHORT_BINBYTES
+    case 0x8e: { // BINBYTES8
+        uint64_t n = 0;
+        if (op == 0x8c || op == 'U' || op == 'C')
+            n = in.byte();
+        else if (op == 0x8d || op == 0x8e)
+            n = in.uintLE(8);
+        else if (op == 'T')
+            n = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(in.uintLE(4))));
+        else
+            n = in.uintLE(4);
+        std::string_view s = in.bytes(n); // throws when n is negative (huge) or past the end
+        const bool isBytes = op == 'B' || op == 'C' || op == 0x8e;
+        charge(s.size());
+        Value *v = make(isBytes ? Value::Kind::Bytes : Value::Kind::String);
+        v->text.assign(s);
+        return v;
+    }
+    case 0x88: // NEWTRUE
+    case 0x89: { // NEWFALSE
+        Value *v = make(Value::Kind::Bool);
+        v->boolean = op == 0x88;
+        return v;
+    }
+    case 'N': // NONE
+        return make(Value::Kind::None);
+    default:
+        return nullptr;
+    }
+}
+
+// The opcodes that make or fill a container (tuples, empty dicts and lists, SETITEM(S),
+// APPEND(S)): true when op was one of them.
+bool Unpickler::buildContainer(uint8_t op)
+{
+    switch (op) {
+    case '}': // EMPTY_DICT
+        push(make(Value::Kind::Dict));
+        return true;
+    case ']': // EMPTY_LIST
+        push(make(Value::Kind::List));
+        return true;
+    case ')': // EMPTY_TUPLE
+        push(make(Value::Kind::Tuple));
+        return true;
+    case 't': { // TUPLE
+        std::vector<Value *> items = popToMark();
+        charge(items.size() * sizeof(Value *));
+        Value *v = make(Value::Kind::Tuple);
+        v->items = std::move(items);
+        push(v);
+        return true;
+    }
+    case 0x85:   // TUPLE1
+    case 0x86:   // TUPLE2
+    case 0x87: { // TUPLE3
+        const size_t n = op - 0x84;
+        charge(n * sizeof(Value *));
+        std::vector<Value *> items(n);
+        for (size_t i = n; i-- > 0;)
+            items[i] = pop();
+        Value *v = make(Value::Kind::Tuple);
+        v->items = std::move(items);
+        push(v);
+        return true;
+    }
+    case 's': { // SETITEM
+        Value *value = pop();
+        Value *key = pop();
+        Value *dict = top();
+        if (dict->kind != Value::Kind::Dict)
+            throw CheckpointError("malformed pickle: SETITEM on a " + std::string(kindName(dict->kind)));
+        charge(sizeof(dict->entries[0]));
+        dict->entries.emplace_back(key, value);
+        return true;
+    }
+    case 'u': { // SETITEMS
+        std::vector<Value *> items = popToMark();
+        Value *dict = top();
+        if (dict->kind != Value::Kind::Dict || items.size() % 2 != 0)
+            throw CheckpointError("malformed pickle: SETITEMS on a " + std::string(kindName(dict->kind)));
+        charge(items.size() / 2 * sizeof(dict->entries[0]));
+        for (size_t i = 0; i < items.size(); i += 2)
+            dict->entries.emplace_back(items[i], items[i + 1]);
+        return true;
+    }
+    case 'a': { // APPEND
+        Value *value = pop();
+        Value *list = top();
+        if (list->kind != Value::Kind::List)
+            throw CheckpointError("malformed pickle: APPEND on a " + std::string(kindName(list->kind)));
+        charge(sizeof(Value *));
+        list->items.push_back(value);
+        return true;
+    }
+    case 'e': { // APPENDS
+        std::vector<Value *> items = popToMark();
+        Value *list = top();
+        if (list->kind != Value::Kind::List)
+            throw CheckpointError("malformed pickle: APPENDS on a " + std::string(kindName(list->kind)));
+        charge(items.size() * sizeof(Value *));
+        list->items.insert(list->items.end(), items.begin(), items.end());
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
 const Value *Unpickler::load(std::string_view data)
 {
     if (data.size() > m_limits.maxBytes)
@@ -456,6 +609,12 @@ const Value *Unpickler::load(std::string_view data)
     while (!in.atEnd()) {
         m_pos = in.pos();
         const uint8_t op = in.byte();
+        if (Value *scalar = readScalar(op, in)) {
+            push(scalar);
+            continue;
+        }
+        if (buildContainer(op))
+            continue;
         switch (op) {
         case 0x80: { // PROTO
             const uint8_t proto = in.byte();
@@ -505,149 +664,6 @@ const Value *Unpickler::load(std::string_view data)
             if (found == m_memo.end())
                 throw CheckpointError("malformed pickle: memo entry " + std::to_string(key) + " read before it is written");
             push(found->second);
-            break;
-        }
-        case '}': // EMPTY_DICT
-            push(make(Value::Kind::Dict));
-            break;
-        case ']': // EMPTY_LIST
-            push(make(Value::Kind::List));
-            break;
-        case ')': // EMPTY_TUPLE
-            push(make(Value::Kind::Tuple));
-            break;
-        case 't': { // TUPLE
-            std::vector<Value *> items = popToMark();
-            charge(items.size() * sizeof(Value *));
-            Value *v = make(Value::Kind::Tuple);
-            v->items = std::move(items);
-            push(v);
-            break;
-        }
-        case 0x85:   // TUPLE1
-        case 0x86:   // TUPLE2
-        case 0x87: { // TUPLE3
-            const size_t n = op - 0x84;
-            charge(n * sizeof(Value *));
-            std::vector<Value *> items(n);
-            for (size_t i = n; i-- > 0;)
-                items[i] = pop();
-            Value *v = make(Value::Kind::Tuple);
-            v->items = std::move(items);
-            push(v);
-            break;
-        }
-        case 'J': { // BININT
-            Value *v = make(Value::Kind::Int);
-            v->integer = static_cast<int32_t>(static_cast<uint32_t>(in.uintLE(4)));
-            push(v);
-            break;
-        }
-        case 'K': // BININT1
-        case 'M': { // BININT2
-            Value *v = make(Value::Kind::Int);
-            v->integer = static_cast<int64_t>(in.uintLE(op == 'K' ? 1 : 2));
-            push(v);
-            break;
-        }
-        case 0x8a: { // LONG1: little-endian two's complement of n bytes
-            const uint8_t n = in.byte();
-            std::string_view b = in.bytes(n);
-            Value *v = make(Value::Kind::Int);
-            if (n > 8) {
-                v->kind = Value::Kind::BigInt; // parsed, never needed by a state dict
-            } else if (n > 0) {
-                uint64_t u = 0;
-                for (size_t i = 0; i < n; ++i)
-                    u |= uint64_t(static_cast<uint8_t>(b[i])) << (8 * i);
-                if (n < 8 && (static_cast<uint8_t>(b[n - 1]) & 0x80))
-                    u |= ~uint64_t(0) << (8 * n); // sign-extend
-                v->integer = static_cast<int64_t>(u);
-            }
-            push(v);
-            break;
-        }
-        case 'G': { // BINFLOAT: big-endian IEEE double
-            std::string_view b = in.bytes(8);
-            uint64_t u = 0;
-            for (size_t i = 0; i < 8; ++i)
-                u = (u << 8) | static_cast<uint8_t>(b[i]);
-            Value *v = make(Value::Kind::Float);
-            v->real = std::bit_cast<double>(u);
-            push(v);
-            break;
-        }
-        case 'X':    // BINUNICODE
-        case 0x8c:   // SHORT_BINUNICODE
-        case 0x8d:   // BINUNICODE8
-        case 'T':    // BINSTRING (Python 2 str)
-        case 'U':    // SHORT_BINSTRING
-        case 'B':    // BINBYTES
-        case 'C':    // SHORT_BINBYTES
-        case 0x8e: { // BINBYTES8
-            uint64_t n = 0;
-            if (op == 0x8c || op == 'U' || op == 'C')
-                n = in.byte();
-            else if (op == 0x8d || op == 0x8e)
-                n = in.uintLE(8);
-            else if (op == 'T')
-                n = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(in.uintLE(4))));
-            else
-                n = in.uintLE(4);
-            std::string_view s = in.bytes(n); // throws when n is negative (huge) or past the end
-            const bool isBytes = op == 'B' || op == 'C' || op == 0x8e;
-            charge(s.size());
-            Value *v = make(isBytes ? Value::Kind::Bytes : Value::Kind::String);
-            v->text.assign(s);
-            push(v);
-            break;
-        }
-        case 0x88: // NEWTRUE
-        case 0x89: { // NEWFALSE
-            Value *v = make(Value::Kind::Bool);
-            v->boolean = op == 0x88;
-            push(v);
-            break;
-        }
-        case 'N': // NONE
-            push(make(Value::Kind::None));
-            break;
-        case 's': { // SETITEM
-            Value *value = pop();
-            Value *key = pop();
-            Value *dict = top();
-            if (dict->kind != Value::Kind::Dict)
-                throw CheckpointError("malformed pickle: SETITEM on a " + std::string(kindName(dict->kind)));
-            charge(sizeof(dict->entries[0]));
-            dict->entries.emplace_back(key, value);
-            break;
-        }
-        case 'u': { // SETITEMS
-            std::vector<Value *> items = popToMark();
-            Value *dict = top();
-            if (dict->kind != Value::Kind::Dict || items.size() % 2 != 0)
-                throw CheckpointError("malformed pickle: SETITEMS on a " + std::string(kindName(dict->kind)));
-            charge(items.size() / 2 * sizeof(dict->entries[0]));
-            for (size_t i = 0; i < items.size(); i += 2)
-                dict->entries.emplace_back(items[i], items[i + 1]);
-            break;
-        }
-        case 'a': { // APPEND
-            Value *value = pop();
-            Value *list = top();
-            if (list->kind != Value::Kind::List)
-                throw CheckpointError("malformed pickle: APPEND on a " + std::string(kindName(list->kind)));
-            charge(sizeof(Value *));
-            list->items.push_back(value);
-            break;
-        }
-        case 'e': { // APPENDS
-            std::vector<Value *> items = popToMark();
-            Value *list = top();
-            if (list->kind != Value::Kind::List)
-                throw CheckpointError("malformed pickle: APPENDS on a " + std::string(kindName(list->kind)));
-            charge(items.size() * sizeof(Value *));
-            list->items.insert(list->items.end(), items.begin(), items.end());
             break;
         }
         case 'R': { // REDUCE

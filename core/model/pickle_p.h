@@ -73,6 +73,8 @@ struct Limits {
     size_t maxMemory = size_t(128) << 20;
 };
 
+class Cursor; // pickle.cpp: bounds-checked reading of the opcode stream
+
 class Unpickler
 {
 public:
@@ -99,6 +101,8 @@ private:
     Value *persistentLoad(Value *pid);
     Value *reduce(Value *callable, Value *args);
     Value *rebuildTensor(const Value *args);
+    Value *readScalar(uint8_t op, Cursor &in);
+    bool buildContainer(uint8_t op);
 
     Limits m_limits;
     std::deque<Value> m_values; // the arena: stable addresses, flat destruction, cycles harmless
