@@ -12,8 +12,9 @@
 //    too (a changed file's old pack vector is not kept), the re-embed goes on and switches;
 //    a pack's vectors deleted take its video moments with them (no segment without vectors).
 #include "catalog/catalog.h"
+#include "engine/adapterpacks.h"
 #include "engine/engine.h"
-#include "engine/training.h"
+#include "engine/reembed.h"
 #include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/videogen.h"

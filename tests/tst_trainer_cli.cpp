@@ -3,8 +3,9 @@
 // `embed text` uses it), `adapters list|deactivate|export|import`, a pack for another
 // base model and malformed data are refused with clear messages, and cancelling a job
 // writes nothing and leaves the active pack as it was.
+#include "engine/adapterpacks.h"
 #include "engine/engine.h"
-#include "engine/training.h"
+#include "engine/trainingjob.h"
 #include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/videogen.h"
@@ -284,7 +285,7 @@ void TestTrainerCli::smallRunsAreFlagged()
 // The advice follows the held-out scores: recall@1 for search, accuracy for questions.
 void TestTrainerCli::adviceFollowsTheScores()
 {
-    engine::TrainOutcome o;
+    engine::TrainingResult o;
     o.trainExamples = 40;
     o.validationExamples = 10;
     QVERIFY(o.advice().isEmpty()); // no scores (no held-out set): nothing to say
@@ -317,23 +318,20 @@ void TestTrainerCli::cancelWritesNothing()
     QVERIFY2(e.open(options), qPrintable(e.errorString()));
     const QString activeBefore = engine::activeAdapterPackPath(*e.catalog(), QStringLiteral("base"));
     QVERIFY(!activeBefore.isEmpty());
-    engine::TrainRequest rq;
+    engine::TrainingParams rq;
     rq.dataFile = m_csv;
     rq.epochs = 50;
     rq.name = QStringLiteral("cancelled");
     engine::TrainingJob job(e, rq);
     int steps = 0;
-    QString error;
-    const auto outcome = job.run(
-        [&](const engine::TrainProgressInfo &p) {
-            if (p.stage == QLatin1String("training") && ++steps == 2)
-                job.requestInterruption();
-        },
-        &error);
-    QVERIFY2(outcome.has_value(), qPrintable(error));
-    QVERIFY(outcome->cancelled);
-    QCOMPARE(outcome->steps, 2);
-    QVERIFY(outcome->packPath.isEmpty());
+    const engine::TrainingResult outcome = job.run([&](const engine::TrainingProgress &p) {
+        if (p.stage == QLatin1String("training") && ++steps == 2)
+            job.requestInterruption();
+    });
+    QVERIFY2(outcome.ok, qPrintable(outcome.error));
+    QVERIFY(outcome.cancelled);
+    QCOMPARE(outcome.steps, 2);
+    QVERIFY(outcome.packPath.isEmpty());
     QVERIFY(!QFileInfo(m_data + QStringLiteral("/adapters/cancelled.safetensors")).exists());
     QCOMPARE(engine::activeAdapterPackPath(*e.catalog(), QStringLiteral("base")), activeBefore);
 }

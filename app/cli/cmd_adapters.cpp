@@ -10,8 +10,9 @@
 #include "cli/cli.h"
 #include "cli/modelcommon.h"
 
+#include "engine/adapterpacks.h"
 #include "engine/engine.h"
-#include "engine/training.h"
+#include "engine/reembed.h"
 
 #include <QElapsedTimer>
 #include <QJsonArray>

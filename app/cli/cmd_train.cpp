@@ -10,7 +10,7 @@
 #include "cli/modelcommon.h"
 
 #include "engine/engine.h"
-#include "engine/training.h"
+#include "engine/trainingjob.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -48,7 +48,7 @@ int cmdTrain(Context &ctx)
     const QCommandLineOption json = jsonOption();
     const QCommandLineOption model = modelOption();
     // The engine's defaults, shown in the help.
-    const engine::TrainRequest defaults;
+    const engine::TrainingParams defaults;
     auto withDefault = [](const char *what, const QString &value) {
         return QStringLiteral("%1 (default: %2).").arg(QLatin1String(what), value);
     };
@@ -84,7 +84,7 @@ int cmdTrain(Context &ctx)
         return ctx.exitCode();
     if (parser.isSet(data) == parser.isSet(labels))
         return ctx.usageError(QStringLiteral("give --data FILE, or --labels to train on the catalog's labels"));
-    engine::TrainRequest rq;
+    engine::TrainingParams rq;
     rq.task = parser.value(task);
     rq.mode = parser.value(mode);
     if (rq.task != QLatin1String("retrieval") && rq.task != QLatin1String("vqa"))
@@ -120,10 +120,9 @@ int cmdTrain(Context &ctx)
     engine::TrainingJob job(*e, rq);
     g_job = &job;
     auto previous = std::signal(SIGINT, onInterrupt);
-    QString error;
     int lastReported = 0;
     const auto outcome = job.run(
-        [&](const engine::TrainProgressInfo &p) {
+        [&](const engine::TrainingProgress &p) {
             if (p.stage != QLatin1String("training")) {
                 Context::err(p.stage + QStringLiteral("…\n"));
                 return;
@@ -153,30 +152,29 @@ int cmdTrain(Context &ctx)
                                  .arg(p.etaSeconds, 0, 'f', 0)
                              + QLatin1Char('\n'));
             }
-        },
-        &error);
+        });
     std::signal(SIGINT, previous);
     g_job = nullptr;
-    if (!outcome)
-        return Context::fail(error);
-    if (outcome->cancelled)
+    if (!outcome.ok)
+        return Context::fail(outcome.error);
+    if (outcome.cancelled)
         return Context::fail(QStringLiteral("Training cancelled after %1 steps; nothing was written and the active "
                                             "pack is unchanged")
-                                 .arg(outcome->steps));
+                                 .arg(outcome.steps));
     if (parser.isSet(json)) {
-        Context::out(QString::fromUtf8(QJsonDocument(outcome->toJson()).toJson(QJsonDocument::Indented)));
+        Context::out(QString::fromUtf8(QJsonDocument(outcome.toJson()).toJson(QJsonDocument::Indented)));
     } else {
         QString text = QStringLiteral("Trained adapter pack '%1' on %2 examples (%3 held out) in %4 steps, %5 s\n")
-                           .arg(outcome->packName)
-                           .arg(outcome->trainExamples)
-                           .arg(outcome->validationExamples)
-                           .arg(outcome->steps)
-                           .arg(outcome->seconds, 0, 'f', 1);
-        text += QStringLiteral("  before: %1\n  after:  %2\n").arg(metricsText(outcome->before), metricsText(outcome->after));
-        text += outcome->activated ? QStringLiteral("  active now\n")
+                           .arg(outcome.packName)
+                           .arg(outcome.trainExamples)
+                           .arg(outcome.validationExamples)
+                           .arg(outcome.steps)
+                           .arg(outcome.seconds, 0, 'f', 1);
+        text += QStringLiteral("  before: %1\n  after:  %2\n").arg(metricsText(outcome.before), metricsText(outcome.after));
+        text += outcome.activated ? QStringLiteral("  active now\n")
                                    : QStringLiteral("  not activated%1\n")
-                                         .arg(outcome->note.isEmpty() ? QString() : QStringLiteral(": ") + outcome->note);
-        for (const QString &a : outcome->advice())
+                                         .arg(outcome.note.isEmpty() ? QString() : QStringLiteral(": ") + outcome.note);
+        for (const QString &a : outcome.advice())
             text += QStringLiteral("  note: %1\n").arg(a);
         Context::out(text);
     }
