@@ -11,7 +11,7 @@
 #include "media/filepath.h"
 #include "model/architecture.h"
 #include "model/bundle.h"
-#include "model/engine.h"
+#include "model/modelrunner.h"
 #include "support/fixtures.h"
 #include "support/images.h"
 
@@ -176,8 +176,8 @@ void TestIndexJob::initTestCase()
     m_architectureJson = QString::fromStdString(imported.bundle.architecture.toJson().dump());
     qputenv("UNISEARCH_VOCAB", test::vocabPath().toUtf8());
     QString error;
-    m_model = engine::RetrievalModel::fromEngine(
-        model::ModelEngine::load(imported.bundle.architecture, imported.bundle.weightsPath), QStringLiteral("fixture"),
+    m_model = engine::RetrievalModel::fromRunner(
+        model::ModelRunner::load(imported.bundle.architecture, imported.bundle.weightsPath), QStringLiteral("fixture"),
         m_fingerprint, &error);
     QVERIFY2(m_model, qPrintable(error));
 }

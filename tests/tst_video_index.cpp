@@ -37,7 +37,7 @@
 #include "media/filepath.h"
 #include "model/architecture.h"
 #include "model/bundle.h"
-#include "model/engine.h"
+#include "model/modelrunner.h"
 #include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/npy.h"
@@ -249,7 +249,7 @@ void TestVideoIndex::initTestCase()
     m_vqaBundle = import(QStringLiteral("vqa"), "vqa", "fixture-vqa");
     qputenv("UNISEARCH_VOCAB", test::vocabPath().toUtf8());
     QString error;
-    m_model = engine::RetrievalModel::fromEngine(model::ModelEngine::load(m_bundle.architecture, m_bundle.weightsPath),
+    m_model = engine::RetrievalModel::fromRunner(model::ModelRunner::load(m_bundle.architecture, m_bundle.weightsPath),
                                                  QStringLiteral("fixture"), QString::fromStdString(m_bundle.fingerprint),
                                                  &error);
     QVERIFY2(m_model, qPrintable(error));

@@ -4,10 +4,12 @@
 //   scan (scanner.h) → compare with the catalog (new / modified / touched / moved /
 //   deleted) → read + hash + decode + preprocess on a decode thread pool, through a
 //   bounded queue (memory stays flat whatever the library size) → batches → one thread
-//   runs the model (ModelEngine::imageFeatures) → every finished batch written in ONE
+//   runs the model (RetrievalModel::imageFeatures) → every finished batch written in ONE
 //   catalog transaction (items, segments, float16 vectors, per-file errors) → added to the
 //   FAISS store, which is saved atomically with a generation the catalog records
 //   (vectorindex.h).
+//   Each step is a stage of its own in core/engine/indexing/ (record.h shows a file's way
+//   through them: plan, imagestage, videostage, embedder, batchwriter); this job drives them.
 //
 // What that guarantees:
 //  - A crash or kill loses at most the batch in flight. Nothing is written for a file
@@ -106,7 +108,7 @@ struct IndexParams {
     // single recording people keep (a dashcam or a day-long stream), and still a bounded
     // cost (about 22 MB of features and as many rows). The header's duration is only a
     // claim (a 12 KB file can say 136 years): the plan covers at most this many segments
-    // and only where decoding finds frames (see VideoTask in indexjob.cpp).
+    // and only where decoding finds frames (see VideoTask in indexing/videostage.h).
     int videoMaxSegments = 21'600;
     media::DecodeLimits videoLimits;   // decode time budgets per file, largest frame
 };

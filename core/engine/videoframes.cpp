@@ -1,8 +1,7 @@
 #include "engine/videoframes_p.h"
 
 #include "engine/inference.h"
-
-#include "media/imageconvert.h"
+#include "engine/modelimage.h"
 
 #include <QDir>
 #include <QRegularExpression>
@@ -28,7 +27,7 @@ void appendPixels(const std::vector<media::VideoFrame> &frames, const model::Pre
     for (const media::VideoFrame &f : frames) {
         const size_t at = out.size();
         out.resize(at + per);
-        model::preprocessInto(media::toRgbImage(f.image), pre, out.data() + at);
+        model::preprocessInto(toModelImage(f.image), pre, out.data() + at);
     }
 }
 

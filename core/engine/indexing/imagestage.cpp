@@ -2,9 +2,9 @@
 
 #include "engine/indexing/common.h"
 #include "engine/indexing/record.h"
+#include "engine/modelimage.h"
 #include "media/contenthash.h"
 #include "media/filepath.h"
-#include "media/imageconvert.h"
 
 #include <QFile>
 
@@ -50,7 +50,7 @@ Processed processImage(const WorkItem &w, const media::DecodeParams &decode, con
         return f;
     }
     try {
-        const model::RgbImage rgb = media::toRgbImage(decoded.image);
+        const model::RgbImage rgb = toModelImage(decoded.image);
         decoded.image = QImage();  // free the decoded pixels before allocating the tensor
         p.pixels.resize(model::preprocessedSize(pre));
         model::preprocessInto(rgb, pre, p.pixels.data());
