@@ -19,12 +19,18 @@ const QString logCategory = QStringLiteral("ui");
 
 } // namespace
 
-// The search thread's state: its own catalog connection and the open session.
+// The search thread's state: the open session and the plan generation it was opened for.
 struct EngineController::SearchState {
-    QString dataDir;
-    QString device;
-    std::unique_ptr<catalog::Catalog> catalog;
     std::unique_ptr<engine::SearchSession> session;
+    int generation = 0;
+};
+
+// What a request's search opens: the Engine's plan (or why there is none), read on the GUI
+// thread, with the generation of invalidateSearch() it belongs to.
+struct EngineController::SearchPlan {
+    std::optional<engine::SearchSessionPlan> plan;
+    QString error;
+    int generation = 0;
 };
 
 EngineController::EngineController(engine::Engine *engine, QObject *parent)
@@ -39,8 +45,6 @@ EngineController::EngineController(engine::Engine *engine, QObject *parent)
     m_searchPool.setMaxThreadCount(1);
     m_searchPool.setExpiryTimeout(-1);
     m_indexPool.setMaxThreadCount(1);
-    m_searchState->dataDir = engine->dataDir();
-    m_searchState->device = engine->device();
 }
 
 EngineController::~EngineController()
@@ -57,7 +61,22 @@ EngineController::~EngineController()
 
 void EngineController::invalidateSearch()
 {
-    m_searchInvalid = true;
+    ++m_searchGeneration;
+    m_searchPlan.reset();
+}
+
+std::shared_ptr<const EngineController::SearchPlan> EngineController::currentSearchPlan()
+{
+    if (!m_searchPlan) {
+        auto p = std::make_shared<SearchPlan>();
+        p->plan = m_engine->searchSessionPlan(&p->error);
+        p->generation = m_searchGeneration;
+        // Without a model there is nothing to keep: the next request asks again.
+        if (!p->plan)
+            return p;
+        m_searchPlan = std::move(p);
+    }
+    return m_searchPlan;
 }
 
 int EngineController::search(const engine::SearchParams &params)
@@ -76,38 +95,31 @@ int EngineController::startSearchTask(std::function<std::optional<engine::Search
     m_searching = true;
     emit searchStarted(id);
     std::shared_ptr<SearchState> state = m_searchState;
+    std::shared_ptr<const SearchPlan> plan = currentSearchPlan();
     QPointer<EngineController> self(this);
-    m_searchPool.start([this, self, state, id, fn = std::move(fn)] {
+    m_searchPool.start([this, self, state, plan, id, fn = std::move(fn)] {
         // Superseded while queued: a newer request follows.
         if (id != m_searchId.load())
             return;
-        // Taken here, not when queued: a skipped request must not swallow it.
-        const bool reopen = m_searchInvalid.exchange(false);
         QString error;
         std::optional<engine::SearchResult> result;
         try {
-            if (reopen && state->session) {
-                // Keep the loaded model when it is still the active one; only the store
-                // (and the catalog's view of the library) is reopened.
+            // The library or the model changed since the session was opened: reopen it.
+            if (state->session && state->generation != plan->generation) {
+                // Keep the loaded model when it is still the plan's; only the store (and the
+                // catalog's view of the library) is reopened.
                 std::shared_ptr<engine::RetrievalModel> model = state->session->model();
                 state->session.reset();
-                const auto active = state->catalog->activeModel(engine::retrievalTask);
-                // (A full-mode adapter pack keys its vectors apart: compare those keys, training.h.)
-                if (active
-                    && engine::vectorFingerprint(active->fingerprint,
-                                                 engine::activeAdapterPackPath(*state->catalog, active->name))
-                           == model->fingerprint())
-                    state->session = engine::SearchSession::open(*state->catalog, state->dataDir, model, &error);
+                if (plan->plan && model->fingerprint() == plan->plan->vectorKey)
+                    state->session = engine::SearchSession::open(*plan->plan, nullptr, model, &error);
             }
-            if (!state->catalog) {
-                catalog::OpenResult opened = catalog::Catalog::open(state->dataDir);
-                if (!opened)
-                    error = opened.error;
+            if (!state->session && error.isEmpty()) {
+                if (plan->plan)
+                    state->session = engine::SearchSession::open(*plan->plan, nullptr, {}, &error);
                 else
-                    state->catalog = std::move(opened.catalog);
+                    error = plan->error;
             }
-            if (state->catalog && !state->session && error.isEmpty())
-                state->session = engine::SearchSession::open(*state->catalog, state->dataDir, state->device, &error);
+            state->generation = plan->generation;
             if (state->session)
                 result = fn(state->session->searcher(), &error);
         } catch (const std::exception &e) {
@@ -254,9 +266,7 @@ bool EngineController::startJob(const engine::IndexParams &params, bool reembed,
                 } else if (!r.cancelled) {
                     // A pending re-embed goes on: it embeds what this run added, then switches.
                     const auto model = m_engine->activeModel(engine::retrievalTask);
-                    const QString pending = model && m_engine->catalog()
-                        ? engine::pendingAdapterPackPath(*m_engine->catalog(), model->name)
-                        : QString();
+                    const QString pending = model ? m_engine->pendingAdapterPack(model->name) : QString();
                     QString why;
                     if (!pending.isEmpty() && startReembed(&why) && isIndexing())
                         emit reembedStarted(QFileInfo(pending).completeBaseName());

@@ -4,6 +4,8 @@
 //
 //  - Search: one search thread (a one-thread pool) owns the SearchSession (the active
 //    retrieval model, its vector store and a Searcher) with its own catalog connection.
+//    The session is opened as the CLI opens its own: the Engine's plan (read here, on the
+//    GUI thread), opened by SearchSession::open on the search thread.
 //    Every request gets an id; a newer request supersedes the older ones: a queued one is
 //    skipped, a running one finishes but its result is dropped, so only the newest result
 //    ever reaches the window.
@@ -96,6 +98,8 @@ signals:
 
 private:
     struct SearchState;
+    struct SearchPlan;
+    std::shared_ptr<const SearchPlan> currentSearchPlan();
     int startSearchTask(std::function<std::optional<engine::SearchResult>(engine::Searcher &, QString *)> fn);
     void deliverSearch(int id, std::optional<engine::SearchResult> result, const QString &error);
     void deliverAsk(int id, engine::Result<engine::AskResult> result);
@@ -107,7 +111,10 @@ private:
     QThreadPool m_searchPool;
     std::shared_ptr<SearchState> m_searchState;  // used on the search thread only
     std::atomic<int> m_searchId{0};
-    std::atomic<bool> m_searchInvalid{false};
+    // What the next search opens; reset by invalidateSearch (GUI thread only). Each plan has
+    // a generation: the search thread reopens its session when a request brings a newer one.
+    std::shared_ptr<const SearchPlan> m_searchPlan;
+    int m_searchGeneration = 0;
     bool m_searching = false;
 
     std::unique_ptr<engine::InferenceWorker> m_askWorker;

@@ -1,48 +1,39 @@
 #pragma once
-// The main window: search field (with history), filters and sort, results (thumbnail grid
-// or list), the preview with its actions and the ask panel (in a remembered splitter), the
-// library dock (folders, indexing, failures), the log dock and the status bar. It talks to
-// the Engine only, and all engine work runs off the GUI thread (EngineController).
-#include "engine/search.h"
-
+// The main window: the menus and actions, the notices (no model, a library that cannot be
+// opened), the status bar, model import and the dialogs, and the parts it lays out and
+// wires together:
+//  - search and results (SearchController: query box with history, filters and sort,
+//    the results as a thumbnail grid or list),
+//  - the preview with its actions and the ask panel, in a remembered splitter
+//    (PreviewController),
+//  - the library dock: folders, indexing, failures (LibraryController, LibraryPanel),
+//  - the log dock.
+// It talks to the Engine only, and all engine work runs off the GUI thread (EngineController).
 #include <QMainWindow>
 
 #include <memory>
-#include <optional>
 
 class QAction;
-class QCheckBox;
-class QComboBox;
-class QCompleter;
-class QDateEdit;
 class QProgressBar;
 class QFrame;
 class QLabel;
-class QLineEdit;
-class QListView;
 class QSplitter;
-class QStringListModel;
-class QToolButton;
 
 namespace unisearch::engine {
 class Engine;
-struct AskResult;
-struct IndexProgress;
-struct IndexResult;
 struct ModelInfo;
 }
 
 namespace unisearch::ui {
 
-class ModelImporter;
-
-class AskPanel;
 class EngineController;
+class LibraryController;
 class LibraryPanel;
 class LogView;
-class PreviewPane;
-class ResultDelegate;
+class ModelImporter;
+class PreviewController;
 class ResultsModel;
+class SearchController;
 class ThumbnailProvider;
 
 class MainWindow : public QMainWindow
@@ -55,7 +46,7 @@ public:
 
     LogView *logView() const { return m_logView; }
     EngineController *controller() const { return m_controller; }
-    ResultsModel *resultsModel() const { return m_results; }
+    ResultsModel *resultsModel() const;
 
     // The About box's text: the program and the versions of its libraries.
     static QString aboutText();
@@ -98,7 +89,6 @@ public slots:
 
 protected:
     void closeEvent(QCloseEvent *event) override;
-    bool eventFilter(QObject *watched, QEvent *event) override;
     void dragEnterEvent(QDragEnterEvent *event) override;
     void dropEvent(QDropEvent *event) override;
 
@@ -106,57 +96,22 @@ private:
     void createActions();
     void createMenus();
     QWidget *createCentralArea();
-    QWidget *createFilterBar(QWidget *parent);
     void createDocks();
     void restoreWindow();
     void finishModelImport(bool ok, const QString &error, const engine::ModelInfo &model);
     void showError(const QString &title, const QString &message);
-    void rememberQuery(const QString &query);
-    engine::SearchFilter currentFilter() const;
-    void rerunSearch();
-    void onSearchFinished(int id, const engine::SearchResult &result);
-    void onSearchFailed(int id, const QString &error);
-    void onSelectionChanged();
-    void onAskRequested();
-    void onIndexProgress(const engine::IndexProgress &progress);
-    void onIndexFinished(const engine::IndexResult &result);
-    void onIndexFailed(const QString &error);
-    void refreshFailures();
-    // Re-embeds the library for the pending full-mode pack (named pack) in the background,
-    // or says in the status bar why it cannot.
-    void startReembed(const QString &pack);
-    // The library panel shows the re-embed as its indexing activity.
-    void showReembedding(const QString &pack);
-    void refreshFolderFilter();
-    void updateThumbnailSize();
-    void showResultsNotice(const QString &html);
-    void showResultsMenu(const QPoint &pos);
-    std::optional<int> currentRow() const;
+    // The status bar's message; timeoutMs 0: until the next one.
+    void showMessage(const QString &text, int timeoutMs);
 
     engine::Engine *m_engine;
     EngineController *m_controller = nullptr;
     ThumbnailProvider *m_thumbnails = nullptr;
+    SearchController *m_search = nullptr;
+    PreviewController *m_preview = nullptr;
+    LibraryController *m_libraryController = nullptr;
     QFrame *m_firstRunNotice = nullptr;
     QFrame *m_openErrorNotice = nullptr;
-    QLineEdit *m_searchField = nullptr;
-    QCompleter *m_completer = nullptr;
-    QStringListModel *m_historyModel = nullptr;
-    QComboBox *m_typeFilter = nullptr;
-    QComboBox *m_folderFilter = nullptr;
-    QCheckBox *m_dateFilter = nullptr;
-    QDateEdit *m_dateFrom = nullptr;
-    QDateEdit *m_dateTo = nullptr;
-    QComboBox *m_sort = nullptr;
-    QToolButton *m_listModeButton = nullptr;
-    QLabel *m_resultsNotice = nullptr;
-    QProgressBar *m_searchBusy = nullptr;
-    QListView *m_resultsView = nullptr;
-    ResultsModel *m_results = nullptr;
-    ResultDelegate *m_delegate = nullptr;
     QSplitter *m_mainSplitter = nullptr;
-    QSplitter *m_previewSplitter = nullptr;
-    PreviewPane *m_preview = nullptr;
-    AskPanel *m_ask = nullptr;
     LibraryPanel *m_library = nullptr;
     LogView *m_logView = nullptr;
     QLabel *m_statusLabel = nullptr;
@@ -170,9 +125,6 @@ private:
     QAction *m_previewAction = nullptr;
     QAction *m_listModeAction = nullptr;
 
-    // What the results show: a text search, or "similar to" a file; re-run on filter changes.
-    QString m_lastQuery;
-    QString m_lastSimilar;
     QString m_activeModel;  // the search model the controller's session was opened with
 
     ModelImporter *m_importer = nullptr;

@@ -5,11 +5,7 @@
 #include "cli/cli.h"
 
 #include "engine/engine.h"
-#include "engine/inference.h"
-#include "engine/retrievalmodel.h"
 #include "engine/search.h"
-#include "engine/vectorindex.h"
-#include "index/vectorstore.h"
 #include "media/filepath.h"
 
 #include <QDir>
@@ -147,23 +143,20 @@ QString hitsText(const engine::SearchResult &r)
     return text;
 }
 
-// Opens the engine and the search session; null after printing why.
-std::unique_ptr<engine::SearchSession> openSession(Context &ctx, engine::Engine **engineOut)
+// Opens the engine and the search session (as the window does: Engine's plan); null after
+// printing why.
+std::unique_ptr<engine::SearchSession> openSession(Context &ctx)
 {
     engine::Engine *engine = ctx.openEngine();
     if (!engine)
         return nullptr;
-    *engineOut = engine;
     QString error;
-    std::unique_ptr<engine::InferenceService> service = engine->inference(engine::retrievalTask, {}, &error);
-    std::shared_ptr<engine::RetrievalModel> model =
-        service ? engine::RetrievalModel::fromService(std::move(service), &error) : nullptr;
-    auto session = model ? engine::SearchSession::open(*engine->catalog(), engine->dataDir(), model, &error) : nullptr;
+    std::unique_ptr<engine::SearchSession> session = engine->openSearchSession(&error);
     if (!session) {
         Context::fail(error);
         return nullptr;
     }
-    if (session->vectorIndex().store().empty())
+    if (session->vectorCount() == 0)
         Context::err(QStringLiteral("unisearch-cli: the library has no indexed images yet, nor videos; add folders with "
                                     "'unisearch-cli index DIR'\n"));
     return session;
@@ -218,8 +211,7 @@ int cmdSearch(Context &ctx)
     if (params.text.trimmed().isEmpty())
         return ctx.usageError(QStringLiteral("the query is empty"));
 
-    engine::Engine *engine = nullptr;
-    auto session = openSession(ctx, &engine);
+    auto session = openSession(ctx);
     if (!session)
         return ExitCode::Failure;
     const auto result = session->searcher().search(params, &error);
@@ -230,7 +222,7 @@ int cmdSearch(Context &ctx)
         QJsonObject doc{
             {QStringLiteral("query"), result->query},
             {QStringLiteral("cleanedQuery"), result->cleanedQuery},
-            {QStringLiteral("model"), session->model()->name()},
+            {QStringLiteral("model"), session->modelName()},
             {QStringLiteral("top"), params.top},
             {QStringLiteral("reranked"), result->reranked},
             {QStringLiteral("noGoodMatch"), result->noGoodMatch},
@@ -273,8 +265,7 @@ int cmdSimilar(Context &ctx)
     if (const QString problem = media::regularFileProblem(file); !problem.isEmpty())
         return Context::fail(QStringLiteral("%1: %2").arg(QDir::toNativeSeparators(file), problem));
 
-    engine::Engine *engine = nullptr;
-    auto session = openSession(ctx, &engine);
+    auto session = openSession(ctx);
     if (!session)
         return ExitCode::Failure;
     const auto result = session->searcher().similar(file, params, &error);
@@ -285,7 +276,7 @@ int cmdSimilar(Context &ctx)
         const QJsonObject doc{
             {QStringLiteral("file"), file},
             {QStringLiteral("source"), result->source},
-            {QStringLiteral("model"), session->model()->name()},
+            {QStringLiteral("model"), session->modelName()},
             {QStringLiteral("top"), params.top},
             {QStringLiteral("results"), hitsJson(*result)},
             {QStringLiteral("timingsMs"), timingsJson(result->timings)},

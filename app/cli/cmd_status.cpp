@@ -27,10 +27,14 @@ int cmdStatus(Context &ctx)
     QList<catalog::ErrorEntry> fileErrors;
     try {
         index = engine::readIndexState(*engine->catalog(), engine->dataDir());
-        fileErrors = engine->catalog()->errors(1000);
     } catch (const catalog::CatalogError &e) {
         return Context::fail(QStringLiteral("reading the catalog: %1").arg(QString::fromUtf8(e.what())));
     }
+    QString errorsError;
+    if (auto errors = engine->recentErrors(1000, &errorsError))
+        fileErrors = std::move(*errors);
+    else
+        return Context::fail(QStringLiteral("reading the catalog: %1").arg(errorsError));
     // A job still marked running with nobody holding the lock was killed.
     const QString lastJobState = index.lastJobState == QLatin1String("running") && index.indexerPid == 0
                                      ? QStringLiteral("interrupted")

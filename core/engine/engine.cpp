@@ -1,6 +1,8 @@
 #include "engine/engine.h"
 
+#include "engine/inference.h"
 #include "engine/lock.h"
+#include "engine/retrievalmodel.h"
 #include "engine/training.h"
 
 #include "media/filepath.h"
@@ -267,6 +269,62 @@ QStringList Engine::folders() const
         log::error(logCategory, QStringLiteral("reading the folders: %1").arg(QString::fromUtf8(e.what())));
     }
     return out;
+}
+
+std::optional<catalog::Item> Engine::itemByPath(const QString &path) const
+{
+    if (!d->catalog)
+        return std::nullopt;
+    try {
+        return d->catalog->itemByPath(path);
+    } catch (const catalog::CatalogError &) {
+        return std::nullopt;  // callers fall back to what they know of the file
+    }
+}
+
+std::optional<QList<catalog::ErrorEntry>> Engine::recentErrors(int limit, QString *error) const
+{
+    if (!d->catalog) {
+        if (error)
+            *error = QStringLiteral("The library is not open: %1").arg(d->error);
+        return std::nullopt;
+    }
+    try {
+        return d->catalog->errors(limit);
+    } catch (const catalog::CatalogError &e) {
+        if (error)
+            *error = QString::fromUtf8(e.what());
+        return std::nullopt;
+    }
+}
+
+QString Engine::pendingAdapterPack(const QString &modelName) const
+{
+    if (!d->catalog)
+        return {};
+    return pendingAdapterPackPath(*d->catalog, modelName);
+}
+
+std::optional<SearchSessionPlan> Engine::searchSessionPlan(QString *error) const
+{
+    // The model as inference() resolves it for any caller: the same checks and messages.
+    const std::unique_ptr<InferenceService> service = inference(retrievalTask, {}, error);
+    if (!service)
+        return std::nullopt;
+    SearchSessionPlan plan;
+    plan.dataDir = d->locations.dataDir;
+    plan.model = service->model();
+    plan.options = service->options();
+    plan.vectorKey = vectorFingerprint(plan.model.fingerprint, plan.model.adapterPack);
+    return plan;
+}
+
+std::unique_ptr<SearchSession> Engine::openSearchSession(QString *error) const
+{
+    const std::optional<SearchSessionPlan> plan = searchSessionPlan(error);
+    if (!plan)
+        return nullptr;
+    return SearchSession::open(*plan, d->catalog.get(), {}, error);
 }
 
 } // namespace unisearch::engine

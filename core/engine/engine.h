@@ -6,6 +6,7 @@
 // person can act on (errorString(), or an error out-parameter).
 #include "catalog/catalog.h"
 #include "engine/models.h"
+#include "engine/search.h"
 
 #include <QJsonObject>
 #include <QObject>
@@ -65,8 +66,28 @@ public:
     Status status() const;
 
     // The catalog, for engine parts (jobs, search) that live beside the facade; null when
-    // closed. Its methods throw catalog::CatalogError.
+    // closed. Its methods throw catalog::CatalogError. ui/ does not use it: it asks the
+    // queries below, which return values.
     catalog::Catalog *catalog() const;
+
+    // --- Library queries (values; empty/nullopt when closed or on a catalog error) ---
+    // The item the catalog has at path (as indexed: the canonical path).
+    std::optional<catalog::Item> itemByPath(const QString &path) const;
+    // The latest per-file errors, newest first, at most limit; nullopt with *error (the
+    // catalog's message) when they cannot be read.
+    std::optional<QList<catalog::ErrorEntry>> recentErrors(int limit, QString *error = nullptr) const;
+    // The full-mode adapter pack of the named model that waits for its re-embed (its file
+    // path, training.h); empty when none.
+    QString pendingAdapterPack(const QString &modelName) const;
+
+    // --- Search sessions (search.h) ---
+    // What a search uses now: the active retrieval model with its adapter pack, on this
+    // engine's device with the "engine/precision" setting. Read on the engine's thread;
+    // the plan opens on any thread (SearchSession::open with no catalog: the window's
+    // search thread). nullopt with *error when there is no usable search model.
+    std::optional<SearchSessionPlan> searchSessionPlan(QString *error = nullptr) const;
+    // The plan opened at once on this thread, with the engine's catalog (the CLI).
+    std::unique_ptr<SearchSession> openSearchSession(QString *error = nullptr) const;
 
     // Adds a folder to the library (indexing it is a later step). Returns the root id.
     std::optional<std::int64_t> addFolder(const QString &path, QString *error = nullptr);

@@ -415,6 +415,43 @@ std::optional<SearchResult> Searcher::similar(const QString &path, const Similar
 
 SearchSession::~SearchSession() = default;
 
+QString SearchSession::modelName() const
+{
+    return m_model->name();
+}
+
+std::int64_t SearchSession::vectorCount() const
+{
+    return m_report->vectors;
+}
+
+std::unique_ptr<SearchSession> SearchSession::open(const SearchSessionPlan &plan, catalog::Catalog *catalog,
+                                                   std::shared_ptr<RetrievalModel> reuse, QString *error)
+{
+    std::unique_ptr<catalog::Catalog> own;
+    if (!catalog) {
+        catalog::OpenResult opened = catalog::Catalog::open(plan.dataDir);
+        if (!opened) {
+            if (error)
+                *error = opened.error;
+            return nullptr;
+        }
+        own = std::move(opened.catalog);
+        catalog = own.get();
+    }
+    // (A full-mode adapter pack keys its vectors apart: the model is kept only when its key
+    // is still the plan's, training.h.)
+    std::shared_ptr<RetrievalModel> model = reuse && reuse->fingerprint() == plan.vectorKey
+        ? std::move(reuse)
+        : RetrievalModel::fromService(std::make_unique<InferenceService>(plan.model, plan.options), error);
+    if (!model)
+        return nullptr;
+    std::unique_ptr<SearchSession> s = open(*catalog, plan.dataDir, std::move(model), error);
+    if (s)
+        s->m_ownCatalog = std::move(own);
+    return s;
+}
+
 std::unique_ptr<SearchSession> SearchSession::open(catalog::Catalog &catalog, const QString &dataDir,
                                                    const QString &device, QString *error)
 {

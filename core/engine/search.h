@@ -21,7 +21,15 @@
 //
 // A Searcher reads the catalog through its own read-only connection and uses the model
 // under its lock; one Searcher serves one thread at a time.
+//
+// Sessions: the window and the CLI open theirs the same way, through the Engine facade.
+// Engine::searchSessionPlan() resolves, on the thread that owns the engine's catalog, which
+// model a search uses now (the active retrieval model with its adapter pack, the engine's
+// device, the precision setting); SearchSession::open(plan, ...) loads it and its vector
+// store on any thread (the window's search thread; Engine::openSearchSession() at once).
 #include "catalog/catalog.h"
+#include "engine/inference.h"
+#include "engine/models.h"
 
 #include <QDateTime>
 #include <QList>
@@ -141,12 +149,27 @@ private:
     std::shared_ptr<RetrievalModel> m_model;
 };
 
+// What a search session loads, as values: resolved where the engine's catalog lives
+// (Engine::searchSessionPlan), opened wherever the session is used.
+struct SearchSessionPlan {
+    QString dataDir;
+    ModelInfo model;           // the active retrieval model, adapterPack set (training.h)
+    InferenceOptions options;  // the engine's device, the "engine/precision" setting
+    QString vectorKey;         // the key of the vectors it searches (vectorFingerprint)
+};
+
 // Everything a search needs, opened from a library: the active model, its vector store
 // (rebuilt from the catalog when the file is missing or behind; written back only when no
 // indexer holds the lock), and a Searcher over them.
 class SearchSession
 {
 public:
+    // Opens what plan names. catalog: a connection of the calling thread, or null to open
+    // one of the session's own (a worker thread). reuse: a model loaded before, kept when
+    // its vectors are still plan's (only the store is reopened); else plan's model is
+    // loaded now.
+    static std::unique_ptr<SearchSession> open(const SearchSessionPlan &plan, catalog::Catalog *catalog,
+                                               std::shared_ptr<RetrievalModel> reuse = {}, QString *error = nullptr);
     static std::unique_ptr<SearchSession> open(catalog::Catalog &catalog, const QString &dataDir,
                                                std::shared_ptr<RetrievalModel> model, QString *error = nullptr);
     // The same with the catalog's active retrieval model loaded on device (float32).
@@ -158,9 +181,13 @@ public:
     VectorIndex &vectorIndex() { return *m_index; }
     const VectorIndexReport &storeReport() const { return *m_report; }
     std::shared_ptr<RetrievalModel> model() const { return m_model; }
+    QString modelName() const;
+    // The vectors the store held when it was opened (0: nothing indexed yet).
+    std::int64_t vectorCount() const;
 
 private:
     SearchSession() = default;
+    std::unique_ptr<catalog::Catalog> m_ownCatalog;  // open(plan) without a catalog; outlives m_index
     std::shared_ptr<RetrievalModel> m_model;
     std::unique_ptr<VectorIndex> m_index;
     std::unique_ptr<VectorIndexReport> m_report;

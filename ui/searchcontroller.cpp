@@ -1,0 +1,471 @@
+#include "ui/searchcontroller.h"
+
+#include "engine/engine.h"
+#include "ui/enginecontroller.h"
+#include "ui/resultdelegate.h"
+#include "ui/thumbnailprovider.h"
+#include "ui/uisettings.h"
+#include "util/settings.h"
+
+#include <QAbstractItemView>
+#include <QAction>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QCompleter>
+#include <QDateEdit>
+#include <QDir>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QKeyEvent>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListView>
+#include <QLocale>
+#include <QMenu>
+#include <QProgressBar>
+#include <QStringListModel>
+#include <QToolButton>
+#include <QVBoxLayout>
+#include <QWidgetAction>
+
+namespace unisearch::ui {
+
+namespace {
+
+constexpr int messageTimeoutMs = 8000;
+
+} // namespace
+
+SearchController::SearchController(engine::Engine *engine, EngineController *controller,
+                                   ThumbnailProvider *thumbnails, QAction *listModeAction, QWidget *window)
+    : QObject(window), m_engine(engine), m_controller(controller), m_thumbnails(thumbnails),
+      m_listModeAction(listModeAction), m_window(window)
+{
+    createQueryRow();
+    m_filterBar = createFilterBar();
+    m_resultsNotice = new QLabel(window);
+    m_resultsNotice->setObjectName(QStringLiteral("resultsNotice"));
+    m_resultsNotice->setWordWrap(true);
+    m_resultsNotice->setTextFormat(Qt::RichText);
+    m_resultsNotice->hide();
+    createResultsView();
+
+    connect(m_controller, &EngineController::searchFinished, this, &SearchController::onSearchFinished);
+    connect(m_controller, &EngineController::searchFailed, this, &SearchController::onSearchFailed);
+    connect(m_listModeAction, &QAction::toggled, this, &SearchController::setListMode);
+    const bool list = Settings().value(settings::resultsViewMode) == QLatin1String("list");
+    m_listModeAction->setChecked(list);
+    setListMode(list);
+}
+
+void SearchController::addTo(QVBoxLayout *layout)
+{
+    auto *searchRow = new QHBoxLayout;
+    searchRow->addWidget(m_searchField, 1);
+    searchRow->addWidget(m_searchBusy);
+    layout->addLayout(searchRow);
+    layout->addWidget(m_filterBar);
+    layout->addWidget(m_resultsNotice);
+}
+
+void SearchController::createQueryRow()
+{
+    m_searchField = new QLineEdit(m_window);
+    m_searchField->setObjectName(QStringLiteral("searchField"));
+    m_searchField->setPlaceholderText(tr("Describe what you are looking for, e.g. “my dog asleep on the red sofa” "
+                                         "(Ctrl+F)"));
+    m_searchField->setClearButtonEnabled(true);
+    connect(m_searchField, &QLineEdit::returnPressed, this, &SearchController::startSearch);
+    // Earlier queries complete what is typed (anywhere in the query, any case).
+    m_historyModel = new QStringListModel(Settings().value(settings::searchHistory), this);
+    m_completer = new QCompleter(m_historyModel, this);
+    m_completer->setObjectName(QStringLiteral("searchCompleter"));
+    m_completer->setCaseSensitivity(Qt::CaseInsensitive);
+    m_completer->setFilterMode(Qt::MatchContains);
+    m_completer->setCompletionMode(QCompleter::PopupCompletion);
+    m_searchField->setCompleter(m_completer);
+    m_searchField->installEventFilter(this);  // Down opens the history
+    m_searchBusy = new QProgressBar(m_window);
+    m_searchBusy->setObjectName(QStringLiteral("searchBusy"));
+    m_searchBusy->setRange(0, 0);
+    m_searchBusy->setMaximumWidth(80);
+    m_searchBusy->setTextVisible(false);
+    m_searchBusy->hide();
+}
+
+QWidget *SearchController::createFilterBar()
+{
+    auto *bar = new QWidget(m_window);
+    auto *layout = new QHBoxLayout(bar);
+    layout->setContentsMargins(0, 0, 0, 0);
+
+    m_typeFilter = new QComboBox(bar);
+    m_typeFilter->setObjectName(QStringLiteral("typeFilter"));
+    m_typeFilter->addItem(tr("All types"), QString());
+    m_typeFilter->setToolTip(tr("Photos, videos or both"));
+    m_typeFilter->addItem(tr("Photos"), QStringLiteral("image"));
+    m_typeFilter->addItem(tr("Videos"), QStringLiteral("video"));
+    layout->addWidget(m_typeFilter);
+
+    m_folderFilter = new QComboBox(bar);
+    m_folderFilter->setObjectName(QStringLiteral("folderFilter"));
+    m_folderFilter->setToolTip(tr("Only items in this folder"));
+    m_folderFilter->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_folderFilter->setMinimumContentsLength(8);
+    layout->addWidget(m_folderFilter);
+
+    // The date range sits in a drop-down of its own, to keep the bar narrow.
+    auto *dateButton = new QToolButton(bar);
+    dateButton->setObjectName(QStringLiteral("dateButton"));
+    dateButton->setText(tr("Any date"));
+    dateButton->setToolTip(tr("Only items modified between two dates"));
+    dateButton->setPopupMode(QToolButton::InstantPopup);
+    auto *dateMenu = new QMenu(dateButton);
+    auto *datePanel = new QWidget(dateMenu);
+    auto *dateLayout = new QHBoxLayout(datePanel);
+    m_dateFilter = new QCheckBox(tr("Between"), datePanel);
+    m_dateFilter->setObjectName(QStringLiteral("dateFilter"));
+    m_dateFrom = new QDateEdit(QDate::currentDate().addYears(-1), datePanel);
+    m_dateFrom->setObjectName(QStringLiteral("dateFrom"));
+    m_dateFrom->setCalendarPopup(true);
+    m_dateTo = new QDateEdit(QDate::currentDate(), datePanel);
+    m_dateTo->setObjectName(QStringLiteral("dateTo"));
+    m_dateTo->setCalendarPopup(true);
+    m_dateFrom->setEnabled(false);
+    m_dateTo->setEnabled(false);
+    dateLayout->addWidget(m_dateFilter);
+    dateLayout->addWidget(m_dateFrom);
+    dateLayout->addWidget(new QLabel(tr("and"), datePanel));
+    dateLayout->addWidget(m_dateTo);
+    auto *dateAction = new QWidgetAction(dateMenu);
+    dateAction->setDefaultWidget(datePanel);
+    dateMenu->addAction(dateAction);
+    dateButton->setMenu(dateMenu);
+    layout->addWidget(dateButton);
+    auto updateDateButton = [this, dateButton] {
+        dateButton->setText(m_dateFilter->isChecked()
+                                ? tr("%1 – %2").arg(QLocale().toString(m_dateFrom->date(), QLocale::ShortFormat),
+                                                    QLocale().toString(m_dateTo->date(), QLocale::ShortFormat))
+                                : tr("Any date"));
+    };
+    connect(m_dateFilter, &QCheckBox::toggled, dateButton, updateDateButton);
+    connect(m_dateFrom, &QDateEdit::dateChanged, dateButton, updateDateButton);
+    connect(m_dateTo, &QDateEdit::dateChanged, dateButton, updateDateButton);
+    layout->addStretch(1);
+
+    m_sort = new QComboBox(bar);
+    m_sort->setObjectName(QStringLiteral("sortOrder"));
+    m_sort->setToolTip(tr("Sort the results"));
+    m_sort->addItem(tr("Best match"));
+    m_sort->addItem(tr("Newest"));
+    layout->addWidget(m_sort);
+
+    m_listModeButton = new QToolButton(bar);
+    m_listModeButton->setObjectName(QStringLiteral("listModeButton"));
+    m_listModeButton->setDefaultAction(m_listModeAction);
+    layout->addWidget(m_listModeButton);
+
+    auto refilter = [this] { rerunSearch(); };
+    connect(m_typeFilter, &QComboBox::currentIndexChanged, this, refilter);
+    connect(m_folderFilter, &QComboBox::currentIndexChanged, this, refilter);
+    connect(m_dateFilter, &QCheckBox::toggled, this, [this](bool on) {
+        m_dateFrom->setEnabled(on);
+        m_dateTo->setEnabled(on);
+        rerunSearch();
+    });
+    connect(m_dateFrom, &QDateEdit::dateChanged, this, [this] {
+        if (m_dateFilter->isChecked())
+            rerunSearch();
+    });
+    connect(m_dateTo, &QDateEdit::dateChanged, this, [this] {
+        if (m_dateFilter->isChecked())
+            rerunSearch();
+    });
+    connect(m_sort, &QComboBox::currentIndexChanged, this, [this](int i) {
+        m_results->setSort(i == 1 ? ResultsModel::Sort::Date : ResultsModel::Sort::Relevance);
+    });
+    return bar;
+}
+
+void SearchController::createResultsView()
+{
+    m_results = new ResultsModel(this);
+    m_delegate = new ResultDelegate(this);
+    m_resultsView = new QListView(m_window);
+    m_resultsView->setObjectName(QStringLiteral("resultsView"));
+    m_resultsView->setModel(m_results);
+    m_resultsView->setItemDelegate(m_delegate);
+    m_resultsView->setResizeMode(QListView::Adjust);
+    m_resultsView->setUniformItemSizes(true);
+    // Several results can be selected (Ctrl/Shift-click) to teach them a name together;
+    // the preview and the ask panel follow the current one.
+    m_resultsView->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    m_resultsView->setVerticalScrollMode(QAbstractItemView::ScrollPerPixel);
+    m_resultsView->setContextMenuPolicy(Qt::CustomContextMenu);
+    m_resultsView->setWordWrap(false);
+    connect(m_resultsView, &QWidget::customContextMenuRequested, this, &SearchController::showResultsMenu);
+    connect(m_resultsView->selectionModel(), &QItemSelectionModel::currentChanged, this,
+            &SearchController::currentResultChanged);
+    connect(m_resultsView, &QAbstractItemView::activated, this, [this](const QModelIndex &index) {
+        const ResultRow &r = m_results->row(index.row());
+        emit openRequested(r.path, r.isVideo() ? r.timeMs : -1);
+    });
+    // Space shows or hides the preview while the results have the focus.
+    auto *space = new QAction(m_resultsView);
+    space->setShortcut(QKeySequence(Qt::Key_Space));
+    space->setShortcutContext(Qt::WidgetShortcut);
+    connect(space, &QAction::triggered, this, &SearchController::previewToggleRequested);
+    m_resultsView->addAction(space);
+}
+
+bool SearchController::eventFilter(QObject *watched, QEvent *event)
+{
+    // Down in the search field shows the earlier queries (all of them when it is empty).
+    if (watched == m_searchField && event->type() == QEvent::KeyPress
+        && static_cast<QKeyEvent *>(event)->key() == Qt::Key_Down && !m_completer->popup()->isVisible()
+        && !m_historyModel->stringList().isEmpty()) {
+        m_completer->setCompletionPrefix(m_searchField->text());
+        m_completer->complete();
+        return true;
+    }
+    return QObject::eventFilter(watched, event);
+}
+
+void SearchController::focusSearch()
+{
+    m_searchField->setFocus(Qt::ShortcutFocusReason);
+    m_searchField->selectAll();
+}
+
+void SearchController::setFolders(const QStringList &folders)
+{
+    const QString current = m_folderFilter->currentData().toString();
+    QStringList shown;
+    for (int i = 1; i < m_folderFilter->count(); ++i)
+        shown.append(m_folderFilter->itemData(i).toString());
+    if (shown == folders && m_folderFilter->count() > 0)
+        return;
+    const QSignalBlocker block(m_folderFilter);
+    m_folderFilter->clear();
+    m_folderFilter->addItem(tr("All folders"), QString());
+    for (const QString &f : folders)
+        m_folderFilter->addItem(QFileInfo(f).fileName().isEmpty() ? f : QFileInfo(f).fileName(), f);
+    const int i = m_folderFilter->findData(current);
+    m_folderFilter->setCurrentIndex(i < 0 ? 0 : i);
+}
+
+void SearchController::showEmptyState(bool open, const engine::Status &status, const QStringList &folders)
+{
+    if (m_results->rowCount() != 0 || !m_lastQuery.isEmpty() || !m_lastSimilar.isEmpty())
+        return;
+    if (open && status.hasModel() && status.counts.items == 0)
+        showResultsNotice(folders.isEmpty()
+                              ? tr("<b>The library is empty.</b> Add a folder of photos and videos "
+                                   "(File → Add Folder…, Ctrl+O, or drop it on the window).")
+                              : tr("<b>Nothing indexed yet.</b> The library's folders are being indexed, "
+                                   "or need a rescan (F5)."));
+    else if (open && status.hasModel())
+        showResultsNotice(tr("Describe what you are looking for above and press Enter: words, not file names "
+                             "(“a dog asleep on a red sofa”)."));
+    else
+        showResultsNotice({});
+}
+
+QStringList SearchController::searchHistory() const
+{
+    return m_historyModel->stringList();
+}
+
+void SearchController::rememberQuery(const QString &query)
+{
+    QStringList history = m_historyModel->stringList();
+    history.removeAll(query);
+    history.prepend(query);
+    while (history.size() > settings::searchHistoryLimit)
+        history.removeLast();
+    m_historyModel->setStringList(history);
+    Settings().setValue(settings::searchHistory, history);
+}
+
+engine::SearchFilter SearchController::currentFilter() const
+{
+    engine::SearchFilter f;
+    const QString type = m_typeFilter->currentData().toString();
+    if (type == QLatin1String("image"))
+        f.type = catalog::ItemType::Image;
+    else if (type == QLatin1String("video"))
+        f.type = catalog::ItemType::Video;
+    const QString folder = m_folderFilter->currentData().toString();
+    if (!folder.isEmpty())
+        f.folders = {folder};
+    if (m_dateFilter->isChecked()) {
+        f.from = m_dateFrom->date().startOfDay();
+        f.to = m_dateTo->date().addDays(1).startOfDay();  // the end date is included
+    }
+    return f;
+}
+
+void SearchController::startSearch()
+{
+    const QString query = m_searchField->text().trimmed();
+    if (query.isEmpty())
+        return;
+    rememberQuery(query);
+    if (!m_engine->activeModel(engine::retrievalTask)) {
+        const QString text = tr("Searching needs a model: import one first (Model → Import…).");
+        emit message(text, messageTimeoutMs);
+        showResultsNotice(tr("<b>No search model.</b> %1").arg(text.toHtmlEscaped()));
+        return;
+    }
+    m_lastQuery = query;
+    m_lastSimilar.clear();
+    rerunSearch();
+}
+
+void SearchController::findSimilar(const QString &path)
+{
+    if (!m_engine->activeModel(engine::retrievalTask))
+        return;
+    m_lastSimilar = path;
+    m_lastQuery.clear();
+    rerunSearch();
+}
+
+void SearchController::rerunSearch()
+{
+    if (m_lastQuery.isEmpty() && m_lastSimilar.isEmpty())
+        return;
+    const Settings s;
+    if (!m_lastQuery.isEmpty()) {
+        engine::SearchParams params;
+        params.text = m_lastQuery;
+        params.top = s.value(settings::resultCount);
+        if (s.value(settings::rerank))
+            params.rerank = true;  // else: the engine's default (on with CUDA)
+        params.filter = currentFilter();
+        m_controller->search(params);
+        emit message(tr("Searching for “%1”…").arg(m_lastQuery), 0);
+    } else {
+        engine::SimilarParams params;
+        params.top = s.value(settings::resultCount);
+        params.filter = currentFilter();
+        m_controller->similar(m_lastSimilar, params);
+        emit message(tr("Looking for items like %1…").arg(QFileInfo(m_lastSimilar).fileName()), 0);
+    }
+    m_searchBusy->show();
+}
+
+void SearchController::showResultsNotice(const QString &html)
+{
+    m_resultsNotice->setText(html);
+    m_resultsNotice->setVisible(!html.isEmpty());
+}
+
+void SearchController::onSearchFinished(int, const engine::SearchResult &result)
+{
+    m_searchBusy->hide();
+    QList<ResultRow> rows;
+    rows.reserve(result.hits.size());
+    for (const engine::SearchHit &hit : result.hits)
+        rows.append(ResultRow::fromHit(hit));
+    m_results->setResults(std::move(rows));
+    m_controller->cancelAsk();  // its item may not be among the new results
+    emit resultsReplaced();
+    const QString what = result.source.isEmpty()
+                             ? tr("“%1”").arg(result.query.toHtmlEscaped())
+                             : tr("items like %1").arg(QFileInfo(m_lastSimilar).fileName().toHtmlEscaped());
+    if (result.hits.isEmpty())
+        showResultsNotice(currentFilter().isEmpty()
+                              ? tr("<b>Nothing found</b> for %1. Is the library indexed?").arg(what)
+                              : tr("<b>Nothing found</b> for %1 with these filters.").arg(what));
+    else if (result.noGoodMatch)
+        showResultsNotice(tr("<b>No good match</b> for %1: the closest items are shown, but none of them "
+                             "really matches (best match probability %2%).")
+                              .arg(what)
+                              .arg(qRound(result.bestItmProbability.value_or(0) * 100)));
+    else if (!result.source.isEmpty())
+        showResultsNotice(tr("Items that look like <b>%1</b>.").arg(QFileInfo(m_lastSimilar).fileName().toHtmlEscaped()));
+    else
+        showResultsNotice({});
+    const QString found = result.hits.size() == 1 ? tr("1 result") : tr("%1 results").arg(result.hits.size());
+    emit message(tr("%1 in %2 ms").arg(found).arg(result.timings.totalMs, 0, 'f', 0), messageTimeoutMs);
+    emit resultsShown(true);
+}
+
+void SearchController::onSearchFailed(int, const QString &error)
+{
+    m_searchBusy->hide();
+    m_results->clear();
+    emit resultsReplaced();
+    showResultsNotice(tr("<b>The search failed.</b> %1").arg(error.toHtmlEscaped()));
+    emit message(error, messageTimeoutMs);
+    emit resultsShown(false);
+}
+
+std::optional<ResultRow> SearchController::currentResult() const
+{
+    const QModelIndex i = m_resultsView->currentIndex();
+    if (!i.isValid() || i.row() >= m_results->rowCount())
+        return std::nullopt;
+    return m_results->row(i.row());
+}
+
+void SearchController::setListMode(bool list)
+{
+    if (m_listModeAction->isChecked() != list)
+        m_listModeAction->setChecked(list);  // comes back here through toggled
+    m_delegate->setLayout(list ? ResultDelegate::Layout::List : ResultDelegate::Layout::Grid);
+    m_resultsView->setViewMode(list ? QListView::ListMode : QListView::IconMode);
+    m_resultsView->setFlow(list ? QListView::TopToBottom : QListView::LeftToRight);
+    m_resultsView->setWrapping(!list);
+    m_resultsView->setSpacing(list ? 0 : 4);
+    m_resultsView->setMovement(QListView::Static);
+    m_resultsView->setResizeMode(QListView::Adjust);
+    updateThumbnailSize();
+    Settings().setValue(settings::resultsViewMode, list ? QStringLiteral("list") : QStringLiteral("grid"));
+}
+
+void SearchController::updateThumbnailSize()
+{
+    const int edge = Settings().value(settings::thumbnailSize);
+    m_delegate->setThumbnailSize(edge);
+    const QSize box = m_delegate->thumbnailBox();
+    m_resultsView->setIconSize(box);
+    m_results->setThumbnails(m_thumbnails, box, m_window->devicePixelRatioF());
+    m_resultsView->doItemsLayout();
+}
+
+void SearchController::showResultsMenu(const QPoint &pos)
+{
+    const QModelIndex index = m_resultsView->indexAt(pos);
+    if (!index.isValid())
+        return;
+    // Right-click on a selected result keeps the selection (to act on all of it);
+    // elsewhere it selects just that result, as file managers do.
+    QItemSelectionModel *selection = m_resultsView->selectionModel();
+    selection->setCurrentIndex(index, selection->isSelected(index) ? QItemSelectionModel::NoUpdate
+                                                                   : QItemSelectionModel::ClearAndSelect);
+    const ResultRow r = m_results->row(index.row());
+    QMenu menu(m_window);
+    menu.setObjectName(QStringLiteral("resultsMenu"));
+    menu.addAction(tr("&Open"), this, [this, r] { emit openRequested(r.path, r.isVideo() ? r.timeMs : -1); });
+    menu.addAction(tr("Show in &Folder"), this, [this, r] { emit showInFolderRequested(r.path); });
+    menu.addAction(tr("&Copy Path"), this, [this, r] { emit copyPathRequested(r.path); });
+    QAction *similar = menu.addAction(tr("Find &Similar"), this, [this, r] { findSimilar(r.path); });
+    similar->setEnabled(!r.isVideo());
+    menu.addSeparator();
+    menu.addAction(tr("&Ask About It…"), this, &SearchController::askAboutRequested);
+    QStringList teachPaths; // the selected photos (videos cannot be labelled)
+    for (const QModelIndex &i : selection->selectedIndexes())
+        if (const ResultRow s = m_results->row(i.row()); !s.isVideo() && !teachPaths.contains(s.path))
+            teachPaths << s.path;
+    const QString teachText = teachPaths.size() > 1
+        ? tr("&Teach a Name for the %n Selected Photos…", nullptr, int(teachPaths.size()))
+        : tr("&Teach a Name for This Photo…");
+    QAction *teachSelected = menu.addAction(teachText, this, [this, teachPaths] { emit teachRequested(teachPaths); });
+    teachSelected->setObjectName(QStringLiteral("actionTeachSelected"));
+    teachSelected->setEnabled(!teachPaths.isEmpty());
+    menu.exec(m_resultsView->viewport()->mapToGlobal(pos));
+}
+
+} // namespace unisearch::ui
