@@ -5,36 +5,18 @@
 // many, a warning when too few) → settings (mode, epochs, device, bfloat16, an estimate)
 // → training (live loss and held-out validation curve, cancel) → results (before/after on
 // held-out examples; the user's own sample queries, top 5 before and after side by side)
-// → save and activate. Training, the library listing and the sample queries run on worker
-// threads with their own Engine connection (engine/training.h, engine/trainingpreview.h);
-// closing the wizard cancels and joins them.
-#include "engine/training.h"
+// → save and activate. Each page is a class of its own under ui/trainwizard/. The
+// training is a TrainingJob (engine/trainingjob.h) with an Engine of its own; the library
+// listing and the sample queries run on the wizard's pool with their own Engine
+// connection (engine/trainingpreview.h); closing the wizard cancels and joins them.
+#include "engine/trainingdata.h"
 #include "engine/trainingpreview.h"
 
-#include <QFuture>
-#include <QHash>
-#include <QJsonObject>
-#include <QPointer>
+#include <QList>
+#include <QString>
+#include <QStringList>
 #include <QThreadPool>
 #include <QWizard>
-
-#include <atomic>
-#include <memory>
-
-class QCheckBox;
-class QComboBox;
-class QLabel;
-class QLineEdit;
-class QListView;
-class QListWidget;
-class QPlainTextEdit;
-class QProgressBar;
-class QStandardItemModel;
-class QTimer;
-class QGridLayout;
-class QPushButton;
-class QRadioButton;
-class QSpinBox;
 
 namespace unisearch::engine {
 class Engine;
@@ -42,8 +24,12 @@ class Engine;
 
 namespace unisearch::ui {
 
-class LossPlot;
 class ThumbnailProvider;
+class TrainExamplesPage;
+class TrainGoalPage;
+class TrainResultsPage;
+class TrainRunPage;
+class TrainSettingsPage;
 
 class TrainWizard : public QWizard
 {
@@ -55,7 +41,7 @@ public:
     ~TrainWizard() override;
 
     QString task() const;      // retrieval | vqa
-    int exampleCount() const { return m_exampleCount; }
+    int exampleCount() const;
     // The examples the wizard trains on: the file's and those picked in the library.
     QList<engine::LabelledExample> examples() const;
     // Opens with these library items selected on the examples page (the main window's
@@ -63,18 +49,18 @@ public:
     void setPreselectedItems(const QStringList &paths);
     // The library images listed on the examples page (after the filter), by path.
     QStringList listedItems() const;
-    bool isListing() const { return m_listing; }
-    bool isComparing() const { return m_comparing; }
+    bool isListing() const;
+    bool isComparing() const;
     // The last sample-query comparison (results page) and where it ranked: "library" or
     // "examples" (engine/trainingpreview.h).
-    QList<engine::QueryComparison> comparison() const { return m_comparison; }
-    QString comparisonScope() const { return m_comparisonScope; }
-    QString packPath() const { return m_packPath; }
+    QList<engine::QueryComparison> comparison() const;
+    QString comparisonScope() const;
+    QString packPath() const;
     // Points of the held-out validation curve on the training page.
     int validationPointCount() const;
-    bool isTraining() const { return m_running; }
-    bool trainingSucceeded() const { return m_succeeded; }
-    QString packName() const { return m_packName; }
+    bool isTraining() const;
+    bool trainingSucceeded() const;
+    QString packName() const;
 
     void accept() override;
     void reject() override;
@@ -88,87 +74,15 @@ signals:
     void reembedRequested(const QString &packName);
 
 private:
-    // One label given in the library to one item (expanded into examples by examples()).
-    struct Picked {
-        QString path;
-        QString kind; // name | caption | qa
-        QString text; // the name, the caption or the question
-        QString answer;
-    };
-    QString pickedKind() const;
-    void updateGoalWidgets();
-    void listLibrary();
-    void searchLibrary();
-    void showLibrary(const QStringList &paths, const QString &note);
-    // A listing or search of the library came back from the pool: shown unless a newer
-    // one was started since.
-    void finishListing(int generation, const QStringList &paths, const QString &note);
-    void addPicked();
-    void removePicked();
-    void refreshPickedList();
-    void startCompare();
-    void showComparison(const QString &error);
-    QWidget *thumbnailLabel(const engine::PreviewHit &hit);
-    void countExamples();
-    void updateEstimate();
-    void startTraining();
-    void cancelTraining();
-    void onProgress(const engine::TrainProgressInfo &p);
-    void onFinished(bool ok, bool cancelled, const QString &message, const QJsonObject &outcome,
-                    const QList<engine::ValidationPoint> &curve);
     void stopWorker();
-    QString validationText() const;
 
     engine::Engine *m_engine;
-    QRadioButton *m_goalNames = nullptr, *m_goalCaptions = nullptr, *m_goalQuestions = nullptr;
-    QLineEdit *m_dataFile = nullptr;
-    QLabel *m_countLabel = nullptr;
-    QLineEdit *m_libraryFilter = nullptr;
-    QListView *m_libraryView = nullptr;
-    QStandardItemModel *m_libraryModel = nullptr;
-    QLabel *m_libraryNote = nullptr;
-    QLabel *m_labelCaption = nullptr;
-    QLineEdit *m_labelText = nullptr;
-    QLineEdit *m_answerText = nullptr;
-    QPushButton *m_addPicked = nullptr;
-    QListWidget *m_pickedList = nullptr;
-    QTimer *m_filterTimer = nullptr;
     ThumbnailProvider *m_thumbnails = nullptr;
-    QComboBox *m_mode = nullptr;
-    QComboBox *m_device = nullptr;
-    QCheckBox *m_bfloat16 = nullptr;
-    QSpinBox *m_epochs = nullptr;
-    QLabel *m_estimate = nullptr;
-    QProgressBar *m_progress = nullptr;
-    QLabel *m_lossLabel = nullptr;
-    LossPlot *m_plot = nullptr;
-    QPushButton *m_cancel = nullptr;
-    QLabel *m_results = nullptr;
-    QCheckBox *m_activate = nullptr;
-    QPlainTextEdit *m_sampleQueries = nullptr;
-    QPushButton *m_compare = nullptr;
-    QLabel *m_compareNote = nullptr;
-    QGridLayout *m_compareGrid = nullptr;
-    QWidget *m_compareArea = nullptr;
-
-    int m_exampleCount = 0;
-    QList<engine::LabelledExample> m_fileExamples;
-    QList<Picked> m_picked;
-    QStringList m_preselected;
-    bool m_listing = false;
-    int m_listGeneration = 0;
-    bool m_comparing = false;
-    QList<engine::QueryComparison> m_comparison;
-    QString m_comparisonScope;
-    QMultiHash<QString, QPointer<QLabel>> m_thumbLabels; // thumbnail key → labels waiting for it
-    QString m_packPath;
-    double m_lastValidation = -1;
-    bool m_running = false;
-    bool m_succeeded = false;
-    QString m_packName;
-    QString m_packMode;
-    std::shared_ptr<std::atomic<bool>> m_cancelFlag;
-    QFuture<void> m_worker;
+    TrainGoalPage *m_goal = nullptr;
+    TrainExamplesPage *m_examples = nullptr;
+    TrainSettingsPage *m_settings = nullptr;
+    TrainRunPage *m_training = nullptr;
+    TrainResultsPage *m_results = nullptr;
     QThreadPool m_pool; // listing and sample queries, one at a time
 };
 
