@@ -309,6 +309,72 @@ Architecture inferArchitecture(const std::string &checkpointPath, std::string *t
     }
 }
 
+namespace {
+
+StateDict keptTensors(const StateDict &dict, ImportReport &out)
+{
+    // Keep only what the model uses: momentum copies and queues double the size for nothing.
+    // A UniAdapter checkpoint also stores each shared adapter under up to four names
+    // (adapters.i, visual_encoder.blocks.i.adapter, ...text_encoder...layer.i.adapter, the
+    // decoder's) that all point at one storage; the bundle keeps the first name (the map is
+    // sorted, so "adapters.i.*") and the loader maps it onto every alias.
+    StateDict kept;
+    std::map<std::tuple<const void *, std::vector<int64_t>, std::vector<int64_t>, int>, std::string> seen;
+    for (const auto &[key, tensor] : dict.tensors()) {
+        if (const std::string reason = ignoredKeyReason(key); !reason.empty()) {
+            out.ignored.push_back(key + " " + formatShape(tensor.sizes()) + ": " + reason);
+            continue;
+        }
+        const auto identity = std::make_tuple(static_cast<const void *>(tensor.data_ptr()), tensor.sizes().vec(),
+                                              tensor.strides().vec(), static_cast<int>(tensor.scalar_type()));
+        // Only adapters: other shared storage (a decoder tied to its word embeddings) is
+        // not shared in our model, which then needs every name.
+        const bool adapterKey = key.starts_with("adapters.") || key.find(".adapter.") != std::string::npos;
+        if (adapterKey && tensor.numel() > 0 && !seen.emplace(identity, key).second) {
+            ++out.aliases;
+            continue;
+        }
+        kept.insert(key, tensor);
+    }
+    return kept;
+}
+
+LoadReport checkBundleFits(const Architecture &arch, const StateDict &kept, const std::string &task)
+{
+    // The full load check, before anything is written: every tensor the bundle keeps must
+    // map onto the model with its shape, so that a crafted view (or a checkpoint of another
+    // model) is refused before it is made contiguous and written.
+    LoadReport report;
+    try {
+        report = checkAgainst(arch, kept);
+    } catch (const BundleError &) {
+        throw;
+    } catch (const std::exception &e) {
+        throw BundleError(std::string("the checkpoint does not fit the architecture: ") + e.what());
+    }
+    if (!report.ok()) {
+        // Sorted, so that the listed few are predictable (the model's order is not).
+        std::sort(report.missing.begin(), report.missing.end());
+        std::sort(report.unexpected.begin(), report.unexpected.end());
+        std::string msg = "the checkpoint does not match the architecture";
+        if (!report.missing.empty())
+            msg += "\nmissing tensors (" + std::to_string(report.missing.size()) + "):" + joinSome(report.missing, 20);
+        if (!report.unexpected.empty())
+            msg += "\nunexpected tensors (" + std::to_string(report.unexpected.size())
+                + "):" + joinSome(report.unexpected, 20);
+        msg += "\n(pass --architecture with the model's sizes if they were inferred wrongly)";
+        throw BundleError(msg);
+    }
+    if (task == "retrieval" && !report.hasRetrieval)
+        throw BundleError("the checkpoint has no retrieval heads (vision_proj, text_proj, itm_head)");
+    if (task == "vqa" && !report.hasVqa)
+        throw BundleError("the checkpoint has no answer decoder (text_decoder.*)");
+
+    return report;
+}
+
+} // namespace
+
 ImportReport importModel(const std::string &checkpointPath, const std::string &modelsDir, const ImportOptions &options)
 {
     ImportReport out;
@@ -340,59 +406,10 @@ ImportReport importModel(const std::string &checkpointPath, const std::string &m
     if (task != inferredTask)
         throw BundleError("the checkpoint is a " + inferredTask + " model, not " + task);
 
-    // Keep only what the model uses: momentum copies and queues double the size for nothing.
-    // A UniAdapter checkpoint also stores each shared adapter under up to four names
-    // (adapters.i, visual_encoder.blocks.i.adapter, ...text_encoder...layer.i.adapter, the
-    // decoder's) that all point at one storage; the bundle keeps the first name (the map is
-    // sorted, so "adapters.i.*") and the loader maps it onto every alias.
-    StateDict kept;
-    std::map<std::tuple<const void *, std::vector<int64_t>, std::vector<int64_t>, int>, std::string> seen;
-    for (const auto &[key, tensor] : dict.tensors()) {
-        if (const std::string reason = ignoredKeyReason(key); !reason.empty()) {
-            out.ignored.push_back(key + " " + formatShape(tensor.sizes()) + ": " + reason);
-            continue;
-        }
-        const auto identity = std::make_tuple(static_cast<const void *>(tensor.data_ptr()), tensor.sizes().vec(),
-                                              tensor.strides().vec(), static_cast<int>(tensor.scalar_type()));
-        // Only adapters: other shared storage (a decoder tied to its word embeddings) is
-        // not shared in our model, which then needs every name.
-        const bool adapterKey = key.starts_with("adapters.") || key.find(".adapter.") != std::string::npos;
-        if (adapterKey && tensor.numel() > 0 && !seen.emplace(identity, key).second) {
-            ++out.aliases;
-            continue;
-        }
-        kept.insert(key, tensor);
-    }
+    StateDict kept = keptTensors(dict, out);
     dict = StateDict();
 
-    // The full load check, before anything is written: every tensor the bundle keeps must
-    // map onto the model with its shape, so that a crafted view (or a checkpoint of another
-    // model) is refused before it is made contiguous and written.
-    LoadReport report;
-    try {
-        report = checkAgainst(arch, kept);
-    } catch (const BundleError &) {
-        throw;
-    } catch (const std::exception &e) {
-        throw BundleError(std::string("the checkpoint does not fit the architecture: ") + e.what());
-    }
-    if (!report.ok()) {
-        // Sorted, so that the listed few are predictable (the model's order is not).
-        std::sort(report.missing.begin(), report.missing.end());
-        std::sort(report.unexpected.begin(), report.unexpected.end());
-        std::string msg = "the checkpoint does not match the architecture";
-        if (!report.missing.empty())
-            msg += "\nmissing tensors (" + std::to_string(report.missing.size()) + "):" + joinSome(report.missing, 20);
-        if (!report.unexpected.empty())
-            msg += "\nunexpected tensors (" + std::to_string(report.unexpected.size())
-                + "):" + joinSome(report.unexpected, 20);
-        msg += "\n(pass --architecture with the model's sizes if they were inferred wrongly)";
-        throw BundleError(msg);
-    }
-    if (task == "retrieval" && !report.hasRetrieval)
-        throw BundleError("the checkpoint has no retrieval heads (vision_proj, text_proj, itm_head)");
-    if (task == "vqa" && !report.hasVqa)
-        throw BundleError("the checkpoint has no answer decoder (text_decoder.*)");
+    const LoadReport report = checkBundleFits(arch, kept, task);
 
     fs::create_directories(modelsDir, ec);
     if (ec)

@@ -263,35 +263,9 @@ void collectMetadata(const Value *root, const Value *skip, std::map<std::string,
     }
 }
 
-StateDict loadPthImpl(const std::string &path, std::map<std::string, std::string> *metadata)
+// The state dict inside a checkpoint's top-level object; throws, saying why, when none is.
+const Value *findStateDict(const Value *root)
 {
-    ZipArchive zip(path);
-    const std::string prefix = archivePrefix(zip);
-
-    bool bigEndian = false;
-    if (const int64_t bo = zip.locate(prefix + "byteorder"); bo >= 0) {
-        const uint64_t n = zip.size(bo, prefix + "byteorder");
-        if (n > 16)
-            throw CheckpointError("its byteorder entry is malformed");
-        std::string order(n, '\0');
-        zip.read(bo, prefix + "byteorder", order.data(), n);
-        if (order != "little" && order != "big")
-            throw CheckpointError("its byteorder entry says '" + excerpt(order) + "', expected 'little' or 'big'");
-        bigEndian = order == "big";
-    }
-
-    const std::string pklName = prefix + "data.pkl";
-    const int64_t pklIndex = zip.locate(pklName);
-    if (pklIndex < 0)
-        throw CheckpointError("cannot locate '" + excerpt(pklName) + "' in the archive");
-    pickle::Unpickler unpickler;
-    const uint64_t pklSize = zip.size(pklIndex, pklName);
-    if (pklSize > pickle::Limits{}.maxBytes)
-        throw CheckpointError("its data.pkl is " + std::to_string(pklSize) + " bytes, larger than any state dict needs");
-    std::string pkl(pklSize, '\0');
-    zip.read(pklIndex, pklName, pkl.data(), pklSize);
-    const Value *root = unpickler.load(pkl);
-
     // {'model': state_dict, 'config': ..., 'epoch': ...} as the training scripts save it,
     // {'state_dict': ...} as some others do, or a bare state dict.
     const Value *dict = nullptr;
@@ -327,6 +301,39 @@ StateDict loadPthImpl(const std::string &path, std::map<std::string, std::string
     }
     if (!dict)
         throw CheckpointError("not a model checkpoint: " + reason);
+    return dict;
+}
+
+StateDict loadPthImpl(const std::string &path, std::map<std::string, std::string> *metadata)
+{
+    ZipArchive zip(path);
+    const std::string prefix = archivePrefix(zip);
+
+    bool bigEndian = false;
+    if (const int64_t bo = zip.locate(prefix + "byteorder"); bo >= 0) {
+        const uint64_t n = zip.size(bo, prefix + "byteorder");
+        if (n > 16)
+            throw CheckpointError("its byteorder entry is malformed");
+        std::string order(n, '\0');
+        zip.read(bo, prefix + "byteorder", order.data(), n);
+        if (order != "little" && order != "big")
+            throw CheckpointError("its byteorder entry says '" + excerpt(order) + "', expected 'little' or 'big'");
+        bigEndian = order == "big";
+    }
+
+    const std::string pklName = prefix + "data.pkl";
+    const int64_t pklIndex = zip.locate(pklName);
+    if (pklIndex < 0)
+        throw CheckpointError("cannot locate '" + excerpt(pklName) + "' in the archive");
+    pickle::Unpickler unpickler;
+    const uint64_t pklSize = zip.size(pklIndex, pklName);
+    if (pklSize > pickle::Limits{}.maxBytes)
+        throw CheckpointError("its data.pkl is " + std::to_string(pklSize) + " bytes, larger than any state dict needs");
+    std::string pkl(pklSize, '\0');
+    zip.read(pklIndex, pklName, pkl.data(), pklSize);
+    const Value *root = unpickler.load(pkl);
+
+    const Value *dict = findStateDict(root);
 
     if (metadata) {
         metadata->clear();
