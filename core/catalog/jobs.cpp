@@ -1,41 +1,19 @@
 #include "catalog/catalog.h"
 
 #include "catalog/catalog_p.h"
+#include "catalog/rows_p.h"
 
 // Catalog's jobs (so that an interrupted one can be resumed) and per-file errors.
 
 namespace unisearch::catalog {
 
-using detail::fromMs;
-using detail::nowMs;
 using detail::Statement;
-using detail::toMs;
-
-namespace {
-
-constexpr const char *jobColumns = "id, kind, state, progress, params, error, created_at, updated_at";
-
-Job readJob(const Statement &s)
-{
-    Job j;
-    j.id = s.int64(0);
-    j.kind = s.text(1);
-    j.state = jobStateFromString(s.text(2)).value_or(JobState::Failed);
-    j.progress = s.real(3);
-    j.paramsJson = s.text(4);
-    j.error = s.text(5);
-    j.createdAt = fromMs(s.int64(6));
-    j.updatedAt = fromMs(s.int64(7));
-    return j;
-}
-
-} // namespace
 
 // --- errors ------------------------------------------------------------------
 
 std::int64_t Catalog::addError(const ErrorEntry &error)
 {
-    const std::int64_t at = toMs(error.at).value_or(nowMs());
+    const std::int64_t at = detail::toMs(error.at).value_or(detail::nowMs());
     d->db.prepare("INSERT INTO errors(item_id, job_id, path, stage, message, at) VALUES (?, ?, ?, ?, ?, ?)",
                   error.itemId, error.jobId, error.path, error.stage, error.message, at)
         .run();
@@ -49,7 +27,7 @@ QList<ErrorEntry> Catalog::errors(int limit) const
     QList<ErrorEntry> out;
     while (s.step())
         out.append(ErrorEntry{s.int64(0), s.optionalInt64(1), s.optionalInt64(2), s.text(3), s.text(4), s.text(5),
-                              fromMs(s.int64(6))});
+                              detail::fromMs(s.int64(6))});
     return out;
 }
 
@@ -62,7 +40,7 @@ void Catalog::clearErrors(std::int64_t itemId)
 
 std::int64_t Catalog::createJob(const QString &kind, const QString &paramsJson)
 {
-    const std::int64_t now = nowMs();
+    const std::int64_t now = detail::nowMs();
     d->db.prepare("INSERT INTO jobs(kind, state, params, created_at, updated_at) VALUES (?, 'queued', ?, ?, ?)",
                   kind, paramsJson.isEmpty() ? QStringLiteral("{}") : paramsJson, now, now)
         .run();
@@ -71,7 +49,7 @@ std::int64_t Catalog::createJob(const QString &kind, const QString &paramsJson)
 
 void Catalog::updateJob(std::int64_t id, JobState state, double progress, const QString &error)
 {
-    const std::int64_t now = nowMs();
+    const std::int64_t now = detail::nowMs();
     const bool finished = state == JobState::Done || state == JobState::Failed || state == JobState::Cancelled;
     d->db.prepare("UPDATE jobs SET state = ?, progress = ?, error = ?, updated_at = ?,"
                   " started_at = CASE WHEN ? AND started_at IS NULL THEN ? ELSE started_at END,"
@@ -84,19 +62,19 @@ void Catalog::updateJob(std::int64_t id, JobState state, double progress, const 
 
 std::optional<Job> Catalog::job(std::int64_t id) const
 {
-    Statement s = d->db.prepare(std::string("SELECT ") + jobColumns + " FROM jobs WHERE id = ?", id);
+    Statement s = d->db.prepare(std::string("SELECT ") + detail::jobColumns + " FROM jobs WHERE id = ?", id);
     if (!s.step())
         return std::nullopt;
-    return readJob(s);
+    return detail::readJob(s);
 }
 
 QList<Job> Catalog::unfinishedJobs() const
 {
-    Statement s = d->db.prepare(std::string("SELECT ") + jobColumns +
+    Statement s = d->db.prepare(std::string("SELECT ") + detail::jobColumns +
                                 " FROM jobs WHERE state IN ('queued', 'running', 'paused') ORDER BY id");
     QList<Job> out;
     while (s.step())
-        out.append(readJob(s));
+        out.append(detail::readJob(s));
     return out;
 }
 

@@ -1,35 +1,13 @@
 #include "catalog/catalog.h"
 
 #include "catalog/catalog_p.h"
+#include "catalog/rows_p.h"
 
 // Catalog's models (imported bundles, the active one per task) and the labels for fine-tuning.
 
 namespace unisearch::catalog {
 
-using detail::fromMs;
-using detail::nowMs;
 using detail::Statement;
-using detail::toMs;
-
-namespace {
-
-constexpr const char *modelColumns = "id, name, fingerprint, task, architecture, path, active, imported_at";
-
-ModelRecord readModel(const Statement &s)
-{
-    ModelRecord m;
-    m.id = s.int64(0);
-    m.name = s.text(1);
-    m.fingerprint = s.text(2);
-    m.task = s.text(3);
-    m.architectureJson = s.text(4);
-    m.path = s.text(5);
-    m.active = s.int64(6) != 0;
-    m.importedAt = fromMs(s.int64(7));
-    return m;
-}
-
-} // namespace
 
 // --- labels ------------------------------------------------------------------
 
@@ -44,7 +22,7 @@ std::int64_t Catalog::addLabel(const Label &label)
             id = s.int64(0);
             return;
         }
-        const std::int64_t at = toMs(label.createdAt).value_or(nowMs());
+        const std::int64_t at = detail::toMs(label.createdAt).value_or(detail::nowMs());
         d->db.prepare("INSERT INTO labels(item_id, kind, text, answer, created_at) VALUES (?, ?, ?, ?, ?)",
                       label.itemId, label.kind, label.text,
                       label.answer.isEmpty() ? std::optional<QString>() : std::optional<QString>(label.answer), at)
@@ -61,7 +39,7 @@ QList<Label> Catalog::labels(const QString &kind) const
                                 kind, kind);
     QList<Label> out;
     while (s.step())
-        out.append(Label{s.int64(0), s.int64(1), s.text(2), s.text(3), s.text(4), fromMs(s.int64(5))});
+        out.append(Label{s.int64(0), s.int64(1), s.text(2), s.text(3), s.text(4), detail::fromMs(s.int64(5))});
     return out;
 }
 
@@ -83,7 +61,7 @@ std::int64_t Catalog::upsertModel(const ModelRecord &model)
             " RETURNING id",
             model.name, model.fingerprint, model.task,
             model.architectureJson.isEmpty() ? QStringLiteral("{}") : model.architectureJson, model.path,
-            model.active, toMs(model.importedAt).value_or(nowMs()));
+            model.active, detail::toMs(model.importedAt).value_or(detail::nowMs()));
         if (!s.step())
             throw CatalogError("upsertModel returned no id");
         id = s.int64(0);
@@ -94,20 +72,20 @@ std::int64_t Catalog::upsertModel(const ModelRecord &model)
 
 QList<ModelRecord> Catalog::models() const
 {
-    Statement s = d->db.prepare(std::string("SELECT ") + modelColumns + " FROM models ORDER BY name");
+    Statement s = d->db.prepare(std::string("SELECT ") + detail::modelColumns + " FROM models ORDER BY name");
     QList<ModelRecord> out;
     while (s.step())
-        out.append(readModel(s));
+        out.append(detail::readModel(s));
     return out;
 }
 
 std::optional<ModelRecord> Catalog::activeModel(const QString &task) const
 {
     Statement s =
-        d->db.prepare(std::string("SELECT ") + modelColumns + " FROM models WHERE task = ? AND active = 1", task);
+        d->db.prepare(std::string("SELECT ") + detail::modelColumns + " FROM models WHERE task = ? AND active = 1", task);
     if (!s.step())
         return std::nullopt;
-    return readModel(s);
+    return detail::readModel(s);
 }
 
 bool Catalog::setActiveModel(const QString &name)

@@ -1,8 +1,9 @@
 #pragma once
-// Private to core/catalog: the one mapping from an items row and a segments row to
-// catalog::Item and catalog::Segment, shared by the writer (Catalog) and the read-only
-// Reader, with the queries both of them run.
+// Private to core/catalog: the mappings from a table's row to its type. The items and
+// segments rows are read by both the writer (Catalog) and the read-only Reader, so the
+// queries both of them run are here too.
 #include "catalog/catalog.h"
+#include "catalog/catalog_p.h"
 #include "catalog/database_p.h"
 
 #include <QList>
@@ -62,6 +63,38 @@ inline QList<Segment> selectSegmentsOfItem(Database &db, std::int64_t itemId)
     while (s.step())
         out.append(Segment{s.int64(0), s.int64(1), s.int64(2), s.int64(3)});
     return out;
+}
+
+inline constexpr const char *modelColumns = "id, name, fingerprint, task, architecture, path, active, imported_at";
+
+inline ModelRecord readModel(const Statement &s)
+{
+    ModelRecord m;
+    m.id = s.int64(0);
+    m.name = s.text(1);
+    m.fingerprint = s.text(2);
+    m.task = s.text(3);
+    m.architectureJson = s.text(4);
+    m.path = s.text(5);
+    m.active = s.int64(6) != 0;
+    m.importedAt = fromMs(s.int64(7));
+    return m;
+}
+
+inline constexpr const char *jobColumns = "id, kind, state, progress, params, error, created_at, updated_at";
+
+inline Job readJob(const Statement &s)
+{
+    Job j;
+    j.id = s.int64(0);
+    j.kind = s.text(1);
+    j.state = jobStateFromString(s.text(2)).value_or(JobState::Failed);
+    j.progress = s.real(3);
+    j.paramsJson = s.text(4);
+    j.error = s.text(5);
+    j.createdAt = fromMs(s.int64(6));
+    j.updatedAt = fromMs(s.int64(7));
+    return j;
 }
 
 } // namespace unisearch::catalog::detail
