@@ -3,10 +3,10 @@
 #include "engine/indexjob.h"
 
 #include "catalog/catalog.h"
+#include "engine/adapterpacks.h"
 #include "engine/catalogreader_p.h"
 #include "engine/indexing/common.h"
 #include "engine/lock.h"
-#include "engine/training.h"
 #include "engine/vectorindex.h"
 
 #include <QFileInfo>
@@ -20,7 +20,7 @@ IndexState readIndexState(const catalog::Catalog &catalog, const QString &dataDi
     IndexState s;
     if (const auto m = catalog.activeModel(QStringLiteral("retrieval"))) {
         s.model = m->name;
-        s.fingerprint = vectorFingerprint(m->fingerprint, activeAdapterPackPath(catalog, m->name)); // training.h
+        s.fingerprint = vectorFingerprint(m->fingerprint, activeAdapterPackPath(catalog, m->name)); // adapterpacks.h
         s.storePath = VectorIndex::storePath(dataDir, s.fingerprint);
         const QFileInfo info(s.storePath);
         s.storeExists = info.isFile();
