@@ -3,7 +3,7 @@
 // efficiency: N photos of 4000×3000 (12 MP) are generated as JPEGs (smooth shapes plus
 //   grain, ~2–4 MB each, like camera files), then indexed by the real IndexJob with the
 //   full-size UniAdapter (random weights) at batch B. Model-only images/s runs the same
-//   number of batches of ready-made pixels through ModelEngine::imageFeatures, before and
+//   number of batches of ready-made pixels through ModelRunner::imageFeatures, before and
 //   after the pipeline run (their mean is the reference). The pipeline number counts from
 //   the first decode to the last commit (IndexResult::indexingSeconds); the scan before it
 //   is reported separately. The files were just written, so they are in the page cache:
@@ -22,7 +22,7 @@
 #include "engine/retrievalmodel.h"
 #include "engine/search.h"
 #include "index/vectorstore.h"
-#include "model/engine.h"
+#include "model/modelrunner.h"
 #include "model/runtime.h"
 
 #include <QCoreApplication>
@@ -226,7 +226,7 @@ double percentile(std::vector<double> v, double p)
 }
 
 // Model-only throughput: `batches` forward passes of `batch` ready-made images.
-double modelOnlyImagesPerSecond(model::ModelEngine &engine, int batch, int batches)
+double modelOnlyImagesPerSecond(model::ModelRunner &engine, int batch, int batches)
 {
     const size_t n = size_t(3) * size_t(engine.imageSize()) * size_t(engine.imageSize());
     std::vector<std::vector<float>> pixels(static_cast<size_t>(batch), std::vector<float>(n));
@@ -273,14 +273,14 @@ QString runEfficiency(const Options &o, const QString &tmp, QString *jsonOut)
     progress(QStringLiteral("  written in %1 s (%2 MB)").arg(fmt(t.elapsed() / 1000.0)).arg(fmt(bytes / 1e6)));
 
     progress(QStringLiteral("efficiency: full-size model with random weights ..."));
-    std::unique_ptr<model::ModelEngine> engine = model::ModelEngine::random(model::Architecture{});
+    std::unique_ptr<model::ModelRunner> engine = model::ModelRunner::random(model::Architecture{});
     const int batches = (o.images + o.batch - 1) / o.batch;
     modelOnlyImagesPerSecond(*engine, o.batch, 1);  // warm-up
     progress(QStringLiteral("efficiency: model only, %1 batches of %2 ...").arg(batches).arg(o.batch));
     const double modelBefore = modelOnlyImagesPerSecond(*engine, o.batch, batches);
 
     QString error;
-    auto model = engine::RetrievalModel::fromEngine(std::move(engine), QStringLiteral("bench-random"),
+    auto model = engine::RetrievalModel::fromRunner(std::move(engine), QStringLiteral("bench-random"),
                                                     QStringLiteral("bench-random-full"), &error);
     if (!model) {
         progress(QStringLiteral("cannot set up the model: ") + error);
@@ -300,11 +300,8 @@ QString runEfficiency(const Options &o, const QString &tmp, QString *jsonOut)
         return {};
     }
     progress(QStringLiteral("efficiency: model only again ..."));
-    double modelAfter = 0;
-    {
-        auto lock = model->lock();
-        modelAfter = modelOnlyImagesPerSecond(model->engine(), o.batch, batches);
-    }
+    const double modelAfter = model->withModel(
+        [&](model::ModelRunner &runner) { return modelOnlyImagesPerSecond(runner, o.batch, batches); });
     const double modelIps = (modelBefore + modelAfter) / 2;
     const double pipelineIps = r.imagesPerSecond;
     const double ratio = pipelineIps / modelIps;
@@ -415,7 +412,7 @@ QString runQuery(const Options &o, const QString &tmp, QString *jsonOut)
 
     progress(QStringLiteral("query: full-size model with random weights ..."));
     QString error;
-    auto model = engine::RetrievalModel::fromEngine(model::ModelEngine::random(model::Architecture{}),
+    auto model = engine::RetrievalModel::fromRunner(model::ModelRunner::random(model::Architecture{}),
                                                     QStringLiteral("bench-random"),
                                                     QStringLiteral("bench-random-full"), &error);
     if (!model) {
@@ -523,7 +520,7 @@ QString runMemory(const Options &o, const QString &tmp, QString *jsonOut)
     arch.adapter.bottleneck = 16;
     arch.adapter.videoKvBottleneck = 8;
     QString error;
-    auto model = engine::RetrievalModel::fromEngine(model::ModelEngine::random(arch), QStringLiteral("bench-small"),
+    auto model = engine::RetrievalModel::fromRunner(model::ModelRunner::random(arch), QStringLiteral("bench-small"),
                                                     QStringLiteral("bench-random-small"), &error);
     if (!model) {
         progress(error);

@@ -1,6 +1,7 @@
 #include "ui/mainwindow.h"
 
 #include "engine/engine.h"
+#include "engine/versions.h"
 #include "ui/enginecontroller.h"
 #include "ui/librarycontroller.h"
 #include "ui/librarypanel.h"
@@ -13,7 +14,6 @@
 #include "ui/trainwizard.h"
 #include "ui/uisettings.h"
 #include "util/settings.h"
-#include "util/versions.h"
 
 #include <QAction>
 #include <QCloseEvent>
@@ -541,7 +541,7 @@ void MainWindow::showError(const QString &title, const QString &message)
 QString MainWindow::aboutText()
 {
     QString rows;
-    for (const auto &[name, version] : libraryVersions())
+    for (const auto &[name, version] : engine::libraryVersions())
         rows += QStringLiteral("<tr><td>%1</td><td>&nbsp;&nbsp;%2</td></tr>")
                     .arg(name.toHtmlEscaped(), version.toHtmlEscaped());
     return tr("<h3>Unisearch %1</h3>"

@@ -1,16 +1,15 @@
 #include "engine/search.h"
 
-#include "engine/catalogreader_p.h"
+#include "catalog/reader.h"
 #include "engine/lock.h"
+#include "engine/modelimage.h"
 #include "engine/retrievalmodel.h"
 #include "engine/vectorindex.h"
 #include "engine/videoframes_p.h"
 #include "index/vectorstore.h"
 #include "media/filepath.h"
-#include "media/imageconvert.h"
 #include "media/imagedecoder.h"
 #include "media/mediatype.h"
-#include "model/engine.h"
 #include "model/preprocess.h"
 #include "util/log.h"
 
@@ -42,9 +41,9 @@ std::optional<T> setError(QString *error, const QString &message)
     return std::nullopt;
 }
 
-detail::SegmentFilter toSegmentFilter(const SearchFilter &f)
+catalog::SegmentFilter toSegmentFilter(const SearchFilter &f)
 {
-    detail::SegmentFilter s;
+    catalog::SegmentFilter s;
     s.type = f.type;
     for (const QString &folder : f.folders) {
         const QString c = media::canonicalPath(folder);
@@ -69,7 +68,7 @@ std::vector<float> loadPixels(const QString &path, const RetrievalModel &model, 
         return {};
     }
     try {
-        const model::RgbImage rgb = media::toRgbImage(decoded.image);
+        const model::RgbImage rgb = toModelImage(decoded.image);
         std::vector<float> pixels(model::preprocessedSize(model.preprocessParams()));
         model::preprocessInto(rgb, model.preprocessParams(), pixels.data());
         return pixels;
@@ -85,7 +84,7 @@ std::vector<float> loadPixels(const QString &path, const RetrievalModel &model, 
 struct Searcher::Private {
     QString dataDir;
     const index::VectorStore &store;
-    std::unique_ptr<detail::CatalogReader> reader;
+    std::unique_ptr<catalog::Reader> reader;
 
     Private(const QString &dir, const index::VectorStore &s) : dataDir(dir), store(s) {}
 
@@ -142,7 +141,7 @@ QList<SearchHit> Searcher::Private::topItems(std::span<const float> query, int w
             const auto it = info.find(h.id);
             if (it == info.end())
                 continue;  // deleted since the store was loaded
-            const detail::SegmentInfo &s = it->second;
+            const catalog::SegmentInfo &s = it->second;
             if (excludeItems.count(s.itemId) || seen.contains(s.itemId))
                 continue;
             if (s.status != catalog::ItemStatus::Indexed)
@@ -236,7 +235,7 @@ std::optional<SearchResult> Searcher::search(const SearchParams &params, QString
         return setError<SearchResult>(error, QStringLiteral("the number of results must be at least 1"));
     try {
         if (!d->reader)
-            d->reader = std::make_unique<detail::CatalogReader>(d->dataDir);
+            d->reader = std::make_unique<catalog::Reader>(d->dataDir);
 
         QElapsedTimer t;
         t.start();
@@ -246,11 +245,7 @@ std::optional<SearchResult> Searcher::search(const SearchParams &params, QString
             return setError<SearchResult>(error, QStringLiteral("the query has no words to search for"));
 
         t.restart();
-        std::vector<float> feature;
-        {
-            auto lock = m_model->lock();
-            feature = m_model->engine().textFeatures({ids}).at(0);
-        }
+        const std::vector<float> feature = m_model->textFeatures({ids}).at(0);
         result.timings.featureMs = msSince(t);
 
         const bool rerank = params.rerank.value_or(m_model->device().startsWith(QLatin1String("cuda")));
@@ -276,11 +271,8 @@ std::optional<SearchResult> Searcher::search(const SearchParams &params, QString
                     std::vector<const float *> ptrs;
                     for (size_t at = 0; at + per <= v.pixels.size(); at += per)
                         ptrs.push_back(v.pixels.data() + at);
-                    std::vector<std::pair<double, double>> logits;
-                    {
-                        auto lock = m_model->lock();
-                        logits = m_model->engine().itmLogits(ptrs, {ids}, /*frameAware=*/ptrs.size() > 1);
-                    }
+                    const std::vector<std::pair<double, double>> logits =
+                        m_model->itmLogits(ptrs, {ids}, /*frameAware=*/ptrs.size() > 1);
                     if (!logits.empty()) {
                         const double p = 1.0 / (1.0 + std::exp(logits[0].first - logits[0].second));
                         result.hits[i].itmProbability = p;
@@ -302,11 +294,7 @@ std::optional<SearchResult> Searcher::search(const SearchParams &params, QString
                 std::vector<const float *> ptrs;
                 for (const auto &p : pixels)
                     ptrs.push_back(p.data());
-                std::vector<std::pair<double, double>> logits;
-                {
-                    auto lock = m_model->lock();
-                    logits = m_model->engine().itmLogitsImages(ptrs, ids);
-                }
+                const std::vector<std::pair<double, double>> logits = m_model->itmLogitsImages(ptrs, ids);
                 for (size_t j = 0; j < which.size() && j < logits.size(); ++j) {
                     // softmax([no, yes])[yes], computed stably.
                     const double p = 1.0 / (1.0 + std::exp(logits[j].first - logits[j].second));
@@ -348,7 +336,7 @@ std::optional<SearchResult> Searcher::similar(const QString &path, const Similar
                                                 status.error.isEmpty() ? QStringLiteral("no such file") : status.error));
     try {
         if (!d->reader)
-            d->reader = std::make_unique<detail::CatalogReader>(d->dataDir);
+            d->reader = std::make_unique<catalog::Reader>(d->dataDir);
         const QString canonical = media::canonicalPath(path);
         std::vector<float> query;
         std::unordered_set<std::int64_t> exclude;
@@ -385,8 +373,7 @@ std::optional<SearchResult> Searcher::similar(const QString &path, const Similar
             std::vector<const float *> ptrs;
             for (size_t at = 0; at + per <= v.pixels.size(); at += per)
                 ptrs.push_back(v.pixels.data() + at);
-            auto lock = m_model->lock();
-            query = m_model->engine().videoFeature(ptrs);
+            query = m_model->videoFeature(ptrs);
             result.source = QStringLiteral("embedded");
             result.timings.featureMs = msSince(t);
         }
@@ -398,8 +385,7 @@ std::optional<SearchResult> Searcher::similar(const QString &path, const Similar
             if (pixels.empty())
                 return setError<SearchResult>(
                     error, QStringLiteral("cannot read %1 as an image: %2").arg(QDir::toNativeSeparators(path), why));
-            auto lock = m_model->lock();
-            query = m_model->engine().imageFeatures({pixels.data()}).at(0);
+            query = m_model->imageFeatures({pixels.data()}).at(0);
             result.source = QStringLiteral("embedded");
             result.timings.featureMs = msSince(t);
         }
