@@ -3,7 +3,7 @@
 // folder (or given with --clip), so the numbers can be reproduced anywhere.
 #include "bench_video.h"
 
-#include "core/media/videodecoder.h"
+#include "media/videodecoder.h"
 #include "engine/indexjob.h"
 #include "engine/retrievalmodel.h"
 #include "model/architecture.h"

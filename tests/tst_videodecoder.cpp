@@ -1,6 +1,6 @@
 // VideoDecoder: probing, frame sampling, colour, orientation and bad input. Every video is
 // generated here with the ffmpeg program (or libavformat) into a temporary folder.
-#include "core/media/videodecoder.h"
+#include "media/videodecoder.h"
 #include "support/fixtures.h"
 #include "support/videogen.h"
 
