@@ -1,5 +1,6 @@
 #include "engine/inference.h"
 
+#include "engine/installedfile.h"
 #include "engine/training.h"
 #include "engine/videoframes_p.h"
 #include "media/filepath.h"
@@ -13,10 +14,7 @@
 #include "model/tokenizer.h"
 #include "util/log.h"
 
-#include <QCoreApplication>
 #include <QDir>
-#include <QFileInfo>
-#include <QStandardPaths>
 
 #include <algorithm>
 #include <cmath>
@@ -163,27 +161,7 @@ bool InferenceService::isLoaded() const
 
 QString InferenceService::vocabularyPath()
 {
-    const QString env = qEnvironmentVariable("UNISEARCH_VOCAB");
-    if (!env.isEmpty())
-        return QFileInfo(env).isFile() ? QFileInfo(env).absoluteFilePath() : QString();
-    QStringList candidates;
-    // Installed (bin/../share) and AppImage layouts: relative to the executable.
-    if (QCoreApplication::instance())
-        candidates << QDir(QCoreApplication::applicationDirPath())
-                          .filePath(QStringLiteral("../share/unisearch/vocab/") + vocabFile);
-    // The XDG data dirs (/usr/share, /usr/local/share, ...).
-    const QString located = QStandardPaths::locate(QStandardPaths::GenericDataLocation,
-                                                   QStringLiteral("unisearch/vocab/") + vocabFile);
-    if (!located.isEmpty())
-        candidates << located;
-#ifdef UNISEARCH_RESOURCES_DIR
-    // A build tree: the source tree's copy.
-    candidates << QStringLiteral(UNISEARCH_RESOURCES_DIR "/vocab/") + vocabFile;
-#endif
-    for (const QString &c : candidates)
-        if (QFileInfo(c).isFile())
-            return QDir::cleanPath(QFileInfo(c).absoluteFilePath());
-    return {};
+    return locateInstalledFile("UNISEARCH_VOCAB", QStringLiteral("vocab/") + vocabFile);
 }
 
 Result<LoadedModel> InferenceService::load()

@@ -1,18 +1,16 @@
 // The model catalogue: finding, reading and checking it (see modelcatalogue.h).
 #include "engine/modelcatalogue.h"
 
+#include "engine/installedfile.h"
 #include "engine/models.h"
 #include "media/filepath.h"
 #include "util/log.h"
 
-#include <QCoreApplication>
 #include <QDir>
 #include <QFile>
-#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QRegularExpression>
-#include <QStandardPaths>
 
 namespace unisearch::engine {
 
@@ -53,25 +51,8 @@ QString catalogueNameProblem(const QString &name)
 
 QString ModelCatalogue::defaultPath()
 {
-    const QString env = qEnvironmentVariable("UNISEARCH_MODEL_CATALOGUE");
-    if (!env.isEmpty())
-        return QFileInfo(env).isFile() ? QFileInfo(env).absoluteFilePath() : QString();
-    QStringList candidates;
-    // Installed (bin/../share) and AppImage layouts, as for the vocabulary.
-    if (QCoreApplication::instance())
-        candidates << QDir(QCoreApplication::applicationDirPath())
-                          .filePath(QStringLiteral("../share/unisearch/models/") + catalogueFile);
-    const QString located = QStandardPaths::locate(QStandardPaths::GenericDataLocation,
-                                                   QStringLiteral("unisearch/models/") + catalogueFile);
-    if (!located.isEmpty())
-        candidates << located;
-#ifdef UNISEARCH_RESOURCES_DIR
-    candidates << QStringLiteral(UNISEARCH_RESOURCES_DIR "/models/") + catalogueFile;
-#endif
-    for (const QString &c : candidates)
-        if (QFileInfo(c).isFile())
-            return QDir::cleanPath(QFileInfo(c).absoluteFilePath());
-    return {};
+    // Installed, AppImage and build-tree layouts, as for the vocabulary.
+    return locateInstalledFile("UNISEARCH_MODEL_CATALOGUE", QStringLiteral("models/") + catalogueFile);
 }
 
 std::optional<ModelCatalogue> ModelCatalogue::load(const QString &path, QString *error)
