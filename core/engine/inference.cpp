@@ -182,7 +182,7 @@ Result<LoadedModel> InferenceService::load()
         return R::failure(QStringLiteral("Cannot use the vocabulary %1: %2").arg(native(vocab), what(e)));
     }
 
-    model::EngineOptions options;
+    model::RunnerOptions options;
     options.device = m_options.device.isEmpty() ? std::string("cpu") : m_options.device.toStdString();
     options.threads = m_options.threads;
     if (m_options.precision == QLatin1String("bfloat16")) {

@@ -53,9 +53,8 @@ public:
     static std::shared_ptr<RetrievalModel> fromRunner(std::unique_ptr<model::ModelRunner> runner,
                                                       const QString &name, const QString &fingerprint,
                                                       QString *error = nullptr);
-    // compatibility: callers in app/bench_video.cpp, app/bench_pipeline.cpp,
-    // tests/tst_video_index.cpp, tests/tst_indexjob.cpp still use this name; remove once
-    // they call fromRunner().
+    // compatibility: app/bench_video.cpp still uses this name; remove once it calls
+    // fromRunner().
     static std::shared_ptr<RetrievalModel> fromEngine(std::unique_ptr<model::ModelRunner> runner,
                                                       const QString &name, const QString &fingerprint,
                                                       QString *error = nullptr);
@@ -88,9 +87,8 @@ public:
         return std::forward<F>(fn)(*m_runner);
     }
 
-    // compatibility: callers in core/engine/search.cpp, core/engine/indexjob.cpp,
-    // core/engine/trainingpreview.cpp and app/bench_pipeline.cpp still take the lock and
-    // reach inside; remove both once they call the locked forwards or withModel().
+    // compatibility: core/engine/trainingpreview.cpp still takes the lock and reaches
+    // inside; remove both once it calls the locked forwards or withModel().
     std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(m_mutex); }
     model::ModelRunner &engine() { return *m_runner; }
 
