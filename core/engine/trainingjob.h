@@ -90,11 +90,6 @@ struct TrainingResult {
     QJsonObject toJson() const; // with "advice" and "held_out_score_fell" (not ok and error)
 };
 
-// The names these had before the job took IndexJob's shape.
-using TrainRequest = TrainingParams;
-using TrainProgressInfo = TrainingProgress;
-using TrainOutcome = TrainingResult;
-
 class TrainingJob : public QObject
 {
     Q_OBJECT

@@ -1,11 +1,11 @@
 #include "engine/trainingpreview.h"
 
+#include "engine/adapterpacks.h"
 #include "engine/catalogreader_p.h"
 #include "engine/engine.h"
 #include "engine/failed_p.h"
 #include "engine/retrievalmodel.h"
 #include "engine/search.h"
-#include "engine/training.h"
 #include "engine/vectorindex.h"
 #include "media/imageconvert.h"
 #include "media/imagedecoder.h"

@@ -252,6 +252,18 @@ void TrainExamplesPage::finishListing(int generation, const QStringList &paths, 
     showLibrary(paths, note);
 }
 
+void TrainExamplesPage::postListing(const QPointer<TrainExamplesPage> &self, int generation, const QStringList &paths,
+                                    const QString &note)
+{
+    QMetaObject::invokeMethod(
+        self.data(),
+        [self, generation, paths, note] {
+            if (self)
+                self->finishListing(generation, paths, note);
+        },
+        Qt::QueuedConnection);
+}
+
 void TrainExamplesPage::listLibrary()
 {
     if (!m_engine)
@@ -280,13 +292,7 @@ void TrainExamplesPage::listLibrary()
                                                     .arg(paths.size())
                                                     .arg(matching)
                                               : tr("%n photo(s).", nullptr, matching);
-        QMetaObject::invokeMethod(
-            self.data(),
-            [self, generation, paths, note] {
-                if (self)
-                    self->finishListing(generation, paths, note);
-            },
-            Qt::QueuedConnection);
+        postListing(self, generation, paths, note);
     });
 }
 
@@ -313,13 +319,7 @@ void TrainExamplesPage::searchLibrary()
         const QString note = !error.isEmpty()
             ? error
             : tr("The %1 best matches for “%2”, best first.").arg(paths.size()).arg(text);
-        QMetaObject::invokeMethod(
-            self.data(),
-            [self, generation, paths, note] {
-                if (self)
-                    self->finishListing(generation, paths, note);
-            },
-            Qt::QueuedConnection);
+        postListing(self, generation, paths, note);
     });
 }
 

@@ -7,6 +7,7 @@
 #include "engine/trainingdata.h"
 
 #include <QList>
+#include <QPointer>
 #include <QString>
 #include <QStringList>
 #include <QWizardPage>
@@ -71,6 +72,9 @@ private:
     // A listing or search of the library came back from the pool: shown unless a newer
     // one was started since.
     void finishListing(int generation, const QStringList &paths, const QString &note);
+    // From the pool thread: finishListing() on the GUI thread, unless the page is gone.
+    static void postListing(const QPointer<TrainExamplesPage> &self, int generation, const QStringList &paths,
+                            const QString &note);
     void addPicked();
     void removePicked();
     void refreshPickedList();
