@@ -1,5 +1,5 @@
 #pragma once
-// What the training wizard shows beside the training job (training.h): the library's
+// What the training wizard shows beside the training job (trainingjob.h): the library's
 // images to pick examples from, and the user's own sample queries answered by the model
 // before and after a new adapter pack, side by side. Every function here is blocking and
 // reads the catalog through the given engine: call it on a worker thread with an Engine of
