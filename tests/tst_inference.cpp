@@ -12,6 +12,7 @@
 #include <QtTest>
 
 #include <thread>
+#include <utility>
 
 using namespace unisearch;
 
@@ -181,33 +182,40 @@ void TestInference::workerThreadOwnsTheModel()
     const QStringList images{dir + QStringLiteral("/img0.png"), dir + QStringLiteral("/img1.png"),
                              dir + QStringLiteral("/img2.png")};
     std::thread::id ranOn;
+    // Each job hands back the call's value and the error beside it.
     auto future = worker.submit([&](engine::InferenceService &s) {
         ranOn = std::this_thread::get_id();
-        return s.embedImages(images);
+        QString error;
+        auto features = s.embedImages(images, &error);
+        return std::make_pair(std::move(features), error);
     });
     auto texts = worker.submit([](engine::InferenceService &s) {
-        return s.embedTexts({QStringLiteral("a dog running on the beach")});
+        QString error;
+        auto features = s.embedTexts({QStringLiteral("a dog running on the beach")}, &error);
+        return std::make_pair(std::move(features), error);
     });
-    const auto r = future.get();
-    QVERIFY2(r.ok(), qPrintable(r.error));
+    const auto [r, rError] = future.get();
+    QVERIFY2(r.has_value(), qPrintable(rError));
     QVERIFY(ranOn != std::this_thread::get_id());
     const test::Npy expected = test::readNpy(dir + QStringLiteral("/image_feat.npy"));
-    QCOMPARE(r.value.size(), size_t(3));
-    for (size_t i = 0; i < r.value.size(); ++i)
-        for (size_t j = 0; j < r.value[i].size(); ++j)
-            QVERIFY(std::abs(r.value[i][j] - expected.at({int64_t(i), int64_t(j)})) <= kTolerance);
-    const auto t = texts.get();
-    QVERIFY2(t.ok(), qPrintable(t.error));
+    QCOMPARE(r->size(), size_t(3));
+    for (size_t i = 0; i < r->size(); ++i)
+        for (size_t j = 0; j < (*r)[i].size(); ++j)
+            QVERIFY(std::abs((*r)[i][j] - expected.at({int64_t(i), int64_t(j)})) <= kTolerance);
+    const auto [t, tError] = texts.get();
+    QVERIFY2(t.has_value(), qPrintable(tError));
     const test::Npy textFeat = test::readNpy(dir + QStringLiteral("/text_feat.npy"));
-    for (size_t j = 0; j < t.value[0].size(); ++j)
-        QVERIFY(std::abs(t.value[0][j] - textFeat.at({0, int64_t(j)})) <= kTolerance);
+    for (size_t j = 0; j < (*t)[0].size(); ++j)
+        QVERIFY(std::abs((*t)[0][j] - textFeat.at({0, int64_t(j)})) <= kTolerance);
 
-    // Errors come back in the result, from the worker too.
-    auto bad = worker.submit([&](engine::InferenceService &s) {
-        return s.embedImages({m_tmp->filePath(QStringLiteral("missing.png"))});
+    // Errors come back with the result, from the worker too.
+    const auto [bad, badError] = worker.submit([&](engine::InferenceService &s) {
+        QString error;
+        auto features = s.embedImages({m_tmp->filePath(QStringLiteral("missing.png"))}, &error);
+        return std::make_pair(std::move(features), error);
     }).get();
-    QVERIFY(!bad.ok());
-    QVERIFY2(bad.error.contains(QStringLiteral("missing.png")), qPrintable(bad.error));
+    QVERIFY(!bad.has_value());
+    QVERIFY2(badError.contains(QStringLiteral("missing.png")), qPrintable(badError));
 }
 
 void TestInference::damagedBundleIsReported()

@@ -114,9 +114,10 @@ void TestSearch::initTestCase()
     QString cleaned;
     QVERIFY(!m_model->encodeQuery(queryText, &cleaned).empty());
     engine::InferenceService service(info, engine::InferenceOptions{});
-    const auto features = service.embedTexts({cleaned});
-    QVERIFY2(features, qPrintable(features.error));
-    m_query = features.value.at(0);
+    QString embedError;
+    const auto features = service.embedTexts({cleaned}, &embedError);
+    QVERIFY2(features, qPrintable(embedError));
+    m_query = features->at(0);
     QCOMPARE(int(m_query.size()), m_dim);
 }
 

@@ -173,32 +173,33 @@ int EngineController::ask(const AskTarget &target, const QString &question, cons
     m_asking = true;
     QPointer<EngineController> self(this);
     m_askWorker->submit([self, id, target, question, params](engine::InferenceService &service) {
-        engine::Result<engine::AskResult> r;
+        std::optional<engine::AskResult> r;
+        QString why;
         if (target.type == catalog::ItemType::Image) {
-            r = service.ask({target.path}, question, params);
+            r = service.ask({target.path}, question, params, &why);
         } else {
             // A video: the frame of the moment, or frames sampled over the whole video.
-            r = service.askVideo(target.path, question, params, target.atSec);
+            r = service.askVideo(target.path, question, params, target.atSec, &why);
         }
         QMetaObject::invokeMethod(
-            self.data(), [self, id, r] {
+            self.data(), [self, id, r, why] {
                 if (self)
-                    self->deliverAsk(id, r);
+                    self->deliverAsk(id, r, why);
             },
             Qt::QueuedConnection);
     });
     return id;
 }
 
-void EngineController::deliverAsk(int id, engine::Result<engine::AskResult> result)
+void EngineController::deliverAsk(int id, std::optional<engine::AskResult> result, QString error)
 {
     if (id != m_askId || !m_asking)
         return;  // cancelled or superseded
     m_asking = false;
     if (result)
-        emit askFinished(id, result.value);
+        emit askFinished(id, *result);
     else
-        emit askFailed(id, result.error);
+        emit askFailed(id, error);
 }
 
 void EngineController::cancelAsk()

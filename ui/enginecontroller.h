@@ -102,7 +102,8 @@ private:
     std::shared_ptr<const SearchPlan> currentSearchPlan();
     int startSearchTask(std::function<std::optional<engine::SearchResult>(engine::Searcher &, QString *)> fn);
     void deliverSearch(int id, std::optional<engine::SearchResult> result, const QString &error);
-    void deliverAsk(int id, engine::Result<engine::AskResult> result);
+    // The answer, or none and the error that says why (a queued call's payload).
+    void deliverAsk(int id, std::optional<engine::AskResult> result, QString error);
     void finishIndexing();
     bool startJob(const engine::IndexParams &params, bool reembed, QString *error);
     void finishReembedJob(bool cancelled);

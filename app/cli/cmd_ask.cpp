@@ -147,10 +147,12 @@ int cmdAsk(Context &ctx)
         openInference(ctx, engine::vqaTask, parser.value(model));
     if (!service)
         return ExitCode::Failure;
-    const auto r = isVideo ? service->askVideo(file, question, params, atSec) : service->ask({file}, question, params);
+    QString error;
+    const auto r = isVideo ? service->askVideo(file, question, params, atSec, &error)
+                           : service->ask({file}, question, params, &error);
     if (!r)
-        return Context::fail(r.error);
-    const engine::AskResult &a = r.value;
+        return Context::fail(error);
+    const engine::AskResult &a = *r;
 
     if (parser.isSet(json)) {
         QJsonObject doc{{QStringLiteral("file"), file},

@@ -34,7 +34,7 @@ int runEmbed(Context &ctx, EmbedKind kind)
         openInference(ctx, engine::retrievalTask, parser.value(model));
     if (!service)
         return ExitCode::Failure;
-    const engine::LoadedModel loaded = service->load().value;
+    const engine::LoadedModel loaded = service->load().value_or(engine::LoadedModel{});
 
     QJsonObject doc{{QStringLiteral("dim"), loaded.embedDim}};
     insertModelFields(doc, *service);
@@ -42,28 +42,31 @@ int runEmbed(Context &ctx, EmbedKind kind)
     if (kind == EmbedKind::Frames) {
         const bool fromVideo =
             inputs.size() == 1 && media::detectMediaType(inputs.constFirst()).kind == media::MediaKind::Video;
-        const auto r = fromVideo ? service->embedVideo(inputs.constFirst()) : service->embedFrames(inputs);
+        QString error;
+        const auto r = fromVideo ? service->embedVideo(inputs.constFirst(), engine::InferenceService::videoFrames, &error)
+                                 : service->embedFrames(inputs, &error);
         if (!r)
-            return Context::fail(r.error);
+            return Context::fail(error);
         if (fromVideo) {
             doc.insert(QStringLiteral("video"), inputs.constFirst());
             doc.insert(QStringLiteral("frameCount"), engine::InferenceService::videoFrames);
         } else {
             doc.insert(QStringLiteral("frames"), QJsonArray::fromStringList(inputs));
         }
-        doc.insert(QStringLiteral("feature"), featureJson(r.value));
-        text = featureText(r.value) + QLatin1Char('\n');
+        doc.insert(QStringLiteral("feature"), featureJson(*r));
+        text = featureText(*r) + QLatin1Char('\n');
     } else {
-        const auto r = kind == EmbedKind::Image ? service->embedImages(inputs) : service->embedTexts(inputs);
+        QString error;
+        const auto r = kind == EmbedKind::Image ? service->embedImages(inputs, &error) : service->embedTexts(inputs, &error);
         if (!r)
-            return Context::fail(r.error);
+            return Context::fail(error);
         const QString key = kind == EmbedKind::Image ? QStringLiteral("file") : QStringLiteral("text");
         QJsonArray items;
-        for (size_t i = 0; i < r.value.size(); ++i) {
+        for (size_t i = 0; i < r->size(); ++i) {
             const QString &input = inputs[static_cast<qsizetype>(i)];
-            items.append(QJsonObject{{key, input}, {QStringLiteral("feature"), featureJson(r.value[i])}});
+            items.append(QJsonObject{{key, input}, {QStringLiteral("feature"), featureJson((*r)[i])}});
             // Escaped: a tab or newline in a name or text would break the line format.
-            text += media::displayPath(input) + QLatin1Char('\t') + featureText(r.value[i]) + QLatin1Char('\n');
+            text += media::displayPath(input) + QLatin1Char('\t') + featureText((*r)[i]) + QLatin1Char('\n');
         }
         doc.insert(QStringLiteral("items"), items);
     }

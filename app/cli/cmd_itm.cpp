@@ -72,10 +72,11 @@ int cmdItm(Context &ctx)
         openInference(ctx, engine::retrievalTask, parser.value(model));
     if (!service)
         return ExitCode::Failure;
-    const auto r = fromVideo ? service->itmVideo(visual.constFirst(), texts, parser.isSet(frameAware), frameCount)
-                             : service->itm(visual, texts, parser.isSet(frameAware));
+    QString error;
+    const auto r = fromVideo ? service->itmVideo(visual.constFirst(), texts, parser.isSet(frameAware), frameCount, &error)
+                             : service->itm(visual, texts, parser.isSet(frameAware), &error);
     if (!r)
-        return Context::fail(r.error);
+        return Context::fail(error);
 
     if (parser.isSet(json)) {
         QJsonObject doc{{QStringLiteral("frameAware"), parser.isSet(frameAware)}};
@@ -88,7 +89,7 @@ int cmdItm(Context &ctx)
         else
             doc.insert(QStringLiteral("image"), visual.constFirst());
         QJsonArray results;
-        for (const engine::ItmScore &s : r.value)
+        for (const engine::ItmScore &s : *r)
             results.append(QJsonObject{{QStringLiteral("text"), s.text},
                                        {QStringLiteral("logits"), QJsonArray{shortestDouble(float(s.noMatch)), shortestDouble(float(s.match))}},
                                        {QStringLiteral("probability"), s.probability}});
@@ -97,7 +98,7 @@ int cmdItm(Context &ctx)
         return ExitCode::Ok;
     }
     QString out;
-    for (const engine::ItmScore &s : r.value)
+    for (const engine::ItmScore &s : *r)
         out += QStringLiteral("%1\t%2\n").arg(s.probability, 0, 'f', 4).arg(s.text);
     Context::out(out);
     return ExitCode::Ok;

@@ -34,8 +34,8 @@ std::unique_ptr<engine::InferenceService> openInference(Context &ctx, const QStr
         return nullptr;
     }
     // Load now, so that a model that cannot load is reported before any input is read.
-    if (const auto loaded = service->load(); !loaded) {
-        Context::fail(loaded.error);
+    if (!service->load(&error)) {
+        Context::fail(error);
         return nullptr;
     }
     return service;
@@ -43,7 +43,7 @@ std::unique_ptr<engine::InferenceService> openInference(Context &ctx, const QStr
 
 void insertModelFields(QJsonObject &doc, engine::InferenceService &service)
 {
-    const engine::LoadedModel loaded = service.load().value;
+    const engine::LoadedModel loaded = service.load().value_or(engine::LoadedModel{});
     doc.insert(QStringLiteral("model"), loaded.name);
     doc.insert(QStringLiteral("device"), loaded.device);
     doc.insert(QStringLiteral("precision"), loaded.bfloat16 ? QStringLiteral("bfloat16") : QStringLiteral("float32"));

@@ -12,6 +12,7 @@
 #include "model/preprocess.h"
 #include "model/textclean.h"
 #include "model/tokenizer.h"
+#include "util/error.h"
 #include "util/log.h"
 
 #include <QDir>
@@ -22,6 +23,8 @@
 namespace unisearch::engine {
 
 namespace {
+
+using util::fail;
 
 const QString logCategory = QStringLiteral("inference");
 const QString vocabFile = QStringLiteral("bert-base-uncased.txt");
@@ -74,15 +77,15 @@ struct InferenceService::Private {
         return {};
     }
 
-    Result<QList<ItmScore>> itm(const std::vector<const float *> &ptrs, const QStringList &texts, bool frameAware)
+    std::optional<QList<ItmScore>> itm(const std::vector<const float *> &ptrs, const QStringList &texts,
+                                       bool frameAware, QString *error)
     {
-        using R = Result<QList<ItmScore>>;
         try {
             std::vector<std::vector<int64_t>> ids;
             for (const QString &t : texts)
                 ids.push_back(encode(t, maxTextTokens));
             const auto logits = runner->itmLogits(ptrs, ids, frameAware);
-            R out;
+            QList<ItmScore> out;
             for (size_t i = 0; i < logits.size(); ++i) {
                 ItmScore s;
                 s.text = texts[static_cast<qsizetype>(i)];
@@ -90,21 +93,21 @@ struct InferenceService::Private {
                 s.match = logits[i].second;
                 // softmax over {no, yes}, written to stay finite for large logits
                 s.probability = 1.0 / (1.0 + std::exp(s.noMatch - s.match));
-                out.value.append(s);
+                out.append(s);
             }
             return out;
         } catch (const std::exception &e) {
-            return R::failure(QStringLiteral("Image-text matching failed: %1").arg(what(e)));
+            return fail(error, QStringLiteral("Image-text matching failed: %1").arg(what(e)));
         }
     }
 
-    Result<AskResult> ask(const std::vector<const float *> &ptrs, const QString &question, const AskParams &params)
+    std::optional<AskResult> ask(const std::vector<const float *> &ptrs, const QString &question,
+                                 const AskParams &params, QString *error)
     {
-        using R = Result<AskResult>;
-        R out;
-        out.value.question = QString::fromStdString(model::preQuestion(question.toStdString()));
+        AskResult out;
+        out.question = QString::fromStdString(model::preQuestion(question.toStdString()));
         try {
-            const std::vector<int64_t> questionIds = encode(out.value.question, maxTextTokens);
+            const std::vector<int64_t> questionIds = encode(out.question, maxTextTokens);
             if (!params.answers.isEmpty()) {
                 std::vector<std::vector<int64_t>> answerIds;
                 for (const QString &a : params.answers)
@@ -116,10 +119,10 @@ struct InferenceService::Private {
                     a.answer = params.answers.value(r.index);
                     a.score = r.score;
                     a.firstTokenProb = r.firstTokenProb;
-                    out.value.ranked.append(a);
+                    out.ranked.append(a);
                 }
-                if (!out.value.ranked.isEmpty())
-                    out.value.answer = out.value.ranked.front().answer;
+                if (!out.ranked.isEmpty())
+                    out.answer = out.ranked.front().answer;
             } else {
                 model::GenerateParams g;
                 g.numBeams = std::max(1, params.beams);
@@ -130,13 +133,13 @@ struct InferenceService::Private {
                     a.ids = h.ids;
                     a.score = h.score;
                     a.answer = QString::fromStdString(tokenizer->decode(h.ids));
-                    out.value.generated.append(a);
+                    out.generated.append(a);
                 }
-                if (!out.value.generated.isEmpty())
-                    out.value.answer = out.value.generated.front().answer;
+                if (!out.generated.isEmpty())
+                    out.answer = out.generated.front().answer;
             }
         } catch (const std::exception &e) {
-            return R::failure(QStringLiteral("Answering failed: %1").arg(what(e)));
+            return fail(error, QStringLiteral("Answering failed: %1").arg(what(e)));
         }
         return out;
     }
@@ -164,22 +167,21 @@ QString InferenceService::vocabularyPath()
     return locateInstalledFile("UNISEARCH_VOCAB", QStringLiteral("vocab/") + vocabFile);
 }
 
-Result<LoadedModel> InferenceService::load()
+std::optional<LoadedModel> InferenceService::load(QString *error)
 {
-    using R = Result<LoadedModel>;
     if (d->runner)
-        return R{d->loaded, {}};
+        return d->loaded;
 
     const QString vocab = vocabularyPath();
     if (vocab.isEmpty())
-        return R::failure(QStringLiteral("The tokenizer vocabulary (%1) was not found; reinstall Unisearch or point "
-                                         "UNISEARCH_VOCAB at the file.")
-                              .arg(vocabFile));
+        return fail(error, QStringLiteral("The tokenizer vocabulary (%1) was not found; reinstall Unisearch or "
+                                          "point UNISEARCH_VOCAB at the file.")
+                               .arg(vocabFile));
     std::unique_ptr<model::Tokenizer> tokenizer;
     try {
         tokenizer = std::make_unique<model::Tokenizer>(model::Tokenizer::fromFile(vocab.toStdString()));
     } catch (const std::exception &e) {
-        return R::failure(QStringLiteral("Cannot use the vocabulary %1: %2").arg(native(vocab), what(e)));
+        return fail(error, QStringLiteral("Cannot use the vocabulary %1: %2").arg(native(vocab), what(e)));
     }
 
     model::RunnerOptions options;
@@ -199,7 +201,7 @@ Result<LoadedModel> InferenceService::load()
         }
         d->runner = model::ModelRunner::load(bundle.architecture, bundle.weightsPath, options);
     } catch (const std::exception &e) {
-        return R::failure(QStringLiteral("Cannot load the model '%1': %2").arg(m_model.name, what(e)));
+        return fail(error, QStringLiteral("Cannot load the model '%1': %2").arg(m_model.name, what(e)));
     }
     d->tokenizer = std::move(tokenizer);
     const model::Architecture &arch = d->runner->architecture();
@@ -219,7 +221,7 @@ Result<LoadedModel> InferenceService::load()
     l.embedDim = arch.embedDim;
     log::info(logCategory, QStringLiteral("model '%1' loaded on %2 (%3)")
                                .arg(l.name, l.device, l.bfloat16 ? QStringLiteral("bfloat16") : QStringLiteral("float32")));
-    return R{l, {}};
+    return l;
 }
 
 model::ModelRunner *InferenceService::runner()
@@ -237,59 +239,56 @@ const model::PreprocessParams *InferenceService::preprocessParams() const
     return d->runner ? &d->preprocess : nullptr;
 }
 
-Result<std::vector<std::vector<float>>> InferenceService::embedImages(const QStringList &paths)
+std::optional<std::vector<std::vector<float>>> InferenceService::embedImages(const QStringList &paths, QString *error)
 {
-    using R = Result<std::vector<std::vector<float>>>;
-    if (auto l = load(); !l)
-        return R::failure(l.error);
-    R out;
+    if (!load(error))
+        return std::nullopt;
+    std::vector<std::vector<float>> out;
     const qsizetype batch = std::max(1, m_options.batchSize);
     std::vector<float> buffer;
     std::vector<const float *> ptrs;
     for (qsizetype start = 0; start < paths.size(); start += batch) {
         const QStringList part = paths.mid(start, batch);
         if (QString err = d->pixels(part, m_options.scaledDecoding, buffer, ptrs); !err.isEmpty())
-            return R::failure(err);
+            return fail(error, err);
         try {
             for (auto &f : d->runner->imageFeatures(ptrs))
-                out.value.push_back(std::move(f));
+                out.push_back(std::move(f));
         } catch (const std::exception &e) {
-            return R::failure(QStringLiteral("Embedding the images failed: %1").arg(what(e)));
+            return fail(error, QStringLiteral("Embedding the images failed: %1").arg(what(e)));
         }
     }
     return out;
 }
 
-Result<std::vector<std::vector<float>>> InferenceService::embedTexts(const QStringList &texts)
+std::optional<std::vector<std::vector<float>>> InferenceService::embedTexts(const QStringList &texts, QString *error)
 {
-    using R = Result<std::vector<std::vector<float>>>;
-    if (auto l = load(); !l)
-        return R::failure(l.error);
+    if (!load(error))
+        return std::nullopt;
     try {
         std::vector<std::vector<int64_t>> ids;
         for (const QString &t : texts)
             ids.push_back(d->encode(t, maxTextTokens));
-        return R{d->runner->textFeatures(ids), {}};
+        return d->runner->textFeatures(ids);
     } catch (const std::exception &e) {
-        return R::failure(QStringLiteral("Embedding the texts failed: %1").arg(what(e)));
+        return fail(error, QStringLiteral("Embedding the texts failed: %1").arg(what(e)));
     }
 }
 
-Result<std::vector<float>> InferenceService::embedFrames(const QStringList &paths)
+std::optional<std::vector<float>> InferenceService::embedFrames(const QStringList &paths, QString *error)
 {
-    using R = Result<std::vector<float>>;
     if (paths.isEmpty())
-        return R::failure(QStringLiteral("No frames given."));
-    if (auto l = load(); !l)
-        return R::failure(l.error);
+        return fail(error, QStringLiteral("No frames given."));
+    if (!load(error))
+        return std::nullopt;
     std::vector<float> buffer;
     std::vector<const float *> ptrs;
     if (QString err = d->pixels(paths, m_options.scaledDecoding, buffer, ptrs); !err.isEmpty())
-        return R::failure(err);
+        return fail(error, err);
     try {
-        return R{d->runner->videoFeature(ptrs), {}};
+        return d->runner->videoFeature(ptrs);
     } catch (const std::exception &e) {
-        return R::failure(QStringLiteral("Embedding the frames failed: %1").arg(what(e)));
+        return fail(error, QStringLiteral("Embedding the frames failed: %1").arg(what(e)));
     }
 }
 
@@ -305,79 +304,77 @@ std::vector<const float *> framePointers(const std::vector<float> &pixels, size_
 
 } // namespace
 
-Result<QList<ItmScore>> InferenceService::itm(const QStringList &framePaths, const QStringList &texts, bool frameAware)
+std::optional<QList<ItmScore>> InferenceService::itm(const QStringList &framePaths, const QStringList &texts,
+                                                     bool frameAware, QString *error)
 {
-    using R = Result<QList<ItmScore>>;
     if (framePaths.isEmpty())
-        return R::failure(QStringLiteral("No image given."));
+        return fail(error, QStringLiteral("No image given."));
     if (texts.isEmpty())
-        return R::failure(QStringLiteral("No text given."));
-    if (auto l = load(); !l)
-        return R::failure(l.error);
+        return fail(error, QStringLiteral("No text given."));
+    if (!load(error))
+        return std::nullopt;
     std::vector<float> buffer;
     std::vector<const float *> ptrs;
     if (QString err = d->pixels(framePaths, m_options.scaledDecoding, buffer, ptrs); !err.isEmpty())
-        return R::failure(err);
-    return d->itm(ptrs, texts, frameAware);
+        return fail(error, err);
+    return d->itm(ptrs, texts, frameAware, error);
 }
 
-Result<QList<ItmScore>> InferenceService::itmVideo(const QString &videoPath, const QStringList &texts, bool frameAware,
-                                                   int frames)
+std::optional<QList<ItmScore>> InferenceService::itmVideo(const QString &videoPath, const QStringList &texts,
+                                                          bool frameAware, int frames, QString *error)
 {
-    using R = Result<QList<ItmScore>>;
     if (texts.isEmpty())
-        return R::failure(QStringLiteral("No text given."));
-    if (auto l = load(); !l)
-        return R::failure(l.error);
+        return fail(error, QStringLiteral("No text given."));
+    if (!load(error))
+        return std::nullopt;
     const detail::VideoPixels v = detail::sampleVideoPixels(videoPath, d->preprocess, frames);
     if (!v.ok())
-        return R::failure(v.error);
-    return d->itm(framePointers(v.pixels, model::preprocessedSize(d->preprocess)), texts, frameAware);
+        return fail(error, v.error);
+    return d->itm(framePointers(v.pixels, model::preprocessedSize(d->preprocess)), texts, frameAware, error);
 }
 
-Result<std::vector<float>> InferenceService::embedVideo(const QString &videoPath, int frames)
+std::optional<std::vector<float>> InferenceService::embedVideo(const QString &videoPath, int frames, QString *error)
 {
-    using R = Result<std::vector<float>>;
-    if (auto l = load(); !l)
-        return R::failure(l.error);
+    if (!load(error))
+        return std::nullopt;
     const detail::VideoPixels v = detail::sampleVideoPixels(videoPath, d->preprocess, frames);
     if (!v.ok())
-        return R::failure(v.error);
+        return fail(error, v.error);
     try {
-        return R{d->runner->videoFeature(framePointers(v.pixels, model::preprocessedSize(d->preprocess))), {}};
+        return d->runner->videoFeature(framePointers(v.pixels, model::preprocessedSize(d->preprocess)));
     } catch (const std::exception &e) {
-        return R::failure(QStringLiteral("Embedding the video failed: %1").arg(what(e)));
+        return fail(error, QStringLiteral("Embedding the video failed: %1").arg(what(e)));
     }
 }
 
-Result<AskResult> InferenceService::ask(const QStringList &framePaths, const QString &question, const AskParams &params)
+std::optional<AskResult> InferenceService::ask(const QStringList &framePaths, const QString &question,
+                                               const AskParams &params, QString *error)
 {
-    using R = Result<AskResult>;
     if (framePaths.isEmpty())
-        return R::failure(QStringLiteral("No image given."));
-    if (auto l = load(); !l)
-        return R::failure(l.error);
+        return fail(error, QStringLiteral("No image given."));
+    if (!load(error))
+        return std::nullopt;
     if (QString::fromStdString(model::preQuestion(question.toStdString())).trimmed().isEmpty())
-        return R::failure(QStringLiteral("The question is empty."));
+        return fail(error, QStringLiteral("The question is empty."));
     std::vector<float> buffer;
     std::vector<const float *> ptrs;
     if (QString err = d->pixels(framePaths, m_options.scaledDecoding, buffer, ptrs); !err.isEmpty())
-        return R::failure(err);
-    return d->ask(ptrs, question, params);
+        return fail(error, err);
+    return d->ask(ptrs, question, params, error);
 }
 
-Result<AskResult> InferenceService::askVideo(const QString &videoPath, const QString &question, const AskParams &params,
-                                             std::optional<double> atSec)
+std::optional<AskResult> InferenceService::askVideo(const QString &videoPath, const QString &question,
+                                                    const AskParams &params, std::optional<double> atSec,
+                                                    QString *error)
 {
-    using R = Result<AskResult>;
-    if (auto l = load(); !l)
-        return R::failure(l.error);
+    if (!load(error))
+        return std::nullopt;
     if (QString::fromStdString(model::preQuestion(question.toStdString())).trimmed().isEmpty())
-        return R::failure(QStringLiteral("The question is empty."));
+        return fail(error, QStringLiteral("The question is empty."));
     const detail::VideoPixels v = detail::sampleVideoPixels(videoPath, d->preprocess, videoFrames, atSec);
     if (!v.ok())
-        return R::failure(v.error);
-    return d->ask(framePointers(v.pixels, model::preprocessedSize(d->preprocess)), question, params);
+        return fail(error, v.error);
+    return d->ask(framePointers(v.pixels, model::preprocessedSize(d->preprocess)), question, params, error);
 }
 
 // --- InferenceWorker -----------------------------------------------------------------

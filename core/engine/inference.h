@@ -6,8 +6,9 @@
 //
 // The model loads lazily, on the first call that needs it (load() forces it). An
 // InferenceService is not thread-safe and has no thread affinity: use it from one thread
-// at a time (ModelRunner calls are not reentrant). Nothing throws: every call returns a
-// Result whose error names the file or text concerned and says what to do.
+// at a time (ModelRunner calls are not reentrant). Nothing throws: every call returns its
+// value, or std::nullopt with *error (when given) naming the file or text concerned and
+// saying what to do.
 //
 // Text handling follows the reference exactly: embedText/itm texts are tokenized as given
 // (the tokenizer lowercases; no clean-up; at most 35 tokens, BLIP's text length);
@@ -39,20 +40,6 @@ struct PreprocessParams;
 } // namespace unisearch::model
 
 namespace unisearch::engine {
-
-template <typename T>
-struct Result {
-    T value{};
-    QString error;  // empty on success
-    bool ok() const { return error.isEmpty(); }
-    explicit operator bool() const { return ok(); }
-    static Result failure(const QString &message)
-    {
-        Result r;
-        r.error = message;
-        return r;
-    }
-};
 
 struct InferenceOptions {
     QString device = QStringLiteral("cpu");       // cpu | cuda (Engine::device() resolved "auto")
@@ -122,33 +109,36 @@ public:
     const ModelInfo &model() const { return m_model; }
     const InferenceOptions &options() const { return m_options; }
     // Loads the model and the tokenizer now (otherwise the first call does).
-    Result<LoadedModel> load();
+    std::optional<LoadedModel> load(QString *error = nullptr);
     bool isLoaded() const;
 
     // One normalised feature per image, in order.
-    Result<std::vector<std::vector<float>>> embedImages(const QStringList &paths);
+    std::optional<std::vector<std::vector<float>>> embedImages(const QStringList &paths, QString *error = nullptr);
     // One normalised feature per text, in order; texts exactly as given.
-    Result<std::vector<std::vector<float>>> embedTexts(const QStringList &texts);
+    std::optional<std::vector<std::vector<float>>> embedTexts(const QStringList &texts, QString *error = nullptr);
     // One video feature from frames in order: normalize(vision_proj(mean of the CLS tokens)).
-    Result<std::vector<float>> embedFrames(const QStringList &paths);
+    std::optional<std::vector<float>> embedFrames(const QStringList &paths, QString *error = nullptr);
     // Image-text matching of one visual item (an image, or a video's frames whose tokens
     // are concatenated) against each text; frameAware: frame-aware attention (2+ frames).
-    Result<QList<ItmScore>> itm(const QStringList &framePaths, const QStringList &texts, bool frameAware = false);
+    std::optional<QList<ItmScore>> itm(const QStringList &framePaths, const QStringList &texts, bool frameAware = false,
+                                       QString *error = nullptr);
     // Visual question answering about an image (or frames): rank candidates or generate.
-    Result<AskResult> ask(const QStringList &framePaths, const QString &question, const AskParams &params = {});
+    std::optional<AskResult> ask(const QStringList &framePaths, const QString &question, const AskParams &params = {},
+                                 QString *error = nullptr);
 
     // The same from a video file, through the model's video path: T = videoFrames frames
     // sampled uniformly (media::uniformTimes) and concatenated; with atSec, the one frame
     // nearest that time instead. Frames are decoded with the short side scaled to the
     // model's input size (as the indexer takes them), then preprocessed as images are.
     static constexpr int videoFrames = 8;
-    Result<AskResult> askVideo(const QString &videoPath, const QString &question, const AskParams &params = {},
-                               std::optional<double> atSec = std::nullopt);
+    std::optional<AskResult> askVideo(const QString &videoPath, const QString &question, const AskParams &params = {},
+                                      std::optional<double> atSec = std::nullopt, QString *error = nullptr);
     // ITM of a video file's T sampled frames (concatenated) against each text.
-    Result<QList<ItmScore>> itmVideo(const QString &videoPath, const QStringList &texts, bool frameAware = false,
-                                     int frames = videoFrames);
+    std::optional<QList<ItmScore>> itmVideo(const QString &videoPath, const QStringList &texts, bool frameAware = false,
+                                            int frames = videoFrames, QString *error = nullptr);
     // The video-level feature of a video file from its T sampled frames.
-    Result<std::vector<float>> embedVideo(const QString &videoPath, int frames = videoFrames);
+    std::optional<std::vector<float>> embedVideo(const QString &videoPath, int frames = videoFrames,
+                                                 QString *error = nullptr);
 
     // For engine parts that bring their own pixels (the indexer's decode pool): the loaded
     // model runner, tokenizer and preprocessing. Valid after a successful load().

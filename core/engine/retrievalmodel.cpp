@@ -33,20 +33,18 @@ std::shared_ptr<RetrievalModel> RetrievalModel::fromService(std::unique_ptr<Infe
         setError(error, QStringLiteral("no search model"));
         return nullptr;
     }
-    const Result<LoadedModel> loaded = service->load();
-    if (!loaded) {
-        setError(error, loaded.error);
+    const std::optional<LoadedModel> loaded = service->load(error);
+    if (!loaded)
         return nullptr;
-    }
     if (!service->runner()->hasRetrieval()) {
         setError(error, QStringLiteral("the model '%1' has no retrieval heads, so it cannot search; make a "
                                        "retrieval model the active one")
-                            .arg(loaded.value.name));
+                            .arg(loaded->name));
         return nullptr;
     }
     std::shared_ptr<RetrievalModel> m(new RetrievalModel);
-    m->m_name = loaded.value.name;
-    m->m_fingerprint = loaded.value.fingerprint;
+    m->m_name = loaded->name;
+    m->m_fingerprint = loaded->fingerprint;
     m->m_runner = service->runner();
     m->m_tokenizer = service->tokenizer();
     m->m_preprocess = *service->preprocessParams();
