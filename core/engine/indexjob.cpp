@@ -1,7 +1,7 @@
 #include "engine/indexjob.h"
 
 #include "catalog/catalog.h"
-#include "engine/catalogreader_p.h"
+#include "catalog/reader.h"
 #include "engine/indexing/batchwriter.h"
 #include "engine/indexing/common.h"
 #include "engine/indexing/embedder.h"
@@ -15,7 +15,6 @@
 #include "util/faultpoint.h"
 #include "util/log.h"
 
-#include <QDeadlineTimer>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFuture>
@@ -81,7 +80,7 @@ struct IndexJob::Run {
     QElapsedTimer indexing;
 
     std::unique_ptr<catalog::Catalog> catalog;
-    std::unique_ptr<detail::CatalogReader> reader;
+    std::unique_ptr<catalog::Reader> reader;
     std::shared_ptr<RetrievalModel> model;
     std::unique_ptr<VectorIndex> vindex;
     std::int64_t jobId = 0;
@@ -232,7 +231,7 @@ bool IndexJob::Run::open()
         return failWith(opened.error);
     catalog = std::move(opened.catalog);
     try {
-        reader = std::make_unique<detail::CatalogReader>(params.dataDir);
+        reader = std::make_unique<catalog::Reader>(params.dataDir);
         // We hold the lock: an index job still marked running was ended by a crash or kill.
         for (const catalog::Job &j : catalog->unfinishedJobs())
             if (j.kind == QLatin1String("index"))
@@ -457,7 +456,7 @@ bool IndexJob::Run::commit(std::vector<Processed> &batch, std::vector<Processed>
 
 // --- IndexJob --------------------------------------------------------------------
 
-IndexJob::IndexJob(Params params, QObject *parent) : QObject(parent), m_params(std::move(params)) {}
+IndexJob::IndexJob(Params params, QObject *parent) : TypedJob(std::move(params), parent) {}
 
 IndexJob::~IndexJob()
 {
@@ -467,7 +466,7 @@ IndexJob::~IndexJob()
 
 IndexJob::Result IndexJob::run(const ProgressFn &progress)
 {
-    m_running = true;
+    markRunning();
     Run r(*this, m_params, progress);
     bool ok = false;
     try {
@@ -505,19 +504,7 @@ IndexJob::Result IndexJob::run(const ProgressFn &progress)
     }
     if (!ok)
         log::warning(logCategory, r.result.error);
-    {
-        QMutexLocker locker(&m_mutex);
-        m_result = r.result;
-    }
-    if (ok)
-        emit finished(r.result);
-    else
-        emit failed(r.result.error);
-    {
-        QMutexLocker locker(&m_mutex);
-        m_running = false;
-        m_done.wakeAll();
-    }
+    finish(r.result);
     return r.result;
 }
 
@@ -525,30 +512,12 @@ void IndexJob::start(QThreadPool *pool)
 {
     qRegisterMetaType<IndexProgress>();
     qRegisterMetaType<IndexResult>();
-    m_running = true;  // before the pool picks it up, so wait() cannot miss it
-    (pool ? pool : QThreadPool::globalInstance())->start([this] { run(); });
-}
-
-bool IndexJob::wait(int msecs)
-{
-    QMutexLocker locker(&m_mutex);
-    QDeadlineTimer deadline(msecs < 0 ? QDeadlineTimer::Forever : QDeadlineTimer(msecs));
-    while (m_running.load()) {
-        if (!m_done.wait(&m_mutex, deadline))
-            return !m_running.load();
-    }
-    return true;
-}
-
-IndexJob::Result IndexJob::result() const
-{
-    QMutexLocker locker(&m_mutex);
-    return m_result;
+    Job::start(pool);
 }
 
 void IndexJob::requestInterruption()
 {
-    m_interrupt = true;
+    Job::requestInterruption();
     QMutexLocker locker(&m_mutex);
     m_resumed.wakeAll();
 }

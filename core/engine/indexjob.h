@@ -46,6 +46,7 @@
 // Threads: run() works on the calling thread (the "inference thread"; it owns the model
 // while it runs) and uses a private pool for decoding. start() runs it on a thread pool
 // and reports through the signals (emitted from that pool thread: connect queued).
+#include "engine/job.h"
 #include "media/scanner.h"
 #include "media/videodecoder.h"
 
@@ -196,36 +197,26 @@ IndexState readIndexState(const catalog::Catalog &catalog, const QString &dataDi
 // vectors were deleted outside a model change, e.g. an adapter pack's). Throws CatalogError.
 void markVectorsIncomplete(catalog::Catalog &catalog);
 
-class IndexJob : public QObject
+// The job control (start, wait, interruption, failed, params, result) is TypedJob's (job.h).
+class IndexJob : public TypedJob<IndexParams, IndexResult, IndexProgress>
 {
     Q_OBJECT
 
 public:
-    using Params = IndexParams;
-    using Result = IndexResult;
-    using Progress = IndexProgress;
     using ProgressFn = std::function<bool(const Progress &)>;  // return false to cancel
 
     explicit IndexJob(Params params, QObject *parent = nullptr);
     // Requests interruption and waits for a started job.
     ~IndexJob() override;
 
-    const Params &params() const { return m_params; }
-
     // Runs the job on the calling thread; progress is called on it. Never throws.
     Result run(const ProgressFn &progress = {});
-    // Runs the job on pool (default: the global pool): progressUpdated, then finished or
-    // failed, all emitted from the pool thread.
+    // Job::start after registering the signals' types.
     void start(QThreadPool *pool = nullptr);
-    bool isRunning() const { return m_running.load(); }
-    // Waits for a started job; false on timeout.
-    bool wait(int msecs = -1);
-    Result result() const;
 
     // Thread-safe controls. Interruption keeps every committed batch; pause holds the
     // pipeline between batches (decodes already running finish) until resume().
-    void requestInterruption();
-    bool isInterruptionRequested() const { return m_interrupt.load(); }
+    void requestInterruption() override;
     void pause();
     void resume();
     bool isPaused() const { return m_paused.load(); }
@@ -233,21 +224,17 @@ public:
 signals:
     void progressUpdated(const unisearch::engine::IndexProgress &progress);
     void finished(const unisearch::engine::IndexResult &result);  // ok (or cancelled)
-    void failed(const QString &error);
 
 private:
     struct Run;
     // Blocks while paused; false when interrupted meanwhile.
     bool waitWhilePaused();
 
-    Params m_params;
-    std::atomic<bool> m_interrupt{false};
+    void runOnPool() override { run(); }
+    void emitFinished(const Result &result) override { emit finished(result); }
+
     std::atomic<bool> m_paused{false};
-    std::atomic<bool> m_running{false};
-    mutable QMutex m_mutex;
     QWaitCondition m_resumed;
-    QWaitCondition m_done;
-    Result m_result;
 };
 
 } // namespace unisearch::engine

@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 #include "engine/inference.h"
 #include "engine/models.h"
+#include "engine/modelimage.h"
 #include "media/imageconvert.h"
 #include "media/imagedecoder.h"
 #include "model/bundle.h"
@@ -15,7 +16,6 @@
 #include "model/trainer.h"
 
 #include <QDateTime>
-#include <QDeadlineTimer>
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonArray>
@@ -360,7 +360,7 @@ bool TrainingJob::Run::prepareImages()
         if (!d.ok())
             return fail(QStringLiteral("Cannot read the image %1: %2").arg(imagePaths[i], d.error));
         try {
-            pixels[static_cast<size_t>(i)] = model::preprocess(media::toRgbImage(d.image), pre);
+            pixels[static_cast<size_t>(i)] = model::preprocess(toModelImage(d.image), pre);
         } catch (const std::exception &e) {
             return fail(QStringLiteral("Cannot use the image %1: %2").arg(imagePaths[i], QString::fromUtf8(e.what())));
         }
@@ -545,15 +545,13 @@ void TrainingJob::Run::activate()
 }
 
 TrainingJob::TrainingJob(Engine &engine, Params params, QObject *parent)
-    : QObject(parent)
+    : TypedJob(std::move(params), parent)
     , m_engine(&engine)
-    , m_params(std::move(params))
 {
 }
 
 TrainingJob::TrainingJob(Params params, QObject *parent)
-    : QObject(parent)
-    , m_params(std::move(params))
+    : TypedJob(std::move(params), parent)
 {
 }
 
@@ -581,7 +579,7 @@ TrainingJob::Result TrainingJob::runOn(Engine &engine, const ProgressFn &progres
 
 TrainingJob::Result TrainingJob::run(const ProgressFn &progress)
 {
-    m_running = true;
+    markRunning();
     const ProgressFn report = [&](const Progress &p) {
         if (progress)
             progress(p);
@@ -601,19 +599,7 @@ TrainingJob::Result TrainingJob::run(const ProgressFn &progress)
         else
             result.error = engine.errorString();
     }
-    {
-        QMutexLocker locker(&m_mutex);
-        m_result = result;
-    }
-    if (result.ok)
-        emit finished(result);
-    else
-        emit failed(result.error);
-    {
-        QMutexLocker locker(&m_mutex);
-        m_running = false;
-        m_done.wakeAll();
-    }
+    finish(result);
     return result;
 }
 
@@ -621,25 +607,7 @@ void TrainingJob::start(QThreadPool *pool)
 {
     qRegisterMetaType<TrainingProgress>();
     qRegisterMetaType<TrainingResult>();
-    m_running = true; // before the pool picks it up, so wait() cannot miss it
-    (pool ? pool : QThreadPool::globalInstance())->start([this] { run(); });
-}
-
-bool TrainingJob::wait(int msecs)
-{
-    QMutexLocker locker(&m_mutex);
-    QDeadlineTimer deadline(msecs < 0 ? QDeadlineTimer::Forever : QDeadlineTimer(msecs));
-    while (m_running.load()) {
-        if (!m_done.wait(&m_mutex, deadline))
-            return !m_running.load();
-    }
-    return true;
-}
-
-TrainingJob::Result TrainingJob::result() const
-{
-    QMutexLocker locker(&m_mutex);
-    return m_result;
+    Job::start(pool);
 }
 
 } // namespace unisearch::engine

@@ -7,6 +7,7 @@
 //
 // The job has the shape of IndexJob (indexjob.h): Params, Result (ok, cancelled, error),
 // progressUpdated, then finished (ok or cancelled) or failed, requestInterruption().
+#include "engine/job.h"
 #include "engine/trainingdata.h"
 
 #include <QJsonObject>
@@ -90,14 +91,12 @@ struct TrainingResult {
     QJsonObject toJson() const; // with "advice" and "held_out_score_fell" (not ok and error)
 };
 
-class TrainingJob : public QObject
+// The job control (start, wait, interruption, failed, params, result) is TypedJob's (job.h).
+class TrainingJob : public TypedJob<TrainingParams, TrainingResult, TrainingProgress>
 {
     Q_OBJECT
 
 public:
-    using Params = TrainingParams;
-    using Result = TrainingResult;
-    using Progress = TrainingProgress;
     using ProgressFn = std::function<void(const Progress &)>;
 
     // Trains with engine's catalog and models: run() on the thread that uses engine. The
@@ -108,38 +107,25 @@ public:
     // Requests interruption and waits for a started job.
     ~TrainingJob() override;
 
-    const Params &params() const { return m_params; }
-
     // Runs to the end on the calling thread; progress is called on it. Never throws.
     Result run(const ProgressFn &progress = {});
-    // Runs the job on pool (default: the global pool): progressUpdated, then finished or
-    // failed, all emitted from the pool thread.
+    // Job::start after registering the signals' types.
     void start(QThreadPool *pool = nullptr);
-    bool isRunning() const { return m_running.load(); }
-    // Waits for a started job; false on timeout.
-    bool wait(int msecs = -1);
-    Result result() const;
 
-    // Stops training after the current step; nothing is written and the active pack stays.
-    void requestInterruption() { m_interrupt = true; }
-    bool isInterruptionRequested() const { return m_interrupt.load(); }
+    // requestInterruption() (Job's) stops training after the current step; nothing is
+    // written and the active pack stays.
 
 signals:
     void progressUpdated(const unisearch::engine::TrainingProgress &progress);
     void finished(const unisearch::engine::TrainingResult &result); // ok (or cancelled)
-    void failed(const QString &error);
 
 private:
     struct Run;
     Result runOn(Engine &engine, const ProgressFn &progress);
+    void runOnPool() override { run(); }
+    void emitFinished(const Result &result) override { emit finished(result); }
 
     Engine *m_engine = nullptr; // null: one of its own, opened on params.dataDir
-    Params m_params;
-    std::atomic<bool> m_interrupt{false};
-    std::atomic<bool> m_running{false};
-    mutable QMutex m_mutex;
-    QWaitCondition m_done;
-    Result m_result;
 };
 
 } // namespace unisearch::engine
