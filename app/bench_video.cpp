@@ -7,7 +7,7 @@
 #include "engine/indexjob.h"
 #include "engine/retrievalmodel.h"
 #include "model/architecture.h"
-#include "model/engine.h"
+#include "model/modelrunner.h"
 
 #include <QByteArray>
 #include <QCoreApplication>
@@ -213,11 +213,9 @@ Run measure(const QString &name, const QString &path, DecodeOptions options, con
     QElapsedTimer t;
     t.start();
     const double cpu0 = processCpuSeconds();
-    const auto info = decoder.open(path);
-    if (!info) {
-        r.error = info.errorString();
+    const auto info = decoder.open(path, &r.error);
+    if (!info)
         return r;
-    }
     const SampleResult s = decoder.sample(times);
     r.seconds = t.nsecsElapsed() / 1e9;
     r.cpuSeconds = processCpuSeconds() - cpu0;
@@ -251,7 +249,7 @@ IndexRun indexClip(const QString &path, const Params &p)
     QString error;
     std::shared_ptr<engine::RetrievalModel> m;
     try {
-        m = engine::RetrievalModel::fromEngine(model::ModelEngine::random(arch, {"cpu", false, 0}),
+        m = engine::RetrievalModel::fromRunner(model::ModelRunner::random(arch, {"cpu", false, 0}),
                                                QStringLiteral("random"), QStringLiteral("bench-random"), &error);
     } catch (const std::exception &e) {
         error = QString::fromUtf8(e.what());
@@ -306,9 +304,10 @@ int runVideoBench(int argc, char **argv)
     }
 
     VideoDecoder probe;
-    const auto info = probe.open(path);
+    QString error;
+    const auto info = probe.open(path, &error);
     if (!info) {
-        std::fprintf(stderr, "unisearch-bench video: %s: %s\n", qPrintable(path), qPrintable(info.errorString()));
+        std::fprintf(stderr, "unisearch-bench video: %s: %s\n", qPrintable(path), qPrintable(error));
         return 1;
     }
     probe.close();

@@ -43,19 +43,13 @@ QImage makeThumbnail(const QString &path, catalog::ItemType type, std::int64_t t
     options.threads = 1;  // thumbnails run several at a time already
     options.limits.callBudgetSec = 10;
     media::VideoDecoder decoder(options);
-    const auto info = decoder.open(path);
-    if (!info) {
-        if (error)
-            *error = info.errorString();
+    const auto info = decoder.open(path, error);
+    if (!info)
         return {};
-    }
     const double t = std::max<double>(0, double(timeMs) / 1000.0);
-    auto frame = decoder.frameAt(std::min(t, std::max(0.0, info->durationSec - 0.001)));
-    if (!frame) {
-        if (error)
-            *error = frame.errorString();
+    auto frame = decoder.frameAt(std::min(t, std::max(0.0, info->durationSec - 0.001)), error);
+    if (!frame)
         return {};
-    }
     return fitInto(frame->image, maxSize);
 }
 

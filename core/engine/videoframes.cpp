@@ -37,9 +37,10 @@ VideoPixels sampleVideoPixels(const QString &path, const model::PreprocessParams
     VideoPixels r;
     const QString name = QDir::toNativeSeparators(path);
     media::VideoDecoder decoder(modelDecodeOptions(pre.size, limits));
-    const auto opened = decoder.open(path);
+    QString why;
+    const auto opened = decoder.open(path, &why);
     if (!opened) {
-        r.error = QStringLiteral("Cannot read the video %1: %2").arg(name, opened.errorString());
+        r.error = QStringLiteral("Cannot read the video %1: %2").arg(name, why);
         return r;
     }
     r.info = *opened;

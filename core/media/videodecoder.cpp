@@ -13,7 +13,7 @@ extern "C" {
 #include <new>
 #include <string>
 
-// VideoDecoder's public edge (exceptions inside become Results here), sampling and the
+// VideoDecoder's public edge (exceptions inside become std::nullopt, a message and a code here), sampling and the
 // sampling-time helpers, the FFmpeg log handler. See videodecoder_p.h for the other files.
 
 Q_LOGGING_CATEGORY(lcFfmpeg, "unisearch.ffmpeg", QtInfoMsg)
@@ -47,18 +47,30 @@ void VideoDecoder::Impl::reset()
 
 namespace {
 
-template <typename F>
-auto guarded(F &&body) -> decltype(body())
+// Fills what the caller asked for (the message, the code) and returns "no value".
+std::nullopt_t failed(QString *error, DecodeError *code, DecodeError c, const QString &message)
 {
-    using R = decltype(body());
+    if (error)
+        *error = message;
+    if (code)
+        *code = c;
+    return std::nullopt;
+}
+
+template <typename F>
+auto guarded(QString *error, DecodeError *code, F &&body) -> std::optional<decltype(body())>
+{
     try {
-        return body();
+        auto value = body();
+        if (code)
+            *code = DecodeError::None;
+        return value;
     } catch (const detail::DecodeException &e) {
-        return R::failure(e.code, QString::fromStdString(e.what()));
+        return failed(error, code, e.code, QString::fromStdString(e.what()));
     } catch (const std::bad_alloc &) {
-        return R::failure(DecodeError::DecodeFailed, QStringLiteral("out of memory"));
+        return failed(error, code, DecodeError::DecodeFailed, QStringLiteral("out of memory"));
     } catch (const std::exception &e) {
-        return R::failure(DecodeError::DecodeFailed, QString::fromStdString(e.what()));
+        return failed(error, code, DecodeError::DecodeFailed, QString::fromStdString(e.what()));
     }
 }
 
@@ -69,15 +81,15 @@ VideoDecoder::~VideoDecoder() = default;
 VideoDecoder::VideoDecoder(VideoDecoder &&) noexcept = default;
 VideoDecoder &VideoDecoder::operator=(VideoDecoder &&) noexcept = default;
 
-Result<VideoInfo> VideoDecoder::open(const QString &path)
+std::optional<VideoInfo> VideoDecoder::open(const QString &path, QString *error, DecodeError *code)
 {
     d->reset();
     d->interruptRequested = false;
     d->fileBudgetSec = d->options.limits.timeBudgetSec; // until the duration is known
     d->beginCall();
-    auto result = guarded([&] {
+    auto result = guarded(error, code, [&] {
         d->openFile(path);
-        return Result<VideoInfo>::success(d->info);
+        return d->info;
     });
     d->endCall();
     if (!result) {
@@ -108,14 +120,14 @@ const DecodeOptions &VideoDecoder::options() const
     return d->options;
 }
 
-Result<VideoFrame> VideoDecoder::frameAt(double t)
+std::optional<VideoFrame> VideoDecoder::frameAt(double t, QString *error, DecodeError *code)
 {
     if (!isOpen())
-        return Result<VideoFrame>::failure(DecodeError::NotOpen, QStringLiteral("no video is open"));
+        return failed(error, code, DecodeError::NotOpen, QStringLiteral("no video is open"));
     d->beginCall();
-    auto result = guarded([&] {
+    auto result = guarded(error, code, [&] {
         d->checkStop();
-        return Result<VideoFrame>::success(d->frameAt(t));
+        return d->frameAt(t);
     });
     d->endCall();
     return result;
@@ -126,20 +138,22 @@ SampleResult VideoDecoder::sample(const std::vector<double> &times)
     SampleResult out;
     out.frames.reserve(times.size());
     for (double t : times) {
-        auto frame = frameAt(t);
+        QString error;
+        DecodeError code = DecodeError::None;
+        auto frame = frameAt(t, &error, &code);
         if (frame) {
-            out.frames.push_back(std::move(frame.value()));
+            out.frames.push_back(std::move(*frame));
             continue;
         }
-        if (frame.error() == DecodeError::DecodeFailed) {
+        if (code == DecodeError::DecodeFailed) {
             // A damaged stretch: later times may decode again.
             if (out.failedTimes.empty())
-                out.failedReason = frame.errorString();
+                out.failedReason = error;
             out.failedTimes.push_back(t);
             continue;
         }
-        out.error = frame.error();
-        out.errorString = frame.errorString();
+        out.error = code;
+        out.errorString = error;
         break;
     }
     return out;

@@ -25,32 +25,6 @@ enum class DecodeError {
     NotOpen,          // frameAt()/sample() before a successful open()
 };
 
-// A value or an error with a message a person can act on.
-template <typename T>
-class Result {
-public:
-    static Result success(T value) { return Result(std::move(value)); }
-    static Result failure(DecodeError code, QString message) { return Result(code, std::move(message)); }
-
-    bool ok() const { return m_code == DecodeError::None; }
-    explicit operator bool() const { return ok(); }
-    DecodeError error() const { return m_code; }
-    const QString &errorString() const { return m_message; }
-    // Only when ok().
-    const T &value() const { return *m_value; }
-    T &value() { return *m_value; }
-    const T &operator*() const { return *m_value; }
-    const T *operator->() const { return &*m_value; }
-
-private:
-    explicit Result(T value) : m_value(std::move(value)) {}
-    Result(DecodeError code, QString message) : m_code(code), m_message(std::move(message)) {}
-
-    std::optional<T> m_value;
-    DecodeError m_code = DecodeError::None;
-    QString m_message;
-};
-
 struct VideoInfo {
     double durationSec = 0;       // of the video stream (the container's when the stream has none)
     double frameRate = 0;         // average frames per second; 0 when unknown
@@ -142,6 +116,10 @@ struct SampleResult {
 // Opens one file and takes frames from it. Not thread-safe except requestInterruption();
 // use one decoder per thread.
 //
+// open() and frameAt() return their value, or std::nullopt with *error (when given) set to
+// a message a person can act on; *code (when given) tells failures apart and is set by
+// every call (DecodeError::None when it succeeds).
+//
 // Which frame is returned for time t: the nearer of the last frame with pts <= t and the
 // first frame with pts > t (a tie goes to the earlier one), so for constant frame rate the
 // frame lies within half a frame interval of t. Times before the first frame give the first
@@ -160,14 +138,14 @@ public:
 
     // Opens and probes; closes a file opened before. Errors: OpenFailed, NoVideoStream,
     // UnsupportedCodec, TooLarge, TimedOut, Cancelled.
-    Result<VideoInfo> open(const QString &path);
+    std::optional<VideoInfo> open(const QString &path, QString *error = nullptr, DecodeError *code = nullptr);
     void close();
     bool isOpen() const;
     const VideoInfo &info() const;        // of the open file (empty when none)
     const DecodeOptions &options() const;
 
     // One frame near t seconds (see the class comment for which one).
-    Result<VideoFrame> frameAt(double t);
+    std::optional<VideoFrame> frameAt(double t, QString *error = nullptr, DecodeError *code = nullptr);
     // Frames near each time; for increasing times (the efficient order) the decoder seeks
     // only where that skips decoding, else decodes forward. Skips times in damaged stretches
     // (see SampleResult::failedTimes); stops at any other error, keeping the frames taken.

@@ -21,7 +21,7 @@ namespace unisearch::media::detail {
 
 using Clock = std::chrono::steady_clock;
 
-// Thrown inside the decoder, turned into a Result at the public edge.
+// Thrown inside the decoder, turned into std::nullopt and an error at the public edge.
 struct DecodeException : std::runtime_error {
     DecodeException(DecodeError c, const std::string &message) : std::runtime_error(message), code(c) {}
     DecodeError code;

@@ -128,16 +128,18 @@ VideoChunk decodeChunk(VideoTask &task, const model::PreprocessParams &pre, cons
             ++task.nextSegment;
         if (e->uniformCopies > 0)
             ++task.nextUniform;
-        auto frame = task.decoder.frameAt(e->t);
+        QString why;
+        media::DecodeError code = media::DecodeError::None;
+        auto frame = task.decoder.frameAt(e->t, &why, &code);
         if (!frame) {
-            if (frame.error() == media::DecodeError::DecodeFailed)
+            if (code == media::DecodeError::DecodeFailed)
                 continue;  // a damaged stretch: later times may decode again
-            if (frame.error() == media::DecodeError::EndOfStream) {
-                endStream(task, task.decoder.stats().latestFrameSec, frame.errorString(), c);
+            if (code == media::DecodeError::EndOfStream) {
+                endStream(task, task.decoder.stats().latestFrameSec, why, c);
                 continue;
             }
-            c.error = frame.error();
-            c.errorString = frame.errorString();
+            c.error = code;
+            c.errorString = why;
             c.errorAt = e->t;
             break;
         }
@@ -207,9 +209,10 @@ Processed processVideo(const WorkItem &w, const model::PreprocessParams &pre, co
     };
     // Decoder threads: the pool already decodes several files side by side.
     auto task = std::make_shared<VideoTask>(detail::modelDecodeOptions(pre.size, settings.limits, 2));
-    const auto opened = task->decoder.open(w.path);
+    QString why;
+    const auto opened = task->decoder.open(w.path, &why);
     if (!opened)
-        return failDecode(QStringLiteral("cannot read the video: %1").arg(opened.errorString()));
+        return failDecode(QStringLiteral("cannot read the video: %1").arg(why));
     task->info = *opened;
     task->path = w.path;
     if (!(task->info.durationSec > 0) || !std::isfinite(task->info.durationSec))
