@@ -2,8 +2,16 @@
 // The Engine facade: the one object ui/ and app/ talk to. It owns the data dir and the
 // catalog, picks the compute device and LibTorch's thread count once at start, and
 // reports status. Indexing, search, VQA and training are added here by later work.
-// Its methods never throw: failures come back as false/std::nullopt with a message a
-// person can act on (errorString(), or an error out-parameter).
+//
+// The error convention at every module edge (here, InferenceService, media's VideoDecoder
+// and the rest of core/): nothing throws; a call that can fail returns std::optional<T>
+// (bool when there is no value, a null pointer from a factory) and fills an optional
+// `QString *error = nullptr` out-parameter with a message a person can act on
+// (util::fail in util/error.h does both). Where a caller must tell failures apart, a
+// second optional out-parameter takes the code (`media::DecodeError *code = nullptr`).
+// Structs that carry data besides an error (a job's Result, a scan's counts,
+// media::SampleResult, catalog::OpenResult) are data, not value-or-error wrappers. The
+// Engine's own open() reports through errorString().
 #include "catalog/catalog.h"
 #include "engine/models.h"
 #include "engine/search.h"
