@@ -5,7 +5,7 @@
 // damaged file is refused with a clear message, cancelling stops at a step, and activation
 // checkpointing changes neither the loss, the gradients nor the trained weights.
 #include "model/adapterpack.h"
-#include "model/engine.h"
+#include "model/modelrunner.h"
 #include "model/sha256.h"
 #include "model/tokenizer.h"
 #include "model/trainer.h"
@@ -399,9 +399,9 @@ void TestTrainer::packRoundTrips()
     QVERIFY(reloaded->snapshot(true) == trainer->snapshot(true));
 
     // The inference engine with the pack reproduces the trained model's features.
-    EngineOptions options;
+    RunnerOptions options;
     options.adapterPack = pack;
-    auto engine = ModelEngine::load(m_arch, weights, options);
+    auto engine = ModelRunner::load(m_arch, weights, options);
     std::vector<std::vector<int64_t>> ids;
     for (const auto &e : m_task.validation.examples)
         ids.push_back(e.ids);
@@ -411,7 +411,7 @@ void TestTrainer::packRoundTrips()
         px.push_back(img.data());
     QVERIFY(maxAbsDiff(engine->imageFeatures(px), trainer->imageFeatures(m_task.train.images)) < 1e-5);
     // ... and differs from the base model's.
-    auto base = ModelEngine::load(m_arch, weights);
+    auto base = ModelRunner::load(m_arch, weights);
     QVERIFY(maxAbsDiff(base->textFeatures(ids), engine->textFeatures(ids)) > 1e-3);
 }
 
@@ -501,10 +501,10 @@ void TestTrainer::malformedPacksAreRefused()
     auto vqa = Trainer::create(vqaArch, weightsPath("vqa.pth"), p);
     const std::string pack = (tmp.path() + QStringLiteral("/vqa.safetensors")).toStdString();
     vqa->savePack(pack, metadataFor(*vqa, sha256File(weightsPath("vqa.pth"))));
-    EngineOptions options;
+    RunnerOptions options;
     options.adapterPack = pack;
     try {
-        ModelEngine::load(m_arch, weightsPath("retrieval.pth"), options);
+        ModelRunner::load(m_arch, weightsPath("retrieval.pth"), options);
         QFAIL("a VQA pack was applied to a retrieval model");
     } catch (const ModelError &e) {
         QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("does not have")), e.what());

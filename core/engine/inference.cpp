@@ -4,6 +4,7 @@
 #include "engine/training.h"
 #include "engine/videoframes_p.h"
 #include "media/filepath.h"
+#include "engine/modelimage.h"
 #include "media/imageconvert.h"
 #include "media/imagedecoder.h"
 #include "model/adapterpack.h"
@@ -68,7 +69,7 @@ struct InferenceService::Private {
                 return QStringLiteral("Cannot read the image %1: %2").arg(native(path), decoded.error);
             float *out = buffer.data() + per * static_cast<size_t>(i);
             try {
-                model::preprocessInto(media::toRgbImage(decoded.image), preprocess, out);
+                model::preprocessInto(toModelImage(decoded.image), preprocess, out);
             } catch (const std::exception &e) {
                 return QStringLiteral("Cannot use the image %1: %2").arg(native(path), what(e));
             }

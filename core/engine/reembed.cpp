@@ -3,7 +3,7 @@
 #include "catalog/catalog.h"
 #include "engine/adapterpacks.h"
 #include "engine/adapterpacks_p.h"
-#include "engine/catalogreader_p.h"
+#include "catalog/reader.h"
 #include "engine/engine.h"
 #include "engine/failed_p.h"
 #include "engine/models.h"
@@ -86,7 +86,7 @@ std::optional<ReembedOutcome> finishReembed(Engine &engine, QString *error)
     out.packName = QFileInfo(p->pack).completeBaseName();
     out.fingerprint = p->fingerprint;
     try {
-        detail::CatalogReader reader(engine.dataDir());
+        catalog::Reader reader(engine.dataDir());
         out.missing = static_cast<qint64>(reader.indexedItemsWithoutVector(out.fingerprint).size());
         out.vectors = reader.vectorCount(out.fingerprint);
     } catch (const std::exception &e) {

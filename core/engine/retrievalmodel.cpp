@@ -113,13 +113,6 @@ std::shared_ptr<RetrievalModel> RetrievalModel::fromRunner(std::unique_ptr<model
     return m;
 }
 
-std::shared_ptr<RetrievalModel> RetrievalModel::fromEngine(std::unique_ptr<model::ModelRunner> runner,
-                                                           const QString &name, const QString &fingerprint,
-                                                           QString *error)
-{
-    return fromRunner(std::move(runner), name, fingerprint, error);
-}
-
 QString RetrievalModel::device() const
 {
     return QString::fromStdString(m_runner->device());

@@ -53,11 +53,6 @@ public:
     static std::shared_ptr<RetrievalModel> fromRunner(std::unique_ptr<model::ModelRunner> runner,
                                                       const QString &name, const QString &fingerprint,
                                                       QString *error = nullptr);
-    // compatibility: app/bench_video.cpp still uses this name; remove once it calls
-    // fromRunner().
-    static std::shared_ptr<RetrievalModel> fromEngine(std::unique_ptr<model::ModelRunner> runner,
-                                                      const QString &name, const QString &fingerprint,
-                                                      QString *error = nullptr);
 
     ~RetrievalModel();
     RetrievalModel(const RetrievalModel &) = delete;
@@ -87,10 +82,6 @@ public:
         return std::forward<F>(fn)(*m_runner);
     }
 
-    // compatibility: core/engine/trainingpreview.cpp still takes the lock and reaches
-    // inside; remove both once it calls the locked forwards or withModel().
-    std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(m_mutex); }
-    model::ModelRunner &engine() { return *m_runner; }
 
     const model::Tokenizer &tokenizer() const { return *m_tokenizer; }
 

@@ -1,15 +1,15 @@
 #include "engine/trainingpreview.h"
 
+#include "catalog/reader.h"
 #include "engine/adapterpacks.h"
-#include "engine/catalogreader_p.h"
 #include "engine/engine.h"
 #include "engine/failed_p.h"
+#include "engine/modelimage.h"
 #include "engine/retrievalmodel.h"
 #include "engine/search.h"
 #include "engine/vectorindex.h"
 #include "media/imageconvert.h"
 #include "media/imagedecoder.h"
-#include "model/engine.h"
 #include "model/preprocess.h"
 
 #include <QFileInfo>
@@ -55,7 +55,7 @@ std::optional<QList<QList<PreviewHit>>> rankExamples(RetrievalModel &model, cons
             continue; // a missing example is left out of the preview
         try {
             std::vector<float> p(model::preprocessedSize(model.preprocessParams()));
-            model::preprocessInto(media::toRgbImage(decoded.image), model.preprocessParams(), p.data());
+            model::preprocessInto(toModelImage(decoded.image), model.preprocessParams(), p.data());
             pixels.push_back(std::move(p));
             usable << path;
         } catch (const std::exception &) {
@@ -66,19 +66,18 @@ std::optional<QList<QList<PreviewHit>>> rankExamples(RetrievalModel &model, cons
         return failed<QList<QList<PreviewHit>>>(error, QStringLiteral("None of the examples' images can be read"));
     std::vector<std::vector<float>> images, texts;
     try {
-        auto lock = model.lock();
         constexpr size_t batch = 8;
         for (size_t i = 0; i < pixels.size(); i += batch) {
             std::vector<const float *> ptrs;
             for (size_t j = i; j < std::min(pixels.size(), i + batch); ++j)
                 ptrs.push_back(pixels[j].data());
-            for (auto &f : model.engine().imageFeatures(ptrs))
+            for (auto &f : model.imageFeatures(ptrs))
                 images.push_back(std::move(f));
         }
         std::vector<std::vector<int64_t>> ids;
         for (const QString &q : queries)
             ids.push_back(model.encodeQuery(q));
-        texts = model.engine().textFeatures(ids);
+        texts = model.textFeatures(ids);
     } catch (const std::exception &e) {
         return failed<QList<QList<PreviewHit>>>(error, QStringLiteral("Cannot embed the examples: %1")
                                                             .arg(QString::fromUtf8(e.what())));
@@ -103,7 +102,7 @@ std::optional<LibraryImagesResult> libraryImages(Engine &engine, const QString &
         return failed<R>(error, QStringLiteral("The library is not open: %1").arg(engine.errorString()));
     LibraryImagesResult out;
     try {
-        detail::CatalogReader reader(engine.dataDir());
+        catalog::Reader reader(engine.dataDir());
         QSet<QString> seen;
         QList<LibraryImage> all;
         for (const catalog::Root &root : engine.catalog()->roots()) {

@@ -3,9 +3,7 @@
 // the reference preprocessing starts from: grey replicated to three channels, palettes
 // expanded, alpha dropped (not composited onto any background). Media's own type: the
 // engine hands it to the model as model::RgbImage (engine/modelimage.h).
-#include <type_traits>
 #include <cstdint>
-#include <utility>
 #include <vector>
 
 class QImage;
@@ -17,17 +15,6 @@ struct RgbImage {
     int width = 0;
     int height = 0;
     std::vector<uint8_t> rgb;
-
-    // compatibility: lets engine code that still writes `model::RgbImage x =
-    // media::toRgbImage(...)` compile (any aggregate of width, height, rgb). Remove once
-    // those call sites use engine::toModelImage (engine/modelimage.h).
-    // (SFINAE rather than a requires-clause: moc cannot parse <concepts>.)
-    template <typename T, typename = std::enable_if_t<std::is_aggregate_v<T>>,
-              typename = decltype(T{0, 0, std::vector<uint8_t>()})>
-    operator T() const & { return T{width, height, rgb}; }
-    template <typename T, typename = std::enable_if_t<std::is_aggregate_v<T>>,
-              typename = decltype(T{0, 0, std::vector<uint8_t>()})>
-    operator T() && { return T{width, height, std::move(rgb)}; }
 };
 
 // Returns an empty RgbImage (0×0) for a null QImage.

@@ -1,7 +1,7 @@
 #pragma once
 // Adapter packs: the tensors a fine-tuning run trained (adapters, projections, ITM head,
 // temperature), as .safetensors with metadata saying which base model they belong to.
-// Loading a pack overlays the base model's weights (ModelEngine: EngineOptions::adapterPack).
+// Loading a pack overlays the base model's weights (ModelRunner: RunnerOptions::adapterPack).
 #include "model/trainer.h"
 
 #include <stdexcept>

@@ -1,6 +1,6 @@
 #include "bundle.h"
 
-#include "engine.h"
+#include "modelrunner.h"
 #include "sha256.h"
 #include "statedict_p.h"
 #include "textclean.h"

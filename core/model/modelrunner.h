@@ -133,9 +133,5 @@ private:
     std::unique_ptr<Private> d;
 };
 
-// compatibility: remove once callers are switched (the old names, from when this class was
-// model::ModelEngine in model/engine.h).
-using ModelEngine = ModelRunner;
-using EngineOptions = RunnerOptions;
 
 } // namespace unisearch::model

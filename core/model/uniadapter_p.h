@@ -6,7 +6,7 @@
 // visual_encoder.blocks.i.adapter = text_encoder.encoder.layer.i.adapter = ...).
 // Internal to us_model.
 #include "bert_p.h"
-#include "engine.h"
+#include "modelrunner.h"
 #include "statedict_p.h"
 #include "vit_p.h"
 

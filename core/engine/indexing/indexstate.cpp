@@ -4,7 +4,7 @@
 
 #include "catalog/catalog.h"
 #include "engine/adapterpacks.h"
-#include "engine/catalogreader_p.h"
+#include "catalog/reader.h"
 #include "engine/indexing/common.h"
 #include "engine/lock.h"
 #include "engine/vectorindex.h"
@@ -27,7 +27,7 @@ IndexState readIndexState(const catalog::Catalog &catalog, const QString &dataDi
         s.storeBytes = s.storeExists ? info.size() : 0;
         s.generation = catalog.faissGeneration(s.fingerprint);
     }
-    detail::CatalogReader reader(dataDir);
+    catalog::Reader reader(dataDir);
     if (!s.fingerprint.isEmpty())
         s.vectors = reader.vectorCount(s.fingerprint);
     if (const auto m = catalog.activeModel(QStringLiteral("retrieval"))) {

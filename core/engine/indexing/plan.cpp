@@ -1,6 +1,6 @@
 #include "engine/indexing/plan.h"
 
-#include "engine/catalogreader_p.h"
+#include "catalog/reader.h"
 #include "engine/indexing/otherkeys.h"
 #include "engine/indexjob.h"
 #include "engine/vectorindex.h"
@@ -49,7 +49,7 @@ QStringList scanScopes(const IndexParams &params)
 }
 
 KnownFiles knownFiles(const QStringList &scopes, const media::ScanResult &scanned, const catalog::Catalog &catalog,
-                      detail::CatalogReader &reader)
+                      catalog::Reader &reader)
 {
     KnownFiles known;
     auto addKnown = [&](const catalog::Item &it) {
@@ -70,7 +70,7 @@ KnownFiles knownFiles(const QStringList &scopes, const media::ScanResult &scanne
     return known;
 }
 
-std::unordered_set<std::int64_t> itemsWithoutVector(const catalog::Catalog &catalog, detail::CatalogReader &reader,
+std::unordered_set<std::int64_t> itemsWithoutVector(const catalog::Catalog &catalog, catalog::Reader &reader,
                                                     const QString &fingerprint)
 {
     std::unordered_set<std::int64_t> withoutVector;

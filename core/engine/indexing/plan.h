@@ -20,12 +20,13 @@
 #include <unordered_set>
 #include <vector>
 
+namespace unisearch::catalog {
+class Reader;
+}
+
 namespace unisearch::engine {
 struct IndexParams;
 class VectorIndex;
-namespace detail {
-class CatalogReader;
-}
 } // namespace unisearch::engine
 
 namespace unisearch::engine::indexing {
@@ -60,11 +61,11 @@ struct KnownFiles {
     QList<media::KnownFile> files;
 };
 KnownFiles knownFiles(const QStringList &scopes, const media::ScanResult &scanned, const catalog::Catalog &catalog,
-                      detail::CatalogReader &reader);
+                      catalog::Reader &reader);
 
 // The indexed items without a vector of fingerprint; only after a model change (or
 // markVectorsIncomplete) can there be any. Throws catalog::CatalogError.
-std::unordered_set<std::int64_t> itemsWithoutVector(const catalog::Catalog &catalog, detail::CatalogReader &reader,
+std::unordered_set<std::int64_t> itemsWithoutVector(const catalog::Catalog &catalog, catalog::Reader &reader,
                                                     const QString &fingerprint);
 
 // Renames, deletions and new mtimes cost no decoding: applied in one transaction, before
