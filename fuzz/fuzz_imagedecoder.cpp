@@ -5,7 +5,7 @@
 #include "fuzzcheck.h"
 #include "qtapp.h"
 
-#include "media/imageconvert.h"
+#include "engine/modelimage.h"
 #include "media/imagedecoder.h"
 #include "model/preprocess.h"
 
@@ -32,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (qint64(decoded.image.width()) * decoded.image.height() > params.maxPixels)
         unisearch::fuzz::fail("decoded more pixels than maxPixels", {});
-    const unisearch::model::RgbImage rgb = media::toRgbImage(decoded.image);
+    const unisearch::model::RgbImage rgb = unisearch::engine::toModelImage(decoded.image);
     unisearch::model::PreprocessParams pre;
     pre.size = 16;
     (void)unisearch::model::preprocess(rgb, pre);

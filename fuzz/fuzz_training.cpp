@@ -1,11 +1,11 @@
-// libFuzzer target: training data files (engine/training.h readTrainingFile: CSV, COCO
+// libFuzzer target: training data files (engine/trainingdata.h readTrainingFile: CSV, COCO
 // caption JSON, the reference's JSON lists) for both tasks. The images the seeds name
 // (a.jpg, b.jpg) exist beside the file so that parsing goes past the path checks.
 #include "fuzzcheck.h"
 #include "qtapp.h"
 #include "fuzzsupport.h"
 
-#include "engine/training.h"
+#include "engine/trainingdata.h"
 
 
 #include <fstream>

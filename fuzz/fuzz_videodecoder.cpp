@@ -33,9 +33,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     options.limits.timeBudgetPerVideoSec = 0;
     options.limits.maxPixels = 1920LL * 1088;
     media::VideoDecoder decoder(options);
-    const auto info = decoder.open(QString::fromStdString(path.string()));
+    QString error;
+    const auto info = decoder.open(QString::fromStdString(path.string()), &error);
     if (!info) {
-        unisearch::fuzz::checkMessage(info.errorString().toStdString());
+        unisearch::fuzz::checkMessage(error.toStdString());
         return 0;
     }
     const double duration = info->durationSec;
@@ -49,8 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             unisearch::fuzz::fail("a frame is larger than maxLongSide", {});
     if (!sampled.ok())
         unisearch::fuzz::checkMessage(sampled.errorString.toStdString());
-    const auto last = decoder.frameAt(std::isfinite(duration) ? duration + 1 : 1e9);
+    const auto last = decoder.frameAt(std::isfinite(duration) ? duration + 1 : 1e9, &error);
     if (!last)
-        unisearch::fuzz::checkMessage(last.errorString().toStdString());
+        unisearch::fuzz::checkMessage(error.toStdString());
     return 0;
 }
