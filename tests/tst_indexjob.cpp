@@ -14,6 +14,7 @@
 #include "model/modelrunner.h"
 #include "support/fixtures.h"
 #include "support/images.h"
+#include "support/modelfixture.h"
 
 #include <QBuffer>
 #include <QDir>
@@ -162,15 +163,8 @@ private:
 void TestIndexJob::initTestCase()
 {
     QVERIFY(m_shared.isValid());
-    const nlohmann::json c = test::readCase(QStringLiteral("retrieval-image"));
-    const QString weights = QDir(test::caseDir(QStringLiteral("retrieval-image")))
-                                .filePath(QString::fromStdString(c.at("weights").get<std::string>()));
-    model::ImportOptions options;
-    options.name = "fixture";
-    options.task = "retrieval";
-    options.architecture = model::Architecture::fromJson(c.at("architecture"));
-    const model::ImportReport imported =
-        model::importModel(weights.toStdString(), m_shared.filePath(QStringLiteral("models")).toStdString(), options);
+    const model::ImportReport imported = test::importCaseModel(QStringLiteral("retrieval-image"), "retrieval",
+                                                               "fixture", m_shared.filePath(QStringLiteral("models")));
     m_bundleDir = QString::fromStdString(imported.bundle.dir);
     m_fingerprint = QString::fromStdString(imported.bundle.fingerprint);
     m_architectureJson = QString::fromStdString(imported.bundle.architecture.toJson().dump());

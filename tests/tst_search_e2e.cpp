@@ -17,6 +17,7 @@
 #include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/images.h"
+#include "support/modelfixture.h"
 #include "support/npy.h"
 
 #include <QBuffer>
@@ -94,15 +95,8 @@ void TestSearchE2E::initTestCase()
     QVERIFY2(QFileInfo(m_cli).isExecutable(), qPrintable(m_cli));
     // Imported once with its architecture through the bundle API (what `model import
     // FILE --architecture JSON` does); each test registers it in a fresh catalog.
-    const nlohmann::json c = test::readCase(QStringLiteral("retrieval-image"));
-    const QString weights = QDir(test::caseDir(QStringLiteral("retrieval-image")))
-                                .filePath(QString::fromStdString(c.at("weights").get<std::string>()));
-    model::ImportOptions options;
-    options.name = "fixture";
-    options.task = "retrieval";
-    options.architecture = model::Architecture::fromJson(c.at("architecture"));
-    m_bundle = model::importModel(weights.toStdString(), m_shared.filePath(QStringLiteral("models")).toStdString(),
-                                  options)
+    m_bundle = test::importCaseModel(QStringLiteral("retrieval-image"), "retrieval", "fixture",
+                                     m_shared.filePath(QStringLiteral("models")))
                    .bundle;
 }
 

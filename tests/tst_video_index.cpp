@@ -40,6 +40,7 @@
 #include "model/modelrunner.h"
 #include "support/cliprocess.h"
 #include "support/fixtures.h"
+#include "support/modelfixture.h"
 #include "support/npy.h"
 #include "support/videogen.h"
 
@@ -235,15 +236,7 @@ void TestVideoIndex::initTestCase()
     m_caseDir = test::caseDir(QStringLiteral("retrieval-video"));
     m_case = test::readCase(QStringLiteral("retrieval-video"));
     auto import = [&](const QString &caseName, const char *task, const char *name) {
-        const nlohmann::json c = test::readCase(caseName);
-        model::ImportOptions options;
-        options.name = name;
-        options.task = task;
-        options.architecture = model::Architecture::fromJson(c.at("architecture"));
-        const QString weights = QDir(test::caseDir(caseName)).filePath(QString::fromStdString(c.at("weights").get<std::string>()));
-        return model::importModel(weights.toStdString(), m_shared.filePath(QStringLiteral("models")).toStdString(),
-                                  options)
-            .bundle;
+        return test::importCaseModel(caseName, task, name, m_shared.filePath(QStringLiteral("models"))).bundle;
     };
     m_bundle = import(QStringLiteral("retrieval-video"), "retrieval", "fixture");
     m_vqaBundle = import(QStringLiteral("vqa"), "vqa", "fixture-vqa");
