@@ -23,6 +23,8 @@ namespace pyunicode {
 
 std::u32string fromUtf8(std::string_view utf8);  // invalid sequences → U+FFFD
 std::string toUtf8(std::u32string_view text);
+// One code point of toUtf8: lone surrogates and values past U+10FFFF → U+FFFD.
+void appendUtf8(std::string &out, char32_t c);
 // str.lower(): full (one-to-many) case mapping with the final-sigma rule, no locale.
 std::u32string lower(std::u32string_view text);
 // str.isspace() and the `\s` of Python 3's re for str patterns.

@@ -148,25 +148,6 @@ std::vector<std::u32string> basicTokens(const std::string &utf8)
     return tokens;
 }
 
-void appendUtf8(std::string &out, char32_t c)
-{
-    if (c < 0x80) {
-        out.push_back(static_cast<char>(c));
-    } else if (c < 0x800) {
-        out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-        out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    } else if (c < 0x10000) {
-        out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    } else {
-        out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    }
-}
-
 size_t codePointCount(std::string_view utf8)
 {
     return static_cast<size_t>(std::count_if(utf8.begin(), utf8.end(), [](char ch) {
@@ -280,7 +261,7 @@ void Tokenizer::wordpieceIds(const std::u32string &word, std::vector<int64_t> &o
     std::vector<size_t> offsets(n + 1);
     for (size_t i = 0; i < n; ++i) {
         offsets[i] = bytes.size();
-        appendUtf8(bytes, word[i]);
+        pyunicode::appendUtf8(bytes, word[i]);
     }
     offsets[n] = bytes.size();
 
