@@ -231,6 +231,17 @@ engine::Engine *Context::openEngine()
     return m_engine.get();
 }
 
+engine::Engine *Context::parseAndOpenEngine(QCommandLineParser &parser, const QList<QCommandLineOption> &options,
+                                            int minPositional, int maxPositional)
+{
+    if (!parse(parser, options, minPositional, maxPositional))
+        return nullptr;
+    engine::Engine *engine = openEngine();
+    if (!engine)
+        m_exitCode = ExitCode::Failure;
+    return engine;
+}
+
 // --- run ---------------------------------------------------------------------
 
 int run(const QStringList &arguments)

@@ -63,6 +63,10 @@ public:
     // Opens the engine with the global options; on failure prints why and returns null
     // (the command then returns ExitCode::Failure).
     engine::Engine *openEngine();
+    // parse() then openEngine(), what most commands start with. Null when the command should
+    // stop and return exitCode() (ExitCode::Failure when the engine did not open).
+    engine::Engine *parseAndOpenEngine(QCommandLineParser &parser, const QList<QCommandLineOption> &options,
+                                       int minPositional, int maxPositional);
 
     // Output: stdout is for results only (one JSON document with --json). Human-readable
     // output shows every path through media::displayPath() (no raw control characters).

@@ -39,11 +39,9 @@ int cmdAdaptersList(Context &ctx)
 {
     const QCommandLineOption json = jsonOption();
     QCommandLineParser parser;
-    if (!ctx.parse(parser, {json}, 0, 0))
-        return ctx.exitCode();
-    engine::Engine *e = ctx.openEngine();
+    engine::Engine *e = ctx.parseAndOpenEngine(parser, {json}, 0, 0);
     if (!e)
-        return ExitCode::Failure;
+        return ctx.exitCode();
     const auto packs = engine::adapterPacks(*e);
     if (parser.isSet(json)) {
         QJsonArray a;
@@ -162,11 +160,9 @@ int cmdAdaptersDeactivate(Context &ctx)
 {
     const QCommandLineOption model = modelOption();
     QCommandLineParser parser;
-    if (!ctx.parse(parser, {model}, 0, 0))
-        return ctx.exitCode();
-    engine::Engine *e = ctx.openEngine();
+    engine::Engine *e = ctx.parseAndOpenEngine(parser, {model}, 0, 0);
     if (!e)
-        return ExitCode::Failure;
+        return ctx.exitCode();
     QString error;
     if (!engine::deactivateAdapterPack(*e, parser.value(model), &error))
         return Context::fail(error);
@@ -178,11 +174,9 @@ int cmdAdaptersDeactivate(Context &ctx)
 int cmdAdaptersExport(Context &ctx)
 {
     QCommandLineParser parser;
-    if (!ctx.parse(parser, {}, 2, 2))
-        return ctx.exitCode();
-    engine::Engine *e = ctx.openEngine();
+    engine::Engine *e = ctx.parseAndOpenEngine(parser, {}, 2, 2);
     if (!e)
-        return ExitCode::Failure;
+        return ctx.exitCode();
     QString error;
     const QStringList args = parser.positionalArguments();
     if (!engine::exportAdapterPack(*e, args[0], args[1], &error))
@@ -195,11 +189,9 @@ int cmdAdaptersImport(Context &ctx)
     const QCommandLineOption json = jsonOption();
     const QCommandLineOption name(QStringLiteral("name"), QStringLiteral("Name of the pack."), QStringLiteral("NAME"));
     QCommandLineParser parser;
-    if (!ctx.parse(parser, {json, name}, 1, 1))
-        return ctx.exitCode();
-    engine::Engine *e = ctx.openEngine();
+    engine::Engine *e = ctx.parseAndOpenEngine(parser, {json, name}, 1, 1);
     if (!e)
-        return ExitCode::Failure;
+        return ctx.exitCode();
     QString error;
     const auto info = engine::importAdapterPack(*e, parser.positionalArguments().front(), parser.value(name), &error);
     if (!info)

@@ -160,11 +160,9 @@ int cmdModelList(Context &ctx)
 {
     const QCommandLineOption json = jsonOption();
     QCommandLineParser parser;
-    if (!ctx.parse(parser, {json}, 0, 0))
-        return ctx.exitCode();
-    engine::Engine *engine = ctx.openEngine();
+    engine::Engine *engine = ctx.parseAndOpenEngine(parser, {json}, 0, 0);
     if (!engine)
-        return ExitCode::Failure;
+        return ctx.exitCode();
     QString error;
     const QList<engine::ModelInfo> models = engine->models(&error);
     if (!error.isEmpty())
@@ -207,11 +205,9 @@ int cmdModelList(Context &ctx)
 int cmdModelActivate(Context &ctx)
 {
     QCommandLineParser parser;
-    if (!ctx.parse(parser, {}, 1, 1))
-        return ctx.exitCode();
-    engine::Engine *engine = ctx.openEngine();
+    engine::Engine *engine = ctx.parseAndOpenEngine(parser, {}, 1, 1);
     if (!engine)
-        return ExitCode::Failure;
+        return ctx.exitCode();
     const QString name = parser.positionalArguments().constFirst();
     QString error;
     if (!engine->setActiveModel(name, &error))

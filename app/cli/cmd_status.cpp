@@ -14,12 +14,9 @@ int cmdStatus(Context &ctx)
 {
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("Print one JSON document on stdout."));
     QCommandLineParser parser;
-    if (!ctx.parse(parser, {json}, 0, 0))
-        return ctx.exitCode();
-
-    engine::Engine *engine = ctx.openEngine();
+    engine::Engine *engine = ctx.parseAndOpenEngine(parser, {json}, 0, 0);
     if (!engine)
-        return ExitCode::Failure;
+        return ctx.exitCode();
     const engine::Status s = engine->status();
 
     // Indexing: the store of the active model, what waits, and the per-file errors.
