@@ -80,19 +80,12 @@ const ScannedFile *findFile(const ScanResult &result, const QString &path)
     return nullptr;
 }
 
-QStringList pathsOf(const QList<KnownFile> &files)
+// The sorted paths of a list of KnownFile or ScannedFile.
+template<typename File>
+QStringList pathsOf(const QList<File> &files)
 {
     QStringList paths;
-    for (const KnownFile &file : files)
-        paths.append(file.path);
-    paths.sort();
-    return paths;
-}
-
-QStringList pathsOf(const QList<ScannedFile> &files)
-{
-    QStringList paths;
-    for (const ScannedFile &file : files)
+    for (const File &file : files)
         paths.append(file.path);
     paths.sort();
     return paths;

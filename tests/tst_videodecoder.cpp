@@ -314,33 +314,35 @@ private slots:
         QVERIFY(s.framesDecoded < ns.framesDecoded / 2);
     }
 
+    void outputSizeHint_data()
+    {
+        QTest::addColumn<int>("maxLongSide");
+        QTest::addColumn<int>("maxShortSide");
+        QTest::addColumn<QSize>("expected");
+        QTest::addColumn<bool>("checkCounter");
+        QTest::newRow("long side 384") << 384 << 0 << QSize(384, 32) << true;
+        QTest::newRow("short side 32") << 0 << 32 << QSize(384, 32) << false;
+        QTest::newRow("never scaled up") << 4000 << 0 << QSize(768, 64) << false;
+    }
+
     void outputSizeHint()
     {
+        QFETCH(int, maxLongSide);
+        QFETCH(int, maxShortSide);
+        QFETCH(QSize, expected);
+        QFETCH(bool, checkCounter);
         const QString path = counterClip(); // 768x64
         QVERIFY2(!path.isEmpty(), qPrintable(m_error));
         DecodeOptions o;
-        o.maxLongSide = 384;
-        VideoDecoder a(o);
-        QVERIFY(a.open(path).has_value());
-        const auto fa = a.frameAt(1.0);
-        QVERIFY(fa.has_value());
-        QCOMPARE(fa->image.size(), QSize(384, 32));
-        QCOMPARE(readFrameCounter(fa->image, kBits), 30);
-
-        o = {};
-        o.maxShortSide = 32;
-        VideoDecoder b(o);
-        QVERIFY(b.open(path).has_value());
-        const auto fb = b.frameAt(1.0);
-        QVERIFY(fb.has_value());
-        QCOMPARE(fb->image.size(), QSize(384, 32));
-
-        // Never scaled up.
-        o = {};
-        o.maxLongSide = 4000;
-        VideoDecoder c(o);
-        QVERIFY(c.open(path).has_value());
-        QCOMPARE(c.frameAt(1.0)->image.size(), QSize(768, 64));
+        o.maxLongSide = maxLongSide;
+        o.maxShortSide = maxShortSide;
+        VideoDecoder decoder(o);
+        QVERIFY(decoder.open(path).has_value());
+        const auto frame = decoder.frameAt(1.0);
+        QVERIFY(frame.has_value());
+        QCOMPARE(frame->image.size(), expected);
+        if (checkCounter)
+            QCOMPARE(readFrameCounter(frame->image, kBits), 30);
     }
 
     void stillSegments()
