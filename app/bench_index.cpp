@@ -5,6 +5,7 @@
 // The machine's load average is printed with the results: on a shared 2-core machine
 // a busy neighbour shows up directly in the tail latencies.
 #include "bench_index.h"
+#include "benchsupport.h"
 
 #include "index/vectorstore.h"
 
@@ -79,13 +80,7 @@ bool parse(int argc, char **argv, Options &o)
 {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        auto value = [&]() -> const char * {
-            if (i + 1 >= argc) {
-                std::fprintf(stderr, "unisearch-bench index: %s needs a value\n", a.c_str());
-                std::exit(2);
-            }
-            return argv[++i];
-        };
+        auto value = [&]() -> const char * { return unisearch::bench::optionValue("index", argc, argv, i); };
         if (a == "--size") o.size = std::strtoull(value(), nullptr, 10);
         else if (a == "--dim") o.dim = std::atoi(value());
         else if (a == "--queries") o.queries = std::strtoull(value(), nullptr, 10);

@@ -2,6 +2,7 @@
 // re-rank of 16 candidates for the full-size UniAdapter (ViT-B/16 at 384, BERT-base) with
 // random weights, in float32 and bfloat16. docs/performance.md records the results.
 #include "bench_model.h"
+#include "benchsupport.h"
 
 #include "model/architecture.h"
 #include "model/modelrunner.h"
@@ -112,13 +113,7 @@ int runModelBench(int argc, char **argv)
     BenchOptions o;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        auto next = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                std::fprintf(stderr, "unisearch-bench model: %s needs a value\n", a.c_str());
-                std::exit(2);
-            }
-            return argv[++i];
-        };
+        auto next = [&]() -> std::string { return unisearch::bench::optionValue("model", argc, argv, i); };
         if (a == "--threads") o.threads = std::stoi(next());
         else if (a == "--reps") o.reps = std::max(1, std::stoi(next()));
         else if (a == "--device") o.device = next();

@@ -15,6 +15,7 @@
 //   input size (384) and embedding size (256): memory flatness is a property of the
 //   pipeline, and the full model would take hours on a CPU for 10,000 photos.
 #include "bench_pipeline.h"
+#include "benchsupport.h"
 
 #include "catalog/catalog.h"
 #include "catalog/database_p.h"
@@ -89,13 +90,7 @@ bool parse(int argc, char **argv, Options &o)
 {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        auto value = [&]() -> const char * {
-            if (i + 1 >= argc) {
-                std::fprintf(stderr, "unisearch-bench pipeline: %s needs a value\n", a.c_str());
-                std::exit(2);
-            }
-            return argv[++i];
-        };
+        auto value = [&]() -> const char * { return unisearch::bench::optionValue("pipeline", argc, argv, i); };
         if (a == "--only") {
             const std::string v = value();
             o.efficiency = v == "efficiency";
@@ -468,33 +463,33 @@ QString runQuery(const Options &o, const QString &tmp, QString *jsonOut)
         filtered.push_back(r->timings.totalMs);
     }
     const Rss rss = readRss();
-    *jsonOut = QStringLiteral("\"query\": {\"items\": %1, \"indexKind\": \"%2\", \"queries\": %3, "
-                              "\"totalP50\": %4, \"totalP95\": %5, \"featureP50\": %6, \"featureP95\": %7, "
-                              "\"storeP50\": %8, \"storeP95\": %9, \"groupP50\": %10, \"groupP95\": %11, "
-                              "\"cleanP50\": %12, \"folderFilterP50\": %13, \"folderFilterP95\": %14, \"rssMiB\": %15}")
-                   .arg(o.items)
-                   .arg(QString::fromLatin1(index::indexKindName(store.kind())))
-                   .arg(o.queries)
-                   .arg(fmt(percentile(total, 50), 2), fmt(percentile(total, 95), 2), fmt(percentile(feature, 50), 2),
-                        fmt(percentile(feature, 95), 2), fmt(percentile(storeMs, 50), 2), fmt(percentile(storeMs, 95), 2),
-                        fmt(percentile(group, 50), 2), fmt(percentile(group, 95), 2), fmt(percentile(clean, 50), 3))
-                   .arg(fmt(percentile(filtered, 50), 2), fmt(percentile(filtered, 95), 2), fmt(rss.current, 0));
-    return QStringLiteral("Search latency (%1 items, %2 store, top 20, no re-rank, full-size text encoder float32, "
-                          "%3 queries)\n"
-                          "  whole search:      p50 %4 ms, p95 %5 ms  (target p95 <= 100 ms)\n"
-                          "    text feature:    p50 %6 ms, p95 %7 ms\n"
-                          "    store:           p50 %8 ms, p95 %9 ms\n"
-                          "    catalog/group:   p50 %10 ms, p95 %11 ms\n"
-                          "    clean-up+tokens: p50 %12 ms\n"
-                          "  folder filter (0.1 % of items): p50 %13 ms, p95 %14 ms\n"
-                          "  resident memory:   %15 MiB\n")
-        .arg(o.items)
-        .arg(QString::fromLatin1(index::indexKindName(store.kind())))
-        .arg(o.queries)
-        .arg(fmt(percentile(total, 50), 1), fmt(percentile(total, 95), 1), fmt(percentile(feature, 50), 1),
-             fmt(percentile(feature, 95), 1), fmt(percentile(storeMs, 50), 1), fmt(percentile(storeMs, 95), 1),
-             fmt(percentile(group, 50), 2), fmt(percentile(group, 95), 2), fmt(percentile(clean, 50), 3))
-        .arg(fmt(percentile(filtered, 50), 1), fmt(percentile(filtered, 95), 1), fmt(rss.current, 0));
+    // %1 items, %2 store kind, %3 queries, %4..%14 the percentiles (ms; `d` decimals for the
+    // whole search, feature, store and filtered times), %15 resident MiB.
+    auto fill = [&](const QString &text, int d) {
+        return text.arg(o.items)
+            .arg(QString::fromLatin1(index::indexKindName(store.kind())))
+            .arg(o.queries)
+            .arg(fmt(percentile(total, 50), d), fmt(percentile(total, 95), d), fmt(percentile(feature, 50), d),
+                 fmt(percentile(feature, 95), d), fmt(percentile(storeMs, 50), d), fmt(percentile(storeMs, 95), d),
+                 fmt(percentile(group, 50), 2), fmt(percentile(group, 95), 2), fmt(percentile(clean, 50), 3))
+            .arg(fmt(percentile(filtered, 50), d), fmt(percentile(filtered, 95), d), fmt(rss.current, 0));
+    };
+    *jsonOut = fill(QStringLiteral("\"query\": {\"items\": %1, \"indexKind\": \"%2\", \"queries\": %3, "
+                                   "\"totalP50\": %4, \"totalP95\": %5, \"featureP50\": %6, \"featureP95\": %7, "
+                                   "\"storeP50\": %8, \"storeP95\": %9, \"groupP50\": %10, \"groupP95\": %11, "
+                                   "\"cleanP50\": %12, \"folderFilterP50\": %13, \"folderFilterP95\": %14, "
+                                   "\"rssMiB\": %15}"),
+                    2);
+    return fill(QStringLiteral("Search latency (%1 items, %2 store, top 20, no re-rank, full-size text encoder "
+                               "float32, %3 queries)\n"
+                               "  whole search:      p50 %4 ms, p95 %5 ms  (target p95 <= 100 ms)\n"
+                               "    text feature:    p50 %6 ms, p95 %7 ms\n"
+                               "    store:           p50 %8 ms, p95 %9 ms\n"
+                               "    catalog/group:   p50 %10 ms, p95 %11 ms\n"
+                               "    clean-up+tokens: p50 %12 ms\n"
+                               "  folder filter (0.1 % of items): p50 %13 ms, p95 %14 ms\n"
+                               "  resident memory:   %15 MiB\n"),
+                1);
 }
 
 // --- (c) memory -------------------------------------------------------------------------

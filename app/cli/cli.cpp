@@ -4,6 +4,7 @@
 #include "media/filepath.h"
 #include "engine/versions.h"
 
+#include <csignal>
 #include <cstdio>
 
 namespace unisearch::cli {
@@ -316,6 +317,16 @@ int run(int argc, char **argv)
     for (int i = 0; i < argc; ++i)
         arguments.append(media::decodeFileName(QByteArray(argv[i])));
     return run(arguments);
+}
+
+void installStopSignalHandler(void (*handler)(int))
+{
+    struct sigaction sa = {};
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
 }
 
 } // namespace unisearch::cli

@@ -87,6 +87,10 @@ private:
     std::unique_ptr<engine::Engine> m_engine;
 };
 
+// Installs `handler` for SIGINT and SIGTERM (SA_RESTART, nothing masked): how the
+// long-running commands (index, adapters activate) stop after the work in flight.
+void installStopSignalHandler(void (*handler)(int));
+
 // Entry point: arguments as from QCoreApplication::arguments(). Returns the exit code.
 int run(const QStringList &arguments);
 // Entry point with the process's own argv. Each argument is decoded as the bytes it is

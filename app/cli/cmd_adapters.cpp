@@ -104,12 +104,7 @@ int cmdAdaptersActivate(Context &ctx)
     }
 
     // Re-embed in the foreground; Ctrl+C stops after the batch in flight.
-    struct sigaction sa = {};
-    sa.sa_handler = onReembedStop;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
+    installStopSignalHandler(onReembedStop);
     bool envOk = false;
     const int envMs = qEnvironmentVariableIntValue("UNISEARCH_PROGRESS_MS", &envOk);
     const int intervalMs = envOk && envMs >= 0 ? envMs : 500;

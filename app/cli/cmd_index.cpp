@@ -59,12 +59,7 @@ void installStopHandlers()
 {
     if (g_signalPipe[0] < 0)
         ::socketpair(AF_UNIX, SOCK_STREAM, 0, g_signalPipe);
-    struct sigaction sa = {};
-    sa.sa_handler = onStopSignal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
+    installStopSignalHandler(onStopSignal);
 }
 
 QString duration(double seconds)
