@@ -379,13 +379,16 @@ int runIndexBench(int argc, char **argv)
     // id by id), and a predicate keeping half.
     log("timing filtered searches...\n");
     std::vector<FilterRow> filters;
+    auto filteredLatency = [&](const auto &f) {
+        return timeSearches([&](const float *q) { store.search(std::span(q, size_t(d)), o.k, f); }, queries, d,
+                            o.filteredQueries)
+            .wall;
+    };
     {
         t0 = Clock::now();
         const auto f = IdFilter::allowIds(tenPercent);
         const double build = msSince(t0);
-        const Latency l = timeSearches([&](const float *q) { store.search(std::span(q, size_t(d)), o.k, f); },
-                                       queries, d, o.filteredQueries)
-                              .wall;
+        const Latency l = filteredLatency(f);
         const double r = recallAt(store.searchBatch(filteredQ, o.k, f), exactFiltered);
         filters.push_back({"id list, 10 %", tenPercent.size(), build, l, r});
     }
@@ -393,16 +396,12 @@ int runIndexBench(int argc, char **argv)
         t0 = Clock::now();
         const auto f = IdFilter::allowIds(onePercent);
         const double build = msSince(t0);
-        const Latency l = timeSearches([&](const float *q) { store.search(std::span(q, size_t(d)), o.k, f); },
-                                       queries, d, o.filteredQueries)
-                              .wall;
+        const Latency l = filteredLatency(f);
         filters.push_back({"id list, 1 % (exact)", onePercent.size(), build, l, -1});
     }
     {
         const auto f = IdFilter::allowIf([](int64_t id) { return id % 2 == 0; });
-        const Latency l = timeSearches([&](const float *q) { store.search(std::span(q, size_t(d)), o.k, f); },
-                                       queries, d, o.filteredQueries)
-                              .wall;
+        const Latency l = filteredLatency(f);
         filters.push_back({"predicate, 50 %", o.size / 2, 0, l, -1});
     }
 

@@ -256,6 +256,19 @@ void progress(const QString &s)
     std::fputs((s + QLatin1Char('\n')).toUtf8().constData(), stderr);
 }
 
+// An indexing job over `photos` into `dataDir` with the options' batch size and decode threads.
+engine::IndexParams indexParams(const Options &o, const QString &dataDir, const QString &photos,
+                                const std::shared_ptr<engine::RetrievalModel> &model)
+{
+    engine::IndexParams params;
+    params.dataDir = dataDir;
+    params.paths = {photos};
+    params.model = model;
+    params.batchSize = o.batch;
+    params.decodeThreads = o.decodeThreads;
+    return params;
+}
+
 // --- (a) efficiency --------------------------------------------------------------------
 
 QString runEfficiency(const Options &o, const QString &tmp, QString *jsonOut)
@@ -281,12 +294,7 @@ QString runEfficiency(const Options &o, const QString &tmp, QString *jsonOut)
         progress(QStringLiteral("cannot set up the model: ") + error);
         return {};
     }
-    engine::IndexParams params;
-    params.dataDir = tmp + QStringLiteral("/data-efficiency");
-    params.paths = {photos};
-    params.model = model;
-    params.batchSize = o.batch;
-    params.decodeThreads = o.decodeThreads;
+    engine::IndexParams params = indexParams(o, tmp + QStringLiteral("/data-efficiency"), photos, model);
     progress(QStringLiteral("efficiency: indexing through the pipeline ..."));
     engine::IndexJob job(params);
     const engine::IndexResult r = job.run();
@@ -522,12 +530,7 @@ QString runMemory(const Options &o, const QString &tmp, QString *jsonOut)
         return {};
     }
     const Rss start = readRss();
-    engine::IndexParams params;
-    params.dataDir = tmp + QStringLiteral("/data-memory");
-    params.paths = {photos};
-    params.model = model;
-    params.batchSize = o.batch;
-    params.decodeThreads = o.decodeThreads;
+    engine::IndexParams params = indexParams(o, tmp + QStringLiteral("/data-memory"), photos, model);
     params.progressIntervalMs = 0;
     std::vector<qint64> marks;
     for (const qint64 m : {1000LL, 5000LL, 10000LL})
