@@ -694,26 +694,28 @@ std::vector<int64_t> VectorStore::ids() const
     return m_impl->ids;
 }
 
-std::vector<Hit> VectorStore::search(std::span<const float> query, size_t k) const
+namespace {
+// One query, optionally restricted by a filter (null: none), under the read lock.
+template <typename Store, typename Filter>
+std::vector<Hit> searchOne(const Store &d, std::span<const float> query, size_t k, const Filter *filter)
 {
-    const auto &d = *m_impl;
     d.checkQueries(query);
     if (query.size() != d.dim)
         throw std::invalid_argument("vector store: search takes one query of " + std::to_string(d.dim)
                                     + " values, got " + std::to_string(query.size()));
     auto lock = d.readLock();
-    return d.searchLocked(query.data(), k, nullptr, d.queryThreads);
+    return d.searchLocked(query.data(), k, filter, d.queryThreads);
+}
+} // namespace
+
+std::vector<Hit> VectorStore::search(std::span<const float> query, size_t k) const
+{
+    return searchOne(*m_impl, query, k, static_cast<const IdFilter::Impl *>(nullptr));
 }
 
 std::vector<Hit> VectorStore::search(std::span<const float> query, size_t k, const IdFilter &filter) const
 {
-    const auto &d = *m_impl;
-    d.checkQueries(query);
-    if (query.size() != d.dim)
-        throw std::invalid_argument("vector store: search takes one query of " + std::to_string(d.dim)
-                                    + " values, got " + std::to_string(query.size()));
-    auto lock = d.readLock();
-    return d.searchLocked(query.data(), k, filter.m_impl.get(), d.queryThreads);
+    return searchOne(*m_impl, query, k, filter.m_impl.get());
 }
 
 std::vector<std::vector<Hit>> VectorStore::searchBatch(std::span<const float> queries, size_t k) const

@@ -15,6 +15,7 @@
 #include "support/fixtures.h"
 #include "support/images.h"
 #include "support/modelfixture.h"
+#include "support/workspace.h"
 
 #include <QBuffer>
 #include <QDir>
@@ -178,11 +179,7 @@ void TestIndexJob::initTestCase()
 
 void TestIndexJob::init()
 {
-    m_tmp = std::make_unique<QTemporaryDir>();
-    QVERIFY(m_tmp->isValid());
-    m_data = m_tmp->filePath(QStringLiteral("data"));
-    m_photos = media::canonicalPath(m_tmp->path()) + QStringLiteral("/photos");
-    QVERIFY(QDir().mkpath(m_photos));
+    QVERIFY(test::makeWorkspace(m_tmp, m_data, m_photos, QStringLiteral("photos")));
     auto cat = openCatalog();
     QVERIFY(cat);
     catalog::ModelRecord record;

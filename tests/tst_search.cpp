@@ -22,6 +22,7 @@
 #include "index/vectorstore.h"
 #include "media/filepath.h"
 #include "support/fixtures.h"
+#include "support/workspace.h"
 
 #include <QDir>
 #include <QImage>
@@ -123,11 +124,7 @@ void TestSearch::initTestCase()
 
 void TestSearch::init()
 {
-    m_tmp = std::make_unique<QTemporaryDir>();
-    QVERIFY(m_tmp->isValid());
-    m_data = m_tmp->filePath(QStringLiteral("data"));
-    m_photos = media::canonicalPath(m_tmp->path()) + QStringLiteral("/photos");
-    QVERIFY(QDir().mkpath(m_photos));
+    QVERIFY(test::makeWorkspace(m_tmp, m_data, m_photos, QStringLiteral("photos")));
     catalog::OpenResult opened = catalog::Catalog::open(m_data);
     QVERIFY2(opened, qPrintable(opened.error));
     m_catalog = std::move(opened.catalog);

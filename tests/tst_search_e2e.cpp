@@ -19,6 +19,7 @@
 #include "support/images.h"
 #include "support/modelfixture.h"
 #include "support/npy.h"
+#include "support/workspace.h"
 
 #include <QBuffer>
 #include <QDir>
@@ -102,11 +103,7 @@ void TestSearchE2E::initTestCase()
 
 void TestSearchE2E::init()
 {
-    m_tmp = std::make_unique<QTemporaryDir>();
-    QVERIFY(m_tmp->isValid());
-    m_data = m_tmp->filePath(QStringLiteral("data"));
-    m_photos = media::canonicalPath(m_tmp->path()) + QStringLiteral("/photos");
-    QVERIFY(QDir().mkpath(m_photos));
+    QVERIFY(test::makeWorkspace(m_tmp, m_data, m_photos, QStringLiteral("photos")));
 }
 
 void TestSearchE2E::cleanup()

@@ -43,6 +43,7 @@
 #include "support/modelfixture.h"
 #include "support/npy.h"
 #include "support/videogen.h"
+#include "support/workspace.h"
 
 #include <QDir>
 #include <QFile>
@@ -250,11 +251,7 @@ void TestVideoIndex::initTestCase()
 
 void TestVideoIndex::init()
 {
-    m_tmp = std::make_unique<QTemporaryDir>();
-    QVERIFY(m_tmp->isValid());
-    m_data = m_tmp->filePath(QStringLiteral("data"));
-    m_videos = media::canonicalPath(m_tmp->path()) + QStringLiteral("/videos");
-    QVERIFY(QDir().mkpath(m_videos));
+    QVERIFY(test::makeWorkspace(m_tmp, m_data, m_videos, QStringLiteral("videos")));
     registerModels();
 }
 
