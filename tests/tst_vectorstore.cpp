@@ -171,6 +171,14 @@ QByteArray readAll(const QString &path)
     return f.readAll();
 }
 
+// Saves a store of 100 random unit vectors of dimension d (ids 0..99, generated from seed) at path.
+StoreResult saveRandomStore(const QString &path, int d, uint64_t seed)
+{
+    VectorStore store(VectorStore::Params{.dim = d});
+    store.add(sequentialIds(100), randomUnitVectors(100, d, seed));
+    return store.save(path.toStdString(), 1);
+}
+
 void writeAll(const QString &path, const QByteArray &data)
 {
     QFile f(path);
@@ -538,9 +546,7 @@ void TestVectorStore::truncatedFiles()
     QTemporaryDir dir;
     const QString path = dir.filePath("store.faiss");
     const int d = 16;
-    VectorStore store(VectorStore::Params{.dim = d});
-    store.add(sequentialIds(100), randomUnitVectors(100, d, 15));
-    QVERIFY(store.save(path.toStdString(), 1).ok());
+    QVERIFY(saveRandomStore(path, d, 15).ok());
     const QByteArray good = readAll(path);
     QCOMPARE(good.size(), qsizetype(64 + 100 * 8 + 100 * d * 4));
 
@@ -566,9 +572,7 @@ void TestVectorStore::corruptFiles()
     QTemporaryDir dir;
     const QString path = dir.filePath("store.faiss");
     const int d = 16;
-    VectorStore store(VectorStore::Params{.dim = d});
-    store.add(sequentialIds(100), randomUnitVectors(100, d, 16));
-    QVERIFY(store.save(path.toStdString(), 1).ok());
+    QVERIFY(saveRandomStore(path, d, 16).ok());
     const QByteArray good = readAll(path);
 
     // The status of loading `bytes`; a failed load must come with a message and leave
