@@ -319,6 +319,18 @@ int run(int argc, char **argv)
     return run(arguments);
 }
 
+bool readPositiveInt(const QCommandLineParser &parser, const QCommandLineOption &option, int max, int *out)
+{
+    if (!parser.isSet(option))
+        return true;
+    bool ok = false;
+    const int n = parser.value(option).toInt(&ok);
+    if (!ok || n < 1 || n > max)
+        return false;
+    *out = n;
+    return true;
+}
+
 void installStopSignalHandler(void (*handler)(int))
 {
     struct sigaction sa = {};

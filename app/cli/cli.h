@@ -87,6 +87,10 @@ private:
     std::unique_ptr<engine::Engine> m_engine;
 };
 
+// Reads a whole-number option: true when it is not given (*out unchanged) or holds a
+// number from 1 to max (stored in *out); false otherwise (the caller words the error).
+bool readPositiveInt(const QCommandLineParser &parser, const QCommandLineOption &option, int max, int *out);
+
 // Installs `handler` for SIGINT and SIGTERM (SA_RESTART, nothing masked): how the
 // long-running commands (index, adapters activate) stop after the work in flight.
 void installStopSignalHandler(void (*handler)(int));

@@ -64,18 +64,6 @@ QStringList readAnswers(const QString &path, QString *error)
     return answers;
 }
 
-bool readPositiveInt(const QCommandLineParser &parser, const QCommandLineOption &option, int max, int *out)
-{
-    if (!parser.isSet(option))
-        return true;
-    bool ok = false;
-    const int n = parser.value(option).toInt(&ok);
-    if (!ok || n < 1 || n > max)
-        return false;
-    *out = n;
-    return true;
-}
-
 // FILE or VIDEO@TIME: the file and the time, if any. A path that exists wins over the
 // split (a file may be called "party@home.mp4"). Empty file with *error on a bad time.
 QString splitTime(const QString &arg, std::optional<double> *time, QString *error)

@@ -336,13 +336,9 @@ int cmdIndex(Context &ctx)
     if (!ctx.parse(parser, {watch, json, batch}, 1, -1))
         return ctx.exitCode();
     int batchSize = 8;
-    if (parser.isSet(batch)) {
-        bool ok = false;
-        batchSize = parser.value(batch).toInt(&ok);
-        if (!ok || batchSize < 1 || batchSize > 1024)
-            return ctx.usageError(QStringLiteral("invalid --batch '%1': give a whole number from 1 to 1024")
-                                      .arg(parser.value(batch)));
-    }
+    if (!readPositiveInt(parser, batch, 1024, &batchSize))
+        return ctx.usageError(QStringLiteral("invalid --batch '%1': give a whole number from 1 to 1024")
+                                  .arg(parser.value(batch)));
 
     // Paths first: a typo should not cost loading the model.
     QStringList paths;

@@ -42,13 +42,9 @@ struct CommonOptions {
 bool readCommon(const QCommandLineParser &parser, const CommonOptions &o, int *top, engine::SearchFilter *filter,
                 QString *error)
 {
-    if (parser.isSet(o.top)) {
-        bool ok = false;
-        *top = parser.value(o.top).toInt(&ok);
-        if (!ok || *top < 1 || *top > 10000) {
-            *error = QStringLiteral("invalid --top '%1': give a whole number from 1 to 10000").arg(parser.value(o.top));
-            return false;
-        }
+    if (!readPositiveInt(parser, o.top, 10000, top)) {
+        *error = QStringLiteral("invalid --top '%1': give a whole number from 1 to 10000").arg(parser.value(o.top));
+        return false;
     }
     if (parser.isSet(o.type)) {
         const auto type = catalog::itemTypeFromString(parser.value(o.type).toLower());
@@ -194,13 +190,9 @@ int cmdSearch(Context &ctx)
         params.rerank = true;
     if (parser.isSet(noRerank))
         params.rerank = false;
-    if (parser.isSet(rerankCount)) {
-        bool ok = false;
-        params.rerankCount = parser.value(rerankCount).toInt(&ok);
-        if (!ok || params.rerankCount < 1 || params.rerankCount > 256)
-            return ctx.usageError(QStringLiteral("invalid --rerank-top '%1': give a whole number from 1 to 256")
-                                      .arg(parser.value(rerankCount)));
-    }
+    if (!readPositiveInt(parser, rerankCount, 256, &params.rerankCount))
+        return ctx.usageError(QStringLiteral("invalid --rerank-top '%1': give a whole number from 1 to 256")
+                                  .arg(parser.value(rerankCount)));
     if (parser.isSet(threshold)) {
         bool ok = false;
         params.relevanceThreshold = parser.value(threshold).toDouble(&ok);
