@@ -144,6 +144,8 @@ private slots:
     void searchFiltersByTypeFolderAndDate();
 
 private:
+    // A job's parameters over paths with this test's data dir and model, otherwise the defaults.
+    engine::IndexParams jobParams(const QStringList &paths) const;
     engine::IndexResult index(const QStringList &paths, int batch = 4, const engine::IndexJob::ProgressFn &fn = {});
     std::unique_ptr<catalog::Catalog> openCatalog();
     QString photo(const QString &name) const { return m_photos + QLatin1Char('/') + name; }
@@ -212,12 +214,18 @@ std::unique_ptr<catalog::Catalog> TestIndexJob::openCatalog()
     return std::move(r.catalog);
 }
 
-engine::IndexResult TestIndexJob::index(const QStringList &paths, int batch, const engine::IndexJob::ProgressFn &fn)
+engine::IndexParams TestIndexJob::jobParams(const QStringList &paths) const
 {
     engine::IndexParams p;
     p.dataDir = m_data;
     p.paths = paths;
     p.model = m_model;
+    return p;
+}
+
+engine::IndexResult TestIndexJob::index(const QStringList &paths, int batch, const engine::IndexJob::ProgressFn &fn)
+{
+    engine::IndexParams p = jobParams(paths);
     p.batchSize = batch;
     p.decodeThreads = 2;
     engine::IndexJob job(p);
@@ -614,10 +622,7 @@ void TestIndexJob::secondIndexerIsRefused()
 void TestIndexJob::pauseResumeAndCancel()
 {
     writePhotos(m_photos, 120, 1);
-    engine::IndexParams p;
-    p.dataDir = m_data;
-    p.paths = {m_photos};
-    p.model = m_model;
+    engine::IndexParams p = jobParams({m_photos});
     p.batchSize = 2;
     p.progressIntervalMs = 0;
     engine::IndexJob job(p);
@@ -712,11 +717,7 @@ void TestIndexJob::videosAreRecordedAsPending()
 void TestIndexJob::startOnPoolEmitsSignals()
 {
     writePhotos(m_photos, 10, 1);
-    engine::IndexParams p;
-    p.dataDir = m_data;
-    p.paths = {m_photos};
-    p.model = m_model;
-    engine::IndexJob job(p);
+    engine::IndexJob job(jobParams({m_photos}));
     QSignalSpy progress(&job, &engine::IndexJob::progressUpdated);
     QSignalSpy finished(&job, &engine::IndexJob::finished);
     QSignalSpy failed(&job, &engine::IndexJob::failed);

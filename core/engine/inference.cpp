@@ -276,18 +276,25 @@ std::optional<std::vector<std::vector<float>>> InferenceService::embedTexts(cons
     }
 }
 
+std::optional<InferenceService::Frames> InferenceService::loadAndDecode(const QStringList &paths, QString *error)
+{
+    if (!load(error))
+        return std::nullopt;
+    Frames frames; // moving it keeps ptrs valid: they point into buffer's heap block
+    if (QString err = d->pixels(paths, m_options.scaledDecoding, frames.buffer, frames.ptrs); !err.isEmpty())
+        return fail(error, err);
+    return frames;
+}
+
 std::optional<std::vector<float>> InferenceService::embedFrames(const QStringList &paths, QString *error)
 {
     if (paths.isEmpty())
         return fail(error, QStringLiteral("No frames given."));
-    if (!load(error))
+    const std::optional<Frames> frames = loadAndDecode(paths, error);
+    if (!frames)
         return std::nullopt;
-    std::vector<float> buffer;
-    std::vector<const float *> ptrs;
-    if (QString err = d->pixels(paths, m_options.scaledDecoding, buffer, ptrs); !err.isEmpty())
-        return fail(error, err);
     try {
-        return d->runner->videoFeature(ptrs);
+        return d->runner->videoFeature(frames->ptrs);
     } catch (const std::exception &e) {
         return fail(error, QStringLiteral("Embedding the frames failed: %1").arg(what(e)));
     }
@@ -312,13 +319,8 @@ std::optional<QList<ItmScore>> InferenceService::itm(const QStringList &framePat
         return fail(error, QStringLiteral("No image given."));
     if (texts.isEmpty())
         return fail(error, QStringLiteral("No text given."));
-    if (!load(error))
-        return std::nullopt;
-    std::vector<float> buffer;
-    std::vector<const float *> ptrs;
-    if (QString err = d->pixels(framePaths, m_options.scaledDecoding, buffer, ptrs); !err.isEmpty())
-        return fail(error, err);
-    return d->itm(ptrs, texts, frameAware, error);
+    const std::optional<Frames> frames = loadAndDecode(framePaths, error);
+    return frames ? d->itm(frames->ptrs, texts, frameAware, error) : std::nullopt;
 }
 
 std::optional<QList<ItmScore>> InferenceService::itmVideo(const QString &videoPath, const QStringList &texts,

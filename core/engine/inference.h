@@ -153,6 +153,14 @@ public:
     static QString vocabularyPath();
 
 private:
+    // Decoded model inputs: one per path in buffer, ptrs to each.
+    struct Frames {
+        std::vector<float> buffer;
+        std::vector<const float *> ptrs;
+    };
+    // load(), then decode paths; nullopt with *error set when either fails.
+    std::optional<Frames> loadAndDecode(const QStringList &paths, QString *error);
+
     struct Private;
     ModelInfo m_model;
     InferenceOptions m_options;

@@ -446,15 +446,7 @@ StateDict loadPth(const std::string &path)
 StateDict loadPth(const std::string &path, std::map<std::string, std::string> *metadata)
 {
     // Everything below throws; the message gets the file's name here, once.
-    try {
-        return loadPthImpl(path, metadata);
-    } catch (const CheckpointError &e) {
-        throw CheckpointError(path + ": " + e.what());
-    } catch (const std::bad_alloc &) {
-        throw CheckpointError(path + ": not enough memory to load this checkpoint");
-    } catch (const c10::Error &e) {
-        throw CheckpointError(path + ": " + e.what_without_backtrace());
-    }
+    return namingTheFile(path, "this checkpoint", [&] { return loadPthImpl(path, metadata); });
 }
 
 } // namespace unisearch::model

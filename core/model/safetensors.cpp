@@ -348,15 +348,7 @@ void saveImpl(const std::string &path, const StateDict &dict, const std::map<std
 
 StateDict loadSafetensors(const std::string &path, std::map<std::string, std::string> *metadata)
 {
-    try {
-        return loadImpl(path, metadata);
-    } catch (const CheckpointError &e) {
-        throw CheckpointError(path + ": " + e.what());
-    } catch (const std::bad_alloc &) {
-        throw CheckpointError(path + ": not enough memory to load this file");
-    } catch (const c10::Error &e) {
-        throw CheckpointError(path + ": " + e.what_without_backtrace());
-    }
+    return namingTheFile(path, "this file", [&] { return loadImpl(path, metadata); });
 }
 
 void saveSafetensors(const std::string &path, const StateDict &dict, const std::map<std::string, std::string> &metadata)

@@ -76,6 +76,23 @@ StateDict loadPth(const std::string &path);
 StateDict loadCheckpoint(const std::string &path, std::map<std::string, std::string> *metadata);
 StateDict loadPth(const std::string &path, std::map<std::string, std::string> *metadata);
 StateDict loadSafetensors(const std::string &path, std::map<std::string, std::string> *metadata = nullptr);
+// Runs a checkpoint reader and names the file in whatever it throws, once, here: its own
+// CheckpointError, running out of memory ("not enough memory to load <what>") and torch's
+// errors, each as a CheckpointError "<path>: ...".
+template <typename Load>
+StateDict namingTheFile(const std::string &path, const char *what, Load &&load)
+{
+    try {
+        return load();
+    } catch (const CheckpointError &e) {
+        throw CheckpointError(path + ": " + e.what());
+    } catch (const std::bad_alloc &) {
+        throw CheckpointError(path + ": not enough memory to load " + what);
+    } catch (const c10::Error &e) {
+        throw CheckpointError(path + ": " + e.what_without_backtrace());
+    }
+}
+
 // Writes atomically (temp file + rename). Tensors are written contiguous, in their dtype.
 void saveSafetensors(const std::string &path, const StateDict &dict,
                      const std::map<std::string, std::string> &metadata = {});
