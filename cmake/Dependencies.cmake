@@ -32,6 +32,8 @@ if(NOT UNISEARCH_MODEL_ONLY)
   us_require(SQLite3_FOUND "SQLite 3" "libsqlite3-dev")
   pkg_check_modules(FFMPEG QUIET IMPORTED_TARGET libavformat libavcodec libswscale libavutil)
   us_require(FFMPEG_FOUND "FFmpeg (libavformat, libavcodec, libswscale, libavutil)" "libavformat-dev libavcodec-dev libswscale-dev libavutil-dev")
+  pkg_check_modules(TESSERACT QUIET IMPORTED_TARGET tesseract lept)
+  us_require(TESSERACT_FOUND "Tesseract 5 (text in pictures)" "libtesseract-dev libleptonica-dev tesseract-ocr-eng")
   set(_qt_components Core Gui Concurrent Test Network)
   if(UNISEARCH_GUI)
     # DBus: Show in Folder asks the desktop's file manager to select the file.

@@ -11,6 +11,8 @@ PACKAGES=(
   qt6-base-dev qt6-base-dev-tools libgl-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   libsqlite3-dev
+  libtesseract-dev libleptonica-dev tesseract-ocr-eng   # text in pictures (OCR)
+  fonts-dejavu-core                 # tests render text to read back
   libicu-dev nlohmann-json3-dev libzip-dev libssl-dev
   xvfb xauth                        # GUI tests and screenshots
   dbus-daemon                       # a private session bus for the Show in Folder test

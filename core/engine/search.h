@@ -102,6 +102,9 @@ struct SearchHit {
     std::int64_t mtimeMs = 0;
     int width = 0;
     int height = 0;
+    // Why a keyword matched: a short snippet of the OCR text or the file or folder name
+    // (empty when the hit came from the semantic ranking alone).
+    QString matchedText;
 };
 
 struct SearchTimings {

@@ -6,6 +6,7 @@
 #include <QByteArray>
 #include <QSettings>
 #include <QString>
+#include <QStringList>
 #include <QVariant>
 
 #include <memory>
@@ -34,6 +35,9 @@ inline const SettingKey<QString> precision{"engine/precision", QStringLiteral("f
 // Re-rank the best search hits with the ITM head (slower, more precise). Off by default,
 // like the CLI's --rerank, so that both give the same results out of the box.
 inline const SettingKey<bool> rerank{"search/rerank", false};
+// Text in pictures: the OCR pass after indexing (index/ocr), in these Tesseract languages.
+inline const SettingKey<bool> ocr{"index/ocr", true};
+inline const SettingKey<QStringList> ocrLanguages{"index/ocrLanguages", QStringList{QStringLiteral("eng")}};
 // How many results a search shows.
 inline const SettingKey<int> resultCount{"search/resultCount", 100, [](const int &v) { return v >= 1 && v <= 10000; }};
 // Edge of a result thumbnail, in pixels.

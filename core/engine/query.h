@@ -1,0 +1,40 @@
+#pragma once
+// Combined queries: `2:a dog on the beach - people + ./beach.jpg` (DESIGN.md, "Command line").
+// Terms are joined by " + " and " - " (spaces around the sign); a term may start with a
+// weight "W:"; a term that names an existing image or video file (or `item:ID`) is an image
+// term, a term in double quotes is always text. The query vector is
+// normalize(Σ wᵢ · unit(featureᵢ)); a query with no separator is one text term of weight 1
+// and behaves exactly as a plain query.
+#include <QList>
+#include <QString>
+
+#include <cstdint>
+#include <optional>
+
+namespace unisearch::engine {
+
+struct QueryTerm {
+    enum class Kind { Text, File, Item };
+    Kind kind = Kind::Text;
+    double weight = 1.0;      // negative for a term after " - "
+    QString text;             // Text: the term as written (weight and quotes removed)
+    QString path;             // File: the absolute path of the file it names
+    std::int64_t itemId = 0;  // Item: `item:ID`
+};
+
+struct ParsedQuery {
+    QList<QueryTerm> terms;
+    // More than one term, a weight other than 1, or a term that is not text: the query
+    // vector is the weighted sum. False: a plain text query (exactly today's search).
+    bool isCombined() const;
+    // The text of the positive text terms, joined by spaces: what keyword (OCR, file
+    // name) search looks for.
+    QString keywordText() const;
+};
+
+// Splits text into terms; relative paths resolve against baseDir (the CLI's working
+// directory). std::nullopt with *error (naming the bad term) for an empty term, a bad
+// weight, an unterminated quote or a term that names a file that does not exist.
+std::optional<ParsedQuery> parseQuery(const QString &text, const QString &baseDir, QString *error = nullptr);
+
+} // namespace unisearch::engine
