@@ -112,6 +112,11 @@ struct IndexParams {
     // and only where decoding finds frames (see VideoTask in indexing/videostage.h).
     int videoMaxSegments = 21'600;
     media::DecodeLimits videoLimits;   // decode time budgets per file, largest frame
+
+    // Text in pictures (indexing/ocrpass.h): after the embedding, photos get an OCR pass in
+    // these Tesseract languages (installedOcrLanguages(), media/ocr.h); false skips it.
+    bool ocr = true;
+    QStringList ocrLanguages{QStringLiteral("eng")};
 };
 
 struct IndexProgress {
