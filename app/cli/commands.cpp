@@ -24,6 +24,7 @@ int cmdAdaptersActivate(Context &ctx);
 int cmdAdaptersDeactivate(Context &ctx);
 int cmdAdaptersExport(Context &ctx);
 int cmdAdaptersImport(Context &ctx);
+int cmdDuplicates(Context &ctx);
 
 namespace {
 
@@ -40,6 +41,9 @@ constexpr Command table[] = {
     {"search", "search TEXT [--top K] [--rerank] [--type image|video] [--folder DIR] [--json]",
      "Find photos and moments in videos that match a description.", cmdSearch},
     {"similar", "similar FILE [--top K] [--json]", "Find items that look like FILE.", cmdSimilar},
+    {"duplicates", "duplicates [--threshold T] [--json]",
+     "Find byte-identical files and near-identical photos and videos (resized, recompressed, lightly edited).",
+     cmdDuplicates},
     {"ask", "ask FILE QUESTION [--answers FILE] [--top-k K] [--beams N] [--model NAME] [--json]",
      "Answer a question about a photo or a video (VIDEO@TIME: one moment, TIME as 12.5, mm:ss or hh:mm:ss).",
      cmdAsk},

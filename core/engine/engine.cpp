@@ -327,4 +327,13 @@ std::unique_ptr<SearchSession> Engine::openSearchSession(QString *error) const
     return SearchSession::open(*plan, d->catalog.get(), {}, error);
 }
 
+std::optional<QList<DuplicateGroup>> Engine::findDuplicates(const DuplicateParams &params,
+                                                            const DuplicateProgressFn &progress, QString *error) const
+{
+    const std::optional<SearchSessionPlan> plan = searchSessionPlan(error);
+    if (!plan)
+        return std::nullopt;
+    return engine::findDuplicates(*plan, d->catalog.get(), params, progress, error);
+}
+
 } // namespace unisearch::engine

@@ -13,6 +13,7 @@
 // media::SampleResult, catalog::OpenResult) are data, not value-or-error wrappers. The
 // Engine's own open() reports through errorString().
 #include "catalog/catalog.h"
+#include "engine/duplicates.h"
 #include "engine/models.h"
 #include "engine/search.h"
 
@@ -96,6 +97,14 @@ public:
     std::optional<SearchSessionPlan> searchSessionPlan(QString *error = nullptr) const;
     // The plan opened at once on this thread, with the engine's catalog (the CLI).
     std::unique_ptr<SearchSession> openSearchSession(QString *error = nullptr) const;
+
+    // --- Duplicates (duplicates.h) ---
+    // Byte-identical and near-identical items of the library, on this thread with the
+    // engine's catalog (the CLI). The window runs engine::findDuplicates(searchSessionPlan(),
+    // nullptr, ...) on a worker thread instead.
+    std::optional<QList<DuplicateGroup>> findDuplicates(const DuplicateParams &params = {},
+                                                        const DuplicateProgressFn &progress = {},
+                                                        QString *error = nullptr) const;
 
     // Adds a folder to the library (indexing it is a later step). Returns the root id.
     std::optional<std::int64_t> addFolder(const QString &path, QString *error = nullptr);
