@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 #include "engine/engine.h"
+#include "engine/query.h"
 #include "engine/search.h"
 #include "media/filepath.h"
 
@@ -202,6 +203,11 @@ int cmdSearch(Context &ctx)
     }
     if (params.text.trimmed().isEmpty())
         return ctx.usageError(QStringLiteral("the query is empty"));
+    // A combined query's mistakes (a missing file, a bad weight, an empty term) are usage
+    // errors, found before the model loads; its relative paths name files in the working directory.
+    params.baseDir = QDir::currentPath();
+    if (!engine::parseQuery(params.text, params.baseDir, &error))
+        return ctx.usageError(error);
 
     auto session = openSession(ctx);
     if (!session)

@@ -3,6 +3,7 @@
 #include "catalog/reader.h"
 #include "engine/lock.h"
 #include "engine/modelimage.h"
+#include "engine/query.h"
 #include "engine/retrievalmodel.h"
 #include "engine/vectorindex.h"
 #include "engine/videoframes_p.h"
@@ -97,7 +98,147 @@ struct Searcher::Private {
     QList<SearchHit> topItems(std::span<const float> query, int want, const SearchFilter &filter,
                               const std::unordered_set<std::int64_t> &excludeItems, const MomentParams &moments,
                               SearchTimings &timings);
+
+    // An item's stored vector (a video: its video-level vector first); empty when it has none.
+    std::vector<float> storedVector(std::int64_t itemId);
+    // The feature of an image or video file: its stored vector when the catalog has the file as
+    // it is now, else computed now (a video: from 8 uniformly sampled frames). itemId: the
+    // file's item when the catalog has its path. Throws on catalog or model errors.
+    struct FileFeature {
+        std::vector<float> vector;
+        QString source;  // "catalog" or "embedded"
+        std::optional<std::int64_t> itemId;
+    };
+    std::optional<FileFeature> fileFeature(const QString &path, RetrievalModel &model, SearchTimings &timings,
+                                           QString *error);
+    // A combined query (query.h): its vector, the token ids of its positive text terms (for
+    // the re-rank; empty when it has none) and the items of its positive file and item terms.
+    struct Combined {
+        std::vector<float> feature;
+        std::vector<int64_t> rerankIds;
+        std::unordered_set<std::int64_t> exclude;
+    };
+    std::optional<Combined> combinedQuery(const ParsedQuery &query, RetrievalModel &model, SearchResult &result,
+                                          QString *error);
 };
+
+std::vector<float> Searcher::Private::storedVector(std::int64_t itemId)
+{
+    std::vector<std::int64_t> segments;
+    for (const catalog::Segment &seg : reader->segmentsOfItem(itemId)) {
+        // A video: its video-level vector (0, 0) first.
+        if (seg.startMs == 0 && seg.endMs == 0)
+            segments.insert(segments.begin(), seg.id);
+        else
+            segments.push_back(seg.id);
+    }
+    for (const std::int64_t seg : segments)
+        if (auto v = store.vector(seg))
+            return std::move(*v);
+    return {};
+}
+
+std::optional<Searcher::Private::FileFeature> Searcher::Private::fileFeature(const QString &path, RetrievalModel &model,
+                                                                             SearchTimings &timings, QString *error)
+{
+    const media::FileStatus status = media::fileStatus(path);
+    if (status.type != media::FileType::File)
+        return setError<FileFeature>(
+            error, QStringLiteral("%1: %2").arg(QDir::toNativeSeparators(path),
+                                                status.error.isEmpty() ? QStringLiteral("no such file") : status.error));
+    FileFeature f;
+    const QString canonical = media::canonicalPath(path);
+    if (const auto item = reader->itemByPath(canonical.isEmpty() ? path : canonical)) {
+        f.itemId = item->id;
+        // The stored vector, when the catalog has the file as it is now.
+        if (item->status == catalog::ItemStatus::Indexed && item->size == status.size && item->mtimeMs == status.mtimeMs)
+            f.vector = storedVector(item->id);
+        if (!f.vector.empty()) {
+            f.source = QStringLiteral("catalog");
+            return f;
+        }
+    }
+    QElapsedTimer t;
+    t.start();
+    f.source = QStringLiteral("embedded");
+    if (media::detectMediaType(path).kind == media::MediaKind::Video) {
+        // A video that is not in the library: its video-level feature, computed now.
+        const detail::VideoPixels v = detail::sampleVideoPixels(path, model.preprocessParams(), 8);
+        if (!v.ok())
+            return setError<FileFeature>(error, v.error);
+        const size_t per = model::preprocessedSize(model.preprocessParams());
+        std::vector<const float *> ptrs;
+        for (size_t at = 0; at + per <= v.pixels.size(); at += per)
+            ptrs.push_back(v.pixels.data() + at);
+        f.vector = model.videoFeature(ptrs);
+    } else {
+        QString why;
+        const std::vector<float> pixels = loadPixels(path, model, &why);
+        if (pixels.empty())
+            return setError<FileFeature>(
+                error, QStringLiteral("cannot read %1 as an image: %2").arg(QDir::toNativeSeparators(path), why));
+        f.vector = model.imageFeatures({pixels.data()}).at(0);
+    }
+    timings.featureMs += msSince(t);
+    return f;
+}
+
+std::optional<Searcher::Private::Combined> Searcher::Private::combinedQuery(const ParsedQuery &query,
+                                                                             RetrievalModel &model,
+                                                                             SearchResult &result, QString *error)
+{
+    Combined c;
+    std::vector<WeightedFeature> features;
+    ParsedQuery cleaned = query;
+    std::vector<std::vector<int64_t>> textIds;
+    std::vector<size_t> textAt;  // where each text term's feature goes in features
+    QElapsedTimer t;
+    t.start();
+    for (QueryTerm &term : cleaned.terms) {
+        features.push_back({term.weight, {}});
+        if (term.kind == QueryTerm::Kind::Text) {
+            const QString asWritten = term.text;
+            textIds.push_back(model.encodeQuery(asWritten, &term.text));
+            textAt.push_back(features.size() - 1);
+            if (textIds.back().empty())
+                return setError<Combined>(
+                    error, QStringLiteral("the query term '%1' has no words to search for").arg(asWritten.left(60)));
+        } else if (term.kind == QueryTerm::Kind::Item) {
+            features.back().feature = storedVector(term.itemId);
+            if (features.back().feature.empty())
+                return setError<Combined>(error, QStringLiteral("item:%1 is not in the library (or not indexed "
+                                                                "with the active model)")
+                                                     .arg(term.itemId));
+            if (term.weight > 0)
+                c.exclude.insert(term.itemId);
+        }
+    }
+    result.timings.cleanMs = msSince(t);
+    t.restart();
+    const std::vector<std::vector<float>> text = textIds.empty() ? std::vector<std::vector<float>>{}
+                                                                 : model.textFeatures(textIds);
+    for (size_t i = 0; i < textAt.size(); ++i)
+        features[textAt[i]].feature = text.at(i);
+    result.timings.featureMs = msSince(t);
+    for (qsizetype i = 0; i < cleaned.terms.size(); ++i) {
+        if (cleaned.terms[i].kind != QueryTerm::Kind::File)
+            continue;
+        auto f = fileFeature(cleaned.terms[i].path, model, result.timings, error);
+        if (!f)
+            return std::nullopt;
+        features[size_t(i)].feature = std::move(f->vector);
+        if (f->itemId && cleaned.terms[i].weight > 0)
+            c.exclude.insert(*f->itemId);
+    }
+    auto combined = combineFeatures(features, error);
+    if (!combined)
+        return std::nullopt;
+    c.feature = std::move(*combined);
+    result.cleanedQuery = describeQuery(cleaned);
+    if (const QString positive = query.keywordText(); !positive.isEmpty())
+        c.rerankIds = model.encodeQuery(positive);
+    return c;
+}
 
 QList<SearchHit> Searcher::Private::topItems(std::span<const float> query, int want, const SearchFilter &filter,
                                              const std::unordered_set<std::int64_t> &excludeItems,
@@ -239,18 +380,33 @@ std::optional<SearchResult> Searcher::search(const SearchParams &params, QString
 
         QElapsedTimer t;
         t.start();
-        const std::vector<int64_t> ids = m_model->encodeQuery(params.text, &result.cleanedQuery);
-        result.timings.cleanMs = msSince(t);
-        if (ids.empty())
-            return setError<SearchResult>(error, QStringLiteral("the query has no words to search for"));
+        // A combined query (query.h) makes its own vector; a plain one goes the usual way.
+        const std::optional<ParsedQuery> parsed = parseQuery(params.text, params.baseDir, error);
+        if (!parsed)
+            return std::nullopt;
+        std::vector<int64_t> ids;
+        std::vector<float> feature;
+        std::unordered_set<std::int64_t> exclude;
+        if (parsed->isCombined()) {
+            auto combined = d->combinedQuery(*parsed, *m_model, result, error);
+            if (!combined)
+                return std::nullopt;
+            ids = std::move(combined->rerankIds);
+            feature = std::move(combined->feature);
+            exclude = std::move(combined->exclude);
+        } else {
+            ids = m_model->encodeQuery(params.text, &result.cleanedQuery);
+            result.timings.cleanMs = msSince(t);
+            if (ids.empty())
+                return setError<SearchResult>(error, QStringLiteral("the query has no words to search for"));
+            t.restart();
+            feature = m_model->textFeatures({ids}).at(0);
+            result.timings.featureMs = msSince(t);
+        }
 
-        t.restart();
-        const std::vector<float> feature = m_model->textFeatures({ids}).at(0);
-        result.timings.featureMs = msSince(t);
-
-        const bool rerank = params.rerank.value_or(m_model->device().startsWith(QLatin1String("cuda")));
+        const bool rerank = !ids.empty() && params.rerank.value_or(m_model->device().startsWith(QLatin1String("cuda")));
         const int rerankCount = rerank ? std::max(0, params.rerankCount) : 0;
-        result.hits = d->topItems(feature, std::max(params.top, rerankCount), params.filter, {},
+        result.hits = d->topItems(feature, std::max(params.top, rerankCount), params.filter, exclude,
                                   {params.momentMargin, params.maxMoments}, result.timings);
 
         if (rerank && !result.hits.isEmpty()) {
@@ -329,67 +485,17 @@ std::optional<SearchResult> Searcher::similar(const QString &path, const Similar
     result.query = path;
     if (params.top <= 0)
         return setError<SearchResult>(error, QStringLiteral("the number of results must be at least 1"));
-    const media::FileStatus status = media::fileStatus(path);
-    if (status.type != media::FileType::File)
-        return setError<SearchResult>(
-            error, QStringLiteral("%1: %2").arg(QDir::toNativeSeparators(path),
-                                                status.error.isEmpty() ? QStringLiteral("no such file") : status.error));
     try {
         if (!d->reader)
             d->reader = std::make_unique<catalog::Reader>(d->dataDir);
-        const QString canonical = media::canonicalPath(path);
-        std::vector<float> query;
+        auto f = d->fileFeature(path, *m_model, result.timings, error);
+        if (!f)
+            return std::nullopt;
+        result.source = f->source;
         std::unordered_set<std::int64_t> exclude;
-        if (const auto item = d->reader->itemByPath(canonical.isEmpty() ? path : canonical)) {
-            exclude.insert(item->id);
-            // The stored vector, when the catalog has the file as it is now.
-            if (item->status == catalog::ItemStatus::Indexed && item->size == status.size
-                && item->mtimeMs == status.mtimeMs) {
-                std::vector<std::int64_t> segments;
-                for (const catalog::Segment &seg : d->reader->segmentsOfItem(item->id)) {
-                    // A video: its video-level vector (0, 0) first.
-                    if (seg.startMs == 0 && seg.endMs == 0)
-                        segments.insert(segments.begin(), seg.id);
-                    else
-                        segments.push_back(seg.id);
-                }
-                for (const std::int64_t seg : segments) {
-                    if (auto v = d->store.vector(seg)) {
-                        query = std::move(*v);
-                        result.source = QStringLiteral("catalog");
-                        break;
-                    }
-                }
-            }
-        }
-        if (query.empty() && media::detectMediaType(path).kind == media::MediaKind::Video) {
-            // A video that is not in the library: its video-level feature, computed now.
-            QElapsedTimer t;
-            t.start();
-            const detail::VideoPixels v = detail::sampleVideoPixels(path, m_model->preprocessParams(), 8);
-            if (!v.ok())
-                return setError<SearchResult>(error, v.error);
-            const size_t per = model::preprocessedSize(m_model->preprocessParams());
-            std::vector<const float *> ptrs;
-            for (size_t at = 0; at + per <= v.pixels.size(); at += per)
-                ptrs.push_back(v.pixels.data() + at);
-            query = m_model->videoFeature(ptrs);
-            result.source = QStringLiteral("embedded");
-            result.timings.featureMs = msSince(t);
-        }
-        if (query.empty()) {
-            QElapsedTimer t;
-            t.start();
-            QString why;
-            const std::vector<float> pixels = loadPixels(path, *m_model, &why);
-            if (pixels.empty())
-                return setError<SearchResult>(
-                    error, QStringLiteral("cannot read %1 as an image: %2").arg(QDir::toNativeSeparators(path), why));
-            query = m_model->imageFeatures({pixels.data()}).at(0);
-            result.source = QStringLiteral("embedded");
-            result.timings.featureMs = msSince(t);
-        }
-        result.hits = d->topItems(query, params.top, params.filter, exclude, {}, result.timings);
+        if (f->itemId)
+            exclude.insert(*f->itemId);
+        result.hits = d->topItems(f->vector, params.top, params.filter, exclude, {}, result.timings);
     } catch (const std::exception &e) {
         return setError<SearchResult>(error, QStringLiteral("search failed: %1").arg(QString::fromUtf8(e.what())));
     }

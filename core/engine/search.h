@@ -22,6 +22,15 @@
 // A Searcher reads the catalog through its own read-only connection and uses the model
 // under its lock; one Searcher serves one thread at a time.
 //
+// Combined queries (engine/query.h): the query vector is normalize(Σ wᵢ · unit(featureᵢ)),
+// text terms through the query clean-up and the text encoder, file terms through their stored
+// vector when indexed and unchanged (a video: the video-level vector), else embedded now, as
+// similar() does; item:ID through its stored vector. Items named by positive file or item terms
+// are left out of the results (as similar() leaves out the file itself). The re-rank runs with
+// the positive text terms joined by spaces, only when there are any (a query of images alone is
+// not re-ranked). cleanedQuery writes the terms back (text cleaned, files as absolute paths).
+// A query without separators, weights or file terms is a plain one, exactly as before.
+//
 // Sessions: the window and the CLI open theirs the same way, through the Engine facade.
 // Engine::searchSessionPlan() resolves, on the thread that owns the engine's catalog, which
 // model a search uses now (the active retrieval model with its adapter pack, the engine's
@@ -59,7 +68,10 @@ struct SearchFilter {
 };
 
 struct SearchParams {
+    // A plain description, or a combined query (engine/query.h: "2:a dog - people + ./beach.jpg").
     QString text;
+    // Relative file terms of a combined query resolve against it (empty: the current directory).
+    QString baseDir;
     int top = 20;
     // ITM re-rank of the best rerankCount images. Unset: on when the model runs on CUDA,
     // off on the CPU (16 cross-attention passes of the full model take seconds there).
