@@ -2,6 +2,7 @@
 
 #include "engine/engine.h"
 #include "engine/versions.h"
+#include "ui/duplicatesdialog.h"
 #include "ui/enginecontroller.h"
 #include "ui/librarycontroller.h"
 #include "ui/librarypanel.h"
@@ -206,6 +207,15 @@ void MainWindow::createMenus()
     file->addAction(m_addFolderAction);
     file->addAction(m_rescanAction);
     file->addSeparator();
+    QAction *duplicates = file->addAction(tr("Find &Duplicates…"), this, [this] {
+        auto *dialog = new DuplicatesDialog(m_engine, this);
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        // Files moved to the trash: the rescan drops them from the library.
+        connect(dialog, &DuplicatesDialog::filesMoved, m_libraryController, &LibraryController::rescan);
+        dialog->show();
+    });
+    duplicates->setObjectName(QStringLiteral("actionFindDuplicates"));
+    duplicates->setStatusTip(tr("Find copies of the same photo or video and move the spare ones to the trash"));
     file->addAction(m_quitAction);
 
     QMenu *model = menuBar()->addMenu(tr("&Model"));
