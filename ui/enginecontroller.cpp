@@ -19,6 +19,24 @@ const QString logCategory = QStringLiteral("ui");
 
 } // namespace
 
+QStringList textLanguagesInUse(const QStringList &installed)
+{
+    QStringList languages;
+    for (const QString &language : Settings().value(settings::ocrLanguages))
+        if (installed.contains(language) && !languages.contains(language))
+            languages << language;
+    if (languages.isEmpty() && !installed.isEmpty())
+        languages << (installed.contains(QStringLiteral("eng")) ? QStringLiteral("eng") : installed.first());
+    return languages;
+}
+
+engine::IndexParams withTextSettings(engine::IndexParams params)
+{
+    params.ocrLanguages = textLanguagesInUse(engine::Engine::installedTextLanguages());
+    params.ocr = Settings().value(settings::ocr) && !params.ocrLanguages.isEmpty();
+    return params;
+}
+
 // The search thread's state: the open session and the plan generation it was opened for.
 struct EngineController::SearchState {
     std::unique_ptr<engine::SearchSession> session;
@@ -254,7 +272,7 @@ bool EngineController::startJob(const engine::IndexParams &params, bool reembed,
 {
     Q_UNUSED(error);
     m_reembedding = reembed;
-    m_indexJob = std::make_unique<engine::IndexJob>(params);
+    m_indexJob = std::make_unique<engine::IndexJob>(withTextSettings(params));
     connect(m_indexJob.get(), &engine::IndexJob::progressUpdated, this, &EngineController::indexProgress,
             Qt::QueuedConnection);
     connect(m_indexJob.get(), &engine::IndexJob::finished, this,

@@ -12,7 +12,8 @@
 //  - Ask: one InferenceWorker (the thread that owns the VQA model). Cancel forgets the
 //    running request: its result is ignored when it arrives, and the window is free at once.
 //  - Indexing: one IndexJob at a time, on its own pool, with pause/resume/cancel; a
-//    finished run makes the next search reopen the store (the model is kept).
+//    finished run makes the next search reopen the store (the model is kept). Runs read
+//    text in pictures as the settings say (withTextSettings).
 // Closing (the destructor) cancels indexing and waits for the threads.
 #include "catalog/catalog.h"
 #include "engine/indexjob.h"
@@ -33,6 +34,13 @@ class Engine;
 }
 
 namespace unisearch::ui {
+
+// The "index/ocrLanguages" setting as indexing uses it: only the installed languages; none
+// left → English when installed, else the first installed one; empty when none is installed.
+QStringList textLanguagesInUse(const QStringList &installed);
+// params with the window's text-in-pictures settings ("index/ocr" and the languages in
+// use; no language installed → no OCR). Every run the window starts goes through it.
+engine::IndexParams withTextSettings(engine::IndexParams params);
 
 // What the ask panel asks about.
 struct AskTarget {

@@ -7,8 +7,11 @@
 #include "util/log.h"
 #include "util/settings.h"
 
+#include <QAction>
 #include <QDir>
 #include <QFileDialog>
+#include <QLocale>
+#include <QMenu>
 
 namespace unisearch::ui {
 
@@ -16,6 +19,12 @@ namespace {
 
 const QString logCategory = QStringLiteral("ui");
 constexpr int messageTimeoutMs = 8000;
+
+// The last checked language stays checked (its action disabled): reading text needs one.
+bool isOnlyLanguage(const QStringList &inUse, const QString &code)
+{
+    return inUse.size() == 1 && inUse.first() == code;
+}
 
 } // namespace
 
@@ -45,6 +54,72 @@ LibraryController::LibraryController(engine::Engine *engine, EngineController *c
     connect(m_controller, &EngineController::indexFailed, this, &LibraryController::onIndexFailed);
     connect(m_controller, &EngineController::reembedStarted, this, &LibraryController::showReembedding);
     connect(m_controller, &EngineController::reembedFinished, this, &LibraryController::onReembedFinished);
+}
+
+void LibraryController::addTextMenu(QMenu *menu, QAction *before)
+{
+    auto *read = new QAction(tr("Read &Text in Pictures"), menu);
+    read->setObjectName(QStringLiteral("actionReadText"));
+    read->setCheckable(true);
+    read->setChecked(Settings().value(settings::ocr));
+    read->setStatusTip(tr("Find photos by the words in them: indexing reads their text (OCR) after the photos "
+                          "are searchable"));
+    auto *languages = new QMenu(tr("Text &Languages"), menu);
+    languages->setObjectName(QStringLiteral("menuTextLanguages"));
+    languages->setEnabled(read->isChecked());
+    fillTextLanguages(languages);
+    connect(languages, &QMenu::aboutToShow, this, [this, languages] { fillTextLanguages(languages); });
+    connect(read, &QAction::toggled, this, [this, languages](bool on) {
+        Settings().setValue(settings::ocr, on);
+        languages->setEnabled(on);
+        emit message(on ? tr("Text in pictures is read from the next indexing on (File ▸ Rescan Library).")
+                        : tr("Indexing no longer reads text in pictures."),
+                     messageTimeoutMs);
+    });
+    menu->insertAction(before, read);
+    menu->insertMenu(before, languages);
+    menu->insertSeparator(before);
+}
+
+void LibraryController::fillTextLanguages(QMenu *languages)
+{
+    languages->clear();
+    const QStringList installed = engine::Engine::installedTextLanguages();
+    if (installed.isEmpty()) {
+        languages->addAction(tr("No languages installed (tesseract-ocr-*)"))->setEnabled(false);
+        return;
+    }
+    const QStringList inUse = textLanguagesInUse(installed);
+    for (const QString &code : installed) {
+        // Tesseract names languages by ISO 639-2 codes, with a script after '_' (chi_sim).
+        const QLocale::Language language = QLocale::codeToLanguage(code.section(QLatin1Char('_'), 0, 0));
+        const QString name = language == QLocale::AnyLanguage
+                                 ? code
+                                 : QStringLiteral("%1 (%2)").arg(QLocale::languageToString(language), code);
+        QAction *action = languages->addAction(name);
+        action->setObjectName(QStringLiteral("actionTextLanguage_") + code);
+        action->setData(code);
+        action->setCheckable(true);
+        action->setChecked(inUse.contains(code));
+        action->setEnabled(!isOnlyLanguage(inUse, code));
+        connect(action, &QAction::toggled, this,
+                [this, languages, code](bool on) { setTextLanguage(languages, code, on); });
+    }
+}
+
+void LibraryController::setTextLanguage(QMenu *languages, const QString &language, bool on)
+{
+    QStringList inUse = textLanguagesInUse(engine::Engine::installedTextLanguages());
+    inUse.removeAll(language);
+    if (on)
+        inUse << language;
+    if (inUse.isEmpty())
+        return;  // refused: the action is disabled then, this is only a guard
+    Settings().setValue(settings::ocrLanguages, inUse);
+    for (QAction *action : languages->actions())
+        action->setEnabled(!isOnlyLanguage(inUse, action->data().toString()));
+    emit message(tr("Text in pictures is read in %1 from the next indexing on.").arg(inUse.join(QStringLiteral(", "))),
+                 messageTimeoutMs);
 }
 
 void LibraryController::startReembed(const QString &pack)

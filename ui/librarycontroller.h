@@ -1,13 +1,16 @@
 #pragma once
 // The library, as the window wires it: adding folders (by dialog or by dropping them),
 // removing them, indexing (rescan, progress, pause/resume/cancel), re-embedding for a
-// full-mode adapter pack, and the files that failed. The LibraryPanel shows it; the work
+// full-mode adapter pack, the files that failed, and whether indexing reads text in
+// pictures (and in which languages). The LibraryPanel shows it; the work
 // runs through the EngineController. What changes the library or its status is reported
 // (statusChanged, searchOutdated) for the window to refresh the rest.
 #include <QObject>
 #include <QString>
 #include <QStringList>
 
+class QAction;
+class QMenu;
 class QWidget;
 
 namespace unisearch::engine {
@@ -39,6 +42,11 @@ public:
     void startReembed(const QString &pack);
     // The files that could not be indexed, read again.
     void refreshFailures();
+    // Read Text in Pictures (the "index/ocr" setting: an OCR pass after indexing) and the
+    // Text Languages submenu (the installed Tesseract languages, "index/ocrLanguages"; at
+    // least one stays checked), inserted into menu before `before`. They apply from the
+    // next indexing run on.
+    void addTextMenu(QMenu *menu, QAction *before);
 
 signals:
     // For the status bar; timeoutMs 0: until the next message.
@@ -58,6 +66,9 @@ private:
     void onIndexFinished(const engine::IndexResult &result);
     void onIndexFailed(const QString &error);
     void onReembedFinished(bool switched, const QString &text);
+    // The languages submenu from what is installed now, checked as the settings say.
+    void fillTextLanguages(QMenu *languages);
+    void setTextLanguage(QMenu *languages, const QString &language, bool on);
 
     engine::Engine *m_engine;
     EngineController *m_controller;

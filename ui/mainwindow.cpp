@@ -10,6 +10,7 @@
 #include "ui/modelimporter.h"
 #include "ui/modelmanager.h"
 #include "ui/previewcontroller.h"
+#include "ui/resultsmodel.h"
 #include "ui/searchcontroller.h"
 #include "ui/thumbnailprovider.h"
 #include "ui/trainwizard.h"
@@ -324,6 +325,12 @@ void MainWindow::createDocks()
     libraryDock->setWidget(m_library);
     addDockWidget(Qt::LeftDockWidgetArea, libraryDock);
     m_libraryController = new LibraryController(m_engine, m_controller, m_library, this);
+    if (QMenu *file = menuBar()->findChild<QMenu *>(QStringLiteral("menuFile")))
+        m_libraryController->addTextMenu(file, m_quitAction);  // Read Text in Pictures, Text Languages
+    // The results highlight the query's words in the text a keyword matched.
+    connect(m_controller, &EngineController::searchFinished, this, [this](int, const engine::SearchResult &r) {
+        m_search->resultsModel()->setMatchedWords(queryWords(r.query));
+    });
     connect(m_libraryController, &LibraryController::message, this, &MainWindow::showMessage);
     connect(m_libraryController, &LibraryController::errorOccurred, this, &MainWindow::showError);
     connect(m_libraryController, &LibraryController::indexingStarted, this,

@@ -143,7 +143,7 @@ PreviewPane::PreviewPane(ThumbnailProvider *thumbnails, QWidget *parent)
     m_name->setTextInteractionFlags(Qt::TextSelectableByMouse);
     layout->addWidget(m_name);
 
-    auto *form = new QFormLayout;
+    auto *form = m_form = new QFormLayout;
     form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
     auto field = [&](const QString &label, const char *name) {
         auto *l = new QLabel(this);
@@ -160,6 +160,9 @@ PreviewPane::PreviewPane(ThumbnailProvider *thumbnails, QWidget *parent)
     m_duration = field(tr("Duration:"), "previewDuration");
     m_moment = field(tr("Moment:"), "previewMoment");
     m_score = field(tr("Score:"), "previewScore");
+    m_matched = field(tr("Matched:"), "previewMatchedText");
+    m_matched->setTextFormat(Qt::RichText);
+    m_matched->setToolTip(tr("The text in the picture or the name that the search words matched"));
     layout->addLayout(form);
 
     auto *buttons = new QHBoxLayout;
@@ -206,8 +209,9 @@ void PreviewPane::clear()
     m_waitingKey.clear();
     m_image->setPlaceholder(tr("Select a result to preview it."));
     m_timeline->hide();
-    for (QLabel *l : {m_name, m_path, m_size, m_date, m_dimensions, m_duration, m_moment, m_score})
+    for (QLabel *l : {m_name, m_path, m_size, m_date, m_dimensions, m_duration, m_moment, m_score, m_matched})
         l->clear();
+    m_form->setRowVisible(m_matched, false);
     for (QPushButton *b : {m_open, m_folder, m_copy, m_similar})
         b->setEnabled(false);
 }
@@ -243,6 +247,9 @@ void PreviewPane::showResult(const ResultRow &row, const std::optional<catalog::
     if (row.itmProbability)
         score += tr(" (match probability %1%)").arg(qRound(*row.itmProbability * 100));
     m_score->setText(score);
+    m_matched->setText(markedTextHtml(markedText(row.matchedText, row.matchedWords), palette().color(QPalette::Highlight),
+                                      palette().color(QPalette::HighlightedText)));
+    m_form->setRowVisible(m_matched, !row.matchedText.isEmpty());
     for (QPushButton *b : {m_open, m_folder, m_copy, m_similar})
         b->setEnabled(true);
     m_similar->setEnabled(!row.isVideo());  // "more like this" takes a photo

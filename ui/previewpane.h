@@ -1,7 +1,8 @@
 #pragma once
 // The preview of the selected result: the photo scaled to fit, or a video's frame at the
 // matched moment with a timeline strip that marks every matching moment (clicking a mark
-// shows that frame); its metadata; and the actions (open, show in folder, copy path, find
+// shows that frame); its metadata, with the OCR or name snippet a keyword matched (its
+// matched words highlighted); and the actions (open, show in folder, copy path, find
 // similar). Images load asynchronously through the ThumbnailProvider.
 #include "catalog/catalog.h"
 #include "ui/resultsmodel.h"
@@ -11,6 +12,7 @@
 
 #include <optional>
 
+class QFormLayout;
 class QLabel;
 class QPushButton;
 
@@ -101,6 +103,8 @@ private:
     QLabel *m_duration = nullptr;
     QLabel *m_moment = nullptr;
     QLabel *m_score = nullptr;
+    QLabel *m_matched = nullptr;  // the matched-text snippet; its row is hidden when there is none
+    QFormLayout *m_form = nullptr;
     QPushButton *m_open = nullptr;
     QPushButton *m_folder = nullptr;
     QPushButton *m_copy = nullptr;

@@ -8,6 +8,9 @@
 #include <QImage>
 #include <QPainter>
 #include <QPainterPath>
+#include <QTextLayout>
+
+#include <algorithm>
 
 namespace unisearch::ui {
 
@@ -38,7 +41,69 @@ void paintBadge(QPainter *p, const QPoint &at, const QString &text, const QPalet
     p->drawText(r, Qt::AlignCenter, text);
 }
 
+// The part of a snippet that fits width: when it is too long, it starts a little before
+// the first matched word ("…" in front) and is cut at the end, so a match stays in view.
+MarkedText fitMarkedText(const MarkedText &marked, const QFontMetrics &fm, int width)
+{
+    const QString ellipsis(QChar(0x2026));
+    MarkedText out = marked;
+    if (fm.horizontalAdvance(out.text) > width && !out.marks.isEmpty()) {
+        const int first = out.marks.first().first;
+        int from = first;
+        while (from > 0 && fm.horizontalAdvance(out.text.mid(from - 1, first - from + 1)) < width / 4)
+            --from;
+        if (from > 0) {
+            out.text = ellipsis + out.text.mid(from);
+            for (auto &mark : out.marks)
+                mark.first += 1 - from;
+        }
+    }
+    const QString elided = fm.elidedText(out.text, Qt::ElideRight, width);
+    const int visible = elided == out.text ? int(elided.size()) : int(elided.size()) - 1;
+    out.text = elided;
+    QList<std::pair<int, int>> kept;
+    for (const auto &[start, length] : std::as_const(out.marks))
+        if (start >= 0 && start < visible)
+            kept.append({start, std::min(length, visible - start)});
+    out.marks = kept;
+    return out;
+}
+
 } // namespace
+
+void paintMarkedText(QPainter *p, const QRect &rect, const MarkedText &marked, const QFont &font,
+                     const QPalette &palette, Qt::Alignment align)
+{
+    const MarkedText shown = fitMarkedText(marked, QFontMetrics(font), rect.width());
+    QList<QTextLayout::FormatRange> formats;
+    for (const auto &[start, length] : shown.marks) {
+        QTextLayout::FormatRange range;
+        range.start = start;
+        range.length = length;
+        range.format.setBackground(palette.color(QPalette::Highlight));
+        range.format.setForeground(palette.color(QPalette::HighlightedText));
+        formats.append(range);
+    }
+    QTextLayout layout(shown.text, font, p->device());
+    layout.setFormats(formats);
+    QTextOption option;
+    option.setWrapMode(QTextOption::NoWrap);
+    layout.setTextOption(option);
+    layout.beginLayout();
+    QTextLine line = layout.createLine();
+    if (!line.isValid()) {
+        layout.endLayout();
+        return;
+    }
+    line.setLineWidth(rect.width());
+    layout.endLayout();
+    const qreal x = (align & Qt::AlignHCenter) ? (rect.width() - line.naturalTextWidth()) / 2 : 0;
+    const qreal y = (rect.height() - line.height()) / 2;
+    p->save();
+    p->setPen(palette.color(QPalette::Text));
+    layout.draw(p, QPointF(rect.left() + std::max<qreal>(0, x), rect.top() + y));
+    p->restore();
+}
 
 ResultDelegate::ResultDelegate(QObject *parent)
     : QStyledItemDelegate(parent)
@@ -55,7 +120,8 @@ QSize ResultDelegate::sizeHint(const QStyleOptionViewItem &option, const QModelI
     const int line = option.fontMetrics.height();
     if (m_layout == Layout::Grid)
         return QSize(m_edge + 2 * kMargin, m_edge + 2 * kMargin + line + 4);
-    return QSize(400, kListEdge + 2 * kMargin);
+    // Four lines of text: name, folder, details and the matched text.
+    return QSize(400, std::max(kListEdge, 4 * (line + 2)) + 2 * kMargin);
 }
 
 void ResultDelegate::paintThumbnail(QPainter *p, const QRect &box, const QStyleOptionViewItem &option,
@@ -95,6 +161,8 @@ void ResultDelegate::paint(QPainter *p, const QStyleOptionViewItem &option, cons
     const QString moment = index.data(ResultsModel::MomentTextRole).toString();
     const double score = index.data(ResultsModel::ScoreRole).toDouble();
     const QString scoreText = QString::number(score, 'f', 2);
+    const QString matched = index.data(ResultsModel::MatchedTextRole).toString();
+    const QStringList matchedWords = index.data(ResultsModel::MatchedWordsRole).toStringList();
     // The selection: a tinted, outlined cell in the palette's highlight colour (styles
     // draw little or nothing for a selected icon-mode cell without decoration).
     if (option.state & QStyle::State_Selected) {
@@ -118,6 +186,16 @@ void ResultDelegate::paint(QPainter *p, const QStyleOptionViewItem &option, cons
         if (video)
             paintBadge(p, box.topLeft() + QPoint(3, 3), typeText, option.palette, false);
         paintBadge(p, box.topRight() + QPoint(-3, 3), scoreText, option.palette, true);
+        if (!matched.isEmpty()) {
+            // Over the bottom of the thumbnail, on a band of the base colour, so the cell keeps its size.
+            const int h = option.fontMetrics.height() + 4;
+            const QRect band(box.left(), box.bottom() + 1 - h, box.width(), h);
+            QColor base = option.palette.color(QPalette::Base);
+            base.setAlpha(225);
+            p->fillRect(band, base);
+            paintMarkedText(p, band.adjusted(3, 0, -3, 0), markedText(matched, matchedWords), option.font, option.palette,
+                            Qt::AlignHCenter);
+        }
         p->setFont(option.font);
         p->setPen(textColor);
         const QRect textRect(r.left(), box.bottom() + 4, r.width(), option.fontMetrics.height());
@@ -145,6 +223,9 @@ void ResultDelegate::paint(QPainter *p, const QStyleOptionViewItem &option, cons
             details += QStringLiteral(" · ") + QLocale().toString(date, QLocale::ShortFormat);
         p->drawText(QRect(x, r.top() + 2 * (line + 2), w, line), Qt::AlignLeft | Qt::AlignVCenter,
                     option.fontMetrics.elidedText(details, Qt::ElideRight, w));
+        if (!matched.isEmpty())
+            paintMarkedText(p, QRect(x, r.top() + 3 * (line + 2), w, line), markedText(matched, matchedWords), option.font,
+                            option.palette, Qt::AlignLeft);
     }
     p->restore();
 }

@@ -5,10 +5,18 @@
 
 #include <QDateTime>
 #include <QFileInfo>
+#include <QRegularExpression>
 
 #include <algorithm>
 
 namespace unisearch::ui {
+
+namespace {
+
+constexpr int kMaxSnippetChars = 1000;  // the engine's snippets are short; a line shows less
+constexpr int kMaxWords = 16;          // as the keyword search (KeywordParams::maxWords)
+
+} // namespace
 
 ResultRow ResultRow::fromHit(const engine::SearchHit &hit)
 {
@@ -21,6 +29,7 @@ ResultRow ResultRow::fromHit(const engine::SearchHit &hit)
     r.mtimeMs = hit.mtimeMs;
     r.width = hit.width;
     r.height = hit.height;
+    r.matchedText = hit.matchedText;
     if (hit.type == catalog::ItemType::Video) {
         r.timeMs = hit.startMs;
         r.endMs = hit.endMs;
@@ -41,6 +50,58 @@ QString formatMoment(std::int64_t ms)
             .arg((s / 60) % 60, 2, 10, QLatin1Char('0'))
             .arg(s % 60, 2, 10, QLatin1Char('0'));
     return QStringLiteral("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
+}
+
+QStringList queryWords(const QString &query)
+{
+    static const QRegularExpression word(QStringLiteral("[\\p{L}\\p{N}]+"), QRegularExpression::UseUnicodePropertiesOption);
+    QStringList words;
+    for (auto it = word.globalMatch(query.left(kMaxSnippetChars)); it.hasNext() && words.size() < kMaxWords;) {
+        const QString w = it.next().captured();
+        if (!words.contains(w, Qt::CaseInsensitive))
+            words << w;
+    }
+    return words;
+}
+
+MarkedText markedText(const QString &matchedText, const QStringList &words)
+{
+    MarkedText out{matchedText.left(kMaxSnippetChars), {}};
+    for (const QString &w : words) {
+        if (w.isEmpty())
+            continue;
+        // Whole words only, as the keyword index matches them.
+        const QRegularExpression re(QStringLiteral("(?<![\\p{L}\\p{N}])%1(?![\\p{L}\\p{N}])").arg(QRegularExpression::escape(w)),
+                                    QRegularExpression::CaseInsensitiveOption | QRegularExpression::UseUnicodePropertiesOption);
+        for (auto it = re.globalMatch(out.text); it.hasNext();) {
+            const QRegularExpressionMatch m = it.next();
+            out.marks.append({int(m.capturedStart()), int(m.capturedLength())});
+        }
+    }
+    std::sort(out.marks.begin(), out.marks.end());
+    // Overlaps (a word given twice in other cases) become one mark.
+    QList<std::pair<int, int>> merged;
+    for (const auto &mark : std::as_const(out.marks)) {
+        if (!merged.isEmpty() && mark.first <= merged.last().first + merged.last().second)
+            merged.last().second = std::max(merged.last().second, mark.first + mark.second - merged.last().first);
+        else
+            merged.append(mark);
+    }
+    out.marks = merged;
+    return out;
+}
+
+QString markedTextHtml(const MarkedText &marked, const QColor &background, const QColor &foreground)
+{
+    QString html;
+    int at = 0;
+    for (const auto &[start, length] : marked.marks) {
+        html += marked.text.mid(at, start - at).toHtmlEscaped();
+        html += QStringLiteral("<b style=\"background-color:%1; color:%2\">%3</b>")
+                    .arg(background.name(), foreground.name(), marked.text.mid(start, length).toHtmlEscaped());
+        at = start + length;
+    }
+    return html + marked.text.mid(at).toHtmlEscaped();
 }
 
 ResultsModel::ResultsModel(QObject *parent)
@@ -71,6 +132,8 @@ QVariant ResultsModel::data(const QModelIndex &index, int role) const
             tip += tr(", match %1%").arg(qRound(*r.itmProbability * 100));
         if (r.isVideo())
             tip += QLatin1Char('\n') + tr("moment %1–%2").arg(formatMoment(r.timeMs), formatMoment(r.endMs));
+        if (!r.matchedText.isEmpty())
+            tip += QLatin1Char('\n') + tr("matched “%1”").arg(r.matchedText.left(kMaxSnippetChars));
         return tip;
     }
     case PathRole: return r.path;
@@ -80,6 +143,8 @@ QVariant ResultsModel::data(const QModelIndex &index, int role) const
     case TypeRole: return catalog::toString(r.type);
     case MomentTextRole: return r.isVideo() ? formatMoment(r.timeMs) : QString();
     case DateRole: return QDateTime::fromMSecsSinceEpoch(r.mtimeMs);
+    case MatchedTextRole: return r.matchedText;
+    case MatchedWordsRole: return r.matchedWords;
     case ThumbnailRole: {
         if (!m_thumbs)
             return QImage();
@@ -102,11 +167,23 @@ void ResultsModel::setResults(QList<ResultRow> rows)
     beginResetModel();
     m_waiting.clear();
     m_byRelevance = std::move(rows);
+    for (ResultRow &row : m_byRelevance)
+        row.matchedWords = m_matchedWords;
     m_rows = m_byRelevance;
     if (m_sort == Sort::Date)
         std::stable_sort(m_rows.begin(), m_rows.end(),
                          [](const ResultRow &a, const ResultRow &b) { return a.mtimeMs > b.mtimeMs; });
     endResetModel();
+}
+
+void ResultsModel::setMatchedWords(const QStringList &words)
+{
+    m_matchedWords = words;
+    for (QList<ResultRow> *rows : {&m_byRelevance, &m_rows})
+        for (ResultRow &row : *rows)
+            row.matchedWords = words;
+    if (!m_rows.isEmpty())
+        emit dataChanged(index(0), index(int(m_rows.size()) - 1), {MatchedWordsRole});
 }
 
 void ResultsModel::clear()

@@ -5,14 +5,17 @@
 #include "catalog/catalog.h"
 
 #include <QAbstractListModel>
+#include <QColor>
 #include <QHash>
 #include <QImage>
 #include <QList>
 #include <QSize>
 #include <QString>
+#include <QStringList>
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 
 namespace unisearch::engine {
 struct SearchHit;
@@ -40,6 +43,8 @@ struct ResultRow {
     std::int64_t mtimeMs = 0;
     int width = 0;
     int height = 0;
+    QString matchedText;             // why a keyword matched (OCR or name snippet); empty: semantic only
+    QStringList matchedWords;        // the query's words, highlighted where matchedText has them
 
     bool isVideo() const { return type == catalog::ItemType::Video; }
     static ResultRow fromHit(const engine::SearchHit &hit);
@@ -47,6 +52,22 @@ struct ResultRow {
 
 // "m:ss" (or "h:mm:ss") of a time in milliseconds.
 QString formatMoment(std::int64_t ms);
+
+// A query's words as the keyword search takes them (keywordsearch.h: runs of letters and
+// digits), at most 16, each once.
+QStringList queryWords(const QString &query);
+
+// A matched-text snippet as shown: the text and the [start, start + length) ranges, in
+// order, of the query's words in it (whole words, any case), to highlight. The engine's
+// snippet carries no marks (catalog/text.cpp), so the window finds the words itself.
+struct MarkedText {
+    QString text;
+    QList<std::pair<int, int>> marks;
+};
+MarkedText markedText(const QString &matchedText, const QStringList &words);
+// The snippet as rich text for a label: HTML-escaped, the matched words in bold on the
+// palette's highlight colour.
+QString markedTextHtml(const MarkedText &marked, const QColor &background, const QColor &foreground);
 
 class ResultsModel : public QAbstractListModel
 {
@@ -61,6 +82,8 @@ public:
         MomentTextRole,  // "1:23" for a video, empty for a photo
         ThumbnailRole,   // QImage (device pixels, with its device pixel ratio); null until loaded
         DateRole,        // QDateTime of the file's modification
+        MatchedTextRole, // the OCR or name snippet a keyword matched, as the engine gives it; empty if none
+        MatchedWordsRole,// QStringList: the query's words to highlight in it
     };
     enum class Sort { Relevance, Date };
 
@@ -71,6 +94,9 @@ public:
 
     // Rows in relevance order (best first); shown in the current sort order.
     void setResults(QList<ResultRow> rows);
+    // The words of the query the rows answer, highlighted in their matched text (this and
+    // later rows, until the next call).
+    void setMatchedWords(const QStringList &words);
     void clear();
     const ResultRow &row(int i) const { return m_rows.at(i); }
     const QList<ResultRow> &rows() const { return m_rows; }
@@ -92,6 +118,7 @@ private:
     ThumbnailProvider *m_thumbs = nullptr;
     QSize m_thumbSize{192, 192};
     qreal m_dpr = 1;
+    QStringList m_matchedWords;
     mutable QHash<QString, int> m_waiting;  // thumbnail key → row, for loads in flight
 };
 

@@ -6,6 +6,7 @@
 #include "engine/training.h"
 
 #include "media/filepath.h"
+#include "media/ocr.h"
 #include "model/runtime.h"
 #include "util/datadir.h"
 #include "util/log.h"
@@ -143,6 +144,11 @@ QString Engine::errorString() const
 QString Engine::dataDir() const
 {
     return d->locations.dataDir;
+}
+
+QStringList Engine::installedTextLanguages()
+{
+    return media::installedOcrLanguages();
 }
 
 QString Engine::cacheDir() const

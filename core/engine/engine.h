@@ -114,6 +114,9 @@ public:
     // on disk). Refused while an indexer holds the library's lock. The vector store files
     // are marked stale, so the next search or indexing run rebuilds them from the catalog.
     bool removeFolder(const QString &path, QString *error = nullptr);
+    // The languages Tesseract can read text in pictures in (media/ocr.h: its tessdata
+    // folder, without osd), sorted; for the window's settings, which do not see media/.
+    static QStringList installedTextLanguages();
 
     // --- Models (models.cpp; see models.h) ---
     // <dataDir>/models: one bundle folder per imported model.
