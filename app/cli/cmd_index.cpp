@@ -20,6 +20,7 @@
 #include "engine/retrievalmodel.h"
 #include "engine/training.h"
 #include "media/filepath.h"
+#include "util/settings.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -91,7 +92,8 @@ public:
     bool operator()(const engine::IndexProgress &p)
     {
         const bool stageChanged = p.stage != m_stage || !m_timer.isValid();
-        const bool finished = p.stage == engine::IndexProgress::Stage::Indexing && p.filesDone == p.filesTotal;
+        const bool finished = (p.stage == engine::IndexProgress::Stage::Indexing && p.filesDone == p.filesTotal)
+                              || (p.stage == engine::IndexProgress::Stage::Ocr && p.ocrDone == p.ocrTotal);
         const bool due = m_timer.isValid() && m_timer.elapsed() >= m_intervalMs
                          && (m_intervalMs > 0 || p.filesDone != m_lastDone);
         if (stageChanged || finished || due || p.paused != m_paused) {
@@ -126,6 +128,12 @@ private:
             break;
         case Stage::Finishing:
             line = QStringLiteral("saving");
+            break;
+        case Stage::Ocr:
+            line = QStringLiteral("reading text in photos: %1/%2%3")
+                       .arg(p.ocrDone)
+                       .arg(p.ocrTotal)
+                       .arg(p.paused ? QStringLiteral(", paused") : QString());
             break;
         }
         Context::err(line + QLatin1Char('\n'));
@@ -170,6 +178,11 @@ QJsonObject resultJson(const engine::IndexResult &r)
         {QStringLiteral("storeRebuilt"), r.storeRebuilt},
         {QStringLiteral("seconds"), r.seconds},
         {QStringLiteral("imagesPerSecond"), r.imagesPerSecond},
+        {QStringLiteral("ocrRead"), r.ocrRead},
+        {QStringLiteral("ocrWithText"), r.ocrWithText},
+        {QStringLiteral("ocrFailed"), r.ocrFailed},
+        {QStringLiteral("ocrSeconds"), r.ocrSeconds},
+        {QStringLiteral("ocrError"), r.ocrError.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(r.ocrError)},
         {QStringLiteral("errors"), errors},
         {QStringLiteral("scanErrors"), scanErrors},
     };
@@ -202,6 +215,13 @@ QString summary(const engine::IndexResult &r)
                  .arg(r.videosEmbedded)
                  .arg(r.framesEmbedded)
                  .arg(r.segmentsStored);
+    if (r.ocrRead + r.ocrFailed > 0)
+        s += QStringLiteral("Text read in %1 photos (%2 with text) in %3.\n")
+                 .arg(r.ocrRead)
+                 .arg(r.ocrWithText)
+                 .arg(duration(r.ocrSeconds));
+    if (!r.ocrError.isEmpty())
+        s += QStringLiteral("Text in photos was not read: %1\n").arg(r.ocrError);
     for (const media::ScanError &e : r.scanErrors)
         s += QStringLiteral("Could not read the folder %1: %2\n").arg(media::displayPath(e.path), e.reason);
     if (r.storeRebuilt)
@@ -332,8 +352,11 @@ int cmdIndex(Context &ctx)
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("Print the result as one JSON document."));
     const QCommandLineOption batch(QStringLiteral("batch"), QStringLiteral("Images per model batch (default 8)."),
                                    QStringLiteral("N"));
+    const QCommandLineOption noOcr(QStringLiteral("no-ocr"),
+                                   QStringLiteral("Do not read text in photos this time (the setting index/ocr "
+                                                  "turns it off for good)."));
     QCommandLineParser parser;
-    if (!ctx.parse(parser, {watch, json, batch}, 1, -1))
+    if (!ctx.parse(parser, {watch, json, batch, noOcr}, 1, -1))
         return ctx.exitCode();
     int batchSize = 8;
     if (!readPositiveInt(parser, batch, 1024, &batchSize))
@@ -375,6 +398,9 @@ int cmdIndex(Context &ctx)
     params.device = engine->device();
     params.batchSize = batchSize;
     params.takeLock = false;  // held above, for the whole command (and --watch)
+    const Settings settings;
+    params.ocr = !parser.isSet(noOcr) && settings.value(settings::ocr);
+    params.ocrLanguages = settings.value(settings::ocrLanguages);
 
     // Runs the first pass here and, with --watch, the passes over changes.
     engine::LibraryWatcher watcher(params);

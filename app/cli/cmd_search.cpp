@@ -96,6 +96,8 @@ QJsonArray hitsJson(const engine::SearchResult &r)
             {QStringLiteral("modified"),
              QDateTime::fromMSecsSinceEpoch(h.mtimeMs, Qt::UTC).toString(Qt::ISODateWithMs)},
         };
+        if (!h.matchedText.isEmpty())  // a keyword matched: the OCR or name snippet
+            o.insert(QStringLiteral("matchedText"), h.matchedText);
         if (r.reranked)
             o.insert(QStringLiteral("itmProbability"),
                      h.itmProbability ? QJsonValue(*h.itmProbability) : QJsonValue(QJsonValue::Null));
@@ -136,6 +138,8 @@ QString hitsText(const engine::SearchResult &r)
                 line += QStringLiteral(" (+%1 more moments)").arg(h.moments.size() - 1);
         }
         text += line + QStringLiteral("  ") + media::displayPath(h.path) + QLatin1Char('\n');
+        if (!h.matchedText.isEmpty())
+            text += QStringLiteral("       matched: \"%1\"\n").arg(media::displayText(h.matchedText));
     }
     return text;
 }

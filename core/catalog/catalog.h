@@ -137,6 +137,12 @@ struct Job {
     QDateTime updatedAt;
 };
 
+// Text inside pictures (text.cpp): an image that waits for its OCR pass.
+struct OcrTask {
+    std::int64_t itemId = 0;
+    QString path;
+};
+
 struct OpenOptions {
     int busyTimeoutMs = 5000;  // how long a writer waits for another process's write
 };
@@ -242,6 +248,16 @@ public:
     void updateJob(std::int64_t id, JobState state, double progress, const QString &error = {});
     std::optional<Job> job(std::int64_t id) const;
     QList<Job> unfinishedJobs() const;  // queued, running or paused
+
+    // Text inside pictures (text.cpp). The keyword index (FTS5) holds every item's file
+    // name and folder (kept in step by triggers) and its OCR text. OCR is pending for new
+    // and changed items and for those read with other languages (a "+"-joined list).
+    // Indexed images whose OCR is pending, by id, at most limit, after afterId.
+    QList<OcrTask> pendingOcr(const QString &languages, int limit, std::int64_t afterId = 0) const;
+    std::int64_t countPendingOcr(const QString &languages) const;
+    // Stores an item's OCR text (done) or marks it failed (error: not retried until it changes).
+    void setOcrText(std::int64_t itemId, const QString &text, const QString &languages, bool failed = false);
+    std::optional<QString> ocrText(std::int64_t itemId) const;
 
 private:
     struct Private;

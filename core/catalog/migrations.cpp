@@ -134,9 +134,69 @@ CREATE TABLE errors (
 CREATE INDEX errors_item ON errors(item_id);
 )sql";
 
+// Version 3: text inside pictures. item_text keeps each item's OCR text and whether its
+// OCR pass is done (pending, done, error) with which languages; item_fts is the FTS5
+// keyword index over the file name, its folder (relative to its library folder; a lone
+// file: its whole folder) and the OCR text, rowid = item id. Triggers keep both in step
+// with items: a new item gets pending OCR and its names, a move renames, a changed content
+// hash drops the stale text, a deletion removes the row. Existing items get their names now
+// and their OCR on the next index run.
+constexpr const char *v3ItemText = R"sql(
+CREATE TABLE item_text (
+    item_id       INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    ocr_text      TEXT NOT NULL DEFAULT '',
+    ocr_state     TEXT NOT NULL DEFAULT 'pending' CHECK (ocr_state IN ('pending', 'done', 'error')),
+    ocr_languages TEXT NOT NULL DEFAULT '',
+    updated_at    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX item_text_state ON item_text(ocr_state);
+
+CREATE VIRTUAL TABLE item_fts USING fts5(name, folder, text, tokenize = 'unicode61 remove_diacritics 2');
+
+-- rtrim(path, <path without its slashes>) is the folder part of path with its trailing slash.
+CREATE VIEW item_names AS
+SELECT i.id AS id,
+       substr(i.path, length(rtrim(i.path, replace(i.path, '/', ''))) + 1) AS name,
+       CASE WHEN r.path IS NOT NULL AND length(rtrim(i.path, replace(i.path, '/', ''))) > length(r.path) + 1
+            THEN substr(rtrim(i.path, replace(i.path, '/', '')), length(r.path) + 2)
+            WHEN r.path IS NULL
+            THEN rtrim(i.path, replace(i.path, '/', ''))
+            ELSE '' END AS folder
+FROM items i LEFT JOIN roots r ON r.id = i.root_id;
+
+CREATE TRIGGER items_text_insert AFTER INSERT ON items BEGIN
+    INSERT OR IGNORE INTO item_text(item_id, updated_at) VALUES (new.id, new.updated_at);
+    INSERT INTO item_fts(rowid, name, folder, text)
+        SELECT id, name, folder, '' FROM item_names WHERE id = new.id;
+END;
+
+CREATE TRIGGER items_text_rename AFTER UPDATE OF path, root_id ON items
+WHEN old.path IS NOT new.path OR old.root_id IS NOT new.root_id BEGIN
+    UPDATE item_fts SET (name, folder) = (SELECT name, folder FROM item_names WHERE id = new.id)
+        WHERE rowid = new.id;
+END;
+
+CREATE TRIGGER items_text_changed AFTER UPDATE OF content_hash, size ON items
+WHEN old.content_hash IS NOT new.content_hash OR old.size IS NOT new.size BEGIN
+    UPDATE item_text SET ocr_text = '', ocr_state = 'pending', ocr_languages = '' WHERE item_id = new.id;
+END;
+
+CREATE TRIGGER items_text_delete AFTER DELETE ON items BEGIN
+    DELETE FROM item_fts WHERE rowid = old.id;
+END;
+
+CREATE TRIGGER item_text_update AFTER UPDATE OF ocr_text ON item_text BEGIN
+    UPDATE item_fts SET text = new.ocr_text WHERE rowid = new.item_id;
+END;
+
+INSERT INTO item_text(item_id, updated_at) SELECT id, updated_at FROM items;
+INSERT INTO item_fts(rowid, name, folder, text) SELECT id, name, folder, '' FROM item_names;
+)sql";
+
 constexpr Migration steps[] = {
     {1, "library (roots, items, segments, vectors, meta)", v1Library},
     {2, "models, adapter packs, labels, jobs, errors", v2ModelsAndWork},
+    {3, "text inside pictures: OCR text and the keyword index", v3ItemText},
 };
 
 } // namespace

@@ -42,6 +42,33 @@ struct SegmentFilter {
     bool isEmpty() const { return !type && folders.isEmpty() && !fromMs && !toMs; }
 };
 
+// A keyword hit (TextIndex): the item, its bm25 rank (lower is better) and a snippet of
+// the name, folder or OCR text that matched.
+struct KeywordMatch {
+    std::int64_t itemId = 0;
+    double rank = 0;
+    QString snippet;
+};
+
+// Read-only access to the keyword index (FTS5 over name, folder, OCR text; text.cpp), on a
+// connection of its own like Reader.
+class TextIndex
+{
+public:
+    explicit TextIndex(const QString &dataDir);  // throws CatalogError
+    ~TextIndex();
+    TextIndex(const TextIndex &) = delete;
+    TextIndex &operator=(const TextIndex &) = delete;
+
+    // Items matching an FTS5 expression, best first, at most limit. The expression must be
+    // built from quoted tokens (engine/keywordsearch.h), never from raw user text.
+    std::vector<KeywordMatch> match(const QString &ftsExpression, int limit);
+
+private:
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
 class Reader
 {
 public:

@@ -5,6 +5,7 @@
 #include "engine/indexing/batchwriter.h"
 #include "engine/indexing/common.h"
 #include "engine/indexing/embedder.h"
+#include "engine/indexing/ocrpass.h"
 #include "engine/indexing/otherkeys.h"
 #include "engine/indexing/plan.h"
 #include "engine/indexing/prepare.h"
@@ -63,6 +64,8 @@ QString toString(IndexProgress::Stage stage)
         return QStringLiteral("indexing");
     case IndexProgress::Stage::Finishing:
         return QStringLiteral("finishing");
+    case IndexProgress::Stage::Ocr:
+        return QStringLiteral("ocr");
     }
     return QStringLiteral("indexing");
 }
@@ -140,6 +143,7 @@ struct IndexJob::Run {
     bool embedVideo(Processed &p, QThreadPool &pool, const indexing::StageSettings &settings);
     bool commit(std::vector<Processed> &batch, std::vector<Processed> &records);
     bool finish(const QStringList &scopes);
+    bool runOcr();
 };
 
 bool IndexJob::Run::execute()
@@ -221,7 +225,37 @@ bool IndexJob::Run::execute()
         return true;
 
     // 7. The end of a complete pass.
-    return finish(scopes);
+    if (!finish(scopes))
+        return false;
+
+    // 8. Text in pictures, once the photos are searchable (indexing/ocrpass.h).
+    return !params.ocr || runOcr();
+}
+
+bool IndexJob::Run::runOcr()
+{
+    QString error;
+    if (!vindex->save(&error))  // the photos searchable before the slower pass
+        return failWith(error);
+    progress.stage = IndexProgress::Stage::Ocr;
+    progress.currentPath.clear();
+    indexing::OcrPassSettings settings;
+    settings.languages = params.ocrLanguages;
+    settings.maxPixels = params.maxPixels;
+    const indexing::OcrPassResult ocr = indexing::runOcrPass(*catalog, settings, [this](qint64 done, qint64 total) {
+        progress.ocrDone = done;
+        progress.ocrTotal = total;
+        return job.waitWhilePaused() && report(true);
+    });
+    result.ocrRead = ocr.done;
+    result.ocrWithText = ocr.withText;
+    result.ocrFailed = ocr.failed;
+    result.ocrSeconds = ocr.seconds;
+    if (!ocr.ok) {
+        result.ocrError = ocr.error;
+        log::warning(logCategory, ocr.error);
+    }
+    return true;
 }
 
 bool IndexJob::Run::open()

@@ -120,7 +120,7 @@ struct IndexParams {
 };
 
 struct IndexProgress {
-    enum class Stage { Scanning, Comparing, Indexing, Finishing };
+    enum class Stage { Scanning, Comparing, Indexing, Finishing, Ocr };
     Stage stage = Stage::Scanning;
     qint64 scanned = 0;      // files found so far
     qint64 filesDone = 0;    // Indexing: files committed (embedded, recorded as error or pending)
@@ -131,8 +131,10 @@ struct IndexProgress {
     double etaSeconds = -1;  // < 0: unknown
     bool paused = false;
     QString currentPath;
+    qint64 ocrDone = 0;   // Ocr: images read so far in this run (the pass after Finishing)
+    qint64 ocrTotal = 0;  // Ocr: images whose OCR was pending at its start
 };
-QString toString(IndexProgress::Stage stage);  // scanning, comparing, indexing, finishing
+QString toString(IndexProgress::Stage stage);  // scanning, comparing, indexing, finishing, ocr
 
 struct IndexFileError {
     QString path;
@@ -169,6 +171,14 @@ struct IndexResult {
     double seconds = 0;           // the whole run
     double indexingSeconds = 0;   // from the first decode to the last commit
     double imagesPerSecond = 0;   // embedded / indexingSeconds
+    // The OCR pass (indexing/ocrpass.h), after the photos are searchable; not counted in
+    // indexingSeconds. A pass that could not run (a language not installed) leaves ocrError
+    // and the job still ok: the photos are indexed.
+    qint64 ocrRead = 0;           // images read in this run
+    qint64 ocrWithText = 0;       // of them, with text
+    qint64 ocrFailed = 0;
+    double ocrSeconds = 0;
+    QString ocrError;
     QList<IndexFileError> errors;           // this run's per-file errors (first 1000)
     QList<media::ScanError> scanErrors;     // unreadable folders, missing roots
 };

@@ -1,6 +1,7 @@
 #include "engine/search.h"
 
 #include "catalog/reader.h"
+#include "engine/keywordsearch.h"
 #include "engine/lock.h"
 #include "engine/modelimage.h"
 #include "engine/query.h"
@@ -408,6 +409,11 @@ std::optional<SearchResult> Searcher::search(const SearchParams &params, QString
         const int rerankCount = rerank ? std::max(0, params.rerankCount) : 0;
         result.hits = d->topItems(feature, std::max(params.top, rerankCount), params.filter, exclude,
                                   {params.momentMargin, params.maxMoments}, result.timings);
+        // Keyword matches (file and folder names, OCR text) fused in (keywordsearch.h).
+        KeywordSources keywordSources{d->dataDir, *d->reader, d->store, feature, std::nullopt};
+        if (!params.filter.isEmpty())
+            keywordSources.allowedSegments = d->reader->segmentIds(toSegmentFilter(params.filter));
+        result.hits = withKeywordHits(std::move(result.hits), parsed->keywordText(), keywordSources);
 
         if (rerank && !result.hits.isEmpty()) {
             t.restart();
