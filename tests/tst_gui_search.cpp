@@ -39,6 +39,7 @@
 #include <QLineEdit>
 #include <QListView>
 #include <QListWidget>
+#include <QMimeData>
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
@@ -75,6 +76,9 @@ private slots:
     void indexingShowsProgressAndCancelWorks();
     void historyCompletesEarlierQueries();
     void videoResultShowsItsMoments();
+    void combinedQuerySearchesWithAPhoto();
+    void queryMistakeIsShownNotSearched();
+    void droppedPhotoBecomesATerm();
 
 private:
     std::unique_ptr<ui::MainWindow> openWindow();
@@ -557,6 +561,96 @@ void TestGuiSearch::videoResultShowsItsMoments()
     // Remove it again: the other tests' library is photos only.
     QString removeError;
     QVERIFY2(m_engine->removeFolder(videos, &removeError), qPrintable(removeError));
+    QVERIFY(w->close());
+}
+
+// Combined queries (engine/query.h) in the search field: a caption plus a photo of the
+// library; the photo itself is left out of its results.
+void TestGuiSearch::combinedQuerySearchesWithAPhoto()
+{
+    auto w = openWindow();
+    QVERIFY(w);
+    ui::ResultsModel *model = w->resultsModel();
+    search(*w, QStringLiteral("a dog running on the beach"));
+    const int plain = model->rowCount();
+    QVERIFY(rowOf(*model, fixtureImage(1)) >= 0);
+    search(*w, QStringLiteral("a dog running on the beach + ") + fixtureImage(1));
+    QCOMPARE(model->rowCount(), plain - 1);
+    QCOMPARE(rowOf(*model, fixtureImage(1)), -1);
+    for (int i = 1; i < model->rowCount(); ++i)
+        QVERIFY(model->row(i - 1).score >= model->row(i).score);
+    QVERIFY(w->close());
+}
+
+// A mistake in a combined query shows in the results notice; nothing is searched.
+void TestGuiSearch::queryMistakeIsShownNotSearched()
+{
+    auto w = openWindow();
+    QVERIFY(w);
+    search(*w, QStringLiteral("a red circle on a blue field"));
+    const int before = w->resultsModel()->rowCount();
+    auto *field = w->findChild<QLineEdit *>(QStringLiteral("searchField"));
+    field->clear();
+    QTest::keyClicks(field, QStringLiteral("a dog + ./no-such-unisearch-photo.jpg"));
+    QTest::keyClick(field, Qt::Key_Return);
+    QVERIFY(!w->controller()->isSearching());
+    auto *notice = w->findChild<QLabel *>(QStringLiteral("resultsNotice"));
+    QVERIFY(notice->isVisible());
+    QVERIFY2(notice->text().contains(QLatin1String("no such file")), qPrintable(notice->text()));
+    QVERIFY2(notice->text().contains(QLatin1String("no-such-unisearch-photo.jpg")), qPrintable(notice->text()));
+    QCOMPARE(w->resultsModel()->rowCount(), before);  // the earlier results stay
+    // A bad weight too.
+    field->clear();
+    QTest::keyClicks(field, QStringLiteral("0:a dog + a cat"));
+    QTest::keyClick(field, Qt::Key_Return);
+    QVERIFY(!w->controller()->isSearching());
+    QVERIFY2(notice->text().contains(QLatin1String("bad weight")), qPrintable(notice->text()));
+    QVERIFY(w->close());
+}
+
+// Dropping a photo onto the search field appends it as a term (" + PATH"); a file that is
+// not an image, or whose path would split the term and is not indexed, is refused with a notice.
+void TestGuiSearch::droppedPhotoBecomesATerm()
+{
+    auto w = openWindow();
+    QVERIFY(w);
+    auto *field = w->findChild<QLineEdit *>(QStringLiteral("searchField"));
+    auto *notice = w->findChild<QLabel *>(QStringLiteral("resultsNotice"));
+    auto drop = [&](const QString &path) {
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(path)});
+        // What a drag from a file manager delivers: enter, move, drop.
+        QDragEnterEvent enter(QPoint(5, 5), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(field, &enter);
+        QDragMoveEvent move(QPoint(5, 5), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(field, &move);
+        QDropEvent event(QPointF(5, 5), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(field, &event);
+    };
+    field->setText(QStringLiteral("a dog"));
+    drop(fixtureImage(2));
+    QCOMPARE(field->text(), QStringLiteral("a dog + ") + fixtureImage(2));
+    // The field's text is then a query that searches.
+    QSignalSpy shown(w.get(), &ui::MainWindow::resultsShown);
+    QTest::keyClick(field, Qt::Key_Return);
+    QVERIFY(shown.wait(kTimeoutMs));
+    QCOMPARE(shown.last().at(0).toBool(), true);
+    QCOMPARE(rowOf(*w->resultsModel(), fixtureImage(2)), -1);
+
+    const QString text = m_tmp.filePath(QStringLiteral("notes.txt"));
+    QFile f(text);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("not a photo\n");
+    f.close();
+    drop(text);
+    QCOMPARE(field->text(), QStringLiteral("a dog + ") + fixtureImage(2));
+    QVERIFY2(notice->text().contains(QLatin1String("not an image or a video")), qPrintable(notice->text()));
+
+    const QString split = m_tmp.filePath(QStringLiteral("beach - day.png"));
+    QVERIFY(test::randomImage(32, 32, 77, false).save(split));
+    drop(split);
+    QCOMPARE(field->text(), QStringLiteral("a dog + ") + fixtureImage(2));
+    QVERIFY2(notice->text().contains(QLatin1String("cannot be added")), qPrintable(notice->text()));
     QVERIFY(w->close());
 }
 

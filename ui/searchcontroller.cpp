@@ -1,8 +1,10 @@
 #include "ui/searchcontroller.h"
 
 #include "engine/engine.h"
+#include "engine/query.h"
 #include "ui/enginecontroller.h"
 #include "ui/resultdelegate.h"
+#include "ui/searchfield.h"
 #include "ui/thumbnailprovider.h"
 #include "ui/uisettings.h"
 #include "util/settings.h"
@@ -21,6 +23,7 @@
 #include <QLineEdit>
 #include <QListView>
 #include <QLocale>
+#include <QMimeDatabase>
 #include <QMenu>
 #include <QProgressBar>
 #include <QStringListModel>
@@ -70,12 +73,17 @@ void SearchController::addTo(QVBoxLayout *layout)
 
 void SearchController::createQueryRow()
 {
-    m_searchField = new QLineEdit(m_window);
+    m_searchField = new SearchField(m_window);
     m_searchField->setObjectName(QStringLiteral("searchField"));
     m_searchField->setPlaceholderText(tr("Describe what you are looking for, e.g. “my dog asleep on the red sofa” "
                                          "(Ctrl+F)"));
     m_searchField->setClearButtonEnabled(true);
+    m_searchField->setToolTip(tr("Combine terms with “ + ” and “ - ” (spaces around the sign), weigh one with "
+                                 "“2:”, name a photo by its path or drop it here: "
+                                 "“2:a dog on the beach - people + ~/beach.jpg”. Quote a term to search for "
+                                 "it as text."));
     connect(m_searchField, &QLineEdit::returnPressed, this, &SearchController::startSearch);
+    connect(m_searchField, &SearchField::filesDropped, this, &SearchController::addFileTerms);
     // Earlier queries complete what is typed (anywhere in the query, any case).
     m_historyModel = new QStringListModel(Settings().value(settings::searchHistory), this);
     m_completer = new QCompleter(m_historyModel, this);
@@ -310,6 +318,13 @@ void SearchController::startSearch()
     const QString query = m_searchField->text().trimmed();
     if (query.isEmpty())
         return;
+    // A mistake in a combined query is shown, not searched around.
+    QString error;
+    if (!engine::parseQuery(query, QDir::homePath(), &error)) {
+        emit message(error, messageTimeoutMs);
+        showResultsNotice(tr("<b>The query has a mistake.</b> %1").arg(error.toHtmlEscaped()));
+        return;
+    }
     rememberQuery(query);
     if (!m_engine->activeModel(engine::retrievalTask)) {
         const QString text = tr("Searching needs a model: import one first (Model → Import…).");
@@ -320,6 +335,43 @@ void SearchController::startSearch()
     m_lastQuery = query;
     m_lastSimilar.clear();
     rerunSearch();
+}
+
+void SearchController::addFileTerms(const QStringList &paths)
+{
+    QStringList terms;
+    QString error;
+    for (const QString &path : paths) {
+        const QString name = QFileInfo(path).fileName();
+        const QString mime = QMimeDatabase().mimeTypeForFile(path).name();
+        if (!mime.startsWith(QLatin1String("image/")) && !mime.startsWith(QLatin1String("video/"))) {
+            error = tr("%1 is not an image or a video.").arg(name);
+            break;
+        }
+        if (!path.contains(QLatin1String(" + ")) && !path.contains(QLatin1String(" - "))) {
+            terms.append(QDir::cleanPath(path));
+            continue;
+        }
+        // " + " or " - " in the path would split the term: an indexed file goes by its number.
+        const std::optional<catalog::Item> item = m_engine->itemByPath(QFileInfo(path).canonicalFilePath());
+        if (!item) {
+            error = tr("%1 cannot be added to the query: its path holds “ + ” or “ - ”. Index its folder "
+                       "first (it is then added as item:ID), or rename it.")
+                        .arg(name);
+            break;
+        }
+        terms.append(QStringLiteral("item:%1").arg(item->id));
+    }
+    if (!error.isEmpty()) {
+        emit message(error, messageTimeoutMs);
+        showResultsNotice(tr("<b>Not added to the query.</b> %1").arg(error.toHtmlEscaped()));
+        return;
+    }
+    QString text = m_searchField->text().trimmed();
+    for (const QString &term : std::as_const(terms))
+        text += text.isEmpty() ? term : QStringLiteral(" + ") + term;
+    m_searchField->setText(text);
+    m_searchField->setFocus(Qt::OtherFocusReason);
 }
 
 void SearchController::findSimilar(const QString &path)
@@ -339,6 +391,7 @@ void SearchController::rerunSearch()
     if (!m_lastQuery.isEmpty()) {
         engine::SearchParams params;
         params.text = m_lastQuery;
+        params.baseDir = QDir::homePath();
         params.top = s.value(settings::resultCount);
         if (s.value(settings::rerank))
             params.rerank = true;  // else: the engine's default (on with CUDA)

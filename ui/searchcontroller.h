@@ -38,6 +38,7 @@ namespace unisearch::ui {
 
 class EngineController;
 class ResultDelegate;
+class SearchField;
 class ThumbnailProvider;
 
 class SearchController : public QObject
@@ -59,8 +60,15 @@ public:
     // The earlier queries, newest first.
     QStringList searchHistory() const;
     void focusSearch();
-    // Searches for the text in the query box with the current filters.
+    // Searches for the text in the query box with the current filters. A combined query
+    // (engine/query.h) is checked first: its mistake (a missing file, a bad weight) is shown in
+    // the results notice instead of a search. Relative paths in it name files in the home folder.
     void startSearch();
+    // Appends the files to the query as image terms (" + PATH", or " + item:ID for an indexed
+    // file whose path holds " + " or " - "); a file that is not an image or a video, or that
+    // cannot be written as a term, is shown as an error and nothing is added. A drop onto the
+    // search field comes here.
+    void addFileTerms(const QStringList &paths);
     // "More like this" for a file.
     void findSimilar(const QString &path);
     // Runs what the results show again (the filters or the library changed).
@@ -109,7 +117,7 @@ private:
     QAction *m_listModeAction;
     QWidget *m_window;
 
-    QLineEdit *m_searchField = nullptr;
+    SearchField *m_searchField = nullptr;
     QCompleter *m_completer = nullptr;
     QStringListModel *m_historyModel = nullptr;
     QProgressBar *m_searchBusy = nullptr;
