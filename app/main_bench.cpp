@@ -6,6 +6,7 @@
 #include "bench_train.h"
 #include "model/runtime.h"
 #ifdef UNISEARCH_BENCH_CORE
+#include "bench_duplicates.h"
 #include "bench_index.h"
 #include "bench_pipeline.h"
 #include "bench_video.h"
@@ -30,6 +31,7 @@ void usage(FILE *out)
                  "  video   FFmpeg frame sampling of a generated 10-minute 1080p clip\n"
                  "  pipeline indexing 12-MP JPEGs against model-only speed, whole-search latency over\n"
                  "          1,000,000 items, memory while indexing 10,000 photos\n"
+                 "  duplicates byte and near copies over 100,000 generated items: time and peak memory\n"
 #endif
                  "run 'unisearch-bench SUITE --help' for a suite's options\n");
 }
@@ -54,6 +56,8 @@ int main(int argc, char **argv)
         return runVideoBench(argc - 1, argv + 1);
     if (suite == "pipeline")
         return runPipelineBench(argc - 1, argv + 1);
+    if (suite == "duplicates")
+        return runDuplicatesBench(argc - 1, argv + 1);
 #endif
     std::fprintf(stderr, "unisearch-bench: unknown suite '%s'\n", suite.c_str());
     usage(stderr);

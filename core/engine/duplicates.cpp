@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <random>
 #include <unordered_map>
 
 namespace unisearch::engine {
@@ -37,12 +38,75 @@ struct DisjointSets {
     }
 };
 
+// Eight running sums, so that the compiler can use vector registers without -ffast-math.
+double dot(const float *a, const float *b, std::size_t n)
+{
+    float acc[8] = {};
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (std::size_t k = 0; k < 8; ++k)
+            acc[k] += a[i + k] * b[i + k];
+    double sum = 0;
+    for (float x : acc)
+        sum += x;
+    for (; i < n; ++i)
+        sum += double(a[i]) * b[i];
+    return sum;
+}
+
 double dot(const std::vector<float> &a, const std::vector<float> &b)
 {
-    double s = 0;
-    for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i)
-        s += double(a[i]) * double(b[i]);
-    return s;
+    return dot(a.data(), b.data(), std::min(a.size(), b.size()));
+}
+
+// The candidates' vectors, row by row, and whose each row is.
+struct Vectors {
+    std::size_t dim = 0;
+    std::vector<float> data;
+    std::vector<std::size_t> owner;  // candidate index of each row
+    std::size_t count() const { return owner.size(); }
+    const float *row(std::size_t r) const { return data.data() + r * dim; }
+};
+
+Vectors gatherVectors(const index::VectorStore &store, std::span<const DuplicateCandidate> candidates)
+{
+    Vectors v;
+    v.dim = std::size_t(store.dim());
+    for (std::size_t i = 0; i < candidates.size(); ++i)
+        if (candidates[i].vectorId != 0)
+            if (const auto x = store.vector(candidates[i].vectorId); x && x->size() == v.dim) {
+                v.data.insert(v.data.end(), x->begin(), x->end());
+                v.owner.push_back(i);
+            }
+    return v;
+}
+
+// Per row, one code of `bits` signs per table: the signs of the mean-centred vector
+// against random hyperplanes (a fixed seed: the same library gives the same groups).
+// Centring matters for image features, which share a common direction: without it most
+// signs would be the same for every picture and the buckets would be few and large.
+std::vector<std::uint16_t> hashCodes(const Vectors &v, int tables, int bits)
+{
+    const std::size_t planes = std::size_t(tables) * std::size_t(bits);
+    std::vector<float> hyper(planes * v.dim);
+    std::mt19937 rng(20240216);
+    std::normal_distribution<float> gauss;
+    for (float &x : hyper)
+        x = gauss(rng);
+    std::vector<double> mean(v.dim, 0.0);
+    for (std::size_t r = 0; r < v.count(); ++r)
+        for (std::size_t j = 0; j < v.dim; ++j)
+            mean[j] += v.row(r)[j];
+    std::vector<float> centred(v.dim);
+    std::vector<std::uint16_t> codes(v.count() * std::size_t(tables), 0);
+    for (std::size_t r = 0; r < v.count(); ++r) {
+        for (std::size_t j = 0; j < v.dim; ++j)
+            centred[j] = float(v.row(r)[j] - mean[j] / double(v.count()));
+        for (std::size_t p = 0; p < planes; ++p)
+            if (dot(centred.data(), hyper.data() + p * v.dim, v.dim) > 0)
+                codes[r * std::size_t(tables) + p / std::size_t(bits)] |= std::uint16_t(1u << (p % std::size_t(bits)));
+    }
+    return codes;
 }
 
 // The library's items that can be duplicates (not missing), each with the store id of its
@@ -144,42 +208,37 @@ std::optional<std::vector<DuplicateLink>> nearCopyLinks(const index::VectorStore
                                                         const DuplicateParams &params,
                                                         const DuplicateProgressFn &progress)
 {
-    std::unordered_map<std::int64_t, std::size_t> byVector;
-    std::vector<std::int64_t> vectorIds;
-    for (std::size_t i = 0; i < candidates.size(); ++i)
-        if (candidates[i].vectorId != 0 && store.contains(candidates[i].vectorId)) {
-            byVector.emplace(candidates[i].vectorId, i);
-            vectorIds.push_back(candidates[i].vectorId);
-        }
-    // Only the candidates' vectors (not a video's moments), when the store holds others.
-    const std::optional<index::IdFilter> filter =
-        vectorIds.size() < store.size() ? std::optional(index::IdFilter::allowIds(vectorIds)) : std::nullopt;
-    const std::size_t k = std::size_t(std::clamp(params.neighbours, 1, 64)) + 1;  // + the item itself
-    const std::size_t batch = std::size_t(std::clamp(params.batch, 1, 65536));
-    const std::size_t dim = std::size_t(store.dim());
+    const Vectors v = gatherVectors(store, candidates);
+    const int tables = std::clamp(params.tables, 1, 64);
+    const int bits = std::clamp(params.bits, 4, 16);
+    const std::int64_t total = std::int64_t(v.count()) + tables;
+    std::vector<std::uint16_t> codes = hashCodes(v, tables, bits);
+    if (progress && !progress({std::int64_t(v.count()), total}))
+        return std::nullopt;
+    DisjointSets sets(candidates.size());
     std::vector<DuplicateLink> links;
-    std::vector<float> queries;
-    for (std::size_t begin = 0; begin < vectorIds.size(); begin += batch) {
-        const std::size_t end = std::min(vectorIds.size(), begin + batch);
-        queries.clear();
-        queries.reserve((end - begin) * dim);
-        for (std::size_t q = begin; q < end; ++q) {
-            const auto v = store.vector(vectorIds[q]);
-            queries.insert(queries.end(), v->begin(), v->end());
+    std::vector<std::pair<std::uint16_t, std::uint32_t>> order(v.count());
+    for (int t = 0; t < tables; ++t) {
+        for (std::size_t i = 0; i < v.count(); ++i)
+            order[i] = {codes[i * std::size_t(tables) + std::size_t(t)], std::uint32_t(i)};
+        std::sort(order.begin(), order.end());
+        // Every pair inside a bucket, unless already joined through others.
+        for (std::size_t begin = 0, end = 0; begin < order.size(); begin = end) {
+            while (end < order.size() && order[end].first == order[begin].first)
+                ++end;
+            for (std::size_t x = begin; x < end; ++x)
+                for (std::size_t y = x + 1; y < end; ++y) {
+                    const std::size_t a = v.owner[order[x].second], b = v.owner[order[y].second];
+                    if (sets.find(a) == sets.find(b))
+                        continue;
+                    const double c = dot(v.row(order[x].second), v.row(order[y].second), v.dim);
+                    if (c >= params.threshold) {
+                        sets.join(a, b);
+                        links.push_back({std::min(a, b), std::max(a, b), c});
+                    }
+                }
         }
-        const auto hits = filter ? store.searchBatch(queries, k, *filter) : store.searchBatch(queries, k);
-        for (std::size_t q = begin; q < end; ++q)
-            for (const index::Hit &hit : hits[q - begin]) {
-                const auto other = byVector.find(hit.id);
-                if (hit.id == vectorIds[q] || other == byVector.end() || hit.score < params.threshold)
-                    continue;
-                const std::size_t self = byVector.at(vectorIds[q]);
-                if (self < other->second)  // each pair once; the other side finds it too (or not)
-                    links.push_back({self, other->second, hit.score});
-                else
-                    links.push_back({other->second, self, hit.score});
-            }
-        if (progress && !progress({std::int64_t(end), std::int64_t(vectorIds.size())}))
+        if (progress && !progress({std::int64_t(v.count()) + t + 1, total}))
             return std::nullopt;
     }
     return links;

@@ -5,9 +5,14 @@
 //   near copies   items whose stored vectors of the active search model have a cosine at
 //                 or above a threshold (resized, recompressed, lightly edited copies).
 //
-// Near copies come from the vector store's batch search: each item's few nearest
-// neighbours (DuplicateParams::neighbours), not all pairs, so the cost grows like one
-// store search per item (docs/performance.md). Pairs are joined into groups (union-find):
+// Near copies: all pairs would be 5·10⁹ cosines over 100,000 items, and even one store
+// search per item (the store's batch search, measured first) took 21 s at 10,000 items and
+// grows with the square. So candidate pairs come from sign-random-projection hashing
+// (Charikar 2002; `tables` tables of `bits` hyperplanes over the mean-centred vectors):
+// two vectors at cosine c share a table's bucket with probability (1 − acos(c)/π)^bits,
+// and any of the tables finds them. Every candidate pair is then checked exactly. With
+// 20 tables of 12 bits a pair at 0.95 is missed with probability ≤ 0.2 %, at 0.98 ≤ 10⁻⁵
+// (docs/performance.md has the cost). Pairs are joined into groups (union-find):
 // A~B and B~C put A, B and C in one group even when A and C stay below the threshold.
 // A video takes part with its video-level vector (the segment (0, 0)), never its moments.
 //
@@ -38,9 +43,9 @@ struct DuplicateParams {
     // ≥ 0.96, distinct pictures ≤ 0.93 (but two random black-and-white textures 0.993).
     static constexpr double defaultThreshold = 0.95;
     double threshold = defaultThreshold;  // 0 < threshold <= 1
-    int neighbours = 8;                   // nearest neighbours looked at per item (1..64)
+    int tables = 20;                      // hash tables (1..64): more find more, cost more
+    int bits = 12;                        // hyperplanes per table (4..16): fewer cost more
     bool nearCopies = true;               // false: byte-identical files only
-    int batch = 1024;                     // queries per store batch (progress and cancel between)
 };
 
 struct DuplicateItem {
@@ -59,7 +64,7 @@ struct DuplicateGroup {
 };
 
 struct DuplicateProgress {
-    std::int64_t done = 0;   // items searched
+    std::int64_t done = 0;   // steps done (items hashed, then tables searched)
     std::int64_t total = 0;
 };
 // Returns false to cancel.
@@ -84,7 +89,9 @@ struct DuplicateLink {
 
 // Pairs of candidates with the same content hash and size (each to the first of its kind).
 std::vector<DuplicateLink> byteCopyLinks(std::span<const DuplicateCandidate> candidates);
-// Pairs whose vectors in store have a cosine >= params.threshold. nullopt when cancelled.
+// Pairs whose vectors in store have a cosine >= params.threshold (see above), enough of
+// them to join every group: a pair already joined through others is not returned again.
+// nullopt when cancelled.
 std::optional<std::vector<DuplicateLink>> nearCopyLinks(const index::VectorStore &store,
                                                         std::span<const DuplicateCandidate> candidates,
                                                         const DuplicateParams &params,
