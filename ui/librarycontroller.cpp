@@ -226,12 +226,24 @@ void LibraryController::rescan()
 
 void LibraryController::onIndexProgress(const engine::IndexProgress &progress)
 {
+    using Stage = engine::IndexProgress::Stage;
     m_panel->setProgress(progress);
-    m_panel->setActivity(progress.paused ? tr("Indexing paused") : tr("Indexing…"));
+    const bool ocr = progress.stage == Stage::Ocr;
+    m_panel->setActivity(progress.paused ? tr("Indexing paused")
+                         : ocr         ? tr("Reading text in pictures; the photos can be searched already.")
+                                       : tr("Indexing…"));
+    // The OCR pass comes after the photos are committed: search them now, not at the run's end.
+    if (ocr && m_lastStage != Stage::Ocr) {
+        m_controller->invalidateSearch();
+        emit statusChanged();
+        emit searchOutdated();
+    }
+    m_lastStage = progress.stage;
 }
 
 void LibraryController::onIndexFinished(const engine::IndexResult &r)
 {
+    m_lastStage = engine::IndexProgress::Stage::Scanning;
     m_panel->setIndexing(false);
     const QString summary =
         r.cancelled ? tr("Indexing cancelled: %1 files embedded before it stopped (they are kept).")
@@ -242,15 +254,26 @@ void LibraryController::onIndexFinished(const engine::IndexResult &r)
                           .arg(r.deleted)
                           .arg(r.failed)
                           .arg(r.seconds, 0, 'f', 1);
-    m_panel->setActivity(summary);
-    emit message(summary, messageTimeoutMs);
+    const QString shown = summary + textSummary(r);
+    m_panel->setActivity(shown);
+    emit message(shown, messageTimeoutMs);
     emit statusChanged();
     refreshFailures();
     emit searchOutdated();  // new files may match what is shown
 }
 
+QString LibraryController::textSummary(const engine::IndexResult &r)
+{
+    if (!r.ocrError.isEmpty())
+        return QLatin1Char(' ') + tr("Text in pictures could not be read: %1").arg(r.ocrError);
+    if (r.ocrRead == 0)
+        return {};
+    return QLatin1Char(' ') + tr("Text in pictures: %1 read, %2 with text.").arg(r.ocrRead).arg(r.ocrWithText);
+}
+
 void LibraryController::onIndexFailed(const QString &error)
 {
+    m_lastStage = engine::IndexProgress::Stage::Scanning;
     m_panel->setIndexing(false);
     m_panel->setActivity(tr("Indexing failed: %1").arg(error));
     emit message(tr("Indexing failed: %1").arg(error), messageTimeoutMs);

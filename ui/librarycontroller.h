@@ -5,6 +5,8 @@
 // pictures (and in which languages). The LibraryPanel shows it; the work
 // runs through the EngineController. What changes the library or its status is reported
 // (statusChanged, searchOutdated) for the window to refresh the rest.
+#include "engine/indexjob.h"
+
 #include <QObject>
 #include <QString>
 #include <QStringList>
@@ -15,8 +17,6 @@ class QWidget;
 
 namespace unisearch::engine {
 class Engine;
-struct IndexProgress;
-struct IndexResult;
 }
 
 namespace unisearch::ui {
@@ -65,6 +65,8 @@ private:
     void onIndexProgress(const engine::IndexProgress &progress);
     void onIndexFinished(const engine::IndexResult &result);
     void onIndexFailed(const QString &error);
+    // What the OCR pass of a run did (or why it could not run), for the panel; empty when it read nothing.
+    static QString textSummary(const engine::IndexResult &result);
     void onReembedFinished(bool switched, const QString &text);
     // The languages submenu from what is installed now, checked as the settings say.
     void fillTextLanguages(QMenu *languages);
@@ -74,6 +76,7 @@ private:
     EngineController *m_controller;
     LibraryPanel *m_panel;
     QWidget *m_window;
+    engine::IndexProgress::Stage m_lastStage = engine::IndexProgress::Stage::Scanning;  // of the run's latest progress
 };
 
 } // namespace unisearch::ui

@@ -190,6 +190,7 @@ QString LibraryPanel::describe(const engine::IndexProgress &p)
     case Stage::Scanning: return tr("Looking for photos and videos… %1 found").arg(p.scanned);
     case Stage::Comparing: return tr("Comparing %1 files with the library…").arg(p.scanned);
     case Stage::Finishing: return tr("Finishing…");
+    case Stage::Ocr: return tr("Reading text in pictures… %1 of %2").arg(p.ocrDone).arg(p.ocrTotal);
     case Stage::Indexing: break;
     }
     QString text = tr("%1 of %2 files").arg(p.filesDone).arg(p.filesTotal);
@@ -207,6 +208,9 @@ void LibraryPanel::setProgress(const engine::IndexProgress &p)
     if (p.stage == engine::IndexProgress::Stage::Indexing && p.filesTotal > 0) {
         m_progress->setRange(0, int(std::min<qint64>(p.filesTotal, INT_MAX)));
         m_progress->setValue(int(std::min<qint64>(p.filesDone, INT_MAX)));
+    } else if (p.stage == engine::IndexProgress::Stage::Ocr && p.ocrTotal > 0) {
+        m_progress->setRange(0, int(std::min<qint64>(p.ocrTotal, INT_MAX)));
+        m_progress->setValue(int(std::min<qint64>(p.ocrDone, INT_MAX)));
     } else {
         m_progress->setRange(0, 0);
     }
