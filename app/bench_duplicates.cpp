@@ -44,6 +44,7 @@ struct Options {
     int bits = engine::DuplicateParams{}.bits;
     double threshold = engine::DuplicateParams::defaultThreshold;
     int threads = 2;
+    std::size_t clusters = 0;  // > 0: originals around this many centres (photo-like features)
     bool json = false;
 };
 
@@ -60,6 +61,8 @@ bool parse(int argc, char **argv, Options &o)
             o.bits = std::atoi(value());
         else if (!std::strcmp(a, "--threshold"))
             o.threshold = std::atof(value());
+        else if (!std::strcmp(a, "--clusters"))
+            o.clusters = std::strtoull(value(), nullptr, 10);
         else if (!std::strcmp(a, "--threads"))
             o.threads = std::atoi(value());
         else if (!std::strcmp(a, "--json"))
@@ -67,7 +70,7 @@ bool parse(int argc, char **argv, Options &o)
         else {
             std::fprintf(std::strcmp(a, "--help") ? stderr : stdout,
                          "usage: unisearch-bench duplicates [--items N (100000)] [--tables N (20)] [--bits B (12)] "
-                         "[--threshold T (%.2f)] [--threads N (2)] [--json]\n",
+                         "[--threshold T (%.2f)] [--threads N (2)] [--clusters C (0)] [--json]\n",
                          engine::DuplicateParams::defaultThreshold);
             return false;
         }
@@ -93,6 +96,9 @@ Set makeSet(const Options &o)
     const std::size_t originals = o.items - nearCopies - byteCopies;
     Set s;
     s.vectors.resize(o.items * d);
+    std::vector<float> centres(o.clusters * d);
+    for (float &x : centres)
+        x = gauss(rng) / std::sqrt(float(d));
     auto normalise = [&](float *v) {
         double n = 0;
         for (std::size_t j = 0; j < d; ++j)
@@ -105,8 +111,11 @@ Set makeSet(const Options &o)
         s.ids.push_back(std::int64_t(i) + 1);
         const std::size_t of = i < originals ? i : (i - originals) % originals;
         if (i < originals) {
+            // Clustered: a direction all share (cosine ≈ 0.5 between unrelated items, as
+            // image features have), a cluster centre (≈ 0.75 inside a cluster) and noise.
+            const float *c = o.clusters ? centres.data() + (i % o.clusters) * d : nullptr;
             for (std::size_t j = 0; j < d; ++j)
-                v[j] = gauss(rng);
+                v[j] = c ? (j == 0 ? 1.f : 0.f) + 0.7f * c[j] + 0.5f * gauss(rng) / std::sqrt(float(d)) : gauss(rng);
         } else {
             // Near copy: noise of norm 0.2 → cosine ≈ 0.98; byte copy: the same vector.
             const bool near = i < originals + nearCopies;

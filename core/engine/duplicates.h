@@ -11,8 +11,10 @@
 // (Charikar 2002; `tables` tables of `bits` hyperplanes over the mean-centred vectors):
 // two vectors at cosine c share a table's bucket with probability (1 − acos(c)/π)^bits,
 // and any of the tables finds them. Every candidate pair is then checked exactly. With
-// 20 tables of 12 bits a pair at 0.95 is missed with probability ≤ 0.2 %, at 0.98 ≤ 10⁻⁵
-// (docs/performance.md has the cost). Pairs are joined into groups (union-find):
+// 32 tables of 12 bits a pair whose centred vectors have a cosine of 0.95 is missed with
+// probability < 10⁻⁴, at 0.91 about 0.2 % (centring lowers the cosine of features that
+// share a common direction: docs/performance.md has the cost and the recall measured).
+// Pairs are joined into groups (union-find):
 // A~B and B~C put A, B and C in one group even when A and C stay below the threshold.
 // A video takes part with its video-level vector (the segment (0, 0)), never its moments.
 //
@@ -43,7 +45,7 @@ struct DuplicateParams {
     // ≥ 0.96, distinct pictures ≤ 0.93 (but two random black-and-white textures 0.993).
     static constexpr double defaultThreshold = 0.95;
     double threshold = defaultThreshold;  // 0 < threshold <= 1
-    int tables = 20;                      // hash tables (1..64): more find more, cost more
+    int tables = 32;                      // hash tables (1..64): more find more, cost more
     int bits = 12;                        // hyperplanes per table (4..16): fewer cost more
     bool nearCopies = true;               // false: byte-identical files only
 };
