@@ -13,6 +13,7 @@
 #include "support/fixtures.h"
 #include "support/images.h"
 #include "support/modelfixture.h"
+#include "support/videogen.h"
 #include "support/workspace.h"
 
 #include <QDir>
@@ -76,6 +77,7 @@ private slots:
     void cancellingTermsAreAnError();
 
     void combinedRankingEqualsWeightedSum();
+    void videoTermUsesItsVideoFeature();
     void cliReportsQueryErrors();
 
 private:
@@ -394,6 +396,54 @@ void TestQuery::combinedRankingEqualsWeightedSum()
         QVERIFY(path != img1);
         const double want = dot(*expected2, imageFeature.at(path));
         QVERIFY2(std::abs(r.toObject().value(QStringLiteral("score")).toDouble() - want) < 2e-3, qPrintable(path));
+    }
+}
+
+// A video outside the library is embedded now: its video-level feature from 8 sampled
+// frames, the feature `embed frames VIDEO` reports.
+void TestQuery::videoTermUsesItsVideoFeature()
+{
+    indexLibrary();
+    if (QTest::currentTestFailed())
+        return;
+    QVERIFY2(!test::ffmpegProgram().isEmpty(), "ffmpeg is needed to make the test video");
+    const QString video = m_tmp->filePath(QStringLiteral("clips/red then blue.mp4"));
+    QVERIFY(QDir().mkpath(QFileInfo(video).absolutePath()));
+    const QString made = test::runFfmpeg(
+        {QStringLiteral("-f"), QStringLiteral("lavfi"), QStringLiteral("-i"), QStringLiteral("color=c=red:s=64x48:r=10:d=2"),
+         QStringLiteral("-f"), QStringLiteral("lavfi"), QStringLiteral("-i"), QStringLiteral("color=c=blue:s=64x48:r=10:d=2"),
+         QStringLiteral("-filter_complex"), QStringLiteral("[0:v][1:v]concat=n=2:v=1[v]"), QStringLiteral("-map"),
+         QStringLiteral("[v]"), QStringLiteral("-pix_fmt"), QStringLiteral("yuv420p"), QStringLiteral("-c:v"),
+         QStringLiteral("mpeg4"), video});
+    QVERIFY2(made.isEmpty(), qPrintable(made));
+    const test::CliRun frames = run({QStringLiteral("embed"), QStringLiteral("frames"), video, QStringLiteral("--json")});
+    VERIFY_RUN(frames, 0);
+    const std::vector<float> videoFeature = featureOf(frames.json().value(QStringLiteral("feature")));
+    const QString dogs = QStringLiteral("a dog running on the beach");
+    const test::CliRun text = run({QStringLiteral("embed"), QStringLiteral("text"), dogs, QStringLiteral("--json")});
+    VERIFY_RUN(text, 0);
+    const std::vector<float> dogFeature =
+        featureOf(text.json().value(QStringLiteral("items")).toArray().at(0).toObject().value(QStringLiteral("feature")));
+    const auto expected = engine::combineFeatures({{1.0, videoFeature}, {-0.5, dogFeature}});
+    QVERIFY(expected);
+
+    const test::CliRun searched = run({QStringLiteral("search"), QStringLiteral("%1 - 0.5:%2").arg(video, dogs),
+                                       QStringLiteral("--json")});
+    VERIFY_RUN(searched, 0);
+    const QJsonArray results = searched.json().value(QStringLiteral("results")).toArray();
+    QCOMPARE(results.size(), 8);  // the video is not in the library: nothing left out
+    QStringList paths;
+    for (const QJsonValue &r : results)
+        paths.append(r.toObject().value(QStringLiteral("path")).toString());
+    const test::CliRun images = run(QStringList{QStringLiteral("embed"), QStringLiteral("image")} + paths
+                                    + QStringList{QStringLiteral("--json")});
+    VERIFY_RUN(images, 0);
+    const QJsonArray items = images.json().value(QStringLiteral("items")).toArray();
+    QCOMPARE(items.size(), results.size());
+    for (qsizetype i = 0; i < results.size(); ++i) {
+        const double want = dot(*expected, featureOf(items[i].toObject().value(QStringLiteral("feature"))));
+        const double score = results[i].toObject().value(QStringLiteral("score")).toDouble();
+        QVERIFY2(std::abs(score - want) < 2e-3, qPrintable(QStringLiteral("%1: %2 vs %3").arg(paths[i]).arg(score).arg(want)));
     }
 }
 
