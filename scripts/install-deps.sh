@@ -13,6 +13,9 @@ PACKAGES=(
   libsqlite3-dev
   libtesseract-dev libleptonica-dev tesseract-ocr-eng   # text in pictures (OCR)
   fonts-dejavu-core                 # tests render text to read back
+  libexiv2-dev                      # capture dates, GPS, camera; XMP sidecars
+  libheif-dev libjxl-dev libraw-dev # HEIC/AVIF, JPEG XL, camera RAW
+  libheif-examples libjxl-tools libimage-exiftool-perl   # tests make such files (heif-enc, cjxl, exiftool)
   libicu-dev nlohmann-json3-dev libzip-dev libssl-dev
   xvfb xauth                        # GUI tests and screenshots
   dbus-daemon                       # a private session bus for the Show in Folder test

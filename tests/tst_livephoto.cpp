@@ -1,0 +1,8 @@
+// (to be written)
+#include <QtTest>
+class Placeholder : public QObject
+{
+    Q_OBJECT
+};
+QTEST_MAIN(Placeholder)
+#include "tst_livephoto.moc"
