@@ -97,6 +97,7 @@ void TestQuery::initTestCase()
 {
     QVERIFY(m_files.isValid());
     touch(m_files.filePath(QStringLiteral("beach.jpg")));
+    touch(m_files.filePath(QStringLiteral("notes.txt")));
     touch(m_files.filePath(QStringLiteral("my photos/sea side.png")));
     QDir().mkpath(m_files.filePath(QStringLiteral("folder.d")));
 }
@@ -110,6 +111,7 @@ void TestQuery::plainQueryIsOneTextTerm_data()
     QTest::newRow("slash without a path") << QStringLiteral("AC/DC concert");
     QTest::newRow("stray quote") << QStringLiteral("my \"best dog");
     QTest::newRow("a dot, no such file") << QStringLiteral("St. Ives harbour");
+    QTest::newRow("an existing file, not a picture") << QStringLiteral("notes.txt");
 }
 
 void TestQuery::plainQueryIsOneTextTerm()

@@ -1,6 +1,7 @@
 #include "engine/query.h"
 
 #include "media/filepath.h"
+#include "media/mediatype.h"
 #include "util/error.h"
 
 #include <QDir>
@@ -97,7 +98,10 @@ bool classifyTerm(const QString &t, const QString &baseDir, QueryTerm *term, QSt
         return true;
     }
     const bool pathLike = looksLikePath(t);
-    if (pathLike || t.contains(QLatin1Char('.'))) {
+    // A plain name counts as a file only when its extension is an image's or a video's.
+    const bool mediaName = !pathLike && t.contains(QLatin1Char('.'))
+                        && media::mediaTypeFromFileName(t).kind != media::MediaKind::Other;
+    if (pathLike || mediaName) {
         const QString path = resolvePath(t, baseDir);
         const media::FileStatus status = media::fileStatus(path);
         if (status.type == media::FileType::File) {

@@ -44,8 +44,9 @@ struct ParsedQuery {
 //  - "…" (the whole term in double quotes): text, never a file, no weight inside;
 //  - item:ID: that item's stored vector;
 //  - a term that looks like a path (starts with /, ./, ../ or ~/, or has a / and ends in
-//    a file extension) must name an existing file, else the query fails naming it; a term
-//    with a dot that names an existing file (beach.jpg in baseDir) is a file term too;
+//    a file extension) must name an existing file, else the query fails naming it; a plain
+//    name with an image or video extension that names an existing file (beach.jpg in
+//    baseDir) is a file term too;
 //  - anything else is text (the model's query clean-up applies to it).
 // At most maxQueryTerms terms and maxQueryLength characters.
 constexpr int maxQueryTerms = 16;
