@@ -1,2 +1,2 @@
 #pragma once
-// (to be written)
+int runOcrBench(int argc, char **argv);
