@@ -205,6 +205,14 @@ db('lookalike.sqlite', ['CREATE TABLE items(id INTEGER PRIMARY KEY, path BLOB)',
                         'PRAGMA user_version = 1'])
 write('fuzz_catalog', 'not-sqlite', 'SQLite format 3\x00' + '\x10' * 84)
 
+# Search queries (fuzz_query.cpp): combined terms, weights, quotes, file and item terms, FTS5
+# operators that must stay words (beach.jpg and "a b.jpg" exist in the target's scratch dir).
+queries = ['a dog on the beach', '2:a dog on the beach - people + ./beach.jpg', '"a + b" + c', '0.5:x - 1e3:y',
+           'item:42 + cat', './a b.jpg - "sunset"', 'invoice 4471', 'NEAR(a b) OR c AND NOT d*', '"unterminated',
+           ' + ', 'a -  - b', 'nan:x', '-1:x', '~/missing.jpg + a', 'x:y:z', '名前 + 東京 - ΣΊΣΥΦΟΣ', 'a\x00b']
+for i, q in enumerate(queries):
+    write('fuzz_query', f'query{i:02d}', q)
+
 # Dictionaries: the tokens each format is built from, so mutations can splice them in.
 dicts = {
     'safetensors': ['"dtype"', '"shape"', '"data_offsets"', '"__metadata__"', '"F32"', '"F16"', '"BF16"', '"I64"',

@@ -22,14 +22,14 @@ if [ "${1:-}" = "--ci" ]; then ci=1; shift; fi
 seconds=${1:-$([ $ci = 1 ] && echo 25 || echo 3600)}
 [ $# -gt 0 ] && shift
 ALL=(fuzz_pickle fuzz_pth fuzz_safetensors fuzz_adapterpack fuzz_text fuzz_imagedecoder fuzz_videodecoder
-     fuzz_training fuzz_catalog)
+     fuzz_training fuzz_catalog fuzz_query)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${ALL[@]}")
 
 # Largest input per target (bytes), and its dictionary (from fuzz-seeds.sh), if any.
 declare -A MAXLEN=([fuzz_pickle]=131072 [fuzz_pth]=16384 [fuzz_safetensors]=8192 [fuzz_adapterpack]=8192
                    [fuzz_text]=2048 [fuzz_imagedecoder]=65536 [fuzz_videodecoder]=65536 [fuzz_training]=4096
-                   [fuzz_catalog]=262144)
+                   [fuzz_catalog]=262144 [fuzz_query]=1024)
 declare -A DICT=([fuzz_pickle]=pickle [fuzz_pth]=pickle [fuzz_safetensors]=safetensors
                  [fuzz_adapterpack]=adapterpack [fuzz_training]=training)
 
