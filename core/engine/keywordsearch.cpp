@@ -80,6 +80,8 @@ namespace {
 std::optional<SearchHit> completeHit(std::int64_t itemId, const KeywordSources &src,
                                      const std::unordered_set<std::int64_t> *allowed)
 {
+    if (src.excludeItems && src.excludeItems->count(itemId))
+        return std::nullopt;
     std::vector<std::int64_t> ids;
     for (const catalog::Segment &seg : src.reader.segmentsOfItem(itemId))
         if (!allowed || allowed->count(seg.id))

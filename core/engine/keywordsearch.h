@@ -22,6 +22,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <unordered_set>
 #include <vector>
 
 namespace unisearch::catalog {
@@ -66,6 +67,8 @@ struct KeywordSources {
     std::span<const float> query;
     // The segments the search's filter allows (type, folder, dates); none: no filter.
     std::optional<std::vector<std::int64_t>> allowedSegments;
+    // Items the search leaves out (the photos a combined query names); null: none.
+    const std::unordered_set<std::int64_t> *excludeItems = nullptr;
 };
 
 // The semantic hits fused with the keyword hits of keywordText (see above); the semantic

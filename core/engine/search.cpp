@@ -409,11 +409,6 @@ std::optional<SearchResult> Searcher::search(const SearchParams &params, QString
         const int rerankCount = rerank ? std::max(0, params.rerankCount) : 0;
         result.hits = d->topItems(feature, std::max(params.top, rerankCount), params.filter, exclude,
                                   {params.momentMargin, params.maxMoments}, result.timings);
-        // Keyword matches (file and folder names, OCR text) fused in (keywordsearch.h).
-        KeywordSources keywordSources{d->dataDir, *d->reader, d->store, feature, std::nullopt};
-        if (!params.filter.isEmpty())
-            keywordSources.allowedSegments = d->reader->segmentIds(toSegmentFilter(params.filter));
-        result.hits = withKeywordHits(std::move(result.hits), parsed->keywordText(), keywordSources);
 
         if (rerank && !result.hits.isEmpty()) {
             t.restart();
@@ -474,6 +469,12 @@ std::optional<SearchResult> Searcher::search(const SearchParams &params, QString
             result.noGoodMatch = !result.bestItmProbability || *result.bestItmProbability < params.relevanceThreshold;
             result.timings.rerankMs = msSince(t);
         }
+        // Keyword matches (file and folder names, OCR text) fused with the (re-ranked)
+        // semantic order (keywordsearch.h).
+        KeywordSources keywordSources{d->dataDir, *d->reader, d->store, feature, std::nullopt, &exclude};
+        if (!params.filter.isEmpty())
+            keywordSources.allowedSegments = d->reader->segmentIds(toSegmentFilter(params.filter));
+        result.hits = withKeywordHits(std::move(result.hits), parsed->keywordText(), keywordSources);
         if (result.hits.size() > params.top)
             result.hits.resize(params.top);
     } catch (const std::exception &e) {
