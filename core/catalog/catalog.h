@@ -143,6 +143,52 @@ struct OcrTask {
     QString path;
 };
 
+// Capture metadata (metadata.cpp; table item_meta, migration 4): one row per item that
+// the metadata reader has read. Times are the wall clock where the item was taken.
+enum class TakenSource { Exif, Video, File };
+QString toString(TakenSource source);  // exif | video | file
+std::optional<TakenSource> takenSourceFromString(const QString &s);
+
+struct ItemMeta {
+    std::int64_t itemId = 0;
+    std::int64_t takenLocalMs = 0;          // wall clock, ms since 1970-01-01T00:00 (no zone)
+    std::optional<int> takenOffsetMin;      // that clock's offset east of UTC, when known
+    TakenSource takenSource = TakenSource::File;
+    std::optional<double> gpsLat;           // degrees, north positive
+    std::optional<double> gpsLon;           // degrees, east positive
+    QString make;                           // camera; empty when unknown
+    QString model;
+    std::optional<int> orientation;         // EXIF 1..8
+    int readerVersion = 0;                  // media::metadataReaderVersion that wrote it
+    // The capture time as ISO 8601 ("2024-01-02T10:30:00.250+01:00"; without an offset
+    // when unknown; milliseconds only when not zero).
+    QString takenIso() const;
+    // As UTC ms since the epoch: with the offset when known, else in the machine's zone.
+    std::int64_t takenUtcMs() const;
+};
+
+// The row an item without item_meta falls back to: its file time (UTC ms) as the
+// machine's local wall clock, source File, with the machine's offset at that time.
+ItemMeta fileTimeMeta(std::int64_t itemId, std::int64_t mtimeMs);
+
+// A live photo: a photo item whose short video of the same name (IMG_1234.HEIC and
+// IMG_1234.MOV) is stored as the photo's moments, segments with a time range
+// (migration 5). The video file is no item of its own while the pair holds.
+struct LivePhoto {
+    std::int64_t itemId = 0;     // the photo
+    QString videoPath;           // the paired video, as scanned
+    std::int64_t videoSize = 0;
+    std::int64_t videoMtimeMs = 0;
+};
+
+// An indexed item whose metadata must be (re)read.
+struct MetaTask {
+    std::int64_t itemId = 0;
+    QString path;
+    ItemType type = ItemType::Image;
+    std::int64_t mtimeMs = 0;
+};
+
 struct OpenOptions {
     int busyTimeoutMs = 5000;  // how long a writer waits for another process's write
 };
@@ -258,6 +304,23 @@ public:
     // Stores an item's OCR text (done) or marks it failed (error: not retried until it changes).
     void setOcrText(std::int64_t itemId, const QString &text, const QString &languages, bool failed = false);
     std::optional<QString> ocrText(std::int64_t itemId) const;
+
+    // Capture metadata (metadata.cpp). setItemMeta replaces the item's row.
+    void setItemMeta(const ItemMeta &meta);
+    std::optional<ItemMeta> itemMeta(std::int64_t itemId) const;
+    // Indexed items with no row or a row older than readerVersion, by id, at most limit,
+    // after afterId (the metadata-only pass of `index` over older catalogs).
+    QList<MetaTask> itemsNeedingMeta(int readerVersion, int limit, std::int64_t afterId = 0) const;
+    std::int64_t countItemsNeedingMeta(int readerVersion) const;
+    // Items whose row holds a capture time read from the file (source exif or video).
+    std::int64_t countItemsWithCaptureTime() const;
+
+    // Live photos (livephotos.cpp). setLivePhoto replaces the photo's pair; breakLivePhoto
+    // removes it with the video's segments (the photo's own stays) and returns their ids.
+    void setLivePhoto(const LivePhoto &pair);
+    std::optional<LivePhoto> livePhoto(std::int64_t itemId) const;
+    QList<LivePhoto> livePhotos() const;
+    std::vector<std::int64_t> breakLivePhoto(std::int64_t itemId);
 
 private:
     struct Private;

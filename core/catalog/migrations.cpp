@@ -193,10 +193,51 @@ INSERT INTO item_text(item_id, updated_at) SELECT id, updated_at FROM items;
 INSERT INTO item_fts(rowid, name, folder, text) SELECT id, name, folder, '' FROM item_names;
 )sql";
 
+// Version 4: capture metadata. One row per item, written by the metadata reader
+// (media/metadata.h) whose version it records, so a newer reader re-reads; an item without
+// a row has not been read yet and falls back to its file time. taken_local_ms is the wall
+// clock where the photo was taken (ms since 1970-01-01T00:00, no zone), taken_offset_min
+// that clock's offset east of UTC when known. A changed file drops its row (read again).
+constexpr const char *v4ItemMeta = R"sql(
+CREATE TABLE item_meta (
+    item_id          INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    taken_local_ms   INTEGER NOT NULL,
+    taken_offset_min INTEGER,
+    taken_source     TEXT NOT NULL CHECK (taken_source IN ('exif', 'video', 'file')),
+    gps_lat          REAL,
+    gps_lon          REAL,
+    make             TEXT,
+    model            TEXT,
+    orientation      INTEGER,
+    reader_version   INTEGER NOT NULL
+);
+CREATE INDEX item_meta_taken ON item_meta(taken_local_ms);
+
+CREATE TRIGGER items_meta_changed AFTER UPDATE OF content_hash, size ON items
+WHEN old.content_hash IS NOT new.content_hash OR old.size IS NOT new.size BEGIN
+    DELETE FROM item_meta WHERE item_id = new.id;
+END;
+)sql";
+
+// Version 5: live photos. A photo item paired with the short video of the same name in
+// its folder (IMG_1234.HEIC + IMG_1234.MOV): the video's segments are the photo's segments
+// with a time range, and the video file is no item of its own while the pair holds. Its
+// size and mtime tell the next scan whether the pair still holds.
+constexpr const char *v5LivePhotos = R"sql(
+CREATE TABLE live_photos (
+    item_id        INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    video_path     TEXT NOT NULL,
+    video_size     INTEGER NOT NULL,
+    video_mtime_ms INTEGER NOT NULL
+);
+)sql";
+
 constexpr Migration steps[] = {
     {1, "library (roots, items, segments, vectors, meta)", v1Library},
     {2, "models, adapter packs, labels, jobs, errors", v2ModelsAndWork},
     {3, "text inside pictures: OCR text and the keyword index", v3ItemText},
+    {4, "capture metadata: time, place, camera, orientation", v4ItemMeta},
+    {5, "live photos: a photo paired with its short video", v5LivePhotos},
 };
 
 } // namespace

@@ -3,6 +3,7 @@
 #include "catalog/database_p.h"
 #include "catalog/rows_p.h"
 
+#include <QDateTime>
 #include <QDir>
 
 #include <algorithm>
@@ -28,7 +29,34 @@ QString withSlash(const QString &dir)
     return dir.endsWith(QLatin1Char('/')) ? dir : dir + QLatin1Char('/');
 }
 
+// "1,2,3" of ids[begin, end): integers only, so no injection; one statement per chunk of
+// ids instead of one per id.
+std::string idList(std::span<const std::int64_t> ids, size_t begin, size_t end)
+{
+    std::string list;
+    for (size_t i = begin; i < std::min(ids.size(), end); ++i) {
+        if (!list.empty())
+            list += ',';
+        list += std::to_string(ids[i]);
+    }
+    return list;
+}
+
+// The instant (ms since the epoch) at which the machine's local clock shows wallMs: the
+// filter's bounds for items that fall back to their file time.
+std::int64_t localWallToUtc(std::int64_t wallMs)
+{
+    const QDateTime wall = QDateTime::fromMSecsSinceEpoch(wallMs, Qt::UTC);
+    return QDateTime(wall.date(), wall.time(), Qt::LocalTime).toMSecsSinceEpoch();
+}
+
 } // namespace
+
+CaptureTime fileCaptureTime(std::int64_t mtimeMs)
+{
+    const int offsetS = QDateTime::fromMSecsSinceEpoch(mtimeMs, Qt::LocalTime).offsetFromUtc();
+    return CaptureTime{mtimeMs + std::int64_t(offsetS) * 1000, offsetS / 60, QStringLiteral("file")};
+}
 
 struct Reader::Private {
     Database db;
@@ -46,16 +74,9 @@ Reader::~Reader() = default;
 std::unordered_map<std::int64_t, SegmentInfo> Reader::segments(std::span<const std::int64_t> ids)
 {
     std::unordered_map<std::int64_t, SegmentInfo> out;
-    // Chunks of literal ids (integers only, so no injection): one statement per chunk
-    // instead of one per id.
     constexpr size_t chunk = 500;
     for (size_t begin = 0; begin < ids.size(); begin += chunk) {
-        std::string list;
-        for (size_t i = begin; i < std::min(ids.size(), begin + chunk); ++i) {
-            if (!list.empty())
-                list += ',';
-            list += std::to_string(ids[i]);
-        }
+        const std::string list = idList(ids, begin, begin + chunk);
         Statement s = d->db.prepare(
             "SELECT s.id, s.item_id, s.start_ms, s.end_ms, i.path, i.type, i.status, i.mtime_ms, i.width, i.height,"
             " i.duration_s"
@@ -82,13 +103,16 @@ std::unordered_map<std::int64_t, SegmentInfo> Reader::segments(std::span<const s
 
 std::vector<std::int64_t> Reader::segmentIds(const SegmentFilter &filter)
 {
-    std::string sql = "SELECT s.id FROM segments s JOIN items i ON i.id = s.item_id WHERE 1";
+    std::string sql = "SELECT s.id FROM segments s JOIN items i ON i.id = s.item_id";
+    if (filter.fromMs || filter.toMs)  // capture time; the file time where item_meta has no row
+        sql += " LEFT JOIN item_meta m ON m.item_id = i.id";
+    sql += " WHERE 1";
     if (filter.type)
         sql += " AND i.type = ?";
     if (filter.fromMs)
-        sql += " AND i.mtime_ms >= ?";
+        sql += " AND (CASE WHEN m.item_id IS NULL THEN i.mtime_ms >= ? ELSE m.taken_local_ms >= ? END)";
     if (filter.toMs)
-        sql += " AND i.mtime_ms < ?";
+        sql += " AND (CASE WHEN m.item_id IS NULL THEN i.mtime_ms < ? ELSE m.taken_local_ms < ? END)";
     if (!filter.folders.isEmpty()) {
         sql += " AND (";
         for (qsizetype i = 0; i < filter.folders.size(); ++i)
@@ -99,10 +123,12 @@ std::vector<std::int64_t> Reader::segmentIds(const SegmentFilter &filter)
     int n = 0;
     if (filter.type)
         s.bind(++n, toString(*filter.type));
-    if (filter.fromMs)
-        s.bind(++n, *filter.fromMs);
-    if (filter.toMs)
-        s.bind(++n, *filter.toMs);
+    for (const auto &bound : {filter.fromMs, filter.toMs}) {
+        if (bound) {
+            s.bind(++n, localWallToUtc(*bound));
+            s.bind(++n, *bound);
+        }
+    }
     for (const QString &folder : filter.folders) {
         QString f = QDir::cleanPath(folder);
         s.bind(++n, f);
@@ -113,6 +139,29 @@ std::vector<std::int64_t> Reader::segmentIds(const SegmentFilter &filter)
     while (s.step())
         out.push_back(s.int64(0));
     std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::unordered_map<std::int64_t, CaptureTime> Reader::captureTimes(std::span<const std::int64_t> itemIds)
+{
+    std::unordered_map<std::int64_t, CaptureTime> out;
+    constexpr size_t chunk = 500;
+    for (size_t begin = 0; begin < itemIds.size(); begin += chunk) {
+        Statement s = d->db.prepare(
+            "SELECT i.id, i.mtime_ms, m.item_id IS NOT NULL, m.taken_local_ms, m.taken_offset_min, m.taken_source"
+            " FROM items i LEFT JOIN item_meta m ON m.item_id = i.id WHERE i.id IN ("
+            + idList(itemIds, begin, begin + chunk) + ")");
+        while (s.step()) {
+            CaptureTime t = fileCaptureTime(s.int64(1));
+            if (s.int64(2)) {
+                t.localMs = s.int64(3);
+                const std::optional<std::int64_t> offset = s.optionalInt64(4);
+                t.offsetMin = offset ? std::optional<int>(int(*offset)) : std::nullopt;
+                t.source = s.text(5);
+            }
+            out.emplace(s.int64(0), std::move(t));
+        }
+    }
     return out;
 }
 
@@ -171,6 +220,15 @@ std::int64_t Reader::countItems(ItemType type, ItemStatus status)
 std::int64_t Reader::lastJobId(const QString &kind)
 {
     return d->db.queryInt("SELECT max(id) FROM jobs WHERE kind = ?", kind);
+}
+
+namespace detail {
+std::unordered_map<std::int64_t, ItemMeta> itemMetas(Database &db, std::span<const std::int64_t> ids);  // metadata.cpp
+}
+
+std::unordered_map<std::int64_t, ItemMeta> Reader::itemMetas(std::span<const std::int64_t> itemIds)
+{
+    return detail::itemMetas(d->db, itemIds);
 }
 
 } // namespace unisearch::catalog

@@ -34,11 +34,24 @@ struct SegmentInfo {
     bool isVideoLevel() const { return type == ItemType::Video && startMs == 0 && endMs == 0; }
 };
 
+// When an item was taken, as the wall clock showed it (item_meta, catalog migration 4).
+// An item without an item_meta row (its metadata not read yet) falls back to its file time
+// in the machine's local zone, source "file" (fileCaptureTime).
+struct CaptureTime {
+    std::int64_t localMs = 0;       // wall clock: ms since 1970-01-01T00:00, no zone
+    std::optional<int> offsetMin;   // that clock's offset east of UTC; unset when unknown
+    QString source;                 // "exif" | "video" | "file"
+};
+// A file time (ms since the epoch, UTC) as the machine's local wall clock, source "file".
+CaptureTime fileCaptureTime(std::int64_t mtimeMs);
+
 struct SegmentFilter {
     std::optional<ItemType> type;
     QStringList folders;                 // absolute, clean: the item's path is one of them or below one
-    std::optional<std::int64_t> fromMs;  // item mtime >= fromMs
-    std::optional<std::int64_t> toMs;    // item mtime < toMs
+    // Capture time (CaptureTime::localMs, wall clock; the file time for an item without
+    // item_meta): >= fromMs and < toMs.
+    std::optional<std::int64_t> fromMs;
+    std::optional<std::int64_t> toMs;
     bool isEmpty() const { return !type && folders.isEmpty() && !fromMs && !toMs; }
 };
 
@@ -83,6 +96,8 @@ public:
     // Every segment of every item that passes the filter, sorted.
     std::vector<std::int64_t> segmentIds(const SegmentFilter &filter);
     std::optional<Item> itemByPath(const QString &path);
+    // The capture times of the items among ids that exist (see CaptureTime).
+    std::unordered_map<std::int64_t, CaptureTime> captureTimes(std::span<const std::int64_t> itemIds);
     std::vector<std::int64_t> segmentIdsOfItem(std::int64_t itemId);
     // Items whose path is dir or lies below it, by path.
     QList<Item> itemsUnder(const QString &dir);
@@ -95,6 +110,9 @@ public:
     std::int64_t countItems(ItemType type, ItemStatus status);
     // The newest job of a kind; 0 when none.
     std::int64_t lastJobId(const QString &kind);
+    // Capture metadata of the items among ids that have a row (metadata.cpp); an item
+    // missing from the map falls back to fileTimeMeta(its id, its mtime).
+    std::unordered_map<std::int64_t, ItemMeta> itemMetas(std::span<const std::int64_t> itemIds);
 
 private:
     struct Private;
