@@ -200,6 +200,12 @@ void TestOcr::searchFindsTheInvoiceFirst()
     // Only the invoice matched a keyword: a photo without text has no keyword hit.
     for (qsizetype i = 1; i < results.size(); ++i)
         QVERIFY2(!results[i].toObject().contains(QStringLiteral("matchedText")), qPrintable(searched.out));
+    // Re-ranked (the default on CUDA): the keyword ranking is fused after the re-rank.
+    const Run reranked = run({QStringLiteral("search"), QStringLiteral("invoice 4471"), QStringLiteral("--rerank"),
+                              QStringLiteral("--json")});
+    VERIFY_RUN(reranked, 0);
+    QCOMPARE(reranked.json().value(QStringLiteral("results")).toArray().first().toObject().value(QStringLiteral("path")),
+             first.value(QStringLiteral("path")));
     // The text output says why it matched.
     const Run text = run({QStringLiteral("search"), QStringLiteral("invoice 4471")});
     VERIFY_RUN(text, 0);
