@@ -1,6 +1,7 @@
 #include "engine/indexing/batchwriter.h"
 
 #include "catalog/catalog.h"
+#include "engine/indexing/livephoto.h"
 #include "engine/indexing/otherkeys.h"
 #include "engine/vectorindex.h"
 #include "util/faultpoint.h"
@@ -33,6 +34,8 @@ BatchWriter::Replacements BatchWriter::replacements(const std::vector<const Proc
     Replacements r;
     for (const Processed *p : all) {
         const WorkItem &w = *p->work;
+        for (const std::int64_t id : liveSegmentsReplaced(m_catalog, *p))  // livephoto.h
+            r.removeIds.push_back(id);
         if (!w.itemId)
             continue;
         // A video gets new time ranges: its old segments go (and the item row with them).
@@ -70,6 +73,8 @@ BatchWriter::Replacements BatchWriter::replacements(const std::vector<const Proc
 void BatchWriter::writeItem(const Processed &p, std::vector<std::int64_t> &addIds, std::vector<float> &addVectors)
 {
     const WorkItem &w = *p.work;
+    if (storeLiveVideo(m_catalog, p, m_settings.fingerprint, addIds, addVectors))
+        return;  // a live photo's video: its segments are the photo's (livephoto.h)
     catalog::Item item;
     item.rootId = w.rootId;
     item.path = w.path;
@@ -111,6 +116,8 @@ void BatchWriter::writeItem(const Processed &p, std::vector<std::int64_t> &addId
             addVectors.insert(addVectors.end(), seg.feature.begin(), seg.feature.end());
         }
     }
+    if (w.breakLivePhoto)
+        m_catalog.breakLivePhoto(id);  // its video is gone (livephoto.h)
     // A new stage's field is stored here, under the same id (see the top of batchwriter.h).
 }
 

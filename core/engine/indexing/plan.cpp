@@ -1,6 +1,7 @@
 #include "engine/indexing/plan.h"
 
 #include "catalog/reader.h"
+#include "engine/indexing/livephoto.h"
 #include "engine/indexing/otherkeys.h"
 #include "engine/indexjob.h"
 #include "engine/vectorindex.h"
@@ -67,6 +68,9 @@ KnownFiles knownFiles(const QStringList &scopes, const media::ScanResult &scanne
             if (const auto it = catalog.itemByPath(f.path))
                 addKnown(*it);
     }
+    for (const catalog::LivePhoto &pair : catalog.livePhotos())
+        if (known.items.contains(pair.itemId))
+            known.livePhotos.insert(pair.itemId, pair);
     return known;
 }
 
@@ -172,6 +176,7 @@ WorkList workList(const media::ScanResult &scanned, const media::ChangeSet &chan
             work.items.back().missingVector = it.status == catalog::ItemStatus::Indexed && withoutVector.count(k.id) > 0;
         }
     }
+    planLivePhotos(scanned, known, withoutVector, workFor, work.items);
     return work;
 }
 

@@ -59,6 +59,7 @@ QStringList scanScopes(const IndexParams &params);
 struct KnownFiles {
     QHash<std::int64_t, catalog::Item> items;
     QList<media::KnownFile> files;
+    QHash<std::int64_t, catalog::LivePhoto> livePhotos;  // the pairs of those items (livephoto.h)
 };
 KnownFiles knownFiles(const QStringList &scopes, const media::ScanResult &scanned, const catalog::Catalog &catalog,
                       catalog::Reader &reader);

@@ -37,6 +37,8 @@ struct WorkItem {
     std::optional<catalog::ItemType> itemType;   // ... and its type
     std::optional<std::int64_t> rootId;
     bool missingVector = false;                  // unchanged and indexed, without this model's vector
+    QString livePhotoOf;                         // a video beside a photo of its name (livephoto.h)
+    bool breakLivePhoto = false;                 // a photo whose paired video is gone (livephoto.h)
 };
 
 struct Processed {
