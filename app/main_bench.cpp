@@ -10,6 +10,7 @@
 #include "bench_index.h"
 #include "bench_ocr.h"
 #include "bench_pipeline.h"
+#include "bench_timeline.h"
 #include "bench_video.h"
 #endif
 
@@ -34,6 +35,7 @@ void usage(FILE *out)
                  "          1,000,000 items, memory while indexing 10,000 photos\n"
                  "  duplicates byte and near copies over 100,000 generated items: time and peak memory\n"
                  "  ocr     text in pictures: ms per photo and words read back at several downscale edges\n"
+                 "  timeline the window's first view over 100,000 generated items: scroll steps, memory\n"
 #endif
                  "run 'unisearch-bench SUITE --help' for a suite's options\n");
 }
@@ -62,6 +64,8 @@ int main(int argc, char **argv)
         return runDuplicatesBench(argc - 1, argv + 1);
     if (suite == "ocr")
         return runOcrBench(argc - 1, argv + 1);
+    if (suite == "timeline")
+        return runTimelineBench(argc - 1, argv + 1);
 #endif
     std::fprintf(stderr, "unisearch-bench: unknown suite '%s'\n", suite.c_str());
     usage(stderr);

@@ -305,7 +305,7 @@ QWidget *MainWindow::createCentralArea()
 
     m_mainSplitter = new QSplitter(Qt::Horizontal, central);
     m_mainSplitter->setObjectName(QStringLiteral("mainSplitter"));
-    m_mainSplitter->addWidget(m_search->resultsView());
+    m_mainSplitter->addWidget(m_search->resultsArea());  // the timeline, or the results
     m_mainSplitter->addWidget(m_preview->splitter());
     m_mainSplitter->setStretchFactor(0, 3);
     m_mainSplitter->setStretchFactor(1, 2);

@@ -5,7 +5,10 @@
 #include <QApplication>
 #include <QDir>
 #include <QFileInfo>
+#include <QEvent>
 #include <QImage>
+#include <QListView>
+#include <QScrollBar>
 #include <QPainter>
 #include <QPainterPath>
 #include <QTextLayout>
@@ -115,11 +118,27 @@ QSize ResultDelegate::thumbnailBox() const
     return m_layout == Layout::Grid ? QSize(m_edge, m_edge) : QSize(kListEdge, kListEdge);
 }
 
+QSize ResultDelegate::requestSize() const
+{
+    return m_layout == Layout::Grid ? QSize(m_edge, m_edge) * 3 / 2 : QSize(kListEdge, kListEdge);
+}
+
+int ResultDelegate::fitColumns(int width, int spacing)
+{
+    const int minCell = m_edge + 2 * kMargin;
+    const int columns = std::max(1, width / (minCell + spacing));
+    m_cellWidth = std::max(minCell, width / columns - spacing);
+    return columns;
+}
+
 QSize ResultDelegate::sizeHint(const QStyleOptionViewItem &option, const QModelIndex &) const
 {
     const int line = option.fontMetrics.height();
-    if (m_layout == Layout::Grid)
-        return QSize(m_edge + 2 * kMargin, m_edge + 2 * kMargin + line + 4);
+    if (m_layout == Layout::Grid) {
+        // A square thumbnail as wide as the cell, the name below it.
+        const int width = std::max(m_cellWidth, m_edge + 2 * kMargin);
+        return QSize(width, width + line + 4);
+    }
     // Four lines of text: name, folder, details and the matched text.
     return QSize(400, std::max(kListEdge, 4 * (line + 2)) + 2 * kMargin);
 }
@@ -133,6 +152,14 @@ void ResultDelegate::paintThumbnail(QPainter *p, const QRect &box, const QStyleO
         p->fillRect(box, option.palette.color(QPalette::AlternateBase));
         p->setPen(option.palette.color(QPalette::PlaceholderText));
         p->drawRect(box.adjusted(0, 0, -1, -1));
+        return;
+    }
+    if (m_layout == Layout::Grid) {
+        // Square-cropped: the middle of the picture fills the cell.
+        const qreal scale = std::min(image.width() / qreal(box.width()), image.height() / qreal(box.height()));
+        QRectF crop(QPointF(0, 0), QSizeF(box.width() * scale, box.height() * scale));
+        crop.moveCenter(QRectF(image.rect()).center());
+        p->drawImage(QRectF(box), image, crop);
         return;
     }
     const QSizeF logical = image.deviceIndependentSize();
@@ -159,8 +186,8 @@ void ResultDelegate::paint(QPainter *p, const QStyleOptionViewItem &option, cons
     const QString path = index.data(ResultsModel::PathRole).toString();
     const bool video = index.data(ResultsModel::TypeRole).toString() == QLatin1String("video");
     const QString moment = index.data(ResultsModel::MomentTextRole).toString();
-    const double score = index.data(ResultsModel::ScoreRole).toDouble();
-    const QString scoreText = QString::number(score, 'f', 2);
+    const QVariant score = index.data(ResultsModel::ScoreRole);  // none in the timeline
+    const QString scoreText = score.isValid() ? QString::number(score.toDouble(), 'f', 2) : QString();
     const QString matched = index.data(ResultsModel::MatchedTextRole).toString();
     const QStringList matchedWords = index.data(ResultsModel::MatchedWordsRole).toStringList();
     // The selection: a tinted, outlined cell in the palette's highlight colour (styles
@@ -181,11 +208,12 @@ void ResultDelegate::paint(QPainter *p, const QStyleOptionViewItem &option, cons
     const QString typeText = video ? tr("VIDEO %1").arg(moment) : tr("PHOTO");
 
     if (m_layout == Layout::Grid) {
-        const QRect box(r.topLeft(), QSize(r.width(), m_edge));
+        const QRect box(r.topLeft(), QSize(r.width(), r.width()));
         paintThumbnail(p, box, option, index);
         if (video)
             paintBadge(p, box.topLeft() + QPoint(3, 3), typeText, option.palette, false);
-        paintBadge(p, box.topRight() + QPoint(-3, 3), scoreText, option.palette, true);
+        if (!scoreText.isEmpty())
+            paintBadge(p, box.topRight() + QPoint(-3, 3), scoreText, option.palette, true);
         if (!matched.isEmpty()) {
             // Over the bottom of the thumbnail, on a band of the base colour, so the cell keeps its size.
             const int h = option.fontMetrics.height() + 4;
@@ -217,7 +245,7 @@ void ResultDelegate::paint(QPainter *p, const QStyleOptionViewItem &option, cons
         p->drawText(QRect(x, r.top() + line + 2, w, line), Qt::AlignLeft | Qt::AlignVCenter,
                     option.fontMetrics.elidedText(QDir::toNativeSeparators(QFileInfo(path).absolutePath()),
                                                   Qt::ElideMiddle, w));
-        QString details = tr("%1 · score %2").arg(typeText, scoreText);
+        QString details = scoreText.isEmpty() ? typeText : tr("%1 · score %2").arg(typeText, scoreText);
         const QDateTime date = index.data(ResultsModel::DateRole).toDateTime();
         if (date.isValid())
             details += QStringLiteral(" · ") + QLocale().toString(date, QLocale::ShortFormat);
@@ -228,6 +256,50 @@ void ResultDelegate::paint(QPainter *p, const QStyleOptionViewItem &option, cons
                             option.palette, Qt::AlignLeft);
     }
     p->restore();
+}
+
+namespace {
+
+// Refits the grid when the viewport's width changes.
+class GridFitter : public QObject
+{
+public:
+    GridFitter(QListView *view, ResultDelegate *delegate) : QObject(view), m_view(view), m_delegate(delegate) {}
+
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override
+    {
+        if (event->type() == QEvent::Resize)
+            fitGridToView(m_view, m_delegate);
+        return QObject::eventFilter(watched, event);
+    }
+
+private:
+    QListView *m_view;
+    ResultDelegate *m_delegate;
+};
+
+} // namespace
+
+void fitGridToView(QListView *view, ResultDelegate *delegate)
+{
+    if (delegate->layout() != ResultDelegate::Layout::Grid)
+        return;
+    const int before = delegate->cellWidth();
+    const int spacing = view->spacing();
+    delegate->fitColumns(view->viewport()->width() - spacing, spacing);
+    if (delegate->cellWidth() != before) {
+        emit delegate->sizeHintChanged(QModelIndex());
+        view->doItemsLayout();
+    }
+}
+
+void keepGridFitted(QListView *view, ResultDelegate *delegate)
+{
+    // Always there, so the columns do not change when the results grow past one screen.
+    view->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOn);
+    view->viewport()->installEventFilter(new GridFitter(view, delegate));
+    fitGridToView(view, delegate);
 }
 
 } // namespace unisearch::ui

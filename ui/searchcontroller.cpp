@@ -6,6 +6,8 @@
 #include "ui/resultdelegate.h"
 #include "ui/searchfield.h"
 #include "ui/thumbnailprovider.h"
+#include "ui/timelinemodel.h"
+#include "ui/timelineview.h"
 #include "ui/uisettings.h"
 #include "util/settings.h"
 
@@ -26,6 +28,7 @@
 #include <QMimeDatabase>
 #include <QMenu>
 #include <QProgressBar>
+#include <QStackedWidget>
 #include <QStringListModel>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -52,6 +55,7 @@ SearchController::SearchController(engine::Engine *engine, EngineController *con
     m_resultsNotice->setTextFormat(Qt::RichText);
     m_resultsNotice->hide();
     createResultsView();
+    createTimelineView();
 
     connect(m_controller, &EngineController::searchFinished, this, &SearchController::onSearchFinished);
     connect(m_controller, &EngineController::searchFailed, this, &SearchController::onSearchFailed);
@@ -83,6 +87,11 @@ void SearchController::createQueryRow()
                                  "“2:a dog on the beach - people + ~/beach.jpg”. Quote a term to search for "
                                  "it as text."));
     connect(m_searchField, &QLineEdit::returnPressed, this, &SearchController::startSearch);
+    // Clearing the query goes back to the library's timeline.
+    connect(m_searchField, &QLineEdit::textChanged, this, [this](const QString &text) {
+        if (text.trimmed().isEmpty() && !timelineShown())
+            showTimeline();
+    });
     connect(m_searchField, &SearchField::filesDropped, this, &SearchController::addFileTerms);
     // Earlier queries complete what is typed (anywhere in the query, any case).
     m_historyModel = new QStringListModel(Settings().value(settings::searchHistory), this);
@@ -224,6 +233,58 @@ void SearchController::createResultsView()
     space->setShortcutContext(Qt::WidgetShortcut);
     connect(space, &QAction::triggered, this, &SearchController::previewToggleRequested);
     m_resultsView->addAction(space);
+    keepGridFitted(m_resultsView, m_delegate);
+}
+
+void SearchController::createTimelineView()
+{
+    m_timelineModel = new TimelineModel(this);
+    m_timelineModel->open(m_engine->dataDir());  // no catalog yet: empty until the first refresh
+    m_timeline = new TimelineView(m_window);
+    m_timeline->setObjectName(QStringLiteral("timelineView"));
+    m_timeline->setTimelineModel(m_timelineModel);
+    connect(m_timeline, &QWidget::customContextMenuRequested, this, &SearchController::showResultsMenu);
+    connect(m_timeline->selectionModel(), &QItemSelectionModel::currentChanged, this,
+            &SearchController::currentResultChanged);
+    connect(m_timeline, &QAbstractItemView::activated, this, [this](const QModelIndex &index) {
+        emit openRequested(m_timelineModel->row(index.row()).path, -1);
+    });
+    auto *space = new QAction(m_timeline);
+    space->setShortcut(QKeySequence(Qt::Key_Space));
+    space->setShortcutContext(Qt::WidgetShortcut);
+    connect(space, &QAction::triggered, this, &SearchController::previewToggleRequested);
+    m_timeline->addAction(space);
+    m_resultsArea = new QStackedWidget(m_window);
+    m_resultsArea->setObjectName(QStringLiteral("resultsArea"));
+    m_resultsArea->addWidget(m_timeline);
+    m_resultsArea->addWidget(m_resultsView);
+    m_resultsArea->setCurrentWidget(m_timeline);
+}
+
+QWidget *SearchController::resultsArea() const
+{
+    return m_resultsArea;
+}
+
+bool SearchController::timelineShown() const
+{
+    return m_resultsArea->currentWidget() == m_timeline;
+}
+
+void SearchController::showTimeline()
+{
+    m_lastQuery.clear();
+    m_lastSimilar.clear();
+    m_results->clear();
+    m_timelineModel->refresh();
+    m_resultsArea->setCurrentWidget(m_timeline);
+    showResultsNotice({});
+    emit resultsReplaced();
+}
+
+void SearchController::showResultsView()
+{
+    m_resultsArea->setCurrentWidget(m_resultsView);
 }
 
 bool SearchController::eventFilter(QObject *watched, QEvent *event)
@@ -385,8 +446,10 @@ void SearchController::findSimilar(const QString &path)
 
 void SearchController::rerunSearch()
 {
-    if (m_lastQuery.isEmpty() && m_lastSimilar.isEmpty())
+    if (m_lastQuery.isEmpty() && m_lastSimilar.isEmpty()) {
+        m_timelineModel->refresh();  // the library changed: the timeline shows it
         return;
+    }
     const Settings s;
     if (!m_lastQuery.isEmpty()) {
         engine::SearchParams params;
@@ -417,6 +480,7 @@ void SearchController::showResultsNotice(const QString &html)
 void SearchController::onSearchFinished(int, const engine::SearchResult &result)
 {
     m_searchBusy->hide();
+    showResultsView();
     QList<ResultRow> rows;
     rows.reserve(result.hits.size());
     for (const engine::SearchHit &hit : result.hits)
@@ -448,6 +512,7 @@ void SearchController::onSearchFinished(int, const engine::SearchResult &result)
 void SearchController::onSearchFailed(int, const QString &error)
 {
     m_searchBusy->hide();
+    showResultsView();
     m_results->clear();
     emit resultsReplaced();
     showResultsNotice(tr("<b>The search failed.</b> %1").arg(error.toHtmlEscaped()));
@@ -457,6 +522,12 @@ void SearchController::onSearchFailed(int, const QString &error)
 
 std::optional<ResultRow> SearchController::currentResult() const
 {
+    if (timelineShown()) {
+        const QModelIndex t = m_timeline->currentIndex();
+        if (!t.isValid() || t.row() >= m_timelineModel->rowCount())
+            return std::nullopt;
+        return m_timelineModel->row(t.row());
+    }
     const QModelIndex i = m_resultsView->currentIndex();
     if (!i.isValid() || i.row() >= m_results->rowCount())
         return std::nullopt;
@@ -475,6 +546,7 @@ void SearchController::setListMode(bool list)
     m_resultsView->setMovement(QListView::Static);
     m_resultsView->setResizeMode(QListView::Adjust);
     updateThumbnailSize();
+    fitGridToView(m_resultsView, m_delegate);
     Settings().setValue(settings::resultsViewMode, list ? QStringLiteral("list") : QStringLiteral("grid"));
 }
 
@@ -484,21 +556,26 @@ void SearchController::updateThumbnailSize()
     m_delegate->setThumbnailSize(edge);
     const QSize box = m_delegate->thumbnailBox();
     m_resultsView->setIconSize(box);
-    m_results->setThumbnails(m_thumbnails, box, m_window->devicePixelRatioF());
+    m_results->setThumbnails(m_thumbnails, m_delegate->requestSize(), m_window->devicePixelRatioF());
+    m_timeline->setThumbnailEdge(edge);
+    m_timelineModel->setThumbnails(m_thumbnails, m_timeline->delegate()->requestSize(), m_window->devicePixelRatioF());
     m_resultsView->doItemsLayout();
 }
 
 void SearchController::showResultsMenu(const QPoint &pos)
 {
-    const QModelIndex index = m_resultsView->indexAt(pos);
+    // The timeline's items take the same menu as results.
+    QAbstractItemView *view = timelineShown() ? static_cast<QAbstractItemView *>(m_timeline) : m_resultsView;
+    auto rowAt = [this](int i) { return timelineShown() ? m_timelineModel->row(i) : m_results->row(i); };
+    const QModelIndex index = view->indexAt(pos);
     if (!index.isValid())
         return;
     // Right-click on a selected result keeps the selection (to act on all of it);
     // elsewhere it selects just that result, as file managers do.
-    QItemSelectionModel *selection = m_resultsView->selectionModel();
+    QItemSelectionModel *selection = view->selectionModel();
     selection->setCurrentIndex(index, selection->isSelected(index) ? QItemSelectionModel::NoUpdate
                                                                    : QItemSelectionModel::ClearAndSelect);
-    const ResultRow r = m_results->row(index.row());
+    const ResultRow r = rowAt(index.row());
     QMenu menu(m_window);
     menu.setObjectName(QStringLiteral("resultsMenu"));
     menu.addAction(tr("&Open"), this, [this, r] { emit openRequested(r.path, r.isVideo() ? r.timeMs : -1); });
@@ -510,7 +587,7 @@ void SearchController::showResultsMenu(const QPoint &pos)
     menu.addAction(tr("&Ask About It…"), this, &SearchController::askAboutRequested);
     QStringList teachPaths; // the selected photos (videos cannot be labelled)
     for (const QModelIndex &i : selection->selectedIndexes())
-        if (const ResultRow s = m_results->row(i.row()); !s.isVideo() && !teachPaths.contains(s.path))
+        if (const ResultRow s = rowAt(i.row()); !s.isVideo() && !teachPaths.contains(s.path))
             teachPaths << s.path;
     const QString teachText = teachPaths.size() > 1
         ? tr("&Teach a Name for the %n Selected Photos…", nullptr, int(teachPaths.size()))
@@ -518,7 +595,7 @@ void SearchController::showResultsMenu(const QPoint &pos)
     QAction *teachSelected = menu.addAction(teachText, this, [this, teachPaths] { emit teachRequested(teachPaths); });
     teachSelected->setObjectName(QStringLiteral("actionTeachSelected"));
     teachSelected->setEnabled(!teachPaths.isEmpty());
-    menu.exec(m_resultsView->viewport()->mapToGlobal(pos));
+    menu.exec(view->viewport()->mapToGlobal(pos));
 }
 
 } // namespace unisearch::ui

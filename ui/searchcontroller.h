@@ -24,6 +24,7 @@ class QLineEdit;
 class QListView;
 class QPoint;
 class QProgressBar;
+class QStackedWidget;
 class QStringListModel;
 class QToolButton;
 class QVBoxLayout;
@@ -40,6 +41,8 @@ class EngineController;
 class ResultDelegate;
 class SearchField;
 class ThumbnailProvider;
+class TimelineModel;
+class TimelineView;
 
 class SearchController : public QObject
 {
@@ -53,6 +56,14 @@ public:
     // Adds the query row, the filter bar and the results notice to layout.
     void addTo(QVBoxLayout *layout);
     QListView *resultsView() const { return m_resultsView; }
+    // Where the results go in the window: the timeline of the library while there is no
+    // query, the results view once one is searched.
+    QWidget *resultsArea() const;
+    TimelineView *timelineView() const { return m_timeline; }
+    TimelineModel *timelineModel() const { return m_timelineModel; }
+    bool timelineShown() const;
+    // Shows the timeline (the query was cleared) and forgets what was searched.
+    void showTimeline();
     ResultsModel *resultsModel() const { return m_results; }
     // The result the preview follows; nullopt when none.
     std::optional<ResultRow> currentResult() const;
@@ -110,6 +121,8 @@ private:
     void onSearchFailed(int id, const QString &error);
     void updateThumbnailSize();
     void showResultsMenu(const QPoint &pos);
+    void createTimelineView();
+    void showResultsView();
 
     engine::Engine *m_engine;
     EngineController *m_controller;
@@ -133,6 +146,9 @@ private:
     QListView *m_resultsView = nullptr;
     ResultsModel *m_results = nullptr;
     ResultDelegate *m_delegate = nullptr;
+    QStackedWidget *m_resultsArea = nullptr;
+    TimelineView *m_timeline = nullptr;
+    TimelineModel *m_timelineModel = nullptr;
 
     // What the results show: a text search, or "similar to" a file; re-run on filter changes.
     QString m_lastQuery;
