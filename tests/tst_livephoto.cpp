@@ -5,8 +5,11 @@
 //   a second `index` embeds nothing again;
 // - a video alone stays a video, and a 12-s video beside a photo of its name stays apart;
 // - deleting the video breaks the pair (the photo keeps only its own vector); deleting the
-//   photo leaves the video a video of its own.
+//   photo leaves the video a video of its own;
+// - a motion photo (a JPEG with an MP4 appended and GCamera:MicroVideoOffset written by
+//   exiftool) is one photo whose embedded video is searchable as its moment.
 #include "catalog/catalog.h"
+#include "media/motionphoto.h"
 #include "model/bundle.h"
 #include "support/cliprocess.h"
 #include "support/fixtures.h"
@@ -16,9 +19,12 @@
 #include "support/workspace.h"
 
 #include <QDir>
+#include <QDirIterator>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonObject>
+#include <QProcess>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -34,18 +40,21 @@ private slots:
     void secondIndexEmbedsNothing();
     void deletingTheVideoBreaksThePair();
     void deletingThePhotoLeavesAVideo();
+    void motionPhotoVideoIsFound();
+    void motionPhotoIsOneItem();
 
 private:
     test::CliRun run(const QStringList &args);
     void makeVideo(const QString &input, double seconds, const QString &path);
     QJsonObject status();
-    QJsonObject topHit();  // the best result of a search for the still of the paired video
+    QJsonObject topHit(const QString &still = {});  // the best result of a search for a still
 
     QTemporaryDir m_shared;
     std::unique_ptr<QTemporaryDir> m_tmp;
     QString m_data;
     QString m_phone;
     QString m_still;  // the picture the paired video shows (outside the library)
+    QString m_motionStill;  // ... and the one the motion photo's video shows
 };
 
 test::CliRun TestLivePhoto::run(const QStringList &args)
@@ -83,9 +92,9 @@ QJsonObject TestLivePhoto::status()
     return r.json().value(QStringLiteral("index")).toObject();
 }
 
-QJsonObject TestLivePhoto::topHit()
+QJsonObject TestLivePhoto::topHit(const QString &still)
 {
-    const test::CliRun r = run({QStringLiteral("search"), m_still, QStringLiteral("--json")});
+    const test::CliRun r = run({QStringLiteral("search"), still.isEmpty() ? m_still : still, QStringLiteral("--json")});
     if (r.exitCode != 0)
         qWarning("search: %s", qPrintable(r.err));
     return r.json().value(QStringLiteral("results")).toArray().at(0).toObject();
@@ -183,6 +192,68 @@ void TestLivePhoto::deletingThePhotoLeavesAVideo()
     const QJsonObject hit = topHit();
     QCOMPARE(hit.value(QStringLiteral("path")).toString(), m_phone + QStringLiteral("/IMG_0001.MP4"));
     QCOMPARE(hit.value(QStringLiteral("type")).toString(), QStringLiteral("video"));
+}
+
+// MVIMG_0002.jpg: a JPEG with exiftool's GCamera XMP, then 3 s of the fixture's img1 appended.
+void TestLivePhoto::motionPhotoVideoIsFound()
+{
+    const QString exiftool = QStandardPaths::findExecutable(QStringLiteral("exiftool"));
+    QVERIFY2(!exiftool.isEmpty(), "exiftool is needed to write the motion photo's XMP");
+    const QString still = m_tmp->filePath(QStringLiteral("still1.png"));
+    QVERIFY(QFile::copy(test::caseDir(QStringLiteral("retrieval-image")) + QStringLiteral("/img1.png"), still));
+    const QString video = m_tmp->filePath(QStringLiteral("motion.mp4"));
+    makeVideo(still, 3, video);
+    const QString photo = m_tmp->filePath(QStringLiteral("MVIMG_0002.jpg"));
+    QVERIFY(test::randomImage(64, 64, 9).save(photo, "JPEG"));
+    QVERIFY(!media::findMotionPhotoVideo(photo));  // a plain JPEG
+    QFile mp4(video);
+    QVERIFY(mp4.open(QIODevice::ReadOnly));
+    const QByteArray bytes = mp4.readAll();
+    QCOMPARE(QProcess::execute(exiftool, {QStringLiteral("-q"), QStringLiteral("-overwrite_original"),
+                                          QStringLiteral("-XMP-GCamera:MicroVideo=1"),
+                                          QStringLiteral("-XMP-GCamera:MicroVideoVersion=1"),
+                                          QStringLiteral("-XMP-GCamera:MicroVideoOffset=%1").arg(bytes.size()), photo}),
+             0);
+    QFile out(photo);
+    QVERIFY(out.open(QIODevice::Append));
+    const qint64 jpegSize = out.size();
+    QCOMPARE(out.write(bytes), qint64(bytes.size()));
+    out.close();
+    QString error;
+    const auto found = media::findMotionPhotoVideo(photo, {}, &error);
+    QVERIFY2(found, qPrintable(error));
+    QCOMPARE(found->offset, jpegSize);
+    QCOMPARE(found->length, qint64(bytes.size()));
+    // An offset beyond the file is refused, not read.
+    media::MotionPhotoLimits small;
+    small.maxVideoBytes = bytes.size() - 1;
+    QVERIFY(!media::findMotionPhotoVideo(photo, small, &error));
+    QVERIFY2(error.contains(QLatin1String("bytes")), qPrintable(error));
+    QVERIFY(QFile::rename(photo, m_phone + QStringLiteral("/MVIMG_0002.jpg")));
+    m_motionStill = still;
+}
+
+void TestLivePhoto::motionPhotoIsOneItem()
+{
+    QVERIFY(!m_motionStill.isEmpty());
+    VERIFY_RUN(run({QStringLiteral("index"), m_phone}), 0);
+    const QJsonObject s = status();
+    QCOMPARE(s.value(QStringLiteral("indexedImages")).toInt(), 2);  // LONG.JPG, MVIMG_0002.jpg
+    QCOMPARE(s.value(QStringLiteral("indexedVideos")).toInt(), 3);  // no new one
+    QCOMPARE(s.value(QStringLiteral("errorItems")).toInt(), 0);
+    const QJsonObject hit = topHit(m_motionStill);
+    QCOMPARE(hit.value(QStringLiteral("path")).toString(), m_phone + QStringLiteral("/MVIMG_0002.jpg"));
+    QCOMPARE(hit.value(QStringLiteral("type")).toString(), QStringLiteral("image"));
+    QVERIFY2(hit.value(QStringLiteral("endMs")).toInteger() >= 2900,
+             qPrintable(QString::number(hit.value(QStringLiteral("endMs")).toInteger())));
+    // Not copied out again while the photo is unchanged; the copy is not left in the cache.
+    const test::CliRun again = run({QStringLiteral("index"), m_phone, QStringLiteral("--json")});
+    VERIFY_RUN(again, 0);
+    QCOMPARE(again.json().value(QStringLiteral("videosEmbedded")).toInt(), 0);
+    QCOMPARE(topHit(m_motionStill).value(QStringLiteral("endMs")).toInteger(), hit.value(QStringLiteral("endMs")).toInteger());
+    QDirIterator left(m_tmp->filePath(QStringLiteral("cache")), {QStringLiteral("*.mp4")}, QDir::Files,
+                      QDirIterator::Subdirectories);
+    QVERIFY2(!left.hasNext(), qPrintable(left.hasNext() ? left.next() : QString()));
 }
 
 QTEST_MAIN(TestLivePhoto)

@@ -1,9 +1,15 @@
 #include "engine/indexing/livephoto.h"
 
 #include "catalog/catalog.h"
+#include "media/motionphoto.h"
+#include "util/log.h"
 
+#include <QCryptographicHash>
+#include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QSet>
+#include <QStandardPaths>
 
 namespace unisearch::engine::indexing {
 
@@ -35,6 +41,52 @@ bool isPaired(const std::optional<std::int64_t> &itemId, const media::ScannedFil
     return pair.videoPath == video.path && pair.videoSize == video.size && pair.videoMtimeMs == video.mtimeMs;
 }
 
+// Where the videos copied out of motion photos wait for the video stage (removed once stored).
+QString motionVideoDir()
+{
+    return QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + QStringLiteral("/motion-photos");
+}
+
+bool isMotionVideoPath(const QString &path)
+{
+    return path.startsWith(motionVideoDir() + QLatin1Char('/'));
+}
+
+// A new or changed JPEG with a video inside: the video copied out to the cache, queued as
+// the photo's live video. A JPEG that was one and is no more loses its moments.
+void planMotionPhotos(const KnownFiles &known, const QSet<QString> &siblingPhotos, std::vector<WorkItem> &work)
+{
+    const size_t count = work.size();
+    for (size_t i = 0; i < count; ++i) {
+        const WorkItem &photo = work[i];
+        const QString suffix = QFileInfo(photo.path).suffix().toLower();
+        if (photo.kind != media::MediaKind::Image || siblingPhotos.contains(photo.path)
+            || (suffix != QLatin1String("jpg") && suffix != QLatin1String("jpeg")))
+            continue;
+        const bool wasMotion = photo.itemId && known.livePhotos.contains(*photo.itemId)
+                               && isMotionVideoPath(known.livePhotos[*photo.itemId].videoPath);
+        const std::optional<media::EmbeddedVideo> video = media::findMotionPhotoVideo(photo.path);
+        const QString dst = QStringLiteral("%1/%2.mp4").arg(motionVideoDir(), QString::fromLatin1(
+            QCryptographicHash::hash(photo.path.toUtf8(), QCryptographicHash::Sha1).toHex()));
+        QString error;
+        if (!video || !QDir().mkpath(motionVideoDir()) || !media::extractMotionPhotoVideo(photo.path, *video, dst, &error)) {
+            if (!error.isEmpty())
+                log::warning(logCategory, error);
+            work[i].breakLivePhoto = wasMotion;
+            continue;
+        }
+        WorkItem w;
+        w.path = dst;
+        w.size = video->length;
+        w.mtimeMs = photo.mtimeMs;
+        w.kind = w.nameKind = media::MediaKind::Video;
+        w.mimeType = QStringLiteral("video/mp4");
+        w.rootId = photo.rootId;
+        w.livePhotoOf = photo.path;
+        work.push_back(std::move(w));
+    }
+}
+
 } // namespace
 
 QHash<QString, QString> livePhotoSiblings(const media::ScanResult &scanned)
@@ -62,6 +114,8 @@ void planLivePhotos(const media::ScanResult &scanned, const KnownFiles &known,
                     std::vector<WorkItem> &work)
 {
     const QHash<QString, QString> photoOf = livePhotoSiblings(scanned);
+    const QList<QString> siblingPhotos = photoOf.values();
+    planMotionPhotos(known, QSet<QString>(siblingPhotos.cbegin(), siblingPhotos.cend()), work);
     if (photoOf.isEmpty() && known.livePhotos.isEmpty())
         return;
     QHash<QString, std::int64_t> idOf;
@@ -105,9 +159,10 @@ void planLivePhotos(const media::ScanResult &scanned, const KnownFiles &known,
     }
 
     // Pairs that no longer hold (the video deleted or renamed): the photo drops its segments.
+    // A motion photo's pair holds while the photo is unchanged (a changed one is replanned).
     for (const catalog::LivePhoto &pair : known.livePhotos) {
         const QString photo = known.items.value(pair.itemId).path;
-        if (photoOf.value(pair.videoPath) == photo || !scannedByPath.contains(photo))
+        if (photoOf.value(pair.videoPath) == photo || !scannedByPath.contains(photo) || isMotionVideoPath(pair.videoPath))
             continue;
         auto it = std::find_if(work.begin(), work.end(), [&](const WorkItem &w) { return w.path == photo; });
         if (it == work.end()) {
@@ -121,7 +176,7 @@ void planLivePhotos(const media::ScanResult &scanned, const KnownFiles &known,
 bool isLiveVideo(const Processed &p)
 {
     return p.work && !p.work->livePhotoOf.isEmpty() && p.outcome == Outcome::Video && p.durationS > 0
-           && p.durationS <= maxLiveVideoSec;
+           && (p.durationS <= maxLiveVideoSec || isMotionVideoPath(p.work->path));
 }
 
 std::vector<std::int64_t> liveSegmentsReplaced(const catalog::Catalog &catalog, const Processed &p)
@@ -144,11 +199,15 @@ std::vector<std::int64_t> liveSegmentsReplaced(const catalog::Catalog &catalog, 
 bool storeLiveVideo(catalog::Catalog &catalog, const Processed &p, const QString &fingerprint,
                     std::vector<std::int64_t> &addIds, std::vector<float> &addVectors)
 {
+    // A video copied out of a motion photo is never an item of its own.
+    const bool motion = isMotionVideoPath(p.work->path);
+    if (motion)
+        QFile::remove(p.work->path);
     if (!isLiveVideo(p))
-        return false;
+        return motion;
     const std::optional<catalog::Item> photo = catalog.itemByPath(p.work->livePhotoOf);
     if (!photo || photo->type != catalog::ItemType::Image || photo->status != catalog::ItemStatus::Indexed)
-        return false;
+        return motion;
     catalog.breakLivePhoto(photo->id);
     for (const StoredSegment &seg : p.segments) {
         if (seg.range.startMs == 0 && seg.range.endMs == 0)

@@ -7,6 +7,9 @@
 // (catalog::LivePhoto records its path, size and mtime). A video longer than
 // maxLiveVideoSec stays a video of its own; deleting either file breaks the pair on the
 // next index: the photo loses the video's segments, a video left alone becomes a video.
+// A motion photo (a JPEG with an MP4 inside, media/motionphoto.h) is the same: when the
+// JPEG is new or changed, its video is copied out to the cache, goes through the video
+// stage like a sibling and is removed once its segments are stored under the photo.
 //
 //   plan (planLivePhotos)  marks the videos beside a photo, drops those already stored,
 //                          queues short video items that a photo now sits beside, and the
