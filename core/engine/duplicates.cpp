@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <cmath>
 #include <random>
 #include <unordered_map>
 
@@ -89,10 +90,18 @@ std::vector<std::uint16_t> hashCodes(const Vectors &v, int tables, int bits)
 {
     const std::size_t planes = std::size_t(tables) * std::size_t(bits);
     std::vector<float> hyper(planes * v.dim);
+    // Gaussian hyperplanes by Box-Muller over mt19937's raw output, whose sequence the C++
+    // standard fixes: std::normal_distribution's is not, and another standard library would
+    // give other planes, so other buckets and, near the threshold, other groups.
     std::mt19937 rng(20240216);
-    std::normal_distribution<float> gauss;
-    for (float &x : hyper)
-        x = gauss(rng);
+    const auto uniform = [&rng] { return (double(rng()) + 0.5) / 4294967296.0; };  // in (0, 1)
+    for (std::size_t i = 0; i < hyper.size(); i += 2) {
+        const double radius = std::sqrt(-2.0 * std::log(uniform()));
+        const double angle = 6.283185307179586 * uniform();
+        hyper[i] = float(radius * std::cos(angle));
+        if (i + 1 < hyper.size())
+            hyper[i + 1] = float(radius * std::sin(angle));
+    }
     std::vector<double> mean(v.dim, 0.0);
     for (std::size_t r = 0; r < v.count(); ++r)
         for (std::size_t j = 0; j < v.dim; ++j)
