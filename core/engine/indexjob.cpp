@@ -5,6 +5,7 @@
 #include "engine/indexing/batchwriter.h"
 #include "engine/indexing/common.h"
 #include "engine/indexing/embedder.h"
+#include "engine/indexing/metadatastage.h"
 #include "engine/indexing/ocrpass.h"
 #include "engine/indexing/otherkeys.h"
 #include "engine/indexing/plan.h"
@@ -228,7 +229,21 @@ bool IndexJob::Run::execute()
     if (!finish(scopes))
         return false;
 
-    // 8. Text in pictures, once the photos are searchable (indexing/ocrpass.h).
+    // 8. Capture metadata of items indexed before the reader (or by an older one), without
+    // decoding or embedding them (indexing/metadatastage.h).
+    const indexing::MetadataPassResult meta = indexing::runMetadataPass(*catalog, [this](qint64, qint64) {
+        return !job.isInterruptionRequested();
+    });
+    if (!meta.ok)
+        return failWith(meta.error);
+    if (meta.done > 0)
+        log::info(logCategory, QStringLiteral("capture metadata read for %1 earlier items (%2 with a capture time)")
+                                   .arg(meta.done)
+                                   .arg(meta.withCaptureTime));
+    if (job.isInterruptionRequested())
+        return true;
+
+    // 9. Text in pictures, once the photos are searchable (indexing/ocrpass.h).
     return !params.ocr || runOcr();
 }
 

@@ -118,6 +118,11 @@ void BatchWriter::writeItem(const Processed &p, std::vector<std::int64_t> &addId
     }
     if (w.breakLivePhoto)
         m_catalog.breakLivePhoto(id);  // its video is gone (livephoto.h)
+    if (p.meta) {  // capture metadata (metadatastage.h)
+        catalog::ItemMeta meta = *p.meta;
+        meta.itemId = id;
+        m_catalog.setItemMeta(meta);
+    }
     // A new stage's field is stored here, under the same id (see the top of batchwriter.h).
 }
 

@@ -2,6 +2,7 @@
 
 #include "engine/indexing/common.h"
 #include "engine/indexing/imagestage.h"
+#include "engine/indexing/metadatastage.h"
 
 namespace unisearch::engine::indexing {
 
@@ -31,7 +32,9 @@ Processed process(const WorkItem &w, const StageSettings &settings, const std::a
 Processed prepareFile(const WorkItem &w, const StageSettings &settings, const std::atomic<bool> &interrupt)
 {
     try {
-        return process(w, settings, interrupt);
+        Processed p = process(w, settings, interrupt);
+        addMetadata(p);  // capture time, place, camera: cheap beside the decoding
+        return p;
     } catch (...) {
         // Whatever a file made go wrong (out of memory, a size beyond any
         // limit) fails that file, recorded like any other, not the job.

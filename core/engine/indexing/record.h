@@ -59,6 +59,8 @@ struct Processed {
     VideoChunk chunk;
     double durationS = 0;
     std::vector<StoredSegment> segments;
+    // Capture metadata (metadatastage.h), for an image or video the stages indexed.
+    std::optional<catalog::ItemMeta> meta;
     // A new stage's output goes here, one field (see the top of batchwriter.h).
 };
 
