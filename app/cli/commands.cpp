@@ -25,6 +25,7 @@ int cmdAdaptersDeactivate(Context &ctx);
 int cmdAdaptersExport(Context &ctx);
 int cmdAdaptersImport(Context &ctx);
 int cmdDuplicates(Context &ctx);
+int cmdLabelsExportXmp(Context &ctx);
 
 namespace {
 
@@ -69,6 +70,9 @@ constexpr Command table[] = {
     {"adapters export", "adapters export NAME FILE", "Copy an adapter pack to a file.", cmdAdaptersExport},
     {"adapters import", "adapters import FILE [--name NAME] [--json]", "Add an adapter pack from a file.",
      cmdAdaptersImport},
+    {"labels export-xmp", "labels export-xmp [--dry-run] [--json]",
+     "Write the names taught for photos as XMP keywords to PHOTO.EXT.xmp sidecars (the photos stay untouched).",
+     cmdLabelsExportXmp},
 };
 
 } // namespace

@@ -9,6 +9,7 @@
 #include "media/ocr.h"
 #include "model/runtime.h"
 #include "util/datadir.h"
+#include "util/error.h"
 #include "util/log.h"
 #include "util/settings.h"
 
@@ -340,6 +341,14 @@ std::optional<QList<DuplicateGroup>> Engine::findDuplicates(const DuplicateParam
     if (!plan)
         return std::nullopt;
     return engine::findDuplicates(*plan, d->catalog.get(), params, progress, error);
+}
+
+std::optional<XmpExportResult> Engine::exportNamesToXmp(const XmpExportParams &params,
+                                                        const XmpExportProgressFn &progress, QString *error) const
+{
+    if (!d->catalog)
+        return util::fail(error, QStringLiteral("The library is not open: %1").arg(d->error));
+    return exportXmpSidecars(*d->catalog, params, progress, error);
 }
 
 } // namespace unisearch::engine

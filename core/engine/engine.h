@@ -16,6 +16,7 @@
 #include "engine/duplicates.h"
 #include "engine/models.h"
 #include "engine/search.h"
+#include "engine/xmpexport.h"
 
 #include <QJsonObject>
 #include <QObject>
@@ -105,6 +106,14 @@ public:
     std::optional<QList<DuplicateGroup>> findDuplicates(const DuplicateParams &params = {},
                                                         const DuplicateProgressFn &progress = {},
                                                         QString *error = nullptr) const;
+
+    // --- Names as XMP keywords (xmpexport.h) ---
+    // Writes the names taught for library items to PHOTO.EXT.xmp sidecars (merging, never
+    // touching the originals), on this thread with the engine's catalog; params.dryRun
+    // plans only. nullopt with *error when closed or the catalog cannot be read.
+    std::optional<XmpExportResult> exportNamesToXmp(const XmpExportParams &params = {},
+                                                    const XmpExportProgressFn &progress = {},
+                                                    QString *error = nullptr) const;
 
     // Adds a folder to the library (indexing it is a later step). Returns the root id.
     std::optional<std::int64_t> addFolder(const QString &path, QString *error = nullptr);
