@@ -1,6 +1,7 @@
 #include "media/imagedecoder.h"
 
 #include "media/filepath.h"
+#include "media/formats_p.h"
 #include "media/mediatype.h"
 
 #include <QBuffer>
@@ -93,8 +94,7 @@ QString pluginHint(const QMimeType &mime)
                                           QStringLiteral("image/vnd.wap.wbmp")};
     if (qtPlugins.contains(mime.name()))
         return QStringLiteral(" (install qt6-image-formats-plugins)");
-    return QStringLiteral(" (HEIF, AVIF, JPEG XL, camera RAW and other formats need the KDE image "
-                          "plugins, kimageformats)");
+    return QStringLiteral(" (other formats need the KDE image plugins, kimageformats)");
 }
 
 // Why Qt did not even recognise the data, from its content signature.
@@ -184,6 +184,52 @@ DecodedImage decodeDevice(QIODevice *device, const QByteArray *wholeFile, const 
 
 } // namespace
 
+namespace formats {
+
+Family sniff(QByteArrayView head)
+{
+    const auto at = [head](qsizetype offset, QByteArrayView bytes) {
+        return head.size() >= offset + bytes.size() && head.sliced(offset, bytes.size()) == bytes;
+    };
+    if (at(4, "ftyp") && head.size() >= 12) {
+        static const QList<QByteArray> heif = {"heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1",
+                                               "avif", "avis"};
+        const QByteArray brand = head.sliced(8, 4).toByteArray();
+        if (heif.contains(brand))
+            return Family::Heif;
+        if (brand == "crx ")
+            return Family::Raw;  // Canon CR3
+    }
+    if (at(0, QByteArrayView("\xFF\x0A", 2)) || at(0, QByteArrayView("\0\0\0\x0CJXL \r\n\x87\n", 12)))
+        return Family::Jxl;
+    if (at(0, "FUJIFILMCCD-RAW") || at(0, "IIRO") || at(0, "IIRS") || at(0, "MMOR")
+        || at(0, QByteArrayView("IIU\0", 4)))
+        return Family::Raw;  // RAF, ORF, RW2
+    if (at(0, QByteArrayView("II*\0", 4)) || at(0, QByteArrayView("MM\0*", 4)))
+        return Family::Tiff;
+    return Family::Other;
+}
+
+QString pixelLimitError(qint64 width, qint64 height, qint64 maxPixels)
+{
+    if (width <= 0 || height <= 0 || width * height <= maxPixels)
+        return {};
+    const QSize size(int(qMin<qint64>(width, INT_MAX)), int(qMin<qint64>(height, INT_MAX)));
+    return QStringLiteral("image is %1, above the %2 limit").arg(describeImageSize(size), megapixels(maxPixels));
+}
+
+DecodedImage missingLibrary(const QByteArray &format, const QString &what, const QString &library,
+                            const QString &package)
+{
+    DecodedImage result;
+    result.format = format;
+    result.error = QStringLiteral("cannot decode %1: Unisearch was built without %2 (install %3 and rebuild)")
+                       .arg(what, library, package);
+    return result;
+}
+
+} // namespace formats
+
 QString describeImageSize(const QSize &size)
 {
     return QStringLiteral("%1\u00d7%2 (%3)")
@@ -196,6 +242,20 @@ DecodedImage decodeImageData(const QByteArray &data, const DecodeParams &params)
 {
     if (data.isEmpty())
         return {{}, {}, {}, QStringLiteral("empty file (0 bytes)")};
+    switch (formats::sniff(QByteArrayView(data).first(qMin<qsizetype>(data.size(), 64)))) {
+    case formats::Family::Heif:
+        return formats::decodeHeif(data, params);
+    case formats::Family::Jxl:
+        return formats::decodeJxl(data, params);
+    case formats::Family::Raw:
+        return *formats::decodeRaw(data, params, false);
+    case formats::Family::Tiff:  // a DNG, CR2, NEF, ...; a plain TIFF goes on to Qt
+        if (auto raw = formats::decodeRaw(data, params, true))
+            return *raw;
+        break;
+    case formats::Family::Other:
+        break;
+    }
     QByteArray bytes = data;  // shared, not copied; QBuffer needs a non-const pointer
     QBuffer buffer(&bytes);
     buffer.open(QIODevice::ReadOnly);
@@ -216,8 +276,17 @@ DecodedImage decodeImage(const QString &path, const DecodeParams &params)
         result.error = QStringLiteral("empty file (0 bytes)");
         return result;
     }
-    if (size > inMemoryLimit)
+    if (size > inMemoryLimit) {
+        // libheif, libjxl and LibRaw decode from memory; files this large are not photos.
+        if (const auto family = formats::sniff(file.peek(64));
+            family != formats::Family::Other && family != formats::Family::Tiff) {
+            result.error = QStringLiteral("file of %1 MiB is above the %2 MiB limit for this format")
+                               .arg(size >> 20)
+                               .arg(inMemoryLimit >> 20);
+            return result;
+        }
         return decodeDevice(&file, nullptr, params);
+    }
     QByteArray data = file.readAll();
     if (file.error() != QFileDevice::NoError) {
         result.error = QStringLiteral("read error (%1)").arg(file.errorString());

@@ -1,5 +1,9 @@
 #pragma once
-// Decoding photos for indexing and display, with Qt's image reader.
+// Decoding photos for indexing and display, with Qt's image reader, and HEIC/HEIF/AVIF,
+// JPEG XL and camera RAW through libheif, libjxl and LibRaw (chosen by content, see
+// formats_p.h; their own orientation rules apply: irot/imir, the JPEG XL header, the
+// camera's flip; a RAW gives its embedded preview when large enough, else a half-size
+// demosaic, so its image can be smaller than originalSize).
 //
 // - EXIF orientation is applied (a portrait phone photo comes out portrait).
 // - JPEGs are decoded near the model's input size: libjpeg scales by M/8 inside the DCT,

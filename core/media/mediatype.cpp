@@ -51,14 +51,18 @@ std::optional<std::pair<MediaKind, QString>> sniffCommonMedia(const QByteArray &
         return std::pair{MediaKind::Image, QStringLiteral("image/gif")};
     if (at(0, "RIFF") && at(8, "WEBP"))
         return std::pair{MediaKind::Image, QStringLiteral("image/webp")};
+    if (at(0, QByteArrayView("\xFF\x0A", 2)) || at(0, QByteArrayView("\0\0\0\x0CJXL \r\n\x87\n", 12)))
+        return std::pair{MediaKind::Image, QStringLiteral("image/jxl")};
     if (at(4, "ftyp") && head.size() >= 12) {  // ISO base media: the major brand says what
         const QByteArray brand = head.mid(8, 4);
-        static const QList<QByteArray> heif = {"heic", "heix", "hevc", "hevx", "mif1", "msf1"};
+        static const QList<QByteArray> heif = {"heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1"};
         static const QList<QByteArray> mp4 = {"isom", "iso2", "mp41", "mp42", "avc1"};
         if (heif.contains(brand))
             return std::pair{MediaKind::Image, QStringLiteral("image/heif")};
-        if (brand == "avif")
+        if (brand == "avif" || brand == "avis")
             return std::pair{MediaKind::Image, QStringLiteral("image/avif")};
+        if (brand == "crx ")  // Canon CR3 (ISO base media too)
+            return std::pair{MediaKind::Image, QStringLiteral("image/x-canon-cr3")};
         if (brand == "qt  ")
             return std::pair{MediaKind::Video, QStringLiteral("video/quicktime")};
         if (mp4.contains(brand))
@@ -103,6 +107,11 @@ MediaType mediaTypeFromFileName(const QString &fileName)
     MediaType type;
     type.kind = type.nameKind = kindOf(mime);
     type.mimeType = mime.name();
+    // Samsung's RAW, which shared-mime-info does not list (LibRaw reads it).
+    if (type.kind == MediaKind::Other && fileName.endsWith(QLatin1String(".srw"), Qt::CaseInsensitive)) {
+        type.kind = type.nameKind = MediaKind::Image;
+        type.mimeType = QStringLiteral("image/x-samsung-srw");
+    }
     return type;
 }
 
