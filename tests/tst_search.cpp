@@ -2,7 +2,9 @@
 // (../shared/fixtures/uniadapter/retrieval-image) for the text features and a catalog and
 // vector store built here by hand:
 // - the results are the top K items, best first;
-// - filters: by type, by folder (or below), by modification date (from inclusive, to exclusive);
+// - filters: by type, by folder (or below), by capture time (from inclusive, to exclusive):
+//   the wall clock of item_meta whatever its offset, the file time in the local zone for an
+//   item without a row; every hit carries its capture metadata;
 // - a video's segments group into one hit: its score is its best vector's, its moments are
 //   its segments within the margin of the best, best first (the video-level vector is
 //   none), at most maxMoments, the hit's time range is the best moment's;
@@ -52,6 +54,7 @@ private slots:
     void typeFilter();
     void folderFilter();
     void dateFilter();
+    void captureTimeFilter();
     void videoSegmentsGroupIntoOneHit();
     void similarLeavesTheFileOut();
     void emptyLibrary();
@@ -336,6 +339,79 @@ void TestSearch::dateFilter()
     const auto before = search(params);
     QVERIFY(before);
     QCOMPARE(paths(*before), (QStringList{"2020.png"}));
+}
+
+void TestSearch::captureTimeFilter()
+{
+    // Wall clock ms of a date and time as written (no zone).
+    const auto wall = [](int y, int mo, int d, int h, int mi) {
+        return QDateTime(QDate(y, mo, d), QTime(h, mi), Qt::UTC).toMSecsSinceEpoch();
+    };
+    const auto local = [](int y, int mo, int d, int h) {
+        return QDateTime(QDate(y, mo, d), QTime(h, 0), Qt::LocalTime).toMSecsSinceEpoch();
+    };
+    const auto taken = [&](std::int64_t id, std::int64_t wallMs, std::optional<int> offsetMin,
+                           catalog::TakenSource source) {
+        catalog::ItemMeta m;
+        m.itemId = id;
+        m.takenLocalMs = wallMs;
+        m.takenOffsetMin = offsetMin;
+        m.takenSource = source;
+        m.readerVersion = 1;
+        m_catalog->setItemMeta(m);
+    };
+    const std::int64_t outside = local(2020, 5, 5, 12);  // a file time far from the window
+    // 00:30 on the 2nd where it was taken, the evening of the 1st in UTC: in.
+    taken(addImage(m_photos + QStringLiteral("/east.png"), 0.9, outside), wall(2024, 1, 2, 0, 30), 5 * 60,
+          catalog::TakenSource::Exif);
+    // 23:30 on the 3rd (the last day, inclusive), the 4th in UTC: in.
+    taken(addImage(m_photos + QStringLiteral("/west.png"), 0.8, outside), wall(2024, 1, 3, 23, 30), -5 * 60,
+          catalog::TakenSource::Exif);
+    // No offset known: in.
+    taken(addImage(m_photos + QStringLiteral("/nooffset.png"), 0.7, outside), wall(2024, 1, 3, 12, 0), std::nullopt,
+          catalog::TakenSource::Video);
+    // Not read yet: its file time, noon of the 2nd here: in.
+    addImage(m_photos + QStringLiteral("/fileonly.png"), 0.6, local(2024, 1, 2, 12));
+    // Taken just before and just after the window, though modified inside it: out.
+    taken(addImage(m_photos + QStringLiteral("/before.png"), 0.5, local(2024, 1, 2, 12)), wall(2024, 1, 2, 0, 0) - 1,
+          std::nullopt, catalog::TakenSource::Exif);
+    taken(addImage(m_photos + QStringLiteral("/after.png"), 0.4, local(2024, 1, 3, 12)), wall(2024, 1, 4, 0, 0),
+          60, catalog::TakenSource::Exif);
+    // Not read yet, modified after the window: out.
+    addImage(m_photos + QStringLiteral("/filelater.png"), 0.3, local(2024, 1, 5, 12));
+
+    engine::SearchParams params;
+    params.filter.from = QDateTime(QDate(2024, 1, 2), QTime(0, 0), Qt::UTC);  // --from 2024-01-02
+    params.filter.to = QDateTime(QDate(2024, 1, 4), QTime(0, 0), Qt::UTC);    // --to 2024-01-03
+    const auto inside = search(params);
+    QVERIFY(inside);
+    QCOMPARE(paths(*inside), (QStringList{"east.png", "west.png", "nooffset.png", "fileonly.png"}));
+
+    // The bounds are wall clock whatever their time spec: local midnight means the same.
+    params.filter.from = QDate(2024, 1, 2).startOfDay();
+    params.filter.to = QDate(2024, 1, 4).startOfDay();
+    const auto sameLocal = search(params);
+    QVERIFY(sameLocal);
+    QCOMPARE(paths(*sameLocal), paths(*inside));
+
+    // Each hit carries its capture time, offset and source.
+    const engine::SearchHit &east = inside->hits.at(0);
+    QCOMPARE(catalog::toString(east.meta.takenSource), catalog::toString(catalog::TakenSource::Exif));
+    QCOMPARE(east.meta.takenOffsetMin, std::optional<int>(300));
+    QCOMPARE(east.meta.takenIso(), QStringLiteral("2024-01-02T00:30:00+05:00"));
+    QCOMPARE(inside->hits.at(1).meta.takenIso(), QStringLiteral("2024-01-03T23:30:00-05:00"));
+    QCOMPARE(catalog::toString(inside->hits.at(2).meta.takenSource), catalog::toString(catalog::TakenSource::Video));
+    QCOMPARE(inside->hits.at(2).meta.takenIso(), QStringLiteral("2024-01-03T12:00:00"));
+    const engine::SearchHit &fileOnly = inside->hits.at(3);
+    QCOMPARE(catalog::toString(fileOnly.meta.takenSource), catalog::toString(catalog::TakenSource::File));
+    QCOMPARE(fileOnly.meta.takenLocalMs, wall(2024, 1, 2, 12, 0));
+    QVERIFY(fileOnly.meta.takenOffsetMin);  // the machine's zone at that time
+
+    // Without a filter every item comes back, each with its capture metadata.
+    const auto all = search(engine::SearchParams{});
+    QVERIFY(all);
+    QCOMPARE(all->hits.size(), 7);
+    QCOMPARE(catalog::toString(all->hits.at(6).meta.takenSource), catalog::toString(catalog::TakenSource::File));
 }
 
 void TestSearch::videoSegmentsGroupIntoOneHit()

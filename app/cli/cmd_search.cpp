@@ -14,6 +14,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <QTimeZone>
 
 namespace unisearch::cli {
@@ -29,15 +30,55 @@ struct CommonOptions {
                               QStringLiteral("Only items in this folder or below it (repeatable)."),
                               QStringLiteral("DIR")};
     QCommandLineOption from{QStringLiteral("from"),
-                            QStringLiteral("Only files modified on or after this date (YYYY-MM-DD, local time)."),
+                            QStringLiteral("Only items taken on or after this date (YYYY-MM-DD or "
+                                           "YYYY-MM-DDTHH:MM[:SS], the wall clock where they were taken)."),
                             QStringLiteral("DATE")};
     QCommandLineOption to{QStringLiteral("to"),
-                          QStringLiteral("Only files modified before the end of this date (YYYY-MM-DD)."),
+                          QStringLiteral("Only items taken on or before this date (inclusive: a date means "
+                                         "to its end)."),
                           QStringLiteral("DATE")};
     QCommandLineOption json{QStringLiteral("json"), QStringLiteral("Print one JSON document on stdout.")};
 
     QList<QCommandLineOption> list() const { return {top, type, folder, from, to, json}; }
 };
+
+// --from/--to: a date (YYYY-MM-DD) or a date and time without a zone (YYYY-MM-DDTHH:MM[:SS]),
+// both the wall clock where the items were taken (SearchFilter). *out is the filter's
+// bound: from inclusive; to exclusive, so an inclusive --to D is the start of the next day
+// (a date-time: the next millisecond).
+const QRegularExpression &plainDateTime()
+{
+    static const QRegularExpression re(QStringLiteral("^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2})?$"));
+    return re;
+}
+
+bool readDate(const QCommandLineParser &parser, const QCommandLineOption &opt, bool inclusiveEnd, QDateTime *out,
+              QString *error)
+{
+    if (!parser.isSet(opt))
+        return true;
+    const QString value = parser.value(opt);
+    const bool hasTime = value.contains(QLatin1Char('T'));
+    // Qt::UTC: the fields are the wall clock as given, no zone is applied.
+    QDateTime t;
+    if (!hasTime) {
+        const QDate date = QDate::fromString(value, Qt::ISODate);
+        if (date.isValid())
+            t = QDateTime(inclusiveEnd ? date.addDays(1) : date, QTime(0, 0), Qt::UTC);
+    } else if (plainDateTime().match(value).hasMatch()) {
+        const QDateTime local = QDateTime::fromString(value, Qt::ISODate);
+        if (local.isValid())
+            t = QDateTime(local.date(), local.time(), Qt::UTC).addMSecs(inclusiveEnd ? 1 : 0);
+    }
+    if (!t.isValid()) {
+        *error = QStringLiteral("invalid --%1 '%2': use a date YYYY-MM-DD or a time YYYY-MM-DDTHH:MM[:SS] "
+                                "(the local time where the photos were taken, no zone)")
+                     .arg(opt.names().constFirst(), media::displayText(value.left(40)));
+        return false;
+    }
+    *out = t;
+    return true;
+}
 
 // Reads the shared options into top/filter; on a bad value returns false with *error.
 bool readCommon(const QCommandLineParser &parser, const CommonOptions &o, int *top, engine::SearchFilter *filter,
@@ -62,19 +103,14 @@ bool readCommon(const QCommandLineParser &parser, const CommonOptions &o, int *t
         }
         filter->folders.append(QDir::cleanPath(QFileInfo(folder).absoluteFilePath()));
     }
-    auto readDate = [&](const QCommandLineOption &opt, bool endOfDay, QDateTime *out) {
-        if (!parser.isSet(opt))
-            return true;
-        const QDate date = QDate::fromString(parser.value(opt), Qt::ISODate);
-        if (!date.isValid()) {
-            *error = QStringLiteral("invalid --%1 '%2': use YYYY-MM-DD")
-                         .arg(opt.names().constFirst(), parser.value(opt));
-            return false;
-        }
-        *out = (endOfDay ? date.addDays(1) : date).startOfDay();
-        return true;
-    };
-    return readDate(o.from, false, &filter->from) && readDate(o.to, true, &filter->to);
+    if (!readDate(parser, o.from, false, &filter->from, error) || !readDate(parser, o.to, true, &filter->to, error))
+        return false;
+    if (filter->from.isValid() && filter->to.isValid() && filter->from >= filter->to) {
+        *error = QStringLiteral("--from %1 is after --to %2: give the earlier date first")
+                     .arg(parser.value(o.from), parser.value(o.to));
+        return false;
+    }
+    return true;
 }
 
 QJsonArray hitsJson(const engine::SearchResult &r)
@@ -95,6 +131,8 @@ QJsonArray hitsJson(const engine::SearchResult &r)
             {QStringLiteral("height"), h.height},
             {QStringLiteral("modified"),
              QDateTime::fromMSecsSinceEpoch(h.mtimeMs, Qt::UTC).toString(Qt::ISODateWithMs)},
+            {QStringLiteral("taken"), h.meta.takenIso()},  // wall clock, with the offset when known
+            {QStringLiteral("takenSource"), catalog::toString(h.meta.takenSource)},
         };
         if (!h.matchedText.isEmpty())  // a keyword matched: the OCR or name snippet
             o.insert(QStringLiteral("matchedText"), h.matchedText);
@@ -137,6 +175,10 @@ QString hitsText(const engine::SearchResult &r)
             if (h.moments.size() > 1)
                 line += QStringLiteral(" (+%1 more moments)").arg(h.moments.size() - 1);
         }
+        // The capture date as the wall clock showed it; '~' marks a file time (no metadata).
+        line += QStringLiteral("  %1%2")
+                    .arg(h.meta.takenIso().left(10),
+                         h.meta.takenSource == catalog::TakenSource::File ? QStringLiteral("~") : QStringLiteral(" "));
         text += line + QStringLiteral("  ") + media::displayPath(h.path) + QLatin1Char('\n');
         if (!h.matchedText.isEmpty())
             text += QStringLiteral("       matched: \"%1\"\n").arg(media::displayText(h.matchedText));

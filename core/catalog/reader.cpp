@@ -3,7 +3,6 @@
 #include "catalog/database_p.h"
 #include "catalog/rows_p.h"
 
-#include <QDateTime>
 #include <QDir>
 
 #include <algorithm>
@@ -46,17 +45,12 @@ std::string idList(std::span<const std::int64_t> ids, size_t begin, size_t end)
 // filter's bounds for items that fall back to their file time.
 std::int64_t localWallToUtc(std::int64_t wallMs)
 {
-    const QDateTime wall = QDateTime::fromMSecsSinceEpoch(wallMs, Qt::UTC);
-    return QDateTime(wall.date(), wall.time(), Qt::LocalTime).toMSecsSinceEpoch();
+    ItemMeta wall;  // no offset: the machine's zone
+    wall.takenLocalMs = wallMs;
+    return wall.takenUtcMs();
 }
 
 } // namespace
-
-CaptureTime fileCaptureTime(std::int64_t mtimeMs)
-{
-    const int offsetS = QDateTime::fromMSecsSinceEpoch(mtimeMs, Qt::LocalTime).offsetFromUtc();
-    return CaptureTime{mtimeMs + std::int64_t(offsetS) * 1000, offsetS / 60, QStringLiteral("file")};
-}
 
 struct Reader::Private {
     Database db;
@@ -139,29 +133,6 @@ std::vector<std::int64_t> Reader::segmentIds(const SegmentFilter &filter)
     while (s.step())
         out.push_back(s.int64(0));
     std::sort(out.begin(), out.end());
-    return out;
-}
-
-std::unordered_map<std::int64_t, CaptureTime> Reader::captureTimes(std::span<const std::int64_t> itemIds)
-{
-    std::unordered_map<std::int64_t, CaptureTime> out;
-    constexpr size_t chunk = 500;
-    for (size_t begin = 0; begin < itemIds.size(); begin += chunk) {
-        Statement s = d->db.prepare(
-            "SELECT i.id, i.mtime_ms, m.item_id IS NOT NULL, m.taken_local_ms, m.taken_offset_min, m.taken_source"
-            " FROM items i LEFT JOIN item_meta m ON m.item_id = i.id WHERE i.id IN ("
-            + idList(itemIds, begin, begin + chunk) + ")");
-        while (s.step()) {
-            CaptureTime t = fileCaptureTime(s.int64(1));
-            if (s.int64(2)) {
-                t.localMs = s.int64(3);
-                const std::optional<std::int64_t> offset = s.optionalInt64(4);
-                t.offsetMin = offset ? std::optional<int>(int(*offset)) : std::nullopt;
-                t.source = s.text(5);
-            }
-            out.emplace(s.int64(0), std::move(t));
-        }
-    }
     return out;
 }
 

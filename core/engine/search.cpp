@@ -51,10 +51,12 @@ catalog::SegmentFilter toSegmentFilter(const SearchFilter &f)
         const QString c = media::canonicalPath(folder);
         s.folders.append(c.isEmpty() ? QDir::cleanPath(QFileInfo(folder).absoluteFilePath()) : c);
     }
+    // Wall clock: the bound's date and time as written, whatever its time spec.
+    const auto wallMs = [](const QDateTime &t) { return QDateTime(t.date(), t.time(), Qt::UTC).toMSecsSinceEpoch(); };
     if (f.from.isValid())
-        s.fromMs = f.from.toMSecsSinceEpoch();
+        s.fromMs = wallMs(f.from);
     if (f.to.isValid())
-        s.toMs = f.to.toMSecsSinceEpoch();
+        s.toMs = wallMs(f.to);
     return s;
 }
 
@@ -78,6 +80,20 @@ std::vector<float> loadPixels(const QString &path, const RetrievalModel &model, 
         if (error)
             *error = QString::fromUtf8(e.what());
         return {};
+    }
+}
+
+// Every hit's capture metadata (the file time for an item without item_meta).
+void addCaptureMeta(catalog::Reader &reader, QList<SearchHit> &hits)
+{
+    std::vector<std::int64_t> ids;
+    ids.reserve(size_t(hits.size()));
+    for (const SearchHit &h : hits)
+        ids.push_back(h.itemId);
+    const auto metas = reader.itemMetas(ids);
+    for (SearchHit &h : hits) {
+        const auto it = metas.find(h.itemId);
+        h.meta = it != metas.end() ? it->second : catalog::fileTimeMeta(h.itemId, h.mtimeMs);
     }
 }
 
@@ -477,6 +493,7 @@ std::optional<SearchResult> Searcher::search(const SearchParams &params, QString
         result.hits = withKeywordHits(std::move(result.hits), parsed->keywordText(), keywordSources);
         if (result.hits.size() > params.top)
             result.hits.resize(params.top);
+        addCaptureMeta(*d->reader, result.hits);
     } catch (const std::exception &e) {
         return setError<SearchResult>(error, QStringLiteral("search failed: %1").arg(QString::fromUtf8(e.what())));
     }
@@ -503,6 +520,7 @@ std::optional<SearchResult> Searcher::similar(const QString &path, const Similar
         if (f->itemId)
             exclude.insert(*f->itemId);
         result.hits = d->topItems(f->vector, params.top, params.filter, exclude, {}, result.timings);
+        addCaptureMeta(*d->reader, result.hits);
     } catch (const std::exception &e) {
         return setError<SearchResult>(error, QStringLiteral("search failed: %1").arg(QString::fromUtf8(e.what())));
     }

@@ -62,8 +62,12 @@ struct VectorIndexReport;
 struct SearchFilter {
     std::optional<catalog::ItemType> type;
     QStringList folders;  // library folders or any folder: the item lies in one of them (or below)
-    QDateTime from;       // the file's modification time is >= from (invalid: no bound)
-    QDateTime to;         // ... and < to (invalid: no bound)
+    // Capture time (SearchHit::meta.takenLocalMs: when the photo or video was taken, as the wall
+    // clock showed it; the file time in the local zone for an item whose metadata is not read
+    // yet). The bounds are wall clock too: their date and time as written, the time spec
+    // ignored. from inclusive, to exclusive (a whole day D: from D 00:00 to D+1 00:00).
+    QDateTime from;       // invalid: no bound
+    QDateTime to;         // invalid: no bound
     bool isEmpty() const { return !type && folders.isEmpty() && !from.isValid() && !to.isValid(); }
 };
 
@@ -117,6 +121,11 @@ struct SearchHit {
     // Why a keyword matched: a short snippet of the OCR text or the file or folder name
     // (empty when the hit came from the semantic ranking alone).
     QString matchedText;
+    // The item's capture metadata (catalog::ItemMeta): when it was taken as the wall clock
+    // showed it (takenLocalMs, takenOffsetMin when known, takenIso()) and where that time
+    // came from (takenSource: Exif, Video, or File — the file time, for an item whose
+    // metadata is not read yet: catalog::fileTimeMeta).
+    catalog::ItemMeta meta;
 };
 
 struct SearchTimings {
