@@ -221,6 +221,15 @@ void TestFormats::initTestCase()
     QVERIFY2(runTool(QStringLiteral("cjxl"), {png, m_photos + QStringLiteral("/art.jxl"), QStringLiteral("-d"),
                                               QStringLiteral("1")}, &out), qPrintable(out));
     QVERIFY(writeFile(m_photos + QStringLiteral("/camera.dng"), linearDng(m_picture)));
+    // A burst: two pictures in one file, the first (the quadrants) primary, the second mirrored.
+    const QString mirrored = m_tmp.filePath(QStringLiteral("mirrored.png"));
+    QVERIFY(m_picture.mirrored(true, true).save(mirrored));
+    QVERIFY2(runTool(QStringLiteral("heif-enc"), {QStringLiteral("-q"), QStringLiteral("90"), png, mirrored,
+                                                  QStringLiteral("-o"), m_tmp.filePath(QStringLiteral("burst.heic"))},
+                     &out),
+             qPrintable(out));
+    QVERIFY2(runTool(QStringLiteral("heif-info"), {m_tmp.filePath(QStringLiteral("burst.heic"))}, &out), qPrintable(out));
+    QVERIFY2(out.count(QStringLiteral("image: ")) == 2, qPrintable(out));
 #ifdef UNISEARCH_HAVE_LIBHEIF
     const QString rotated = writeRotatedHeic(m_picture, m_photos + QStringLiteral("/turned.heic"));
     QVERIFY2(rotated.isEmpty(), qPrintable(rotated));
@@ -241,6 +250,7 @@ void TestFormats::decodesUprightWithItsColours_data()
     QTest::newRow("JPEG XL") << QStringLiteral("art.jxl") << QByteArray("jxl");
     QTest::newRow("DNG") << QStringLiteral("camera.dng") << QByteArray("raw");
     QTest::newRow("HEIC with irot") << QStringLiteral("turned.heic") << QByteArray("heif");
+    QTest::newRow("HEIC burst") << QStringLiteral("../burst.heic") << QByteArray("heif");
 }
 
 void TestFormats::decodesUprightWithItsColours()
