@@ -12,6 +12,7 @@
 #include "support/fixtures.h"
 
 #include <QDir>
+#include <algorithm>
 #include <QFile>
 #include <QImage>
 #include <QJsonDocument>
@@ -79,64 +80,114 @@ bool runTool(const QString &program, const QStringList &args, QString *output)
     return ok;
 }
 
+struct TiffEntry {
+    quint16 tag, type;
+    quint32 count;
+    QByteArray data;
+};
+
+QByteArray le16s(std::initializer_list<quint16> values)
+{
+    QByteArray b;
+    for (quint16 v : values)
+        b.append(char(v & 0xFF)).append(char(v >> 8));
+    return b;
+}
+
+QByteArray le32s(std::initializer_list<qint32> values)
+{
+    QByteArray b;
+    for (qint32 v : values)
+        for (int i = 0; i < 4; ++i)
+            b.append(char((quint32(v) >> (8 * i)) & 0xFF));
+    return b;
+}
+
+// One IFD placed at offset at: its entries, the next-IFD link (none), then the values that
+// do not fit in an entry. Its size does not depend on the values.
+QByteArray tiffIfd(const QList<TiffEntry> &entries, quint32 at)
+{
+    QByteArray ifd = le16s({quint16(entries.size())}), extra;
+    const quint32 extraStart = at + 2 + 12 * quint32(entries.size()) + 4;
+    for (const TiffEntry &e : entries) {
+        ifd += le16s({e.tag, e.type}) + le32s({qint32(e.count)});
+        if (e.data.size() <= 4) {
+            ifd += e.data + QByteArray(4 - e.data.size(), '\0');
+        } else {
+            ifd += le32s({qint32(extraStart + quint32(extra.size()))});
+            extra += e.data;
+            if (extra.size() % 2)
+                extra += '\0';
+        }
+    }
+    return ifd + le32s({0}) + extra;
+}
+
+QByteArray samples(const QImage &image, bool sixteenBit)
+{
+    QByteArray pixels;
+    for (int y = 0; y < image.height(); ++y)
+        for (int x = 0; x < image.width(); ++x) {
+            const QColor c = image.pixelColor(x, y);
+            for (int v : {c.red(), c.green(), c.blue()}) {
+                if (sixteenBit)
+                    pixels += le16s({quint16(v ? 65535 : 0)});  // the quadrants are pure 0/255: linear = sRGB
+                else
+                    pixels.append(char(v));
+            }
+        }
+    return pixels;
+}
+
 // A minimal linear-raw DNG (DNG 1.4, PhotometricInterpretation 34892): 16-bit linear sRGB
 // samples, ColorMatrix1 the XYZ(D65)->linear-sRGB matrix, so LibRaw's pipeline maps the
-// camera colours back to sRGB. Hand-written: no Debian tool writes a DNG from pixels.
-QByteArray linearDng(const QImage &image)
+// camera colours back to sRGB; with a preview, IFD 0 is that 8-bit RGB picture (as cameras
+// write it) and the raw is its SubIFD. Hand-written: no Debian tool writes a DNG from pixels.
+QByteArray linearDng(const QImage &image, const QImage &preview = {})
 {
-    const quint32 w = quint32(image.width()), h = quint32(image.height());
-    QByteArray pixels;
-    for (quint32 y = 0; y < h; ++y)
-        for (quint32 x = 0; x < w; ++x) {
-            const QColor c = image.pixelColor(int(x), int(y));
-            for (int v : {c.red(), c.green(), c.blue()}) {
-                const quint16 linear = quint16(v ? 65535 : 0);  // the quadrants are pure 0/255
-                pixels.append(char(linear & 0xFF)).append(char(linear >> 8));
-            }
-        }
-    struct Entry { quint16 tag, type; quint32 count; QByteArray data; };
-    auto shorts = [](std::initializer_list<quint16> v) { QByteArray b; for (quint16 s : v) b.append(char(s & 0xFF)).append(char(s >> 8)); return b; };
-    auto longs = [](std::initializer_list<qint32> v) { QByteArray b; for (qint32 l : v) { quint32 u = quint32(l); for (int i = 0; i < 4; ++i) b.append(char((u >> (8 * i)) & 0xFF)); } return b; };
-    const QList<double> xyzToSrgb = {3.2406, -1.5372, -0.4986, -0.9689, 1.8758, 0.0415, 0.0557, -0.2040, 1.0570};
+    const QByteArray raw = samples(image, true), small = preview.isNull() ? QByteArray() : samples(preview, false);
     QByteArray matrix;
-    for (double v : xyzToSrgb)
-        matrix += longs({qint32(std::lround(v * 10000)), 10000});
+    for (double v : {3.2406, -1.5372, -0.4986, -0.9689, 1.8758, 0.0415, 0.0557, -0.2040, 1.0570})
+        matrix += le32s({qint32(std::lround(v * 10000)), 10000});
     const QByteArray make("Unisearch\0", 10), model("Test DNG\0", 9), unique("Unisearch Test DNG\0", 19);
-    QList<Entry> entries = {
-        {254, 4, 1, longs({0})}, {256, 4, 1, longs({qint32(w)})}, {257, 4, 1, longs({qint32(h)})},
-        {258, 3, 3, shorts({16, 16, 16})}, {259, 3, 1, shorts({1})}, {262, 3, 1, shorts({34892})},
-        {271, 2, quint32(make.size()), make}, {272, 2, quint32(model.size()), model},
-        {273, 4, 1, {}}, {274, 3, 1, shorts({1})}, {277, 3, 1, shorts({3})}, {278, 4, 1, longs({qint32(h)})},
-        {279, 4, 1, longs({qint32(pixels.size())})}, {284, 3, 1, shorts({1})},
-        {50706, 1, 4, QByteArray("\x01\x04\x00\x00", 4)}, {50708, 2, quint32(unique.size()), unique},
-        {50717, 4, 1, longs({65535})}, {50721, 10, 9, matrix},
-        {50728, 5, 3, longs({1, 1, 1, 1, 1, 1})}, {50778, 3, 1, shorts({21})}};
-    // Layout: header, IFD, out-of-line values, pixels.
-    const quint32 ifdSize = 2 + 12 * quint32(entries.size()) + 4;
-    QByteArray extra;
-    const quint32 extraStart = 8 + ifdSize;
-    QByteArray ifd = shorts({quint16(entries.size())});
-    quint32 pixelOffset = 0;
-    for (int pass = 0; pass < 2; ++pass) {  // pass 0 sizes the out-of-line block
-        extra.clear();
-        ifd = shorts({quint16(entries.size())});
-        for (Entry &e : entries) {
-            if (e.tag == 273)
-                e.data = longs({qint32(pixelOffset)});
-            ifd += shorts({e.tag, e.type}) + longs({qint32(e.count)});
-            if (e.data.size() <= 4) {
-                ifd += e.data + QByteArray(4 - e.data.size(), '\0');
-            } else {
-                ifd += longs({qint32(extraStart + quint32(extra.size()))});
-                extra += e.data;
-                if (extra.size() % 2)
-                    extra += '\0';
-            }
-        }
-        ifd += longs({0});
-        pixelOffset = extraStart + quint32(extra.size());
+    auto imageEntries = [](const QImage &img, quint16 bits, quint16 photometric, quint32 type, quint32 stripAt,
+                           qint32 stripSize) {
+        return QList<TiffEntry>{{254, 4, 1, le32s({qint32(type)})}, {256, 4, 1, le32s({img.width()})},
+                                {257, 4, 1, le32s({img.height()})}, {258, 3, 3, le16s({bits, bits, bits})},
+                                {259, 3, 1, le16s({1})}, {262, 3, 1, le16s({photometric})},
+                                {273, 4, 1, le32s({qint32(stripAt)})}, {277, 3, 1, le16s({3})},
+                                {278, 4, 1, le32s({img.height()})}, {279, 4, 1, le32s({stripSize})},
+                                {284, 3, 1, le16s({1})}};
+    };
+    const QList<TiffEntry> dngTags = {{271, 2, quint32(make.size()), make}, {272, 2, quint32(model.size()), model},
+                                      {274, 3, 1, le16s({1})}, {50706, 1, 4, QByteArray("\x01\x04\x00\x00", 4)},
+                                      {50708, 2, quint32(unique.size()), unique}, {50721, 10, 9, matrix},
+                                      {50728, 5, 3, le32s({1, 1, 1, 1, 1, 1})}, {50778, 3, 1, le16s({21})}};
+    auto sorted = [](QList<TiffEntry> e) {
+        std::sort(e.begin(), e.end(), [](const TiffEntry &a, const TiffEntry &b) { return a.tag < b.tag; });
+        return e;
+    };
+    // The raw's IFD; without a preview it is IFD 0 and carries the DNG tags itself.
+    auto rawIfd = [&](quint32 rawAt) {
+        QList<TiffEntry> e = imageEntries(image, 16, 34892, 0, rawAt, qint32(raw.size()));
+        e.append({50717, 4, 1, le32s({65535})});
+        return sorted(preview.isNull() ? e + dngTags : e);
+    };
+    if (preview.isNull()) {
+        const quint32 rawAt = 8 + quint32(tiffIfd(rawIfd(0), 8).size());
+        return QByteArray("II*\0\x08\0\0\0", 8) + tiffIfd(rawIfd(rawAt), 8) + raw;
     }
-    return QByteArray("II*\0\x08\0\0\0", 8) + ifd + extra + pixels;
+    // Sizes first (they do not depend on the offsets), then the placed IFDs.
+    auto ifd0 = [&](quint32 subAt, quint32 previewAt) {
+        QList<TiffEntry> e = imageEntries(preview, 8, 2, 1, previewAt, qint32(small.size())) + dngTags;
+        e.append({330, 4, 1, le32s({qint32(subAt)})});
+        return sorted(e);
+    };
+    const quint32 subAt = 8 + quint32(tiffIfd(ifd0(0, 0), 8).size());
+    const quint32 previewAt = subAt + quint32(tiffIfd(rawIfd(0), subAt).size());
+    const quint32 rawAt = previewAt + quint32(small.size());
+    return QByteArray("II*\0\x08\0\0\0", 8) + tiffIfd(ifd0(subAt, previewAt), 8) + tiffIfd(rawIfd(rawAt), subAt) + small
+           + raw;
 }
 
 bool writeFile(const QString &path, const QByteArray &data)
@@ -221,6 +272,8 @@ void TestFormats::initTestCase()
     QVERIFY2(runTool(QStringLiteral("cjxl"), {png, m_photos + QStringLiteral("/art.jxl"), QStringLiteral("-d"),
                                               QStringLiteral("1")}, &out), qPrintable(out));
     QVERIFY(writeFile(m_photos + QStringLiteral("/camera.dng"), linearDng(m_picture)));
+    // A camera's DNG: a 512×384 preview in IFD 0, used instead of demosaicing the raw.
+    QVERIFY(writeFile(m_tmp.filePath(QStringLiteral("preview.dng")), linearDng(m_picture, quadrants(512, 384))));
     // A burst: two pictures in one file, the first (the quadrants) primary, the second mirrored.
     const QString mirrored = m_tmp.filePath(QStringLiteral("mirrored.png"));
     QVERIFY(m_picture.mirrored(true, true).save(mirrored));
@@ -250,6 +303,7 @@ void TestFormats::decodesUprightWithItsColours_data()
     QTest::newRow("JPEG XL") << QStringLiteral("art.jxl") << QByteArray("jxl");
     QTest::newRow("DNG") << QStringLiteral("camera.dng") << QByteArray("raw");
     QTest::newRow("HEIC with irot") << QStringLiteral("turned.heic") << QByteArray("heif");
+    QTest::newRow("DNG with preview") << QStringLiteral("../preview.dng") << QByteArray("raw");
     QTest::newRow("HEIC burst") << QStringLiteral("../burst.heic") << QByteArray("heif");
 }
 
@@ -262,7 +316,11 @@ void TestFormats::decodesUprightWithItsColours()
     QVERIFY2(decoded.ok(), qPrintable(decoded.error));
     QCOMPARE(decoded.format, format);
     QCOMPARE(decoded.originalSize, m_picture.size());
-    // A RAW's half-size demosaic is smaller; its shape is the picture's.
+    // (camera.dng, without a preview, is demosaiced; LibRaw's half size halves only a
+    // colour-filter-array raw, and this linear DNG has three samples a pixel.)
+    if (file == QLatin1String("../preview.dng"))  // the embedded preview, large enough
+        QCOMPARE(decoded.image.size(), QSize(512, 384));
+    // A RAW's image can differ in size from originalSize; its shape is the picture's.
     QVERIFY2(decoded.image.width() * m_picture.height() == decoded.image.height() * m_picture.width(),
              qPrintable(QStringLiteral("%1x%2").arg(decoded.image.width()).arg(decoded.image.height())));
     const QString colours = quadrantMismatch(decoded.image);
