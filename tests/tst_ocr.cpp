@@ -2,13 +2,15 @@
 // ships (fonts-dejavu-core), a photo without text reads as nothing; through unisearch-cli with
 // the fixture model, `search "invoice 4471"` puts the rendered invoice first among photos of
 // other things and says why ("matchedText"), `index --no-ocr` skips the pass, and the pass
-// resumes after a SIGKILL without reading done photos again.
+// resumes after a SIGKILL without reading done photos again; a video whose second half shows
+// the invoice is found by it, a video without text is not a keyword hit.
 #include "catalog/catalog.h"
 #include "catalog/reader.h"
 #include "media/ocr.h"
 #include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/images.h"
+#include "support/videogen.h"
 #include "support/modelfixture.h"
 #include "support/workspace.h"
 
@@ -63,6 +65,7 @@ private slots:
     void searchFindsTheInvoiceFirst();
     void noOcrSkipsThePass();
     void passResumesAfterKill();
+    void videoTextIsFound();
 
 private:
     Run run(const QStringList &args, const QString &faultPoint = {});
@@ -264,6 +267,55 @@ void TestOcr::passResumesAfterKill()
     VERIFY_RUN(searched, 0);
     const QJsonObject first = searched.json().value(QStringLiteral("results")).toArray().first().toObject();
     QCOMPARE(first.value(QStringLiteral("path")).toString(), QDir(m_photos).filePath(QStringLiteral("r11.png")));
+}
+
+void TestOcr::videoTextIsFound()
+{
+    QVERIFY2(!test::ffmpegProgram().isEmpty(), "ffmpeg is needed to make the test videos");
+    registerModel();
+    const QString png = m_tmp->filePath(QStringLiteral("card.png"));
+    QVERIFY(renderText({QStringLiteral("INVOICE 4471")}, m_family, 1280).save(png));  // 1280x190
+    // 3 s of testsrc, then 3 s of the card; and 6 s of colour bars.
+    const QStringList encode{QStringLiteral("-pix_fmt"), QStringLiteral("yuv420p"), QStringLiteral("-c:v"),
+                             QStringLiteral("mpeg4"), QStringLiteral("-q:v"), QStringLiteral("2")};
+    QString made = test::runFfmpeg(
+        QStringList{QStringLiteral("-f"), QStringLiteral("lavfi"), QStringLiteral("-i"),
+                    QStringLiteral("testsrc=s=1280x720:r=10:d=3"), QStringLiteral("-loop"), QStringLiteral("1"),
+                    QStringLiteral("-framerate"), QStringLiteral("10"), QStringLiteral("-t"), QStringLiteral("3"),
+                    QStringLiteral("-i"), png, QStringLiteral("-filter_complex"),
+                    QStringLiteral("[1:v]pad=1280:720:0:264:white,format=yuv420p,setsar=1[t];"
+                                   "[0:v]format=yuv420p,setsar=1[a];[a][t]concat=n=2:v=1[v]"),
+                    QStringLiteral("-map"), QStringLiteral("[v]")}
+        + encode + QStringList{QDir(m_photos).filePath(QStringLiteral("clip.mp4"))});
+    QVERIFY2(made.isEmpty(), qPrintable(made));
+    made = test::runFfmpeg(QStringList{QStringLiteral("-f"), QStringLiteral("lavfi"), QStringLiteral("-i"),
+                                       QStringLiteral("smptebars=s=1280x720:r=10:d=6")}
+                           + encode + QStringList{QDir(m_photos).filePath(QStringLiteral("bars.mp4"))});
+    QVERIFY2(made.isEmpty(), qPrintable(made));
+    for (int i = 0; i < 4; ++i)
+        saveImage(test::randomImage(320, 240, 200 + quint32(i), false), QStringLiteral("photo%1.png").arg(i));
+
+    const Run indexed = run({QStringLiteral("index"), m_photos, QStringLiteral("--json")});
+    VERIFY_RUN(indexed, 0);
+    QCOMPARE(indexed.json().value(QStringLiteral("ocrRead")).toInt(), 6);  // 4 photos, 2 videos
+    const Run searched = run({QStringLiteral("search"), QStringLiteral("invoice 4471"), QStringLiteral("--json")});
+    VERIFY_RUN(searched, 0);
+    const QJsonArray results = searched.json().value(QStringLiteral("results")).toArray();
+    QVERIFY2(!results.isEmpty(), qPrintable(searched.out));
+    const QJsonObject first = results.first().toObject();
+    QCOMPARE(first.value(QStringLiteral("path")).toString(), QDir(m_photos).filePath(QStringLiteral("clip.mp4")));
+    QVERIFY2(first.value(QStringLiteral("matchedText")).toString().contains(QStringLiteral("4471")),
+             qPrintable(searched.out));
+    for (qsizetype i = 1; i < results.size(); ++i)
+        QVERIFY2(!results[i].toObject().contains(QStringLiteral("matchedText")), qPrintable(searched.out));
+
+    // The text of the card is stored once although the pass may read it in several frames.
+    catalog::OpenResult opened = catalog::Catalog::open(m_data);
+    QVERIFY2(opened, qPrintable(opened.error));
+    const auto clip = opened.catalog->itemByPath(QDir(m_photos).filePath(QStringLiteral("clip.mp4")));
+    QVERIFY(clip);
+    const QString text = opened.catalog->ocrText(clip->id).value_or(QString());
+    QCOMPARE(text.count(QStringLiteral("4471")), 1);
 }
 
 QTEST_MAIN(TestOcr)

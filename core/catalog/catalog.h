@@ -137,10 +137,12 @@ struct Job {
     QDateTime updatedAt;
 };
 
-// Text inside pictures (text.cpp): an image that waits for its OCR pass.
+// Text inside pictures (text.cpp): an image or video that waits for its OCR pass.
 struct OcrTask {
     std::int64_t itemId = 0;
     QString path;
+    bool video = false;  // read one frame per segment (the OCR pass adds the times)
+    QList<double> frameTimesSec;
 };
 
 // Capture metadata (metadata.cpp; table item_meta, migration 4): one row per item that
@@ -298,7 +300,7 @@ public:
     // Text inside pictures (text.cpp). The keyword index (FTS5) holds every item's file
     // name and folder (kept in step by triggers) and its OCR text. OCR is pending for new
     // and changed items and for those read with other languages (a "+"-joined list).
-    // Indexed images whose OCR is pending, by id, at most limit, after afterId.
+    // Indexed images and videos whose OCR is pending, by id, at most limit, after afterId.
     QList<OcrTask> pendingOcr(const QString &languages, int limit, std::int64_t afterId = 0) const;
     std::int64_t countPendingOcr(const QString &languages) const;
     // Stores an item's OCR text (done) or marks it failed (error: not retried until it changes).

@@ -16,14 +16,14 @@ using detail::Statement;
 QList<OcrTask> Catalog::pendingOcr(const QString &languages, int limit, std::int64_t afterId) const
 {
     Statement s = d->db.prepare(
-        "SELECT i.id, i.path FROM items i JOIN item_text t ON t.item_id = i.id"
-        " WHERE i.type = 'image' AND i.status = 'indexed' AND i.id > ?"
+        "SELECT i.id, i.path, i.type = 'video' FROM items i JOIN item_text t ON t.item_id = i.id"
+        " WHERE i.type IN ('image', 'video') AND i.status = 'indexed' AND i.id > ?"
         "  AND (t.ocr_state = 'pending' OR (t.ocr_state = 'done' AND t.ocr_languages != ?))"
         " ORDER BY i.id LIMIT ?",
         afterId, languages, std::max(0, limit));
     QList<OcrTask> tasks;
     while (s.step())
-        tasks.append(OcrTask{s.int64(0), s.text(1)});
+        tasks.append(OcrTask{s.int64(0), s.text(1), s.int64(2) != 0, {}});
     return tasks;
 }
 
@@ -31,7 +31,7 @@ std::int64_t Catalog::countPendingOcr(const QString &languages) const
 {
     return d->db.queryInt(
         "SELECT count(*) FROM items i JOIN item_text t ON t.item_id = i.id"
-        " WHERE i.type = 'image' AND i.status = 'indexed'"
+        " WHERE i.type IN ('image', 'video') AND i.status = 'indexed'"
         "  AND (t.ocr_state = 'pending' OR (t.ocr_state = 'done' AND t.ocr_languages != ?))",
         languages);
 }

@@ -2,6 +2,7 @@
 
 #include "catalog/catalog.h"
 #include "media/imagedecoder.h"
+#include "media/videodecoder.h"
 #include "util/faultpoint.h"
 #include "util/log.h"
 
@@ -11,6 +12,9 @@
 #include <QThreadPool>
 #include <QtConcurrent/QtConcurrentMap>
 
+#include <QSet>
+
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -80,10 +84,74 @@ void lowerPriority()
 #endif
 }
 
+// Adds the lines of text not in seen yet to out, up to maxChars in all: a title card
+// that spans many segments is stored once.
+void appendNewLines(const QString &text, QSet<QString> &seen, QString &out, int maxChars)
+{
+    for (const QString &line : text.split(QLatin1Char('\n'), Qt::SkipEmptyParts)) {
+        const QString key = line.simplified().toCaseFolded();
+        if (key.isEmpty() || seen.contains(key))
+            continue;
+        if (out.size() + line.size() + 1 > maxChars)
+            return;
+        seen.insert(key);
+        if (!out.isEmpty())
+            out += QLatin1Char('\n');
+        out += line;
+    }
+}
+
+// A video: one frame per segment (the middle; a video without ranged segments: its
+// middle), read in time order; the item's text is
+// the union of the frames' lines. A file that cannot be opened, or a frame that cannot be
+// decoded other than in a damaged stretch, makes the video's OCR an error.
+Read readVideo(const catalog::OcrTask &task, media::OcrEngine &engine, const OcrPassSettings &settings)
+{
+    Read r{task.itemId};
+    media::DecodeOptions options;
+    options.maxLongSide = settings.maxEdge;
+    options.threads = 1;
+    media::VideoDecoder decoder(options);
+    const std::optional<media::VideoInfo> info = decoder.open(task.path, &r.error);
+    if (!info) {
+        r.failed = true;
+        return r;
+    }
+    QList<double> times = task.frameTimesSec;
+    if (times.isEmpty())  // no segment with a time range: the middle of the video
+        times.append(info->durationSec / 2);
+    QSet<QString> seen;
+    for (double t : times) {
+        media::DecodeError code = media::DecodeError::None;
+        const std::optional<media::VideoFrame> frame = decoder.frameAt(t, &r.error, &code);
+        if (!frame && code == media::DecodeError::DecodeFailed)
+            continue;
+        const std::optional<QString> text = frame ? engine.read(frame->image, &r.error) : std::nullopt;
+        if (!text) {
+            r.failed = true;
+            r.text.clear();
+            return r;
+        }
+        appendNewLines(*text, seen, r.text, engine.options().maxChars);
+    }
+    r.error.clear();
+    return r;
+}
+
 Read readOne(const catalog::OcrTask &task, EnginePool &engines, const OcrPassSettings &settings)
 {
     lowerPriority();
     Read r{task.itemId};
+    if (task.video) {
+        std::unique_ptr<media::OcrEngine> engine = engines.take(&r.error);
+        if (!engine) {
+            r.failed = r.fatal = true;
+            return r;
+        }
+        r = readVideo(task, *engine, settings);
+        engines.give(std::move(engine));
+        return r;
+    }
     media::DecodeParams decode;
     decode.targetSize = settings.maxEdge;  // JPEG decodes scaled when it can
     decode.maxPixels = settings.maxPixels;
@@ -106,6 +174,22 @@ Read readOne(const catalog::OcrTask &task, EnginePool &engines, const OcrPassSet
 }
 
 } // namespace
+
+QList<double> videoFrameTimes(const catalog::Catalog &catalog, std::int64_t itemId, int maxFrames)
+{
+    QList<double> mids;
+    for (const catalog::Segment &s : catalog.segments(itemId))
+        if (s.endMs > s.startMs)
+            mids.append(double(s.startMs + s.endMs) / 2000.0);
+    std::sort(mids.begin(), mids.end());
+    const qsizetype n = mids.size();
+    if (maxFrames <= 0 || n <= maxFrames)
+        return mids;
+    QList<double> spread;  // evenly over the video
+    for (int i = 0; i < maxFrames; ++i)
+        spread.append(mids[qsizetype((i + 0.5) * double(n) / maxFrames)]);
+    return spread;
+}
 
 QString ocrLanguageKey(const QStringList &languages)
 {
@@ -136,10 +220,13 @@ OcrPassResult runOcrPass(catalog::Catalog &catalog, const OcrPassSettings &setti
                 result.cancelled = true;
                 break;
             }
-            const QList<catalog::OcrTask> tasks = catalog.pendingOcr(key, chunk, after);
+            QList<catalog::OcrTask> tasks = catalog.pendingOcr(key, chunk, after);
             if (tasks.isEmpty())
                 break;
             after = tasks.back().itemId;
+            for (catalog::OcrTask &t : tasks)
+                if (t.video)
+                    t.frameTimesSec = videoFrameTimes(catalog, t.itemId, settings.maxVideoFrames);
             const QList<Read> reads = QtConcurrent::blockingMapped<QList<Read>>(
                 &pool, tasks, [&](const catalog::OcrTask &t) { return readOne(t, engines, settings); });
             for (const Read &r : reads)
