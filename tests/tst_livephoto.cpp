@@ -144,6 +144,7 @@ void TestLivePhoto::photoAndShortVideoAreOneItem()
     QCOMPARE(hit.value(QStringLiteral("type")).toString(), QStringLiteral("image"));
     // The moment of the video: 0-3 s (one segment), not the photo's own (0, 0).
     QCOMPARE(hit.value(QStringLiteral("startMs")).toInteger(), 0);
+    QCOMPARE(hit.value(QStringLiteral("livePhotoVideo")).toString(), m_phone + QStringLiteral("/IMG_0001.MP4"));
     QVERIFY2(hit.value(QStringLiteral("endMs")).toInteger() >= 2900,
              qPrintable(QString::number(hit.value(QStringLiteral("endMs")).toInteger())));
 }
@@ -170,8 +171,10 @@ void TestLivePhoto::deletingTheVideoBreaksThePair()
     QVERIFY(!hits.isEmpty());
     for (const QJsonValue &v : hits) {
         const QJsonObject h = v.toObject();
-        if (h.value(QStringLiteral("type")).toString() == QLatin1String("image"))  // no moment left
+        if (h.value(QStringLiteral("type")).toString() == QLatin1String("image")) {  // no moment left
             QCOMPARE(h.value(QStringLiteral("endMs")).toInteger(), 0);
+            QVERIFY(!h.contains(QStringLiteral("livePhotoVideo")));
+        }
     }
     // The video back: paired again.
     makeVideo(m_still, 3, m_phone + QStringLiteral("/IMG_0001.MP4"));

@@ -136,6 +136,8 @@ QJsonArray hitsJson(const engine::SearchResult &r)
         };
         if (!h.matchedText.isEmpty())  // a keyword matched: the OCR or name snippet
             o.insert(QStringLiteral("matchedText"), h.matchedText);
+        if (!h.livePhotoVideo.isEmpty())  // a live photo: its video (startMs/endMs: the moment in it)
+            o.insert(QStringLiteral("livePhotoVideo"), h.livePhotoVideo);
         if (r.reranked)
             o.insert(QStringLiteral("itmProbability"),
                      h.itmProbability ? QJsonValue(*h.itmProbability) : QJsonValue(QJsonValue::Null));

@@ -60,6 +60,24 @@ catalog::SegmentFilter toSegmentFilter(const SearchFilter &f)
     return s;
 }
 
+// A live photo's hit on its video's moment (an image whose best segment has a time range,
+// engine/indexing/livephoto.h) names the video of the same name beside it: four stats
+// for such a hit only. A motion photo's video was inside the photo: none is named.
+void addLivePhotoVideos(QList<SearchHit> &hits)
+{
+    for (SearchHit &h : hits) {
+        if (h.type != catalog::ItemType::Image || h.endMs <= h.startMs)
+            continue;
+        const QFileInfo photo(h.path);
+        for (const char *suffix : {".MOV", ".mov", ".MP4", ".mp4"})
+            if (const QString video = photo.path() + QLatin1Char('/') + photo.completeBaseName() + QLatin1String(suffix);
+                QFileInfo::exists(video)) {
+                h.livePhotoVideo = video;
+                break;
+            }
+    }
+}
+
 // Preprocessed pixels of an image file; empty on failure (with *error).
 std::vector<float> loadPixels(const QString &path, const RetrievalModel &model, QString *error)
 {
@@ -493,6 +511,7 @@ std::optional<SearchResult> Searcher::search(const SearchParams &params, QString
         result.hits = withKeywordHits(std::move(result.hits), parsed->keywordText(), keywordSources);
         if (result.hits.size() > params.top)
             result.hits.resize(params.top);
+        addLivePhotoVideos(result.hits);
         addCaptureMeta(*d->reader, result.hits);
     } catch (const std::exception &e) {
         return setError<SearchResult>(error, QStringLiteral("search failed: %1").arg(QString::fromUtf8(e.what())));
@@ -520,6 +539,7 @@ std::optional<SearchResult> Searcher::similar(const QString &path, const Similar
         if (f->itemId)
             exclude.insert(*f->itemId);
         result.hits = d->topItems(f->vector, params.top, params.filter, exclude, {}, result.timings);
+        addLivePhotoVideos(result.hits);
         addCaptureMeta(*d->reader, result.hits);
     } catch (const std::exception &e) {
         return setError<SearchResult>(error, QStringLiteral("search failed: %1").arg(QString::fromUtf8(e.what())));

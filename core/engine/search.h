@@ -121,6 +121,9 @@ struct SearchHit {
     // Why a keyword matched: a short snippet of the OCR text or the file or folder name
     // (empty when the hit came from the semantic ranking alone).
     QString matchedText;
+    // A live photo (engine/indexing/livephoto.h): its paired video beside it, whose moment
+    // startMs/endMs are when the best segment was the video's; empty otherwise.
+    QString livePhotoVideo;
     // The item's capture metadata (catalog::ItemMeta): when it was taken as the wall clock
     // showed it (takenLocalMs, takenOffsetMin when known, takenIso()) and where that time
     // came from (takenSource: Exif, Video, or File — the file time, for an item whose
