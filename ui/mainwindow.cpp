@@ -239,6 +239,10 @@ void MainWindow::createMenus()
         wizard->show();
     });
     teach->setObjectName(QStringLiteral("actionTeach"));
+    QAction *exportXmp = model->addAction(tr("Export &Names to XMP Sidecars…"), this, &MainWindow::exportNamesToXmp);
+    exportXmp->setObjectName(QStringLiteral("actionExportXmp"));
+    exportXmp->setStatusTip(tr("Write the names you taught as keywords to sidecar files (photo.jpg.xmp) that digiKam "
+                               "and darktable read; the photos stay untouched"));
     teach->setStatusTip(tr("Teach the model your own words from labelled examples"));
     manageModels->setStatusTip(tr("Import or download models, choose the model in use, device and precision"));
 
@@ -566,6 +570,70 @@ QString MainWindow::aboutText()
               "<p>Model: UniAdapter (Lu et al., ICLR 2024) on BLIP-base.</p>"
               "<p>Built with:</p><table>%2</table>")
         .arg(QStringLiteral(UNISEARCH_VERSION), rows);
+}
+
+namespace {
+
+// The outcome of an XMP export for a person: how many written, and the first failures.
+QString xmpExportSummary(const engine::XmpExportResult &result)
+{
+    QString text = MainWindow::tr("Wrote %n sidecar file(s).", "", result.written);
+    if (result.unchanged > 0)
+        text += QLatin1Char(' ') + MainWindow::tr("%n already held their names.", "", result.unchanged);
+    if (result.failed == 0)
+        return text;
+    text += QLatin1String("\n\n") + MainWindow::tr("%n could not be written:", "", result.failed);
+    int shown = 0;
+    for (const engine::XmpFileResult &f : result.files)
+        if (f.status == engine::XmpFileStatus::Failed && shown++ < 5)
+            text += QLatin1String("\n") + f.error;
+    return text;
+}
+
+} // namespace
+
+void MainWindow::exportNamesToXmp()
+{
+    // On the GUI thread: only the labelled items are visited, a few files each.
+    const QString title = tr("Export Names to XMP Sidecars");
+    const auto inform = [this, title](QMessageBox::Icon icon, const QString &text) {
+        auto *box = new QMessageBox(icon, title, text, QMessageBox::Ok, this);
+        box->setObjectName(QStringLiteral("xmpExportResult"));
+        box->setAttribute(Qt::WA_DeleteOnClose);
+        box->open();
+    };
+    engine::XmpExportParams dryRun;
+    dryRun.dryRun = true;
+    QString error;
+    const auto plan = m_engine->exportNamesToXmp(dryRun, {}, &error);
+    if (!plan)
+        return showError(title, error);
+    if (plan->written == 0) {
+        const QString text = plan->files.isEmpty()
+                                 ? tr("There are no names to export yet: teach names for your photos first (Model ▸ "
+                                      "Teach…).")
+                             : plan->failed > 0 ? xmpExportSummary(*plan)
+                                                : tr("Every sidecar already holds its names; nothing to write.");
+        return inform(QMessageBox::Information, text);
+    }
+    auto *ask = new QMessageBox(QMessageBox::Question, title,
+                                tr("Write the names you taught as keywords to %n sidecar file(s) beside the photos "
+                                   "(photo.jpg.xmp, read by digiKam and darktable)?",
+                                   "", plan->written),
+                                QMessageBox::Yes | QMessageBox::Cancel, this);
+    ask->setInformativeText(tr("Keywords already in a sidecar are kept. The photos themselves are not changed."));
+    ask->setObjectName(QStringLiteral("xmpExportConfirm"));
+    ask->setAttribute(Qt::WA_DeleteOnClose);
+    connect(ask, &QMessageBox::finished, this, [this, title, inform](int button) {
+        if (button != QMessageBox::Yes)
+            return;
+        QString error;
+        const auto result = m_engine->exportNamesToXmp({}, {}, &error);
+        if (!result)
+            return showError(title, error);
+        inform(result->failed > 0 ? QMessageBox::Warning : QMessageBox::Information, xmpExportSummary(*result));
+    });
+    ask->open();
 }
 
 void MainWindow::showAbout()

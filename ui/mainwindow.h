@@ -84,6 +84,8 @@ public slots:
     // "More like this" for a file.
     void findSimilar(const QString &path);
     void rescanLibrary();
+    // Model ▸ Export Names to XMP Sidecars…: asks, showing how many files, then writes them.
+    void exportNamesToXmp();
     void togglePreview();
     void setListMode(bool list);
 
