@@ -71,6 +71,7 @@ private slots:
     void secondIndexerGetsAClearMessage();
     void statusListsPerFileErrors();
     void watchIndexesChangesUntilSigterm();
+    void captureTimeFromAndTo();
 
 private:
     Run run(const QStringList &args, int timeoutMs = 180000);
@@ -655,6 +656,93 @@ void TestSearchE2E::watchIndexesChangesUntilSigterm()
     QVERIFY2(err.contains("stopped watching"), err.constData());
     // The lock is released.
     QVERIFY(!QFileInfo::exists(m_data + QStringLiteral("/index.lock")));
+}
+
+// search --from/--to select by capture time (the EXIF date exiftool wrote, as the wall clock
+// whatever its offset; the file time for a photo without one), both days inclusive; each
+// result carries taken (ISO 8601, the offset when known) and takenSource.
+void TestSearchE2E::captureTimeFromAndTo()
+{
+    registerModel();
+    struct Photo {
+        const char *name;
+        const char *taken;   // EXIF DateTimeOriginal, empty: none
+        const char *offset;  // OffsetTimeOriginal, empty: none
+    };
+    const Photo photos[] = {
+        {"tokyo.jpg", "2024:01:02 00:30:00", "+09:00"},  // the 1st in UTC, the 2nd where taken
+        {"late.jpg", "2024:01:03 23:30:00", ""},         // the last day, no offset
+        {"after.jpg", "2024:01:04 00:00:00", "+01:00"},  // the day after
+        {"before.jpg", "2024:01:01 23:59:59", ""},       // the day before
+        {"plain.jpg", "", ""},                           // no EXIF: its file time
+    };
+    for (int i = 0; i < 5; ++i) {
+        const QString path = m_photos + QLatin1Char('/') + QLatin1String(photos[i].name);
+        saveImage(test::randomImage(40, 30, 500 + quint32(i)), path);
+        QStringList args{QStringLiteral("-q"), QStringLiteral("-overwrite_original")};
+        if (*photos[i].taken)
+            args << QStringLiteral("-DateTimeOriginal=%1").arg(QLatin1String(photos[i].taken));
+        if (*photos[i].offset)
+            args << QStringLiteral("-OffsetTimeOriginal=%1").arg(QLatin1String(photos[i].offset));
+        if (args.size() > 2) {
+            QProcess exiftool;
+            exiftool.start(QStringLiteral("exiftool"), args << path);
+            QVERIFY2(exiftool.waitForFinished(60000) && exiftool.exitCode() == 0,
+                     qPrintable(QStringLiteral("exiftool (Debian package libimage-exiftool-perl): ")
+                                + exiftool.errorString() + QString::fromUtf8(exiftool.readAllStandardError())));
+        }
+    }
+    // The photo without EXIF was modified at noon on 10 January here.
+    QFile plain(m_photos + QStringLiteral("/plain.jpg"));
+    QVERIFY(plain.open(QIODevice::ReadWrite));
+    QVERIFY(plain.setFileTime(QDateTime(QDate(2024, 1, 10), QTime(12, 0), Qt::LocalTime),
+                              QFileDevice::FileModificationTime));
+    plain.close();
+    const Run indexed = run({QStringLiteral("index"), m_photos, QStringLiteral("--json")});
+    QVERIFY2(indexed.exitCode == 0, qPrintable(indexed.err));
+
+    const auto search = [&](const QStringList &extra) {
+        return run(QStringList{QStringLiteral("search"), QStringLiteral("a photo"), QStringLiteral("--json")} + extra);
+    };
+    const auto byName = [](const Run &r) {
+        QMap<QString, QJsonObject> out;
+        for (const QJsonValue &v : r.json().value(QStringLiteral("results")).toArray())
+            out.insert(QFileInfo(v.toObject().value(QStringLiteral("path")).toString()).fileName(), v.toObject());
+        return out;
+    };
+    const Run window = search({QStringLiteral("--from"), QStringLiteral("2024-01-02"), QStringLiteral("--to"),
+                               QStringLiteral("2024-01-03")});
+    QVERIFY2(window.exitCode == 0, qPrintable(window.err));
+    const auto inside = byName(window);
+    QCOMPARE(inside.keys(), (QStringList{"late.jpg", "tokyo.jpg"}));
+    QCOMPARE(inside["tokyo.jpg"].value(QStringLiteral("taken")).toString(), QStringLiteral("2024-01-02T00:30:00+09:00"));
+    QCOMPARE(inside["tokyo.jpg"].value(QStringLiteral("takenSource")).toString(), QStringLiteral("exif"));
+    QCOMPARE(inside["late.jpg"].value(QStringLiteral("taken")).toString(), QStringLiteral("2024-01-03T23:30:00"));
+
+    // Every result says when it was taken; the photo without EXIF by its file time.
+    const auto all = byName(search({}));
+    QCOMPARE(all.size(), 5);
+    QCOMPARE(all["after.jpg"].value(QStringLiteral("taken")).toString(), QStringLiteral("2024-01-04T00:00:00+01:00"));
+    QCOMPARE(all["plain.jpg"].value(QStringLiteral("takenSource")).toString(), QStringLiteral("file"));
+    QVERIFY2(all["plain.jpg"].value(QStringLiteral("taken")).toString().startsWith(QStringLiteral("2024-01-10T12:00:00")),
+             qPrintable(all["plain.jpg"].value(QStringLiteral("taken")).toString()));
+    const auto tenth = byName(search({QStringLiteral("--from"), QStringLiteral("2024-01-10"), QStringLiteral("--to"),
+                                      QStringLiteral("2024-01-10")}));
+    QCOMPARE(tenth.keys(), (QStringList{"plain.jpg"}));
+    // A date and time: to the minute, inclusive.
+    const auto evening = byName(search({QStringLiteral("--from"), QStringLiteral("2024-01-01T23:00"),
+                                        QStringLiteral("--to"), QStringLiteral("2024-01-02T00:30")}));
+    QCOMPARE(evening.keys(), (QStringList{"before.jpg", "tokyo.jpg"}));
+
+    // Mistakes are usage errors that say what to write.
+    const Run bad = search({QStringLiteral("--from"), QStringLiteral("2024-13-01")});
+    QCOMPARE(bad.exitCode, 2);
+    QVERIFY2(bad.err.contains(QStringLiteral("--from")) && bad.err.contains(QStringLiteral("YYYY-MM-DD")),
+             qPrintable(bad.err));
+    const Run reversed = search({QStringLiteral("--from"), QStringLiteral("2024-01-05"), QStringLiteral("--to"),
+                                 QStringLiteral("2024-01-01")});
+    QCOMPARE(reversed.exitCode, 2);
+    QVERIFY2(reversed.err.contains(QStringLiteral("after")), qPrintable(reversed.err));
 }
 
 QTEST_GUILESS_MAIN(TestSearchE2E)

@@ -45,7 +45,7 @@ struct CommonOptions {
 // --from/--to: a date (YYYY-MM-DD) or a date and time without a zone (YYYY-MM-DDTHH:MM[:SS]),
 // both the wall clock where the items were taken (SearchFilter). *out is the filter's
 // bound: from inclusive; to exclusive, so an inclusive --to D is the start of the next day
-// (a date-time: the next millisecond).
+// (a date-time: the next minute, or second when seconds are given).
 const QRegularExpression &plainDateTime()
 {
     static const QRegularExpression re(QStringLiteral("^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2})?$"));
@@ -68,7 +68,9 @@ bool readDate(const QCommandLineParser &parser, const QCommandLineOption &opt, b
     } else if (plainDateTime().match(value).hasMatch()) {
         const QDateTime local = QDateTime::fromString(value, Qt::ISODate);
         if (local.isValid())
-            t = QDateTime(local.date(), local.time(), Qt::UTC).addMSecs(inclusiveEnd ? 1 : 0);
+            // An inclusive --to takes the whole minute (or second) it names.
+            t = QDateTime(local.date(), local.time(), Qt::UTC)
+                    .addMSecs(!inclusiveEnd ? 0 : value.size() > 16 ? 1000 : 60000);
     }
     if (!t.isValid()) {
         *error = QStringLiteral("invalid --%1 '%2': use a date YYYY-MM-DD or a time YYYY-MM-DDTHH:MM[:SS] "
