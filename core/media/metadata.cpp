@@ -10,12 +10,17 @@
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // Exiv2 0.27's std::auto_ptr
 #endif
 #include <exiv2/exiv2.hpp>
+#ifdef UNISEARCH_HAVE_LIBHEIF
+#include <libheif/heif.h>
+#endif
 
 #include <cctype>
 #include <cmath>
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <vector>
+#include <memory>
 
 // Hand-written parsers: the date strings are fixed-width EXIF/ISO forms and must be
 // validated field by field (QDateTime::fromString accepts less and reports less).
@@ -290,6 +295,44 @@ void readExif(CaptureMetadata &m, const Exiv2::ExifData &exif)
     }
 }
 
+#ifdef UNISEARCH_HAVE_LIBHEIF
+// Exiv2 0.27 as Debian builds it does not read HEIF/AVIF (its BMFF reader is off): the
+// primary image's Exif block through libheif, decoded by Exiv2's Exif parser. Never throws.
+bool heifExif(CaptureMetadata &m, const QByteArray &localPath)
+{
+    try {
+        std::unique_ptr<heif_context, decltype(&heif_context_free)> ctx(heif_context_alloc(), &heif_context_free);
+        if (!ctx || heif_context_read_from_file(ctx.get(), localPath.constData(), nullptr).code != heif_error_Ok)
+            return false;
+        heif_image_handle *raw = nullptr;
+        if (heif_context_get_primary_image_handle(ctx.get(), &raw).code != heif_error_Ok)
+            return false;
+        std::unique_ptr<heif_image_handle, decltype(&heif_image_handle_release)> handle(raw,
+                                                                                      &heif_image_handle_release);
+        heif_item_id id = 0;
+        if (heif_image_handle_get_list_of_metadata_block_IDs(handle.get(), "Exif", &id, 1) != 1)
+            return false;
+        const size_t size = heif_image_handle_get_metadata_size(handle.get(), id);
+        if (size < 8 || size > (size_t(4) << 20))
+            return false;
+        std::vector<Exiv2::byte> data(size);
+        if (heif_image_handle_get_metadata(handle.get(), id, data.data()).code != heif_error_Ok)
+            return false;
+        // The block starts with the big-endian offset of the TIFF header after these 4 bytes.
+        const std::uint64_t skip = 4 + (std::uint64_t(data[0]) << 24 | std::uint64_t(data[1]) << 16
+                                        | std::uint64_t(data[2]) << 8 | std::uint64_t(data[3]));
+        if (skip + 8 > size)
+            return false;
+        Exiv2::ExifData exif;
+        Exiv2::ExifParser::decode(exif, data.data() + skip, static_cast<std::uint32_t>(size - skip));
+        readExif(m, exif);
+        return !exif.empty();
+    } catch (...) {
+        return false;
+    }
+}
+#endif
+
 QString describe(const std::exception &e)
 {
     return QString::fromUtf8(e.what()).left(200);
@@ -300,9 +343,10 @@ QString describe(const std::exception &e)
 CaptureMetadata readPhotoMetadata(const QString &path, QString *error)
 {
     CaptureMetadata m;
+    QString why;
+    const QByteArray local = encodeFileName(path);
     try {
         initExiv2();
-        const QByteArray local = encodeFileName(path);
         auto image = Exiv2::ImageFactory::open(std::string(local.constData(), size_t(local.size())));
         if (!image.get())
             throw std::runtime_error("not a format Exiv2 reads");
@@ -311,12 +355,16 @@ CaptureMetadata readPhotoMetadata(const QString &path, QString *error)
         if (!m.takenLocalMs)
             xmpTime(m, image->xmpData());
     } catch (const std::exception &e) {
-        if (error)
-            *error = QStringLiteral("cannot read the photo's metadata: %1").arg(describe(e));
+        why = QStringLiteral("cannot read the photo's metadata: %1").arg(describe(e));
     } catch (...) {
-        if (error)
-            *error = QStringLiteral("cannot read the photo's metadata");
+        why = QStringLiteral("cannot read the photo's metadata");
     }
+#ifdef UNISEARCH_HAVE_LIBHEIF
+    if (!m.takenLocalMs && heifExif(m, local))
+        why.clear();
+#endif
+    if (error)
+        *error = why;
     return m;
 }
 

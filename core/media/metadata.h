@@ -35,7 +35,9 @@ struct CaptureMetadata {
 
 // A photo through Exiv2: Exif DateTimeOriginal (+ OffsetTimeOriginal, SubSecTimeOriginal),
 // else DateTimeDigitized (+ its offset and sub-seconds), else XMP exif:DateTimeOriginal or
-// xmp:CreateDate; GPS, Make, Model, Orientation. HEIC/AVIF through Exiv2's BMFF reader.
+// xmp:CreateDate; GPS, Make, Model, Orientation. HEIC/AVIF: when Exiv2 finds no capture
+// time (Debian's Exiv2 0.27 is built without its HEIF reader), the primary image's Exif
+// block through libheif (when built with it).
 CaptureMetadata readPhotoMetadata(const QString &path, QString *error = nullptr);
 // A video through FFmpeg: com.apple.quicktime.creationdate (local time with its offset),
 // else creation_time (UTC, shown in the machine's zone with that zone's offset); the ISO
