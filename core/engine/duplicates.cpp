@@ -136,7 +136,9 @@ Library readLibrary(const QString &dataDir, const index::VectorStore &store)
     const std::vector<std::int64_t> ids = store.ids();
     std::unordered_map<std::int64_t, std::int64_t> vectorOfItem;
     for (const auto &[segmentId, info] : reader.segments(ids))
-        if (info.type == catalog::ItemType::Image || info.isVideoLevel())
+        // The item's own vector is its (0, 0) segment: a photo's one vector, a video's
+        // video-level one. A live photo's moments (its video's segments) are not the photo.
+        if (info.startMs == 0 && info.endMs == 0)
             vectorOfItem[info.itemId] = segmentId;
     lib.candidates.reserve(std::size_t(lib.items.size()));
     for (const catalog::Item &item : std::as_const(lib.items)) {
