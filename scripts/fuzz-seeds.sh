@@ -256,8 +256,16 @@ app1 = b'Exif\x00\x00' + tiff
 open(sys.argv[2], 'wb').write(jpeg[:2] + b'\xff\xe1' + struct.pack('>H', len(app1) + 2) + app1 + jpeg[2:])
 PY
 head -c 400 "$work/photo.jpg" > "$work/truncated.jpg"
+# HEIC, AVIF (libheif) and JPEG XL (libjxl), when Debian's tools are installed (install-deps.sh).
+if command -v heif-enc >/dev/null; then
+  heif-enc -q 50 "$work/rgb.png" -o "$work/still.heic" >/dev/null
+  heif-enc -A -q 50 "$work/rgb.png" -o "$work/still.avif" >/dev/null
+  head -c 300 "$work/still.heic" > "$work/truncated.heic"
+fi
+if command -v cjxl >/dev/null; then cjxl "$work/rgb.png" "$work/still.jxl" >/dev/null 2>&1; fi
 i=0
-for f in "$work"/*.png "$work"/*.jpg "$work"/*.bmp "$work"/*.ppm "$work"/*.gif; do
+for f in "$work"/*.png "$work"/*.jpg "$work"/*.bmp "$work"/*.ppm "$work"/*.gif "$work"/*.heic "$work"/*.avif "$work"/*.jxl; do
+  [ -e "$f" ] || continue
   # First byte: the target's decode-size knob (fuzz_imagedecoder.cpp), varied over the seeds.
   { printf "\\x$(printf %02x $((i % 4)))"; cat "$f"; } > "$img/$(basename "$f")"
   i=$((i + 1))
