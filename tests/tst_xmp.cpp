@@ -4,6 +4,7 @@
 // folder that cannot be written fails for its file only.
 #include "catalog/catalog.h"
 #include "support/cliprocess.h"
+#include "support/guiwindow.h"
 #include "support/images.h"
 #include "support/workspace.h"
 
@@ -13,6 +14,8 @@
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QProcess>
 #include <QStandardPaths>
 #include <QtTest>
@@ -66,6 +69,7 @@ private slots:
     void init();
     void exportMergesAndKeepsOriginals();
     void unwritableFolderFailsForItsFileOnly();
+    void windowMenuAsksThenWrites();
 
 private:
     // A photo in folder (created), returned with its canonical path.
@@ -82,6 +86,7 @@ private:
 
 void TestXmp::initTestCase()
 {
+    test::initGuiTest();
     m_cli = QStringLiteral(UNISEARCH_CLI_PATH);
     QVERIFY2(QFileInfo(m_cli).isExecutable(), qPrintable(m_cli));
     QVERIFY2(!QStandardPaths::findExecutable(QStringLiteral("exiftool")).isEmpty(),
@@ -250,6 +255,35 @@ void TestXmp::unwritableFolderFailsForItsFileOnly()
     QCOMPARE(exiftoolList(open + QStringLiteral(".xmp"), QStringLiteral("XMP-dc:Subject")), QStringList{QStringLiteral("Puss")});
     QVERIFY(!QFileInfo::exists(closed + QStringLiteral(".xmp")));
     QCOMPARE(readAll(foreign + QStringLiteral(".xmp")), QByteArray("my own notes, not XMP\n"));
+}
+
+void TestXmp::windowMenuAsksThenWrites()
+{
+    const QString shrek = makePhoto(m_media, QStringLiteral("shrek.jpg"), 8);
+    QVERIFY(!shrek.isEmpty());
+    label(shrek, {{QStringLiteral("name"), QStringLiteral("Shrek")}});
+    engine::Engine engine;
+    engine::Engine::Options options;
+    options.dataDir = m_data;
+    options.device = QStringLiteral("cpu");
+    options.threads = 1;
+    QVERIFY2(engine.open(options), qPrintable(engine.errorString()));
+    const std::unique_ptr<ui::MainWindow> window = test::openWindow(&engine);
+    QVERIFY(window);
+    auto *action = window->findChild<QAction *>(QStringLiteral("actionExportXmp"));
+    QVERIFY(action);
+    action->trigger();
+    // It asks first, saying how many files, and has written nothing yet.
+    QMessageBox *ask = nullptr;
+    QTRY_VERIFY((ask = window->findChild<QMessageBox *>(QStringLiteral("xmpExportConfirm"))) != nullptr);
+    QVERIFY2(ask->text().contains(QStringLiteral("1 sidecar file")), qPrintable(ask->text()));
+    QVERIFY(!QFileInfo::exists(shrek + QStringLiteral(".xmp")));
+    ask->button(QMessageBox::Yes)->click();
+    QMessageBox *done = nullptr;
+    QTRY_VERIFY((done = window->findChild<QMessageBox *>(QStringLiteral("xmpExportResult"))) != nullptr);
+    QVERIFY2(done->text().contains(QStringLiteral("Wrote 1 sidecar file")), qPrintable(done->text()));
+    QCOMPARE(exiftoolList(shrek + QStringLiteral(".xmp"), QStringLiteral("XMP-dc:Subject")), QStringList{QStringLiteral("Shrek")});
+    done->close();
 }
 
 QTEST_MAIN(TestXmp)
