@@ -31,6 +31,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QCompleter>
+#include <QDateEdit>
 #include <QDir>
 #include <QDirIterator>
 #include <QFile>
@@ -79,6 +80,8 @@ private slots:
     void combinedQuerySearchesWithAPhoto();
     void queryMistakeIsShownNotSearched();
     void droppedPhotoBecomesATerm();
+    void sortByCaptureTimeReordersTheSameHits();
+    void dateFilterUsesCaptureTime();
 
 private:
     std::unique_ptr<ui::MainWindow> openWindow();
@@ -651,6 +654,72 @@ void TestGuiSearch::droppedPhotoBecomesATerm()
     drop(split);
     QCOMPARE(field->text(), QStringLiteral("a dog + ") + fixtureImage(2));
     QVERIFY2(notice->text().contains(QLatin1String("cannot be added")), qPrintable(notice->text()));
+    QVERIFY(w->close());
+}
+
+// Newest/Oldest first reorder the hits the search returned (none added, none dropped), by
+// capture time (here the file times: the photos have no EXIF), and the choice is remembered.
+void TestGuiSearch::sortByCaptureTimeReordersTheSameHits()
+{
+    auto w = openWindow();
+    QVERIFY(w);
+    ui::ResultsModel *model = w->resultsModel();
+    auto *sort = w->findChild<QComboBox *>(QStringLiteral("sortOrder"));
+    QVERIFY(sort);
+    sort->setCurrentIndex(sort->findData(QStringLiteral("relevance")));
+    search(*w, QStringLiteral("a red circle on a blue field"));
+    QStringList byRelevance;
+    for (int i = 0; i < model->rowCount(); ++i)
+        byRelevance.append(model->row(i).path);
+    QCOMPARE(byRelevance.size(), m_libraryImages);
+    for (const QString order : {QStringLiteral("newest"), QStringLiteral("oldest")}) {
+        sort->setCurrentIndex(sort->findData(order));
+        QStringList paths;
+        for (int i = 0; i < model->rowCount(); ++i) {
+            paths.append(model->row(i).path);
+            if (i > 0) {
+                const qint64 before = model->row(i - 1).mtimeMs, now = model->row(i).mtimeMs;
+                QVERIFY2(order == QLatin1String("newest") ? before >= now : before <= now, qPrintable(order));
+            }
+        }
+        QStringList a = paths, b = byRelevance;
+        a.sort();
+        b.sort();
+        QCOMPARE(a, b);  // the same hits
+        QCOMPARE(Settings().value(settings::resultsSort), order);
+    }
+    sort->setCurrentIndex(sort->findData(QStringLiteral("relevance")));
+    QStringList back;
+    for (int i = 0; i < model->rowCount(); ++i)
+        back.append(model->row(i).path);
+    QCOMPARE(back, byRelevance);
+    QVERIFY(w->close());
+}
+
+// The date filter keeps the items taken between its dates (the photos here: today, by file
+// time): a range that ends before today finds nothing, one that includes today finds all.
+void TestGuiSearch::dateFilterUsesCaptureTime()
+{
+    auto w = openWindow();
+    QVERIFY(w);
+    ui::ResultsModel *model = w->resultsModel();
+    search(*w, QStringLiteral("a red circle on a blue field"));
+    QCOMPARE(model->rowCount(), m_libraryImages);
+    auto *on = w->findChild<QCheckBox *>(QStringLiteral("dateFilter"));
+    auto *from = w->findChild<QDateEdit *>(QStringLiteral("dateFrom"));
+    auto *to = w->findChild<QDateEdit *>(QStringLiteral("dateTo"));
+    QVERIFY(on && from && to);
+    QSignalSpy shown(w.get(), &ui::MainWindow::resultsShown);
+    from->setDate(QDate::currentDate().addDays(-10));
+    to->setDate(QDate::currentDate().addDays(-5));
+    on->setChecked(true);
+    QVERIFY(shown.wait(kTimeoutMs));
+    QCOMPARE(model->rowCount(), 0);
+    to->setDate(QDate::currentDate());  // inclusive: today's photos come back
+    QVERIFY(shown.wait(kTimeoutMs));
+    QCOMPARE(model->rowCount(), m_libraryImages);
+    on->setChecked(false);
+    QVERIFY(shown.wait(kTimeoutMs));
     QVERIFY(w->close());
 }
 

@@ -34,6 +34,8 @@
 #include <QVBoxLayout>
 #include <QWidgetAction>
 
+#include <algorithm>
+
 namespace unisearch::ui {
 
 namespace {
@@ -173,8 +175,10 @@ QWidget *SearchController::createFilterBar()
     m_sort = new QComboBox(bar);
     m_sort->setObjectName(QStringLiteral("sortOrder"));
     m_sort->setToolTip(tr("Sort the results"));
-    m_sort->addItem(tr("Best match"));
-    m_sort->addItem(tr("Newest"));
+    m_sort->addItem(tr("Best match"), QStringLiteral("relevance"));
+    m_sort->addItem(tr("Newest first"), QStringLiteral("newest"));
+    m_sort->addItem(tr("Oldest first"), QStringLiteral("oldest"));
+    m_sort->setCurrentIndex(std::max(0, m_sort->findData(Settings().value(settings::resultsSort))));
     layout->addWidget(m_sort);
 
     m_listModeButton = new QToolButton(bar);
@@ -198,8 +202,9 @@ QWidget *SearchController::createFilterBar()
         if (m_dateFilter->isChecked())
             rerunSearch();
     });
-    connect(m_sort, &QComboBox::currentIndexChanged, this, [this](int i) {
-        m_results->setSort(i == 1 ? ResultsModel::Sort::Date : ResultsModel::Sort::Relevance);
+    connect(m_sort, &QComboBox::currentIndexChanged, this, [this] {
+        Settings().setValue(settings::resultsSort, m_sort->currentData().toString());
+        showSortedResults();
     });
     return bar;
 }
@@ -477,15 +482,37 @@ void SearchController::showResultsNotice(const QString &html)
     m_resultsNotice->setVisible(!html.isEmpty());
 }
 
+// Sorting by capture time applies after the relevance cut-off and only reorders: of a
+// re-ranked result the hits that reached the match threshold come first, by date, the others
+// after them as ranked; otherwise the top K the search returned, by date.
+void SearchController::showSortedResults()
+{
+    QList<engine::SearchHit> hits = m_lastResult.hits;
+    const QString order = m_sort->currentData().toString();
+    if (order != QLatin1String("relevance")) {
+        const double threshold = engine::SearchParams{}.relevanceThreshold;
+        const auto passed = [&](const engine::SearchHit &h) {
+            return !m_lastResult.reranked || (h.itmProbability && *h.itmProbability >= threshold);
+        };
+        const auto good = std::stable_partition(hits.begin(), hits.end(), passed);
+        const bool newest = order == QLatin1String("newest");
+        std::stable_sort(hits.begin(), good, [newest](const engine::SearchHit &a, const engine::SearchHit &b) {
+            return newest ? a.meta.takenLocalMs > b.meta.takenLocalMs : a.meta.takenLocalMs < b.meta.takenLocalMs;
+        });
+    }
+    QList<ResultRow> rows;
+    rows.reserve(hits.size());
+    for (const engine::SearchHit &hit : hits)
+        rows.append(ResultRow::fromHit(hit));
+    m_results->setResults(std::move(rows));
+}
+
 void SearchController::onSearchFinished(int, const engine::SearchResult &result)
 {
     m_searchBusy->hide();
     showResultsView();
-    QList<ResultRow> rows;
-    rows.reserve(result.hits.size());
-    for (const engine::SearchHit &hit : result.hits)
-        rows.append(ResultRow::fromHit(hit));
-    m_results->setResults(std::move(rows));
+    m_lastResult = result;
+    showSortedResults();
     m_controller->cancelAsk();  // its item may not be among the new results
     emit resultsReplaced();
     const QString what = result.source.isEmpty()

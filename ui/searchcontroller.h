@@ -118,6 +118,8 @@ private:
     engine::SearchFilter currentFilter() const;
     void showResultsNotice(const QString &html);
     void onSearchFinished(int id, const engine::SearchResult &result);
+    // The last result's rows in the order the sort choice asks for (showSortedResults).
+    void showSortedResults();
     void onSearchFailed(int id, const QString &error);
     void updateThumbnailSize();
     void showResultsMenu(const QPoint &pos);
@@ -141,6 +143,7 @@ private:
     QDateEdit *m_dateFrom = nullptr;
     QDateEdit *m_dateTo = nullptr;
     QComboBox *m_sort = nullptr;
+    engine::SearchResult m_lastResult;  // as the search returned it, best first
     QToolButton *m_listModeButton = nullptr;
     QLabel *m_resultsNotice = nullptr;
     QListView *m_resultsView = nullptr;

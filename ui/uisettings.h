@@ -19,5 +19,10 @@ inline const SettingKey<QString> resultsViewMode{"ui/resultsViewMode", QStringLi
 inline const SettingKey<QByteArray> mainSplitter{"ui/mainSplitter", QByteArray()};
 inline const SettingKey<QByteArray> previewSplitter{"ui/previewSplitter", QByteArray()};
 inline const SettingKey<bool> previewVisible{"ui/previewVisible", true};
+// The results' order: "relevance" (best match), "newest" or "oldest" (capture time; it
+// reorders the hits the search kept, so weak matches never come in).
+inline const SettingKey<QString> resultsSort{"ui/resultsSort", QStringLiteral("relevance"), [](const QString &v) {
+    return v == QLatin1String("relevance") || v == QLatin1String("newest") || v == QLatin1String("oldest");
+}};
 
 } // namespace unisearch::settings
