@@ -233,6 +233,14 @@ void TestGuiTimeline::gridFillsTheWidth()
     auto *results = w->findChild<QListView *>(QStringLiteral("resultsView"));
     const QRect first = results->visualRect(results->model()->index(0, 0));
     QVERIFY(first.width() >= edge);
+    // As many columns as fit: the second result sits beside the first when two fit.
+    if (results->viewport()->width() >= 2 * (first.width() + results->spacing()) + results->spacing()) {
+        const QRect second = results->visualRect(results->model()->index(1, 0));
+        QCOMPARE(second.top(), first.top());
+        QVERIFY(second.left() > first.right());
+        // ... and the spare width is spread: less than a cell is left beside the grid.
+        QVERIFY(results->viewport()->width() - second.right() < first.width());
+    }
 }
 
 QTEST_MAIN(TestGuiTimeline)

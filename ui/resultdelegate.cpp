@@ -287,7 +287,9 @@ void fitGridToView(QListView *view, ResultDelegate *delegate)
         return;
     const int before = delegate->cellWidth();
     const int spacing = view->spacing();
-    delegate->fitColumns(view->viewport()->width() - spacing, spacing);
+    // QListView wraps a row before an item that would end on its last pixels: keep a spacing
+    // and a pixel spare.
+    delegate->fitColumns(view->viewport()->width() - 2 * spacing - 1, spacing);
     if (delegate->cellWidth() != before) {
         emit delegate->sizeHintChanged(QModelIndex());
         view->doItemsLayout();
