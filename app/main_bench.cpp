@@ -35,6 +35,7 @@ void usage(FILE *out)
                  "          1,000,000 items, memory while indexing 10,000 photos\n"
                  "  duplicates byte and near copies over 100,000 generated items: time and peak memory\n"
                  "  ocr     text in pictures: ms per photo and words read back at several downscale edges\n"
+                 "          (--fusion: keyword/semantic fusion, RRF against a fitted mix, synthetic)\n"
                  "  timeline the window's first view over 100,000 generated items: scroll steps, memory\n"
 #endif
                  "run 'unisearch-bench SUITE --help' for a suite's options\n");
