@@ -263,7 +263,14 @@ void SearchController::createTimelineView()
     m_resultsArea->setObjectName(QStringLiteral("resultsArea"));
     m_resultsArea->addWidget(m_timeline);
     m_resultsArea->addWidget(m_resultsView);
-    m_resultsArea->setCurrentWidget(m_timeline);
+    showLibraryView();
+}
+
+void SearchController::showLibraryView()
+{
+    // An empty library keeps the (empty) results view, under the notice saying what to do.
+    m_resultsArea->setCurrentWidget(m_timelineModel->rowCount() > 0 ? static_cast<QWidget *>(m_timeline)
+                                                                     : m_resultsView);
 }
 
 QWidget *SearchController::resultsArea() const
@@ -280,9 +287,8 @@ void SearchController::showTimeline()
 {
     m_lastQuery.clear();
     m_lastSimilar.clear();
-    m_results->clear();
     m_timelineModel->refresh();
-    m_resultsArea->setCurrentWidget(m_timeline);
+    showLibraryView();
     showResultsNotice({});
     emit resultsReplaced();
 }
@@ -453,6 +459,8 @@ void SearchController::rerunSearch()
 {
     if (m_lastQuery.isEmpty() && m_lastSimilar.isEmpty()) {
         m_timelineModel->refresh();  // the library changed: the timeline shows it
+        if (m_searchField->text().trimmed().isEmpty())
+            showLibraryView();
         return;
     }
     const Settings s;

@@ -62,7 +62,8 @@ public:
     TimelineView *timelineView() const { return m_timeline; }
     TimelineModel *timelineModel() const { return m_timelineModel; }
     bool timelineShown() const;
-    // Shows the timeline (the query was cleared) and forgets what was searched.
+    // Shows the timeline (the query was cleared; the results view while the library is
+    // empty) and forgets what was searched; the last results stay in their model.
     void showTimeline();
     ResultsModel *resultsModel() const { return m_results; }
     // The result the preview follows; nullopt when none.
@@ -125,6 +126,7 @@ private:
     void showResultsMenu(const QPoint &pos);
     void createTimelineView();
     void showResultsView();
+    void showLibraryView();
 
     engine::Engine *m_engine;
     EngineController *m_controller;
