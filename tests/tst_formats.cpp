@@ -378,13 +378,10 @@ void TestFormats::damagedFilesGiveAClearReason()
 
 test::CliRun TestFormats::run(const QStringList &args)
 {
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("XDG_CONFIG_HOME"), m_tmp.filePath(QStringLiteral("config")));
-    env.insert(QStringLiteral("XDG_CACHE_HOME"), m_tmp.filePath(QStringLiteral("cache")));
+    // The data directory goes on the command line (--data-dir), not in the environment.
+    QProcessEnvironment env = test::cliEnvironment(m_data, m_tmp.path());
     env.insert(QStringLiteral("XDG_DATA_HOME"), m_tmp.filePath(QStringLiteral("share")));
-    env.insert(QStringLiteral("UNISEARCH_VOCAB"), test::vocabPath());
     env.remove(QStringLiteral("UNISEARCH_DATA_DIR"));
-    env.remove(QStringLiteral("DISPLAY"));
     return test::runProgram(m_cli, QStringList{QStringLiteral("--data-dir"), m_data} + args, env, 300000);
 }
 

@@ -8,9 +8,9 @@
 //   photo leaves the video a video of its own;
 // - a motion photo (a JPEG with an MP4 appended and GCamera:MicroVideoOffset written by
 //   exiftool) is one photo whose embedded video is searchable as its moment.
-#include "catalog/catalog.h"
 #include "media/motionphoto.h"
 #include "model/bundle.h"
+#include "support/catalogfixture.h"
 #include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/images.h"
@@ -59,13 +59,8 @@ private:
 
 test::CliRun TestLivePhoto::run(const QStringList &args)
 {
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("UNISEARCH_DATA_DIR"), m_data);
-    env.insert(QStringLiteral("XDG_CONFIG_HOME"), m_tmp->filePath(QStringLiteral("config")));
-    env.insert(QStringLiteral("XDG_CACHE_HOME"), m_tmp->filePath(QStringLiteral("cache")));
-    env.insert(QStringLiteral("UNISEARCH_VOCAB"), test::vocabPath());
+    QProcessEnvironment env = test::cliEnvironment(m_data, m_tmp->path());
     env.insert(QStringLiteral("UNISEARCH_PROGRESS_MS"), QStringLiteral("0"));
-    env.remove(QStringLiteral("DISPLAY"));
     return test::runProgram(QStringLiteral(UNISEARCH_CLI_PATH),
                             QStringList{QStringLiteral("--threads"), QStringLiteral("1")} + args, env);
 }
@@ -110,16 +105,9 @@ void TestLivePhoto::initTestCase()
                                          .bundle;
     QVERIFY(test::makeWorkspace(m_tmp, m_data, m_phone, QStringLiteral("phone")));
     {
-        catalog::OpenResult opened = catalog::Catalog::open(m_data);
-        QVERIFY2(opened, qPrintable(opened.error));
-        catalog::ModelRecord record;
-        record.name = QStringLiteral("fixture");
-        record.fingerprint = QString::fromStdString(bundle.fingerprint);
-        record.task = QStringLiteral("retrieval");
-        record.architectureJson = QString::fromStdString(bundle.architecture.toJson().dump());
-        record.path = QString::fromStdString(bundle.dir);
-        record.active = true;
-        opened.catalog->upsertModel(record);
+        QString error;
+        QVERIFY2(test::registerActiveModel(m_data, bundle, QStringLiteral("fixture"), QStringLiteral("retrieval"), &error),
+                 qPrintable(error));
     }
     m_still = m_tmp->filePath(QStringLiteral("still.png"));
     QVERIFY(QFile::copy(test::caseDir(QStringLiteral("retrieval-image")) + QStringLiteral("/img0.png"), m_still));

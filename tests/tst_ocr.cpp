@@ -7,6 +7,7 @@
 #include "catalog/catalog.h"
 #include "catalog/reader.h"
 #include "media/ocr.h"
+#include "support/catalogfixture.h"
 #include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/images.h"
@@ -105,12 +106,7 @@ void TestOcr::cleanup()
 
 Run TestOcr::run(const QStringList &args, const QString &faultPoint)
 {
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("UNISEARCH_DATA_DIR"), m_data);
-    env.insert(QStringLiteral("XDG_CONFIG_HOME"), m_tmp->filePath(QStringLiteral("config")));
-    env.insert(QStringLiteral("XDG_CACHE_HOME"), m_tmp->filePath(QStringLiteral("cache")));
-    env.insert(QStringLiteral("UNISEARCH_VOCAB"), test::vocabPath());
-    env.remove(QStringLiteral("DISPLAY"));
+    QProcessEnvironment env = test::cliEnvironment(m_data, m_tmp->path());
     if (!faultPoint.isEmpty())
         env.insert(QStringLiteral("UNISEARCH_FAULT_POINT"), faultPoint);
     return test::runProgram(m_cli, QStringList{QStringLiteral("--threads"), QStringLiteral("1")} + args, env, 300000);
@@ -118,16 +114,9 @@ Run TestOcr::run(const QStringList &args, const QString &faultPoint)
 
 void TestOcr::registerModel()
 {
-    catalog::OpenResult opened = catalog::Catalog::open(m_data);
-    QVERIFY2(opened, qPrintable(opened.error));
-    catalog::ModelRecord record;
-    record.name = QStringLiteral("fixture");
-    record.fingerprint = QString::fromStdString(m_bundle.fingerprint);
-    record.task = QStringLiteral("retrieval");
-    record.architectureJson = QString::fromStdString(m_bundle.architecture.toJson().dump());
-    record.path = QString::fromStdString(m_bundle.dir);
-    record.active = true;
-    opened.catalog->upsertModel(record);
+    QString error;
+    QVERIFY2(test::registerActiveModel(m_data, m_bundle, QStringLiteral("fixture"), QStringLiteral("retrieval"), &error),
+             qPrintable(error));
 }
 
 void TestOcr::saveImage(const QImage &img, const QString &name)

@@ -6,9 +6,9 @@
 //   combined query equal the weighted sum computed from the features `embed text` and
 //   `embed image` report, items named by positive image terms are left out, and parse
 //   errors exit 2 on stderr.
-#include "catalog/catalog.h"
 #include "engine/query.h"
 #include "model/bundle.h"
+#include "support/catalogfixture.h"
 #include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/images.h"
@@ -272,13 +272,8 @@ void TestQuery::cancellingTermsAreAnError()
 
 test::CliRun TestQuery::run(const QStringList &args)
 {
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("UNISEARCH_DATA_DIR"), m_data);
-    env.insert(QStringLiteral("XDG_CONFIG_HOME"), m_tmp->filePath(QStringLiteral("config")));
-    env.insert(QStringLiteral("XDG_CACHE_HOME"), m_tmp->filePath(QStringLiteral("cache")));
-    env.insert(QStringLiteral("UNISEARCH_VOCAB"), test::vocabPath());
+    QProcessEnvironment env = test::cliEnvironment(m_data, m_tmp->path());
     env.insert(QStringLiteral("UNISEARCH_PROGRESS_MS"), QStringLiteral("0"));
-    env.remove(QStringLiteral("DISPLAY"));
     return test::runProgram(QStringLiteral(UNISEARCH_CLI_PATH),
                             QStringList{QStringLiteral("--threads"), QStringLiteral("1")} + args, env);
 }
@@ -294,16 +289,9 @@ void TestQuery::indexLibrary()
                    .bundle;
     QVERIFY(test::makeWorkspace(m_tmp, m_data, m_photos, QStringLiteral("my photos")));
     {
-        catalog::OpenResult opened = catalog::Catalog::open(m_data);
-        QVERIFY2(opened, qPrintable(opened.error));
-        catalog::ModelRecord record;
-        record.name = QStringLiteral("fixture");
-        record.fingerprint = QString::fromStdString(m_bundle.fingerprint);
-        record.task = QStringLiteral("retrieval");
-        record.architectureJson = QString::fromStdString(m_bundle.architecture.toJson().dump());
-        record.path = QString::fromStdString(m_bundle.dir);
-        record.active = true;
-        opened.catalog->upsertModel(record);
+        QString error;
+        QVERIFY2(test::registerActiveModel(m_data, m_bundle, QStringLiteral("fixture"), QStringLiteral("retrieval"), &error),
+                 qPrintable(error));
     }
     const QString dir = test::caseDir(QStringLiteral("retrieval-image"));
     for (int i = 0; i < 3; ++i)

@@ -14,6 +14,7 @@
 #include "media/filepath.h"
 #include "model/architecture.h"
 #include "model/bundle.h"
+#include "support/catalogfixture.h"
 #include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/images.h"
@@ -114,27 +115,15 @@ void TestSearchE2E::cleanup()
 
 void TestSearchE2E::registerModel()
 {
-    catalog::OpenResult opened = catalog::Catalog::open(m_data);
-    QVERIFY2(opened, qPrintable(opened.error));
-    catalog::ModelRecord record;
-    record.name = QStringLiteral("fixture");
-    record.fingerprint = QString::fromStdString(m_bundle.fingerprint);
-    record.task = QStringLiteral("retrieval");
-    record.architectureJson = QString::fromStdString(m_bundle.architecture.toJson().dump());
-    record.path = QString::fromStdString(m_bundle.dir);
-    record.active = true;
-    opened.catalog->upsertModel(record);
+    QString error;
+    QVERIFY2(test::registerActiveModel(m_data, m_bundle, QStringLiteral("fixture"), QStringLiteral("retrieval"), &error),
+             qPrintable(error));
 }
 
 QProcess *TestSearchE2E::startCli(const QStringList &args)
 {
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("UNISEARCH_DATA_DIR"), m_data);
-    env.insert(QStringLiteral("XDG_CONFIG_HOME"), m_tmp->filePath(QStringLiteral("config")));
-    env.insert(QStringLiteral("XDG_CACHE_HOME"), m_tmp->filePath(QStringLiteral("cache")));
-    env.insert(QStringLiteral("UNISEARCH_VOCAB"), test::vocabPath());
+    QProcessEnvironment env = test::cliEnvironment(m_data, m_tmp->path());
     env.insert(QStringLiteral("UNISEARCH_PROGRESS_MS"), QStringLiteral("0"));
-    env.remove(QStringLiteral("DISPLAY"));
     auto *p = new QProcess(this);
     p->setProcessEnvironment(env);
     p->start(m_cli, QStringList{QStringLiteral("--threads"), QStringLiteral("1")} + args);

@@ -38,6 +38,7 @@
 #include "model/architecture.h"
 #include "model/bundle.h"
 #include "model/modelrunner.h"
+#include "support/catalogfixture.h"
 #include "support/cliprocess.h"
 #include "support/fixtures.h"
 #include "support/modelfixture.h"
@@ -262,18 +263,13 @@ void TestVideoIndex::cleanup()
 
 void TestVideoIndex::registerModels()
 {
+    QString error;
+    QVERIFY2(test::registerActiveModel(m_data, m_bundle, QStringLiteral("fixture"), QStringLiteral("retrieval"), &error),
+             qPrintable(error));
+    QVERIFY2(test::registerActiveModel(m_data, m_vqaBundle, QStringLiteral("fixture-vqa"), QStringLiteral("vqa"), &error),
+             qPrintable(error));
     auto cat = openCatalog();
     QVERIFY(cat);
-    for (const model::BundleInfo *b : {&m_bundle, &m_vqaBundle}) {
-        catalog::ModelRecord record;
-        record.name = b == &m_bundle ? QStringLiteral("fixture") : QStringLiteral("fixture-vqa");
-        record.fingerprint = QString::fromStdString(b->fingerprint);
-        record.task = b == &m_bundle ? QStringLiteral("retrieval") : QStringLiteral("vqa");
-        record.architectureJson = QString::fromStdString(b->architecture.toJson().dump());
-        record.path = QString::fromStdString(b->dir);
-        record.active = true;
-        cat->upsertModel(record);
-    }
     cat->addRoot(m_videos);
 }
 
@@ -322,12 +318,7 @@ engine::IndexResult TestVideoIndex::index(double mergeCosine, int videoFrames)
 
 Run TestVideoIndex::run(const QStringList &args, int timeoutMs, const std::function<void()> &childSetup)
 {
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("UNISEARCH_DATA_DIR"), m_data);
-    env.insert(QStringLiteral("XDG_CONFIG_HOME"), m_tmp->filePath(QStringLiteral("config")));
-    env.insert(QStringLiteral("XDG_CACHE_HOME"), m_tmp->filePath(QStringLiteral("cache")));
-    env.insert(QStringLiteral("UNISEARCH_VOCAB"), test::vocabPath());
-    env.remove(QStringLiteral("DISPLAY"));
+    QProcessEnvironment env = test::cliEnvironment(m_data, m_tmp->path());
     return unisearch::test::runProgram(m_cli, QStringList{QStringLiteral("--threads"), QStringLiteral("1")} + args, env, timeoutMs,
                                        childSetup);
 }

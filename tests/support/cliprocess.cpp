@@ -1,5 +1,8 @@
 #include "support/cliprocess.h"
 
+#include "support/fixtures.h"
+
+#include <QDir>
 #include <QJsonDocument>
 #include <QProcess>
 
@@ -8,6 +11,17 @@ namespace unisearch::test {
 QJsonObject CliRun::json() const
 {
     return QJsonDocument::fromJson(out.toUtf8()).object();
+}
+
+QProcessEnvironment cliEnvironment(const QString &dataDir, const QString &tmpRoot)
+{
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("UNISEARCH_DATA_DIR"), dataDir);
+    env.insert(QStringLiteral("XDG_CONFIG_HOME"), QDir(tmpRoot).filePath(QStringLiteral("config")));
+    env.insert(QStringLiteral("XDG_CACHE_HOME"), QDir(tmpRoot).filePath(QStringLiteral("cache")));
+    env.insert(QStringLiteral("UNISEARCH_VOCAB"), vocabPath());
+    env.remove(QStringLiteral("DISPLAY"));
+    return env;
 }
 
 CliRun runProgram(const QString &program, const QStringList &args, const QProcessEnvironment &env, int timeoutMs,

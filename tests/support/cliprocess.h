@@ -24,6 +24,11 @@ struct CliRun {
 CliRun runProgram(const QString &program, const QStringList &args, const QProcessEnvironment &env,
                   int timeoutMs = 120000, const std::function<void()> &childSetup = {});
 
+// The environment a test runs unisearch-cli in: the system's, with UNISEARCH_DATA_DIR = dataDir,
+// XDG_CONFIG_HOME and XDG_CACHE_HOME under tmpRoot (config/, cache/), UNISEARCH_VOCAB = vocabPath()
+// and no DISPLAY. Tests add or remove their own entries on the copy they get.
+QProcessEnvironment cliEnvironment(const QString &dataDir, const QString &tmpRoot);
+
 // The object of a `--json` list (`adapters list`'s "adapters", say) whose "name" is name;
 // empty when there is none.
 QJsonObject namedEntry(const QJsonArray &entries, const QString &name);
