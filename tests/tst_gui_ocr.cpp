@@ -60,7 +60,10 @@ int highlightedPixels(const ui::ResultsModel &model, int row, ui::ResultDelegate
     option.palette.setColor(QPalette::HighlightedText, Qt::white);
     option.state = QStyle::State_Enabled;
     const QModelIndex index = model.index(row);
-    option.rect = QRect(QPoint(0, 0), delegate.sizeHint(option, index).expandedTo(QSize(480, 0)));
+    // A grid cell is exactly as wide as its size hint (its square thumbnail is as wide as the
+    // cell); a list row gets a wide view's width.
+    const QSize hint = delegate.sizeHint(option, index);
+    option.rect = QRect(QPoint(0, 0), layout == ui::ResultDelegate::Layout::Grid ? hint : hint.expandedTo(QSize(480, 0)));
     QImage image(option.rect.size(), QImage::Format_RGB32);
     image.fill(Qt::white);
     {
