@@ -98,9 +98,14 @@ bool classifyTerm(const QString &t, const QString &baseDir, QueryTerm *term, QSt
         return true;
     }
     const bool pathLike = looksLikePath(t);
-    // A plain name counts as a file only when its extension is an image's or a video's.
-    const bool mediaName = !pathLike && t.contains(QLatin1Char('.'))
-                        && media::mediaTypeFromFileName(t).kind != media::MediaKind::Other;
+    // A plain name counts as a file only when its extension is an image's or a video's. Only
+    // a short alphanumeric extension reaches the MIME database, never the typed text itself:
+    // Qt's glob matcher recursed past the stack on a crafted name (fuzz_query).
+    static const QRegularExpression extension(QStringLiteral("\\.([A-Za-z0-9]{1,10})$"));
+    const QRegularExpressionMatch ext = pathLike ? QRegularExpressionMatch() : extension.match(t);
+    const bool mediaName = ext.hasMatch()
+                        && media::mediaTypeFromFileName(QStringLiteral("x.") + ext.captured(1)).kind
+                               != media::MediaKind::Other;
     if (pathLike || mediaName) {
         const QString path = resolvePath(t, baseDir);
         const media::FileStatus status = media::fileStatus(path);
