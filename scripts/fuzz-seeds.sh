@@ -212,6 +212,8 @@ queries = ['a dog on the beach', '2:a dog on the beach - people + ./beach.jpg', 
            ' + ', 'a -  - b', 'nan:x', '-1:x', '~/missing.jpg + a', 'x:y:z', '名前 + 東京 - ΣΊΣΥΦΟΣ', 'a\x00b']
 for i, q in enumerate(queries):
     write('fuzz_query', f'query{i:02d}', q)
+# The input that crashed Qt's MIME glob matcher through the parser (fixed in query.cpp).
+write('fuzz_query', 'mime-crash', b'2:a' + b'\xff' * 10 + b'<\xff\xff\xffhd\x00\x00\x00.jpg')
 
 # Dictionaries: the tokens each format is built from, so mutations can splice them in.
 dicts = {
