@@ -12,6 +12,7 @@
 #include "bench_pipeline.h"
 #include "bench_timeline.h"
 #include "bench_video.h"
+#include "bench_waits.h"
 #endif
 
 #include <cstdio>
@@ -37,6 +38,8 @@ void usage(FILE *out)
                  "  ocr     text in pictures: ms per photo and words read back at several downscale edges\n"
                  "          (--fusion: keyword/semantic fusion, RRF against a fitted mix, synthetic)\n"
                  "  timeline the window's first view over 100,000 generated items: scroll steps, memory\n"
+                 "  waits   what a person waits for: cold CLI status, search, search --rerank and ask with\n"
+                 "          a full-size model (wall time, peak memory), indexing per photo\n"
 #endif
                  "run 'unisearch-bench SUITE --help' for a suite's options\n");
 }
@@ -67,6 +70,8 @@ int main(int argc, char **argv)
         return runOcrBench(argc - 1, argv + 1);
     if (suite == "timeline")
         return runTimelineBench(argc - 1, argv + 1);
+    if (suite == "waits")
+        return runWaitsBench(argc - 1, argv + 1);
 #endif
     std::fprintf(stderr, "unisearch-bench: unknown suite '%s'\n", suite.c_str());
     usage(stderr);

@@ -13,9 +13,11 @@ bool cudaAvailable();
 void manualSeed(unsigned long long seed);
 // LibTorch's OpenMP threads and OpenBLAS's own pool both spin while waiting; on a
 // laptop's few cores they steal each other's time (a text query measured 5-7x slower).
-// libgomp reads OMP_WAIT_POLICY when it loads, before main(), so an entry point calls
-// this first: when the variable is unset it sets OMP_WAIT_POLICY=PASSIVE and re-executes
-// the program once (Linux). Returns normally when nothing needed doing or exec failed.
+// libgomp reads OMP_WAIT_POLICY when it loads, before main(). An executable that links
+// this library sets OMP_WAIT_POLICY=PASSIVE (when unset) from its .preinit_array, which
+// runs before any shared library's constructor, so no re-execution is needed; only where
+// that did not run (the library linked into a shared object) does this set the variable
+// and re-execute the program once (Linux). Returns normally when nothing needed doing.
 // It also tells glibc's allocator to keep freed memory in the heap (no mmap/trim per
 // tensor; see runtime.cpp) unless MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ are set.
 void ensureThreadEnvironment(char **argv);
