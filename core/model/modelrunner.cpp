@@ -85,6 +85,15 @@ StateDict readCheckpoint(const std::string &weightsPath)
 
 } // namespace
 
+struct VisualTokens {
+    torch::Tensor tokens; // [1,N+1,W], on the runner's device and in its dtype
+};
+
+size_t visualTokensBytes(const VisualTokens &tokens)
+{
+    return static_cast<size_t>(tokens.tokens.numel()) * tokens.tokens.element_size();
+}
+
 struct ModelRunner::Private {
     Architecture arch;
     UniAdapterModel model{nullptr};
@@ -144,6 +153,19 @@ struct ModelRunner::Private {
         if (perFrame)
             *perFrame = tokens;
         return tokens.reshape({1, -1, tokens.size(2)});
+    }
+
+    // ITM of one text (ids) against visual tokens [B,N+1,W]: one logit pair per image.
+    std::vector<std::pair<double, double>> itmOneText(const torch::Tensor &visual, const std::vector<int64_t> &ids) const
+    {
+        auto [t, mask] = batch({ids}, "text");
+        const int64_t b = visual.size(0);
+        torch::Tensor logits = model->itmLogits(visual, t.expand({b, -1}), mask.expand({b, -1}))
+                                   .to(torch::kCPU, torch::kFloat32);
+        std::vector<std::pair<double, double>> out;
+        for (int64_t i = 0; i < b; ++i)
+            out.emplace_back(logits[i][0].item<double>(), logits[i][1].item<double>());
+        return out;
     }
 
     void requireRetrieval() const
@@ -358,15 +380,46 @@ std::vector<std::pair<double, double>> ModelRunner::itmLogitsImages(const std::v
     d->requireRetrieval();
     return guarded("image-text matching", [&] {
         c10::InferenceMode guard;
-        auto [t, mask] = d->batch({ids}, "text");
+        return d->itmOneText(d->model->encodeImage(d->pixels(pixelsCHW)), ids); // [B,N+1,W]
+    });
+}
+
+std::shared_ptr<const VisualTokens> ModelRunner::imageTokens(const float *pixelsCHW)
+{
+    return imageTokensBatch({pixelsCHW}).front();
+}
+
+std::vector<std::shared_ptr<const VisualTokens>> ModelRunner::imageTokensBatch(const std::vector<const float *> &pixelsCHW)
+{
+    d->requireRetrieval();
+    return guarded("encoding images", [&] {
+        c10::InferenceMode guard;
         torch::Tensor visual = d->model->encodeImage(d->pixels(pixelsCHW)); // [B,N+1,W]
-        const int64_t b = visual.size(0);
-        torch::Tensor logits = d->model->itmLogits(visual, t.expand({b, -1}), mask.expand({b, -1}))
-                                   .to(torch::kCPU, torch::kFloat32);
-        std::vector<std::pair<double, double>> out;
-        for (int64_t i = 0; i < b; ++i)
-            out.emplace_back(logits[i][0].item<double>(), logits[i][1].item<double>());
+        std::vector<std::shared_ptr<const VisualTokens>> out;
+        for (int64_t i = 0; i < visual.size(0); ++i) // own copies: a cache frees them one by one
+            out.push_back(std::make_shared<const VisualTokens>(VisualTokens{visual.narrow(0, i, 1).clone()}));
         return out;
+    });
+}
+
+std::vector<std::pair<double, double>> ModelRunner::itmLogitsTokens(
+    const std::vector<std::shared_ptr<const VisualTokens>> &images, const std::vector<int64_t> &ids)
+{
+    d->requireRetrieval();
+    if (images.empty())
+        return {};
+    return guarded("image-text matching", [&] {
+        c10::InferenceMode guard;
+        std::vector<torch::Tensor> parts;
+        for (size_t i = 0; i < images.size(); ++i) {
+            const torch::Tensor &t = images[i] ? images[i]->tokens : torch::Tensor();
+            if (!t.defined() || t.dim() != 3 || t.size(0) != 1 || t.size(2) != d->arch.vision.width
+                || t.device() != d->device || t.scalar_type() != d->dtype)
+                throw ModelError("the tokens of image " + std::to_string(i)
+                                 + " are missing or were made by another model or precision");
+            parts.push_back(t);
+        }
+        return d->itmOneText(torch::cat(parts, 0), ids);
     });
 }
 

@@ -57,6 +57,19 @@ struct GeneratedAnswer {
     double score = 0.0;       // sum of token log-probabilities / length^lengthPenalty
 };
 
+// The visual encoder's tokens of one image ([1,N+1,W] on the runner's device, in its
+// dtype), kept by a caller (a re-rank cache) to run ITM again without the vision tower.
+// Opaque; only the runner that made them can use them.
+struct VisualTokens;
+// Bytes the tokens hold (for a cache's byte bound).
+size_t visualTokensBytes(const VisualTokens &tokens);
+
+// Writes a full-size-able model with random weights (normal, as ModelRunner::random) as a
+// .safetensors under the reference's key names, that `unisearch-cli model import` accepts:
+// retrieval heads (vqa false) or the VQA decoder (vqa true), adapters as the architecture
+// says. For benchmarks. Seeds LibTorch's global generator with seed. Throws ModelError.
+void writeRandomCheckpoint(const Architecture &architecture, const std::string &path, bool vqa, uint64_t seed);
+
 class ModelRunner
 {
 public:
@@ -114,6 +127,14 @@ public:
     // One text against several images (a search re-rank), the images in one batch: one
     // {no match, match} logit pair per image.
     std::vector<std::pair<double, double>> itmLogitsImages(const std::vector<const float *> &pixelsCHW,
+                                                           const std::vector<int64_t> &ids);
+
+    // The visual encoder's tokens of images, to be matched later with itmLogitsTokens.
+    std::shared_ptr<const VisualTokens> imageTokens(const float *pixelsCHW);
+    std::vector<std::shared_ptr<const VisualTokens>> imageTokensBatch(const std::vector<const float *> &pixelsCHW);
+    // ITM of one text against several images given as tokens (one batch): {no match, match}
+    // per image, the numbers itmLogitsImages gives on their pixels.
+    std::vector<std::pair<double, double>> itmLogitsTokens(const std::vector<std::shared_ptr<const VisualTokens>> &images,
                                                            const std::vector<int64_t> &ids);
 
     // VQA by ranking a candidate list (BLIP's rank_answer): the k answers whose first token
