@@ -2,6 +2,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/reader.h"
+#include "engine/indexing/adaptive.h"
 #include "engine/indexing/batchwriter.h"
 #include "engine/indexing/common.h"
 #include "engine/indexing/embedder.h"
@@ -14,6 +15,7 @@
 #include "engine/lock.h"
 #include "engine/retrievalmodel.h"
 #include "engine/vectorindex.h"
+#include "model/runtime.h"
 #include "util/faultpoint.h"
 #include "util/log.h"
 
@@ -93,6 +95,13 @@ struct IndexJob::Run {
     std::unique_ptr<indexing::BatchWriter> writer;
     std::unique_ptr<indexing::Embedder> embedder;
 
+    // Batch size and threads (adaptive.h): the controller unless the user fixed both.
+    std::unique_ptr<indexing::AdaptiveController> adaptive;
+    indexing::AdaptiveConfig config;
+    QThreadPool *decodePool = nullptr;
+    QElapsedTimer cycle;        // since the last batch left the model (its wall time per image)
+    int originalThreads = 0;    // LibTorch's count on this thread before the job
+
     Run(IndexJob &j, const IndexParams &p, const ProgressFn &fn) : job(j), params(p), progressFn(fn) {}
 
     bool failWith(const QString &message)
@@ -137,6 +146,9 @@ struct IndexJob::Run {
     bool open();
     indexing::StageSettings stageSettings() const;
     bool runPipeline(std::vector<WorkItem> &work);
+    void startAdaptive(QThreadPool &pool);
+    void applyConfig(const indexing::AdaptiveConfig &next);
+    void endAdaptive();
     bool embed(std::vector<Processed> &batch);
     // Embeds a video (embedder.h) and turns p into what commit() stores: Video with its
     // segments, Failed (a decode error), or Skipped (interrupted). False when the model
@@ -300,10 +312,11 @@ bool IndexJob::Run::open()
     model = params.model;
     if (!model) {
         QString error;
-        model = RetrievalModel::loadActive(*catalog, params.device, &error, params.adapterPack);
+        model = RetrievalModel::loadActive(*catalog, params.device, &error, params.adapterPack, params.precision);
         if (!model)
             return failWith(error);
     }
+    catalog->setVectorPrecision(model->precision()); // each vector records it
     vindex = std::make_unique<VectorIndex>(*catalog, params.dataDir, model->fingerprint(), model->embedDim());
     const VectorIndexReport opened2 = vindex->open(true);
     if (!opened2.ok)
@@ -360,11 +373,11 @@ bool IndexJob::Run::runPipeline(std::vector<WorkItem> &work)
     if (work.empty())
         return true;
 
-    const int batchSize = std::max(1, params.batchSize);
+    const int largestBatch = params.batchSize > 0 ? params.batchSize : indexing::AdaptiveParams{}.batches.back();
     const size_t capacity = static_cast<size_t>(params.queueCapacity > 0 ? params.queueCapacity
-                                                                         : std::max(8, 4 * batchSize));
+                                                                         : std::max(8, 4 * largestBatch));
     QThreadPool pool;
-    pool.setMaxThreadCount(params.decodeThreads > 0 ? params.decodeThreads : QThread::idealThreadCount());
+    startAdaptive(pool);
 
     const indexing::StageSettings settings = stageSettings();
     // In submission order, so commits follow the scan order; at most `capacity` files are
@@ -427,6 +440,7 @@ bool IndexJob::Run::runPipeline(std::vector<WorkItem> &work)
                     break;
             }
             ok = embedVideo(p, pool, settings);
+            cycle.restart();  // the video's time is not the next image batch's
             if (ok && p.outcome != Outcome::Skipped) {
                 std::vector<Processed> none;
                 std::vector<Processed> one;
@@ -443,7 +457,7 @@ bool IndexJob::Run::runPipeline(std::vector<WorkItem> &work)
         else
             records.push_back(std::move(p));
         const bool last = inflight.empty() && next >= work.size();
-        if (static_cast<int>(batch.size()) >= batchSize || static_cast<qsizetype>(records.size()) >= maxRecordsPerCommit
+        if (static_cast<int>(batch.size()) >= config.batch || static_cast<qsizetype>(records.size()) >= maxRecordsPerCommit
             || (last && (!batch.empty() || !records.empty()))) {
             ok = embed(batch) && commit(batch, records);
             batch.clear();
@@ -457,6 +471,7 @@ bool IndexJob::Run::runPipeline(std::vector<WorkItem> &work)
     }
     // Interrupted or failed: what is not committed is dropped; a restart redoes it.
     drain();
+    endAdaptive();
     result.indexingSeconds = static_cast<double>(indexing.elapsed()) / 1000.0;
     return ok;
 }
@@ -468,7 +483,66 @@ bool IndexJob::Run::embed(std::vector<Processed> &batch)
     if (const indexing::Status s = embedder->embedImages(batch); !s.ok)
         return failWith(s.error);
     result.embedded += static_cast<qint64>(batch.size());
+    if (adaptive) {
+        // Wall time since the previous batch left the model: the model, the commit and any
+        // wait for decoding, i.e. what the throughput is made of.
+        adaptive->observe(config, static_cast<int>(batch.size()), static_cast<double>(cycle.nsecsElapsed()) / 1e9);
+        applyConfig(adaptive->next());
+    }
+    cycle.restart();
     return true;
+}
+
+void IndexJob::Run::startAdaptive(QThreadPool &pool)
+{
+    decodePool = &pool;
+    originalThreads = model::threads();
+    indexing::AdaptiveParams ap;
+    ap.fixedBatch = params.batchSize;
+    ap.fixedThreads = params.modelThreads;
+    ap.maxThreads = std::max(1, std::min(originalThreads, QThread::idealThreadCount()));
+    adaptive = std::make_unique<indexing::AdaptiveController>(ap);
+    if (adaptive->fixed())
+        adaptive.reset();  // nothing to decide: the user's values
+    config = {};
+    config.threads = -1;  // forces the first applyConfig to set everything
+    applyConfig(adaptive ? adaptive->next() : indexing::AdaptiveConfig{std::max(1, params.batchSize),
+                                                                        params.modelThreads > 0 ? params.modelThreads
+                                                                                                : originalThreads});
+    cycle.start();
+}
+
+void IndexJob::Run::applyConfig(const indexing::AdaptiveConfig &next)
+{
+    if (next.threads != config.threads && next.threads != model::threads())
+        model::setThreads(next.threads);
+    const int cores = QThread::idealThreadCount();
+    const int decode = params.decodeThreads > 0 ? params.decodeThreads : std::max(1, cores - next.threads);
+    if (decodePool && decodePool->maxThreadCount() != decode)
+        decodePool->setMaxThreadCount(decode);
+    if (next.batch != config.batch)
+        embedder->setBatchSize(next.batch);
+    config = next;
+    result.batchSize = next.batch;
+    result.modelThreads = next.threads;
+    result.decodeThreads = decode;
+}
+
+void IndexJob::Run::endAdaptive()
+{
+    if (model::threads() != originalThreads)
+        model::setThreads(originalThreads);
+    if (adaptive) {
+        result.adaptiveProbes = adaptive->probes();
+        const indexing::AdaptiveConfig best = adaptive->best();
+        log::info(logCategory, QStringLiteral("adaptive batching: batch %1 with %2 LibTorch threads was the fastest "
+                                              "(%3 s/image; %4 probes of other configurations)")
+                                   .arg(best.batch)
+                                   .arg(best.threads)
+                                   .arg(adaptive->estimate(best), 0, 'f', 3)
+                                   .arg(adaptive->probes()));
+    }
+    decodePool = nullptr;
 }
 
 bool IndexJob::Run::embedVideo(Processed &p, QThreadPool &pool, const indexing::StageSettings &settings)

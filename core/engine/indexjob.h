@@ -81,9 +81,21 @@ struct IndexParams {
     // The model to embed with. Null: the catalog's active retrieval model is loaded.
     std::shared_ptr<RetrievalModel> model;
     QString device = QStringLiteral("cpu");  // for loading the model
-    int batchSize = 8;
-    int decodeThreads = 0;   // 0: QThread::idealThreadCount()
-    int queueCapacity = 0;   // files read/decoded ahead of the model; 0: 4 × batchSize (at least 8)
+    QString precision;  // for loading it: auto | float32 | bfloat16; empty: the "engine/precision" setting
+    // Batch size and the split of the cores between the model and decoding. 0 (the default):
+    // adaptive — the job measures the wall time per image of each batch and picks batch
+    // 1/2/4/8 and the LibTorch threads (1 .. the process's count) as it goes
+    // (indexing/adaptive.h), so that a busy machine does not make large batches collapse.
+    // A value > 0 is the user's and is kept as it is (each dimension on its own).
+    int batchSize = 0;
+    // LibTorch intra-op threads while the job runs; 0: adaptive, at most the process's
+    // count (the "threads" setting). The job sets them on its own inference thread and puts
+    // the process's count back at its end. libgomp keeps the team size per thread, so a
+    // search running meanwhile on another thread keeps its threads; only threads that
+    // start using LibTorch while the job runs take the job's current count as theirs.
+    int modelThreads = 0;
+    int decodeThreads = 0;   // 0: the cores the model threads leave (at least 1)
+    int queueCapacity = 0;   // files read/decoded ahead of the model; 0: 4 × the largest batch (at least 8)
     qint64 maxPixels = 200'000'000;  // larger images are refused (decompression bombs)
     // The FAISS file is written at most this often while the job runs, and at its end.
     // A crash in between only costs a rebuild from the catalog (see vectorindex.h).
@@ -171,6 +183,12 @@ struct IndexResult {
     double seconds = 0;           // the whole run
     double indexingSeconds = 0;   // from the first decode to the last commit
     double imagesPerSecond = 0;   // embedded / indexingSeconds
+    // The configuration the job ended with (adaptive or the user's) and the probes of other
+    // configurations the adaptive controller made.
+    int batchSize = 0;
+    int modelThreads = 0;
+    int decodeThreads = 0;
+    int adaptiveProbes = 0;
     // The OCR pass (indexing/ocrpass.h), after the photos are searchable; not counted in
     // indexingSeconds. A pass that could not run (a language not installed) leaves ocrError
     // and the job still ok: the photos are indexed.

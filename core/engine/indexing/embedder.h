@@ -36,6 +36,8 @@ class Embedder
 {
 public:
     Embedder(std::shared_ptr<RetrievalModel> model, int batchSize);
+    // Frames per model call for videos (the adaptive controller changes it between batches).
+    void setBatchSize(int batchSize) { m_batchSize = batchSize < 1 ? 1 : batchSize; }
 
     // Sets the feature of each Embedded record of batch and frees its pixels.
     Status embedImages(std::vector<Processed> &batch);
