@@ -55,6 +55,8 @@ private slots:
     void importsCheckpointsAndSwitchesTheActiveModel();
     void importErrorIsShown();
     void computeChoicesAreSaved();
+    void precisionAutoIsTheDefault_data();
+    void precisionAutoIsTheDefault();
     void downloadsFromTheCatalogue();
     void mainWindowOpensIt();
 
@@ -170,6 +172,41 @@ void TestGuiModelManager::computeChoicesAreSaved()
     QCOMPARE(again.findChild<QComboBox *>(QStringLiteral("precisionCombo"))->currentData().toString(),
              QStringLiteral("bfloat16"));
     QCOMPARE(again.findChild<QSpinBox *>(QStringLiteral("threadsSpin"))->value(), 3);
+}
+
+// The precision combo's first entry is "auto", the default, and says what it means on this
+// CPU (stubbed through UNISEARCH_CPU_FEATURES); choosing it stores "auto" again.
+void TestGuiModelManager::precisionAutoIsTheDefault_data()
+{
+    QTest::addColumn<QByteArray>("cpu");
+    QTest::addColumn<QString>("label");
+    QTest::newRow("AVX512_BF16") << QByteArray("avx512bf16") << QStringLiteral("Automatic (bfloat16 on this CPU)");
+    QTest::newRow("AMX") << QByteArray("amx") << QStringLiteral("Automatic (bfloat16 on this CPU)");
+    QTest::newRow("no bfloat16") << QByteArray("none") << QStringLiteral("Automatic (float32 on this CPU)");
+}
+
+void TestGuiModelManager::precisionAutoIsTheDefault()
+{
+    QFETCH(QByteArray, cpu);
+    QFETCH(QString, label);
+    qputenv("UNISEARCH_CPU_FEATURES", cpu);
+    auto dialog = std::make_unique<ui::ModelManagerDialog>(m_engine.get());
+    qunsetenv("UNISEARCH_CPU_FEATURES");
+    auto *precision = dialog->findChild<QComboBox *>(QStringLiteral("precisionCombo"));
+    QVERIFY(precision);
+    QCOMPARE(precision->itemData(0).toString(), QStringLiteral("auto"));
+    QCOMPARE(precision->itemText(0), label);
+    QCOMPARE(precision->currentIndex(), 0); // nothing stored: the default
+    QVERIFY(precision->findData(QStringLiteral("float32")) > 0);
+    QVERIFY(precision->findData(QStringLiteral("bfloat16")) > 0);
+
+    const int f32 = precision->findData(QStringLiteral("float32"));
+    precision->setCurrentIndex(f32);
+    emit precision->activated(f32);
+    QCOMPARE(Settings().value(settings::precision), QStringLiteral("float32"));
+    precision->setCurrentIndex(0);
+    emit precision->activated(0);
+    QCOMPARE(Settings().value(settings::precision), QStringLiteral("auto"));
 }
 
 void TestGuiModelManager::downloadsFromTheCatalogue()

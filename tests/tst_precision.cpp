@@ -1,12 +1,332 @@
-// Placeholder: filled in by its owner.
+// Precision "auto" (issue 13): bfloat16 exactly where the CPU computes it natively (a stubbed
+// CPU description) or on CUDA, float32 elsewhere; an explicit choice wins and survives a
+// restart (a new unisearch-cli process reads it back, and the loaded model reports it);
+// every stored vector records the precision that made it, and the migration keeps an old
+// catalog's vectors as float32.
+#include "catalog/catalog.h"
+#include "engine/inference.h"
+#include "model/bundle.h"
+#include "model/runtime.h"
+#include "support/catalogfixture.h"
+#include "support/cliprocess.h"
+#include "support/fixtures.h"
+#include "support/images.h"
+#include "support/modelfixture.h"
+#include "support/workspace.h"
+#include "util/settings.h"
+
+#include <QDir>
+#include <QImage>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QTemporaryDir>
 #include <QtTest>
 
-class Placeholder : public QObject
+#include <sqlite3.h>
+
+#include <memory>
+
+using namespace unisearch;
+using test::CliRun;
+
+namespace {
+
+// Sets an environment variable for one scope and restores it after.
+class ScopedEnv
 {
-    Q_OBJECT
-private slots:
-    void todo() { QFAIL("not written yet"); }
+public:
+    ScopedEnv(const char *name, const QByteArray &value) : m_name(name), m_had(qEnvironmentVariableIsSet(name))
+    {
+        m_old = qgetenv(name);
+        qputenv(name, value);
+    }
+    ~ScopedEnv()
+    {
+        if (m_had)
+            qputenv(m_name, m_old);
+        else
+            qunsetenv(m_name);
+    }
+
+private:
+    const char *m_name;
+    bool m_had;
+    QByteArray m_old;
 };
 
-QTEST_GUILESS_MAIN(Placeholder)
+} // namespace
+
+class TestPrecision : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void init();
+    void cleanup();
+    void autoResolvesFromTheCpu_data();
+    void autoResolvesFromTheCpu();
+    void cpuDescriptionCanBeStubbed();
+    void settingDefaultsToAuto();
+    void choiceSurvivesARestart();
+    void commandLineChoiceWins();
+    void indexingRecordsThePrecision();
+    void migrationKeepsOldVectorsAsFloat32();
+
+private:
+    void registerModel();
+    CliRun cli(const QStringList &args, const QByteArray &cpuFeatures);
+    QString settingsFile() const;
+
+    QString m_cli;
+    QTemporaryDir m_shared;
+    model::BundleInfo m_bundle;
+    std::unique_ptr<QTemporaryDir> m_tmp;
+    QString m_data;
+    QString m_photos;
+};
+
+void TestPrecision::initTestCase()
+{
+    m_cli = QStringLiteral(UNISEARCH_CLI_PATH);
+    QVERIFY2(QFileInfo(m_cli).isExecutable(), qPrintable(m_cli));
+    m_bundle = test::importCaseModel(QStringLiteral("retrieval-image"), "retrieval", "fixture",
+                                     m_shared.filePath(QStringLiteral("models")))
+                   .bundle;
+}
+
+void TestPrecision::init()
+{
+    QVERIFY(test::makeWorkspace(m_tmp, m_data, m_photos, QStringLiteral("photos")));
+}
+
+void TestPrecision::cleanup()
+{
+    m_tmp.reset();
+}
+
+void TestPrecision::registerModel()
+{
+    QString error;
+    QVERIFY2(test::registerActiveModel(m_data, m_bundle, QStringLiteral("fixture"), QStringLiteral("retrieval"), &error),
+             qPrintable(error));
+}
+
+// unisearch-cli in this test's workspace on a CPU described by cpuFeatures
+// (UNISEARCH_CPU_FEATURES: "none", "avx512bf16", "amx").
+CliRun TestPrecision::cli(const QStringList &args, const QByteArray &cpuFeatures)
+{
+    QProcessEnvironment env = test::cliEnvironment(m_data, m_tmp->path());
+    env.insert(QStringLiteral("UNISEARCH_CPU_FEATURES"), QString::fromLatin1(cpuFeatures));
+    return test::runProgram(m_cli, QStringList{QStringLiteral("--threads"), QStringLiteral("1")} + args, env);
+}
+
+// The settings file unisearch-cli reads in this workspace (QSettings IniFormat, user scope:
+// $XDG_CONFIG_HOME/unisearch/unisearch.ini).
+QString TestPrecision::settingsFile() const
+{
+    return m_tmp->filePath(QStringLiteral("config/unisearch/unisearch.ini"));
+}
+
+void TestPrecision::autoResolvesFromTheCpu_data()
+{
+    QTest::addColumn<QString>("setting");
+    QTest::addColumn<QString>("device");
+    QTest::addColumn<bool>("avx512bf16");
+    QTest::addColumn<bool>("amx");
+    QTest::addColumn<QString>("expected");
+    const QString f32 = QStringLiteral("float32"), bf16 = QStringLiteral("bfloat16"), au = QStringLiteral("auto");
+    const QString cpu = QStringLiteral("cpu"), cuda = QStringLiteral("cuda");
+    QTest::newRow("auto, plain CPU") << au << cpu << false << false << f32;
+    QTest::newRow("auto, AVX512_BF16") << au << cpu << true << false << bf16;
+    QTest::newRow("auto, AMX") << au << cpu << false << true << bf16;
+    QTest::newRow("auto, both") << au << cpu << true << true << bf16;
+    QTest::newRow("auto, CUDA, plain CPU") << au << cuda << false << false << bf16;
+    QTest::newRow("float32 wins on AVX512_BF16") << f32 << cpu << true << true << f32;
+    QTest::newRow("float32 wins on CUDA") << f32 << cuda << false << false << f32;
+    QTest::newRow("bfloat16 wins on a plain CPU") << bf16 << cpu << false << false << bf16;
+}
+
+void TestPrecision::autoResolvesFromTheCpu()
+{
+    QFETCH(QString, setting);
+    QFETCH(QString, device);
+    QFETCH(bool, avx512bf16);
+    QFETCH(bool, amx);
+    QFETCH(QString, expected);
+    model::CpuFeatures cpu;
+    cpu.avx512bf16 = avx512bf16;
+    cpu.amxbf16 = amx;
+    QCOMPARE(engine::resolvePrecision(setting, device, cpu), expected);
+}
+
+void TestPrecision::cpuDescriptionCanBeStubbed()
+{
+    {
+        ScopedEnv env("UNISEARCH_CPU_FEATURES", "none");
+        QVERIFY(!model::detectCpuFeatures().bfloat16());
+        QVERIFY(!model::cpuHasBfloat16());
+        QCOMPARE(engine::resolvePrecision(QStringLiteral("auto"), QStringLiteral("cpu")), QStringLiteral("float32"));
+    }
+    {
+        ScopedEnv env("UNISEARCH_CPU_FEATURES", "avx512bf16");
+        QVERIFY(model::detectCpuFeatures().avx512bf16);
+        QVERIFY(!model::detectCpuFeatures().amxbf16);
+        QCOMPARE(engine::resolvePrecision(QStringLiteral("auto"), QStringLiteral("cpu")), QStringLiteral("bfloat16"));
+    }
+    {
+        ScopedEnv env("UNISEARCH_CPU_FEATURES", "amx");
+        QVERIFY(model::detectCpuFeatures().amxbf16);
+        QVERIFY(!model::detectCpuFeatures().avx512bf16);
+        QCOMPARE(engine::resolvePrecision(QStringLiteral("auto"), QStringLiteral("cpu")), QStringLiteral("bfloat16"));
+    }
+}
+
+void TestPrecision::settingDefaultsToAuto()
+{
+    Settings s(m_tmp->filePath(QStringLiteral("settings.ini")));
+    QCOMPARE(s.value(settings::precision), QStringLiteral("auto"));
+    QVERIFY(!s.setValue(settings::precision, QStringLiteral("float64")));
+    QCOMPARE(s.value(settings::precision), QStringLiteral("auto"));
+    QVERIFY(s.setValue(settings::precision, QStringLiteral("float32")));
+    QCOMPARE(s.value(settings::precision), QStringLiteral("float32"));
+}
+
+void TestPrecision::choiceSurvivesARestart()
+{
+    registerModel();
+    const QStringList embed{QStringLiteral("embed"), QStringLiteral("text"), QStringLiteral("a red circle"),
+                            QStringLiteral("--json")};
+    // No choice: auto, which follows the CPU.
+    CliRun r = cli(embed, "none");
+    VERIFY_RUN(r, 0);
+    QCOMPARE(r.json().value(QStringLiteral("precision")).toString(), QStringLiteral("float32"));
+    r = cli(embed, "avx512bf16");
+    VERIFY_RUN(r, 0);
+    QCOMPARE(r.json().value(QStringLiteral("precision")).toString(), QStringLiteral("bfloat16"));
+    r = cli({QStringLiteral("status"), QStringLiteral("--json")}, "avx512bf16");
+    VERIFY_RUN(r, 0);
+    QCOMPARE(r.json().value(QStringLiteral("precision")).toString(), QStringLiteral("bfloat16"));
+
+    // An explicit choice in the settings (what the model manager writes) is read back by
+    // every new process, whatever the CPU.
+    for (const QString &choice : {QStringLiteral("bfloat16"), QStringLiteral("float32")}) {
+        {
+            Settings s(settingsFile());
+            QVERIFY(s.setValue(settings::precision, choice));
+            s.sync();
+        }
+        for (const QByteArray cpu : {QByteArray("none"), QByteArray("avx512bf16")}) {
+            r = cli(embed, cpu);
+            VERIFY_RUN(r, 0);
+            QCOMPARE(r.json().value(QStringLiteral("precision")).toString(), choice);
+            r = cli({QStringLiteral("status"), QStringLiteral("--json")}, cpu);
+            VERIFY_RUN(r, 0);
+            QCOMPARE(r.json().value(QStringLiteral("precision")).toString(), choice);
+        }
+    }
+}
+
+void TestPrecision::commandLineChoiceWins()
+{
+    registerModel();
+    {
+        Settings s(settingsFile());
+        QVERIFY(s.setValue(settings::precision, QStringLiteral("float32")));
+        s.sync();
+    }
+    CliRun r = cli({QStringLiteral("--precision"), QStringLiteral("bfloat16"), QStringLiteral("embed"),
+                    QStringLiteral("text"), QStringLiteral("a red circle"), QStringLiteral("--json")},
+                   "none");
+    VERIFY_RUN(r, 0);
+    QCOMPARE(r.json().value(QStringLiteral("precision")).toString(), QStringLiteral("bfloat16"));
+    r = cli({QStringLiteral("--precision"), QStringLiteral("auto"), QStringLiteral("status"), QStringLiteral("--json")},
+            "amx");
+    VERIFY_RUN(r, 0);
+    QCOMPARE(r.json().value(QStringLiteral("precision")).toString(), QStringLiteral("bfloat16"));
+    // A value it does not know is a usage error that names it, and nothing runs.
+    r = cli({QStringLiteral("--precision"), QStringLiteral("float64"), QStringLiteral("status")}, "none");
+    VERIFY_RUN(r, 2);
+    QVERIFY2(r.err.contains(QStringLiteral("float64")) && r.err.contains(QStringLiteral("float32")), qPrintable(r.err));
+}
+
+void TestPrecision::indexingRecordsThePrecision()
+{
+    registerModel();
+    for (quint32 i = 0; i < 2; ++i)
+        QVERIFY(test::randomImage(64, 48, 100 + i).save(QDir(m_photos).filePath(QStringLiteral("p%1.png").arg(i))));
+    // Auto on a CPU with AVX512_BF16: bfloat16 vectors.
+    CliRun r = cli({QStringLiteral("index"), m_photos}, "avx512bf16");
+    VERIFY_RUN(r, 0);
+    r = cli({QStringLiteral("status"), QStringLiteral("--json")}, "avx512bf16");
+    VERIFY_RUN(r, 0);
+    QCOMPARE(r.json().value(QStringLiteral("vectorPrecisions")).toObject(),
+             (QJsonObject{{QStringLiteral("bfloat16"), 2}}));
+
+    // float32 and bfloat16 vectors of one model may mix: a precision change embeds only
+    // what is new at the new precision and keeps the rest.
+    QVERIFY(test::randomImage(64, 48, 200).save(QDir(m_photos).filePath(QStringLiteral("p2.png"))));
+    r = cli({QStringLiteral("--precision"), QStringLiteral("float32"), QStringLiteral("index"), m_photos},
+            "avx512bf16");
+    VERIFY_RUN(r, 0);
+    r = cli({QStringLiteral("status"), QStringLiteral("--json")}, "none");
+    VERIFY_RUN(r, 0);
+    QCOMPARE(r.json().value(QStringLiteral("vectorPrecisions")).toObject(),
+             (QJsonObject{{QStringLiteral("bfloat16"), 2}, {QStringLiteral("float32"), 1}}));
+    QCOMPARE(r.json().value(QStringLiteral("counts")).toObject().value(QStringLiteral("vectors")).toInt(), 3);
+    // ... and a search finds all three.
+    r = cli({QStringLiteral("search"), QStringLiteral("a picture"), QStringLiteral("--json")}, "none");
+    VERIFY_RUN(r, 0);
+    QCOMPARE(r.json().value(QStringLiteral("results")).toArray().size(), 3);
+}
+
+void TestPrecision::migrationKeepsOldVectorsAsFloat32()
+{
+    const std::vector<float> v{0.6f, 0.8f, 0.0f, 0.0f};
+    std::int64_t segment = 0;
+    {
+        catalog::OpenResult opened = catalog::Catalog::open(m_data);
+        QVERIFY2(opened.catalog, qPrintable(opened.error));
+        const std::int64_t root = opened.catalog->addRoot(m_photos);
+        catalog::Item item;
+        item.rootId = root;
+        item.path = QDir(m_photos).filePath(QStringLiteral("old.jpg"));
+        item.type = catalog::ItemType::Image;
+        item.size = 1234;
+        item.mtimeMs = 1700000000000;
+        const std::int64_t id = opened.catalog->upsertItem(item);
+        segment = opened.catalog->addSegmentWithVector(id, 0, 0, QStringLiteral("fp"), v);
+    }
+    // Take the file back to schema 5, as a catalog written before vectors recorded a precision.
+    {
+        sqlite3 *db = nullptr;
+        QCOMPARE(sqlite3_open(QDir(m_data).filePath(QStringLiteral("catalog.sqlite")).toUtf8().constData(), &db),
+                 SQLITE_OK);
+        char *err = nullptr;
+        const int rc = sqlite3_exec(db,
+                                    "DROP INDEX vectors_precision; ALTER TABLE vectors DROP COLUMN precision;"
+                                    " PRAGMA user_version = 5;",
+                                    nullptr, nullptr, &err);
+        const QString message = err ? QString::fromUtf8(err) : QString();
+        sqlite3_free(err);
+        sqlite3_close(db);
+        QVERIFY2(rc == SQLITE_OK, qPrintable(message));
+    }
+    catalog::OpenResult opened = catalog::Catalog::open(m_data);
+    QVERIFY2(opened.catalog, qPrintable(opened.error));
+    QCOMPARE(opened.catalog->schemaVersion(), catalog::Catalog::latestSchemaVersion());
+    QCOMPARE(opened.catalog->vectorPrecisions(), (QMap<QString, std::int64_t>{{QStringLiteral("float32"), 1}}));
+    const std::optional<std::vector<float>> back = opened.catalog->vector(segment, QStringLiteral("fp"));
+    QVERIFY(back);
+    QCOMPARE(back->size(), v.size());
+    QVERIFY(std::abs((*back)[0] - 0.6f) < 1e-3f); // the data itself is untouched (float16 as stored)
+    QVERIFY(std::abs((*back)[1] - 0.8f) < 1e-3f);
+    // A vector written now records the connection's precision.
+    opened.catalog->setVectorPrecision(QStringLiteral("bfloat16"));
+    opened.catalog->putVector(segment, QStringLiteral("fp2"), v);
+    QCOMPARE(opened.catalog->vectorPrecisions(),
+             (QMap<QString, std::int64_t>{{QStringLiteral("float32"), 1}, {QStringLiteral("bfloat16"), 1}}));
+}
+
+QTEST_GUILESS_MAIN(TestPrecision)
 #include "tst_precision.moc"

@@ -4,6 +4,7 @@
 #include "ui/modelimporter.h"
 
 #include "engine/computesupport.h"
+#include "engine/inference.h" // resolvePrecision
 #include "engine/engine.h"
 #include "engine/modelcatalogue.h"
 #include "engine/modeldownload.h"
@@ -504,6 +505,13 @@ QWidget *ModelManagerDialog::createComputeBox()
 
     m_precision = new QComboBox(box);
     m_precision->setObjectName(QStringLiteral("precisionCombo"));
+    // The default: what engine::resolvePrecision makes of "auto" on the device in use.
+    const bool autoIsBfloat16 =
+        engine::resolvePrecision(QStringLiteral("auto"), m_engine->device()) == QLatin1String("bfloat16");
+    m_precision->addItem(m_engine->device() == QLatin1String("cuda") ? tr("Automatic (bfloat16 on the GPU)")
+                         : autoIsBfloat16                           ? tr("Automatic (bfloat16 on this CPU)")
+                                                                    : tr("Automatic (float32 on this CPU)"),
+                         QStringLiteral("auto"));
     m_precision->addItem(tr("float32 (exact)"), QStringLiteral("float32"));
     m_precision->addItem(support.cpuBfloat16 ? tr("bfloat16 (faster on this CPU, slightly less exact)")
                                              : tr("bfloat16 (less memory; this CPU has no native bfloat16)"),

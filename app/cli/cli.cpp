@@ -13,7 +13,7 @@ namespace {
 
 const QString program = QStringLiteral("unisearch-cli");
 const QString globalSynopsis =
-    QStringLiteral("unisearch-cli [--data-dir DIR] [--device cpu|cuda] [--threads N] COMMAND [ARGS]");
+    QStringLiteral("unisearch-cli [--data-dir DIR] [--device cpu|cuda] [--threads N] [--precision P] COMMAND [ARGS]");
 
 QList<QCommandLineOption> globalOptions()
 {
@@ -24,6 +24,8 @@ QList<QCommandLineOption> globalOptions()
                            QStringLiteral("cpu|cuda")),
         QCommandLineOption(QStringLiteral("threads"), QStringLiteral("LibTorch threads (0 = number of cores)."),
                            QStringLiteral("N")),
+        QCommandLineOption(QStringLiteral("precision"), QStringLiteral("Model precision: auto, float32 or bfloat16."),
+                           QStringLiteral("auto|float32|bfloat16")),
     };
 }
 
@@ -60,6 +62,15 @@ bool readGlobalOptions(const QCommandLineParser &parser, GlobalOptions &g, QStri
         }
         g.threads = n;
     }
+    if (parser.isSet(QStringLiteral("precision"))) {
+        const QString p = parser.value(QStringLiteral("precision")).toLower();
+        if (p != QLatin1String("auto") && p != QLatin1String("float32") && p != QLatin1String("bfloat16")) {
+            *error = QStringLiteral("invalid --precision '%1': use auto, float32 or bfloat16.")
+                         .arg(parser.value(QStringLiteral("precision")).left(40));
+            return false;
+        }
+        g.precision = p;
+    }
     return true;
 }
 
@@ -90,6 +101,8 @@ QString fullHelp()
                         "                      $UNISEARCH_DATA_DIR, else ~/.local/share/unisearch).\n");
     h += QStringLiteral("  --device cpu|cuda   Compute device (default: the setting; auto = CUDA when available).\n");
     h += QStringLiteral("  --threads N         LibTorch threads; 0 = number of cores (default: the setting).\n");
+    h += QStringLiteral("  --precision P       auto, float32 or bfloat16 (default: the setting, auto = bfloat16\n"
+                        "                      on CUDA and on a CPU with AVX512_BF16 or AMX, else float32).\n");
     h += QStringLiteral("  --version           Print the versions of Unisearch and its libraries.\n");
     h += QStringLiteral("  -h, --help          Print this help. 'COMMAND --help' prints a command's help.\n\n");
     h += QStringLiteral("Commands:\n");
@@ -192,7 +205,8 @@ bool Context::parse(QCommandLineParser &parser, const QList<QCommandLineOption> 
                 h += QStringLiteral("  %1%2\n").arg(padded(names, 20), o.description());
             }
         }
-        h += QStringLiteral("\nGlobal options (--data-dir, --device, --threads): see '%1 --help'.\n").arg(program);
+        h += QStringLiteral("\nGlobal options (--data-dir, --device, --threads, --precision): see '%1 --help'.\n")
+                 .arg(program);
         out(h);
         m_exitCode = ExitCode::Ok;
         return false;
@@ -224,6 +238,7 @@ engine::Engine *Context::openEngine()
     options.dataDir = m_global.dataDir;
     options.device = m_global.device;
     options.threads = m_global.threads;
+    options.precision = m_global.precision;
     if (!engine->open(options)) {
         fail(engine->errorString());
         return nullptr;

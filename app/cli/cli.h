@@ -29,6 +29,7 @@ struct GlobalOptions {
     QString dataDir;   // empty: $UNISEARCH_DATA_DIR, then the default
     QString device;    // empty: the setting
     int threads = -1;  // < 0: the setting
+    QString precision; // auto | float32 | bfloat16; empty: the setting
 };
 
 class Context;

@@ -14,6 +14,7 @@
 #include <QByteArray>
 #include <QDateTime>
 #include <QList>
+#include <QMap>
 #include <QString>
 #include <QStringList>
 
@@ -254,6 +255,14 @@ public:
     void setItemStatus(std::int64_t id, ItemStatus status, const QString &error = {});
     bool removeItem(std::int64_t id);
 
+    // The precision of the model computing the vectors this connection writes from now on
+    // (putVector, addSegmentWithVector): "float32" (until set), "bfloat16" or "float16".
+    // Each vector records it; float32 and bfloat16 vectors of one model mix in a store
+    // (docs/performance.md, "Precision"). Throws CatalogError for another value.
+    void setVectorPrecision(const QString &precision);
+    QString vectorPrecision() const;
+    // Stored vectors by the precision that made them, e.g. {"float32": 120, "bfloat16": 8}.
+    QMap<QString, std::int64_t> vectorPrecisions() const;
     // Segments and their vectors (stored as float16; returned as float).
     std::int64_t addSegment(std::int64_t itemId, std::int64_t startMs = 0, std::int64_t endMs = 0);
     QList<Segment> segments(std::int64_t itemId) const;

@@ -18,6 +18,7 @@ struct Catalog::Private {
     detail::Database db;
     QString path;
     int transactionDepth = 0;
+    QString vectorPrecision = QStringLiteral("float32"); // recorded with the vectors written next
 };
 
 namespace detail {

@@ -232,12 +232,23 @@ CREATE TABLE live_photos (
 );
 )sql";
 
+// Version 6: each vector records the precision of the model that computed it (float32
+// before this version). float32 and bfloat16 vectors of one model may mix in a store (the
+// ranking difference is measured in docs/performance.md, "Precision"), so the precision
+// is a column beside the vector, not part of its model key; its index serves `status`.
+constexpr const char *v6VectorPrecision = R"sql(
+ALTER TABLE vectors ADD COLUMN precision TEXT NOT NULL DEFAULT 'float32'
+    CHECK (precision IN ('float32', 'bfloat16', 'float16'));
+CREATE INDEX vectors_precision ON vectors(precision);
+)sql";
+
 constexpr Migration steps[] = {
     {1, "library (roots, items, segments, vectors, meta)", v1Library},
     {2, "models, adapter packs, labels, jobs, errors", v2ModelsAndWork},
     {3, "text inside pictures: OCR text and the keyword index", v3ItemText},
     {4, "capture metadata: time, place, camera, orientation", v4ItemMeta},
     {5, "live photos: a photo paired with its short video", v5LivePhotos},
+    {6, "the precision that computed each vector", v6VectorPrecision},
 };
 
 } // namespace

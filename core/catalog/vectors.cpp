@@ -60,11 +60,34 @@ void Catalog::putVector(std::int64_t segmentId, const QString &modelFingerprint,
         throw CatalogError("putVector: empty vector");
     if (modelFingerprint.isEmpty())
         throw CatalogError("putVector: empty model fingerprint");
-    d->db.prepare("INSERT INTO vectors(segment_id, model, data, created_at) VALUES (?, ?, ?, ?)"
+    d->db.prepare("INSERT INTO vectors(segment_id, model, data, created_at, precision) VALUES (?, ?, ?, ?, ?)"
                   " ON CONFLICT(segment_id, model) DO UPDATE SET data = excluded.data,"
-                  " created_at = excluded.created_at",
-                  segmentId, modelFingerprint, toFloat16Blob(vector), nowMs())
+                  " created_at = excluded.created_at, precision = excluded.precision",
+                  segmentId, modelFingerprint, toFloat16Blob(vector), nowMs(), d->vectorPrecision)
         .run();
+}
+
+void Catalog::setVectorPrecision(const QString &precision)
+{
+    if (precision != QLatin1String("float32") && precision != QLatin1String("bfloat16") &&
+        precision != QLatin1String("float16"))
+        throw CatalogError("setVectorPrecision: not float32, bfloat16 or float16");
+    d->vectorPrecision = precision;
+}
+
+QString Catalog::vectorPrecision() const
+{
+    return d->vectorPrecision;
+}
+
+QMap<QString, std::int64_t> Catalog::vectorPrecisions() const
+{
+    // Counted on the index vectors_precision (the rows hold the vector data).
+    Statement s = d->db.prepare("SELECT precision, count(*) FROM vectors GROUP BY precision");
+    QMap<QString, std::int64_t> out;
+    while (s.step())
+        out.insert(s.text(0), s.int64(1));
+    return out;
 }
 
 std::int64_t Catalog::addSegmentWithVector(std::int64_t itemId, std::int64_t startMs, std::int64_t endMs,

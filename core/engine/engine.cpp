@@ -45,6 +45,9 @@ QJsonObject Status::toJson() const
         {QStringLiteral("labels"), qint64(counts.labels)},
         {QStringLiteral("jobs"), qint64(counts.jobs)},
     };
+    QJsonObject precisionCounts;
+    for (auto it = vectorPrecisions.cbegin(); it != vectorPrecisions.cend(); ++it)
+        precisionCounts.insert(it.key(), qint64(it.value()));
     return QJsonObject{
         {QStringLiteral("version"), QStringLiteral(UNISEARCH_VERSION)},
         {QStringLiteral("dataDir"), dataDir},
@@ -55,6 +58,8 @@ QJsonObject Status::toJson() const
         {QStringLiteral("activeVqaModel"), nameOrNull(activeVqaModel)},
         {QStringLiteral("device"), device},
         {QStringLiteral("threads"), threads},
+        {QStringLiteral("precision"), precision},
+        {QStringLiteral("vectorPrecisions"), precisionCounts},
         {QStringLiteral("counts"), countsJson},
     };
 }
@@ -65,6 +70,7 @@ struct Engine::Private {
     QString error;
     QString device = QStringLiteral("cpu");
     int threads = 0;
+    QString precision; // Options::precision; empty: the setting
 };
 
 Engine::Engine(QObject *parent)
@@ -109,6 +115,12 @@ bool Engine::open(const Options &options)
         log::warning(logCategory, why + QStringLiteral(" Using the CPU."));
     }
     d->device = (wanted == QLatin1String("cpu") || !cuda) ? QStringLiteral("cpu") : QStringLiteral("cuda");
+    if (!options.precision.isEmpty() && !isPrecisionName(options.precision.toLower())) {
+        d->error = QStringLiteral("Unknown precision '%1': use auto, float32 or bfloat16.")
+                       .arg(options.precision.left(40));
+        return false;
+    }
+    d->precision = options.precision.toLower();
 
     // Threads: LibTorch otherwise picks a single thread on some machines.
     const int requestedThreads = options.threads >= 0 ? options.threads : settings.value(settings::threads);
@@ -167,6 +179,11 @@ int Engine::threads() const
     return d->threads;
 }
 
+QString Engine::precision() const
+{
+    return resolvePrecision(d->precision.isEmpty() ? Settings().value(settings::precision) : d->precision, d->device);
+}
+
 catalog::Catalog *Engine::catalog() const
 {
     return d->catalog.get();
@@ -179,12 +196,14 @@ Status Engine::status() const
     s.cacheDir = d->locations.cacheDir;
     s.device = d->device;
     s.threads = d->threads;
+    s.precision = precision();
     if (!d->catalog)
         return s;
     s.catalogPath = d->catalog->filePath();
     try {
         s.schemaVersion = d->catalog->schemaVersion();
         s.counts = d->catalog->counts();
+        s.vectorPrecisions = d->catalog->vectorPrecisions();
         if (auto m = d->catalog->activeModel(QStringLiteral("retrieval")))
             s.activeModel = m->name;
         if (auto m = d->catalog->activeModel(QStringLiteral("vqa")))

@@ -19,6 +19,7 @@
 #include "engine/xmpexport.h"
 
 #include <QJsonObject>
+#include <QMap>
 #include <QObject>
 #include <QString>
 #include <QStringList>
@@ -41,6 +42,9 @@ struct Status {
     QString activeVqaModel;  // the active VQA model's name; empty = none
     QString device;          // cpu | cuda
     int threads = 0;         // LibTorch intra-op threads in use
+    QString precision;       // float32 | bfloat16 | float16: what a model loaded now runs at
+    // Stored vectors by the precision that made them (catalog::Catalog::vectorPrecisions).
+    QMap<QString, std::int64_t> vectorPrecisions;
 
     bool hasModel() const { return !activeModel.isEmpty() || !activeVqaModel.isEmpty(); }
     // The `status --json` document (field names are part of the CLI's contract).
@@ -55,6 +59,7 @@ public:
         QString dataDir;   // empty: $UNISEARCH_DATA_DIR, then the platform default
         QString device;    // auto | cpu | cuda; empty: the "engine/device" setting
         int threads = -1;  // < 0: the "engine/threads" setting; 0: number of cores
+        QString precision; // auto | float32 | bfloat16 | float16; empty: the "engine/precision" setting
     };
 
     explicit Engine(QObject *parent = nullptr);
@@ -71,6 +76,10 @@ public:
     QString cacheDir() const;
     QString device() const;
     int threads() const;
+    // The precision models load at now: Options::precision, else the "engine/precision"
+    // setting (read at each call: the model manager changes it), resolved for device()
+    // and this CPU (resolvePrecision in inference.h): float32, bfloat16 or float16.
+    QString precision() const;
 
     // Reads the counts now. With a closed engine: locations only, counts 0.
     Status status() const;

@@ -151,6 +151,28 @@ struct InferenceService::Private {
     }
 };
 
+QString resolvePrecision(const QString &setting, const QString &device, const model::CpuFeatures &cpu)
+{
+    if (setting != QLatin1String("auto") && isPrecisionName(setting))
+        return setting;
+    // auto (or a value no setting accepts): bfloat16 where it is computed natively.
+    const bool native = device == QLatin1String("cuda") || cpu.bfloat16();
+    return native ? QStringLiteral("bfloat16") : QStringLiteral("float32");
+}
+
+QString resolvePrecision(const QString &setting, const QString &device)
+{
+    if (setting != QLatin1String("auto") && isPrecisionName(setting))
+        return setting; // no CPU detection needed
+    return resolvePrecision(setting, device, model::detectCpuFeatures());
+}
+
+bool isPrecisionName(const QString &text)
+{
+    return text == QLatin1String("auto") || text == QLatin1String("float32") || text == QLatin1String("bfloat16") ||
+           text == QLatin1String("float16");
+}
+
 InferenceService::InferenceService(ModelInfo model, InferenceOptions options)
     : m_model(std::move(model)), m_options(std::move(options)), d(std::make_unique<Private>())
 {
@@ -188,9 +210,10 @@ std::optional<LoadedModel> InferenceService::load(QString *error)
     model::RunnerOptions options;
     options.device = m_options.device.isEmpty() ? std::string("cpu") : m_options.device.toStdString();
     options.threads = m_options.threads;
-    if (m_options.precision == QLatin1String("bfloat16")) {
+    const QString precision = resolvePrecision(m_options.precision, m_options.device);
+    if (precision == QLatin1String("bfloat16")) {
         options.bfloat16 = true;
-    } else if (m_options.precision == QLatin1String("float16")) {
+    } else if (precision == QLatin1String("float16")) {
         log::warning(logCategory, QStringLiteral("float16 inference is not supported; using float32 (bfloat16 is)"));
     }
     try {

@@ -16,6 +16,7 @@
 // given. Images are decoded at full size (EXIF orientation applied), converted as PIL's
 // convert("RGB") and resized as PIL's bicubic, like the reference's test transform.
 #include "engine/models.h"
+#include "model/runtime.h" // CpuFeatures (torch-free)
 
 #include <QString>
 #include <QStringList>
@@ -43,13 +44,24 @@ namespace unisearch::engine {
 
 struct InferenceOptions {
     QString device = QStringLiteral("cpu");       // cpu | cuda (Engine::device() resolved "auto")
-    QString precision = QStringLiteral("float32"); // float32 | bfloat16 (float16: float32, with a warning)
+    // auto | float32 | bfloat16 (float16: float32, with a warning); auto: resolvePrecision()
+    QString precision = QStringLiteral("auto");
     int threads = 0;                               // > 0: LibTorch intra-op threads; 0: leave as set
     // Decode JPEGs scaled near the model's input size (faster, for indexing). Off: full
     // size, as the reference decodes (the CLI's embed/itm/ask reproduce its numbers).
     bool scaledDecoding = false;
     int batchSize = 8;                             // images per forward in embedImages
 };
+
+// The precision a model runs at for a setting ("auto", "float32", "bfloat16", "float16")
+// on device ("cpu", "cuda"): an explicit value as given; auto = bfloat16 on CUDA and on a
+// CPU that computes it natively (AVX512_BF16 or AMX-BF16), float32 elsewhere. Pure: the
+// CPU description is an argument (tests stub it); the overload without detects it
+// (model::detectCpuFeatures, which honours $UNISEARCH_CPU_FEATURES).
+QString resolvePrecision(const QString &setting, const QString &device, const model::CpuFeatures &cpu);
+QString resolvePrecision(const QString &setting, const QString &device);
+// Whether text names a precision a person may choose: auto, float32, bfloat16, float16.
+bool isPrecisionName(const QString &text);
 
 struct ItmScore {
     QString text;

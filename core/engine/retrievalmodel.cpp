@@ -7,6 +7,7 @@
 #include "model/modelrunner.h"
 #include "model/textclean.h"
 #include "model/tokenizer.h"
+#include "util/settings.h"
 
 namespace unisearch::engine {
 
@@ -53,7 +54,8 @@ std::shared_ptr<RetrievalModel> RetrievalModel::fromService(std::unique_ptr<Infe
 }
 
 std::shared_ptr<RetrievalModel> RetrievalModel::loadActive(const catalog::Catalog &catalog, const QString &device,
-                                                           QString *error, const QString &adapterPack)
+                                                           QString *error, const QString &adapterPack,
+                                                           const QString &precision)
 {
     std::optional<catalog::ModelRecord> record;
     try {
@@ -77,6 +79,7 @@ std::shared_ptr<RetrievalModel> RetrievalModel::loadActive(const catalog::Catalo
     info.adapterPack = adapterPack.isEmpty() ? activeAdapterPackPath(catalog, record->name) : adapterPack; // training.h
     InferenceOptions options;
     options.device = device.isEmpty() ? QStringLiteral("cpu") : device;
+    options.precision = precision.isEmpty() ? Settings().value(settings::precision) : precision;
     return fromService(std::make_unique<InferenceService>(info, options), error);
 }
 
@@ -116,6 +119,11 @@ std::shared_ptr<RetrievalModel> RetrievalModel::fromRunner(std::unique_ptr<model
 QString RetrievalModel::device() const
 {
     return QString::fromStdString(m_runner->device());
+}
+
+QString RetrievalModel::precision() const
+{
+    return m_runner->isBfloat16() ? QStringLiteral("bfloat16") : QStringLiteral("float32");
 }
 
 int RetrievalModel::imageSize() const

@@ -43,12 +43,15 @@ public:
     // device and precision settings). Null with *error on failure.
     static std::shared_ptr<RetrievalModel> fromService(std::unique_ptr<InferenceService> service,
                                                        QString *error = nullptr);
-    // Loads the catalog's active retrieval model (float32) on device ("cpu", "cuda"): for
-    // engine parts that have a catalog but no Engine (the indexing job on its own thread).
-    // Null with *error ("no search model: import one with ...") on failure. adapterPack
-    // non-empty: that pack instead of the model's active one (a re-embed, training.h).
+    // Loads the catalog's active retrieval model on device ("cpu", "cuda") at precision
+    // (auto | float32 | bfloat16; empty: the "engine/precision" setting; resolvePrecision):
+    // for engine parts that have a catalog but no Engine (the indexing job on its own
+    // thread). Null with *error ("no search model: import one with ...") on failure.
+    // adapterPack non-empty: that pack instead of the model's active one (a re-embed,
+    // training.h).
     static std::shared_ptr<RetrievalModel> loadActive(const catalog::Catalog &catalog, const QString &device,
-                                                      QString *error = nullptr, const QString &adapterPack = {});
+                                                      QString *error = nullptr, const QString &adapterPack = {},
+                                                      const QString &precision = {});
     // Wraps a runner that is already loaded. fingerprint keys the vectors.
     static std::shared_ptr<RetrievalModel> fromRunner(std::unique_ptr<model::ModelRunner> runner,
                                                       const QString &name, const QString &fingerprint,
@@ -61,6 +64,9 @@ public:
     QString name() const { return m_name; }
     QString fingerprint() const { return m_fingerprint; }
     QString device() const;
+    // The precision the model computes at: "float32" or "bfloat16" (the catalog records
+    // it with the vectors, catalog::Catalog::setVectorPrecision).
+    QString precision() const;
     int imageSize() const;
     int embedDim() const;
     const model::PreprocessParams &preprocessParams() const { return m_preprocess; }

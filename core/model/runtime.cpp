@@ -1,11 +1,16 @@
 #include "runtime.h"
 
 #include <cstdlib>
+#include <optional>
+#include <string_view>
 #include <thread>
 #include <unistd.h>
 
 #ifdef __GLIBC__
 #include <malloc.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #endif
 
 namespace unisearch::model {
@@ -38,14 +43,46 @@ void manualSeed(unsigned long long seed)
     torch::manual_seed(seed);
 }
 
-bool cpuHasBfloat16()
+namespace {
+std::optional<CpuFeatures> cpuFeaturesFromEnvironment()
 {
+    const char *env = std::getenv("UNISEARCH_CPU_FEATURES");
+    if (!env || !*env)
+        return std::nullopt;
+    CpuFeatures f;
+    std::string_view rest(env);
+    while (!rest.empty()) {
+        const size_t comma = rest.find(',');
+        const std::string_view word = rest.substr(0, comma);
+        if (word == "avx512bf16")
+            f.avx512bf16 = true;
+        else if (word == "amx" || word == "amxbf16")
+            f.amxbf16 = true;
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+    return f;
+}
+} // namespace
+
+CpuFeatures detectCpuFeatures()
+{
+    if (const std::optional<CpuFeatures> f = cpuFeaturesFromEnvironment())
+        return *f;
+    CpuFeatures f;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16");
-#else
-    return false;
+    f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
+    // GCC 12's __builtin_cpu_supports does not know AMX: CPUID leaf 7, EDX bit 22 (AMX-BF16).
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
+        f.amxbf16 = (edx >> 22) & 1u;
 #endif
+    return f;
+}
+
+bool cpuHasBfloat16()
+{
+    return detectCpuFeatures().bfloat16();
 }
 
 namespace {

@@ -21,7 +21,18 @@ void manualSeed(unsigned long long seed);
 // It also tells glibc's allocator to keep freed memory in the heap (no mmap/trim per
 // tensor; see runtime.cpp) unless MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ are set.
 void ensureThreadEnvironment(char **argv);
-// Whether this CPU runs bfloat16 matrix products natively (AVX-512 BF16 / AMX through oneDNN).
+// What the CPU computes natively that matters for the choice of precision.
+struct CpuFeatures {
+    bool avx512bf16 = false; // AVX512_BF16 (Zen 4, Cooper Lake, Sapphire Rapids)
+    bool amxbf16 = false;    // AMX-BF16 tiles (Sapphire Rapids and later)
+    bool bfloat16() const { return avx512bf16 || amxbf16; }
+};
+// This CPU's features, or those that $UNISEARCH_CPU_FEATURES names (for tests and
+// diagnosis): "none", or a comma-separated list of "avx512bf16" and "amx". An unknown word
+// in the variable is ignored (with the rest taken as written).
+CpuFeatures detectCpuFeatures();
+// Whether this CPU runs bfloat16 matrix products natively (AVX-512 BF16 / AMX through
+// oneDNN): detectCpuFeatures().bfloat16(), so the override above applies.
 bool cpuHasBfloat16();
 
 } // namespace unisearch::model

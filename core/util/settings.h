@@ -28,9 +28,12 @@ inline const SettingKey<QString> device{"engine/device", QStringLiteral("auto"),
 }};
 // LibTorch intra-op threads; 0 = the number of cores.
 inline const SettingKey<int> threads{"engine/threads", 0, [](const int &v) { return v >= 0 && v <= 1024; }};
-// Inference precision: float32, float16 (CUDA) or bfloat16.
-inline const SettingKey<QString> precision{"engine/precision", QStringLiteral("float32"), [](const QString &v) {
-    return v == QLatin1String("float32") || v == QLatin1String("float16") || v == QLatin1String("bfloat16");
+// Inference precision: auto (bfloat16 on CUDA and on a CPU with native bfloat16, i.e.
+// AVX512_BF16 or AMX; float32 elsewhere: engine::resolvePrecision), float32, float16
+// (CUDA) or bfloat16.
+inline const SettingKey<QString> precision{"engine/precision", QStringLiteral("auto"), [](const QString &v) {
+    return v == QLatin1String("auto") || v == QLatin1String("float32") || v == QLatin1String("float16") ||
+           v == QLatin1String("bfloat16");
 }};
 // Re-rank the best search hits with the ITM head (slower, more precise). Off by default,
 // like the CLI's --rerank, so that both give the same results out of the box.

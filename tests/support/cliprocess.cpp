@@ -20,6 +20,7 @@ QProcessEnvironment cliEnvironment(const QString &dataDir, const QString &tmpRoo
     env.insert(QStringLiteral("XDG_CONFIG_HOME"), QDir(tmpRoot).filePath(QStringLiteral("config")));
     env.insert(QStringLiteral("XDG_CACHE_HOME"), QDir(tmpRoot).filePath(QStringLiteral("cache")));
     env.insert(QStringLiteral("UNISEARCH_VOCAB"), vocabPath());
+    env.insert(QStringLiteral("UNISEARCH_CPU_FEATURES"), QStringLiteral("none")); // auto = float32
     env.remove(QStringLiteral("DISPLAY"));
     return env;
 }

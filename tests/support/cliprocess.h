@@ -25,8 +25,10 @@ CliRun runProgram(const QString &program, const QStringList &args, const QProces
                   int timeoutMs = 120000, const std::function<void()> &childSetup = {});
 
 // The environment a test runs unisearch-cli in: the system's, with UNISEARCH_DATA_DIR = dataDir,
-// XDG_CONFIG_HOME and XDG_CACHE_HOME under tmpRoot (config/, cache/), UNISEARCH_VOCAB = vocabPath()
-// and no DISPLAY. Tests add or remove their own entries on the copy they get.
+// XDG_CONFIG_HOME and XDG_CACHE_HOME under tmpRoot (config/, cache/), UNISEARCH_VOCAB = vocabPath(),
+// UNISEARCH_CPU_FEATURES=none (precision "auto" is float32 on every machine, as the reference
+// fixtures are; a test of bfloat16 sets its own) and no DISPLAY. Tests add or remove their own
+// entries on the copy they get.
 QProcessEnvironment cliEnvironment(const QString &dataDir, const QString &tmpRoot);
 
 // The object of a `--json` list (`adapters list`'s "adapters", say) whose "name" is name;
