@@ -219,7 +219,7 @@ int cmdSearch(Context &ctx)
                                                    "(default: on with CUDA, off on the CPU)."));
     const QCommandLineOption noRerank(QStringLiteral("no-rerank"), QStringLiteral("Do not re-rank."));
     const QCommandLineOption rerankCount(QStringLiteral("rerank-top"),
-                                         QStringLiteral("How many results to re-rank (default 16)."),
+                                         QStringLiteral("How many results to re-rank (default: 16 with CUDA, 8 on the CPU)."),
                                          QStringLiteral("N"));
     const QCommandLineOption threshold(QStringLiteral("threshold"),
                                        QStringLiteral("Match probability a re-ranked result needs to count as a "

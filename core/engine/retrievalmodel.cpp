@@ -49,6 +49,7 @@ std::shared_ptr<RetrievalModel> RetrievalModel::fromService(std::unique_ptr<Infe
     m->m_runner = service->runner();
     m->m_tokenizer = service->tokenizer();
     m->m_preprocess = *service->preprocessParams();
+    m->m_adapterPack = service->model().adapterPack;
     m->m_service = std::move(service);
     return m;
 }
@@ -167,6 +168,26 @@ std::vector<std::pair<double, double>> RetrievalModel::itmLogitsImages(const std
 {
     std::lock_guard<std::mutex> guard(m_mutex);
     return m_runner->itmLogitsImages(pixelsCHW, ids);
+}
+
+std::vector<std::shared_ptr<const model::VisualTokens>> RetrievalModel::imageTokensBatch(
+    const std::vector<const float *> &pixelsCHW)
+{
+    std::lock_guard<std::mutex> guard(m_mutex);
+    return m_runner->imageTokensBatch(pixelsCHW);
+}
+
+std::vector<std::pair<double, double>> RetrievalModel::itmLogitsTokens(
+    const std::vector<std::shared_ptr<const model::VisualTokens>> &tokens, const std::vector<int64_t> &ids)
+{
+    std::lock_guard<std::mutex> guard(m_mutex);
+    return m_runner->itmLogitsTokens(tokens, ids);
+}
+
+QString RetrievalModel::tokenKey() const
+{
+    return m_fingerprint + QLatin1Char('|') + m_adapterPack + QLatin1Char('|')
+        + (m_runner->isBfloat16() ? QLatin1String("bf16") : QLatin1String("f32"));
 }
 
 std::vector<int64_t> RetrievalModel::encodeQuery(const QString &text, QString *cleaned) const

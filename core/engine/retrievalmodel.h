@@ -13,6 +13,7 @@
 // holds it for the call, and withModel(fn) runs fn on the runner under it, for a caller
 // that needs several calls in one go or one the wrapper does not offer. Calls throw what
 // ModelRunner throws (model::ModelError).
+#include "engine/tokencache.h"
 #include "model/preprocess.h"
 
 #include <QString>
@@ -26,6 +27,7 @@
 namespace unisearch::model {
 class ModelRunner;
 class Tokenizer;
+struct VisualTokens;
 } // namespace unisearch::model
 
 namespace unisearch::catalog {
@@ -80,6 +82,15 @@ public:
                                                      bool frameAware = false);
     std::vector<std::pair<double, double>> itmLogitsImages(const std::vector<const float *> &pixelsCHW,
                                                            const std::vector<int64_t> &ids);
+    // An image's tokens for a later ITM (modelrunner.h), the images in one batch, and ITM
+    // of one text against such tokens; each under the lock.
+    std::vector<std::shared_ptr<const model::VisualTokens>> imageTokensBatch(const std::vector<const float *> &pixelsCHW);
+    std::vector<std::pair<double, double>> itmLogitsTokens(
+        const std::vector<std::shared_ptr<const model::VisualTokens>> &tokens, const std::vector<int64_t> &ids);
+    // The image tokens of recently re-ranked items (tokencache.h), and the model part of their
+    // keys: fingerprint, adapter pack and precision.
+    TokenCache &tokenCache() { return m_tokenCache; }
+    QString tokenKey() const;
     // Runs fn(model::ModelRunner &) under the lock and returns what it returns.
     template <typename F>
     auto withModel(F &&fn)
@@ -106,6 +117,8 @@ private:
     const model::Tokenizer *m_tokenizer = nullptr;
     model::PreprocessParams m_preprocess;
     std::mutex m_mutex;  // serialises the model's users (the runner is not reentrant)
+    QString m_adapterPack;  // the service's adapter pack; empty: none or fromRunner()
+    TokenCache m_tokenCache;
 };
 
 } // namespace unisearch::engine

@@ -6,12 +6,14 @@
 #include "engine/modelimage.h"
 #include "engine/query.h"
 #include "engine/retrievalmodel.h"
+#include "engine/tokencache.h"
 #include "engine/vectorindex.h"
 #include "engine/videoframes_p.h"
 #include "index/vectorstore.h"
 #include "media/filepath.h"
 #include "media/imagedecoder.h"
 #include "media/mediatype.h"
+#include "model/modelrunner.h"
 #include "model/preprocess.h"
 #include "util/log.h"
 
@@ -155,6 +157,14 @@ struct Searcher::Private {
     };
     std::optional<Combined> combinedQuery(const ParsedQuery &query, RetrievalModel &model, SearchResult &result,
                                           QString *error);
+    // The query's vector, its store hits and the basis of a later re-rank; hits keyword-fused,
+    // at most params.top. Throws on catalog or model errors.
+    std::optional<SearchResult> storeSearch(const SearchParams &params, RetrievalModel &model, QString *error);
+    // Keyword fusion of the semantic order, cut to top, live photos and capture metadata added.
+    QList<SearchHit> finish(QList<SearchHit> semantic, const RerankBasis &basis, int top);
+    // Sets itmProbability of hits[batch] (images, or one video); unreadable ones stay unset.
+    void scoreBatch(QList<SearchHit> &hits, const std::vector<qsizetype> &batch, const std::vector<int64_t> &ids,
+                    const SearchParams &params, RetrievalModel &model);
 };
 
 std::vector<float> Searcher::Private::storedVector(std::int64_t itemId)
@@ -394,6 +404,56 @@ QList<SearchHit> Searcher::Private::topItems(std::span<const float> query, int w
     return out;
 }
 
+struct RerankBasis {
+    QList<SearchHit> semantic;  // the store's items before keyword fusion, best first
+    std::vector<float> feature; // the query's vector
+    std::vector<int64_t> ids;   // tokens of the re-rank text; empty: nothing to re-rank by
+    std::unordered_set<std::int64_t> exclude;
+    QString keywordText;
+    SearchFilter filter;
+};
+
+int defaultRerankCount(const QString &device)
+{
+    // CPU: about 0.3 s an image at bfloat16 (docs/cli.md), so 8 keep a cold CLI re-rank near 5 s.
+    return device.startsWith(QLatin1String("cuda")) ? 16 : 8;
+}
+
+namespace {
+
+enum class Scored : char { Pending, Done, Failed };
+
+// The semantic hits with the first n ordered as the final order would be given what is known
+// (search.h, "Progressive re-rank").
+QList<SearchHit> orderedSoFar(const QList<SearchHit> &semantic, const std::vector<Scored> &state, double threshold)
+{
+    QList<SearchHit> good, pending, poor, failed;
+    const qsizetype n = qsizetype(state.size());
+    for (qsizetype i = 0; i < n; ++i) {
+        const SearchHit &h = semantic[i];
+        if (state[size_t(i)] == Scored::Pending)
+            pending.append(h);
+        else if (!h.itmProbability)
+            failed.append(h);
+        else
+            (*h.itmProbability >= threshold ? good : poor).append(h);
+    }
+    const auto byProbability = [](const SearchHit &a, const SearchHit &b) { return *a.itmProbability > *b.itmProbability; };
+    std::stable_sort(good.begin(), good.end(), byProbability);
+    std::stable_sort(poor.begin(), poor.end(), byProbability);
+    QList<SearchHit> out = good + pending + poor + failed;
+    out.append(semantic.mid(n));
+    return out;
+}
+
+double matchProbability(const std::pair<double, double> &logits)
+{
+    // softmax([no, yes])[yes], computed stably.
+    return 1.0 / (1.0 + std::exp(logits.first - logits.second));
+}
+
+} // namespace
+
 Searcher::Searcher(const QString &dataDir, std::shared_ptr<RetrievalModel> model, const index::VectorStore &store)
     : d(std::make_unique<Private>(dataDir, store)), m_model(std::move(model))
 {
@@ -401,123 +461,193 @@ Searcher::Searcher(const QString &dataDir, std::shared_ptr<RetrievalModel> model
 
 Searcher::~Searcher() = default;
 
+QList<SearchHit> Searcher::Private::finish(QList<SearchHit> semantic, const RerankBasis &basis, int top)
+{
+    // Keyword matches (file and folder names, OCR text) fused with the (re-ranked)
+    // semantic order (keywordsearch.h).
+    KeywordSources keywordSources{dataDir, *reader, store, basis.feature, std::nullopt, &basis.exclude};
+    if (!basis.filter.isEmpty())
+        keywordSources.allowedSegments = reader->segmentIds(toSegmentFilter(basis.filter));
+    QList<SearchHit> hits = withKeywordHits(std::move(semantic), basis.keywordText, keywordSources);
+    if (hits.size() > top)
+        hits.resize(top);
+    addLivePhotoVideos(hits);
+    addCaptureMeta(*reader, hits);
+    return hits;
+}
+
+std::optional<SearchResult> Searcher::Private::storeSearch(const SearchParams &params, RetrievalModel &model,
+                                                           QString *error)
+{
+    SearchResult result;
+    result.query = params.text;
+    QElapsedTimer t;
+    t.start();
+    // A combined query (query.h) makes its own vector; a plain one goes the usual way.
+    const std::optional<ParsedQuery> parsed = parseQuery(params.text, params.baseDir, error);
+    if (!parsed)
+        return std::nullopt;
+    auto basis = std::make_shared<RerankBasis>();
+    if (parsed->isCombined()) {
+        auto combined = combinedQuery(*parsed, model, result, error);
+        if (!combined)
+            return std::nullopt;
+        basis->ids = std::move(combined->rerankIds);
+        basis->feature = std::move(combined->feature);
+        basis->exclude = std::move(combined->exclude);
+    } else {
+        basis->ids = model.encodeQuery(params.text, &result.cleanedQuery);
+        result.timings.cleanMs = msSince(t);
+        if (basis->ids.empty())
+            return setError<SearchResult>(error, QStringLiteral("the query has no words to search for"));
+        t.restart();
+        basis->feature = model.textFeatures({basis->ids}).at(0);
+        result.timings.featureMs = msSince(t);
+    }
+    basis->keywordText = parsed->keywordText();
+    basis->filter = params.filter;
+    // Enough items for a later re-rank, whether or not this search re-ranks.
+    const int rerankCount = basis->ids.empty() ? 0 : params.rerankCount > 0 ? params.rerankCount
+                                                                          : defaultRerankCount(model.device());
+    basis->semantic = topItems(basis->feature, std::max(params.top, rerankCount), params.filter, basis->exclude,
+                               {params.momentMargin, params.maxMoments}, result.timings);
+    // Fused as the items the person sees (a re-rank fuses its longer list: rerank()).
+    result.hits = finish(basis->semantic.mid(0, params.top), *basis, params.top);
+    result.rerankBasis = std::move(basis);
+    return result;
+}
+
 std::optional<SearchResult> Searcher::search(const SearchParams &params, QString *error)
 {
     QElapsedTimer total;
     total.start();
-    SearchResult result;
-    result.query = params.text;
     if (params.top <= 0)
         return setError<SearchResult>(error, QStringLiteral("the number of results must be at least 1"));
+    std::optional<SearchResult> result;
     try {
         if (!d->reader)
             d->reader = std::make_unique<catalog::Reader>(d->dataDir);
-
-        QElapsedTimer t;
-        t.start();
-        // A combined query (query.h) makes its own vector; a plain one goes the usual way.
-        const std::optional<ParsedQuery> parsed = parseQuery(params.text, params.baseDir, error);
-        if (!parsed)
-            return std::nullopt;
-        std::vector<int64_t> ids;
-        std::vector<float> feature;
-        std::unordered_set<std::int64_t> exclude;
-        if (parsed->isCombined()) {
-            auto combined = d->combinedQuery(*parsed, *m_model, result, error);
-            if (!combined)
-                return std::nullopt;
-            ids = std::move(combined->rerankIds);
-            feature = std::move(combined->feature);
-            exclude = std::move(combined->exclude);
-        } else {
-            ids = m_model->encodeQuery(params.text, &result.cleanedQuery);
-            result.timings.cleanMs = msSince(t);
-            if (ids.empty())
-                return setError<SearchResult>(error, QStringLiteral("the query has no words to search for"));
-            t.restart();
-            feature = m_model->textFeatures({ids}).at(0);
-            result.timings.featureMs = msSince(t);
-        }
-
-        const bool rerank = !ids.empty() && params.rerank.value_or(m_model->device().startsWith(QLatin1String("cuda")));
-        const int rerankCount = rerank ? std::max(0, params.rerankCount) : 0;
-        result.hits = d->topItems(feature, std::max(params.top, rerankCount), params.filter, exclude,
-                                  {params.momentMargin, params.maxMoments}, result.timings);
-
-        if (rerank && !result.hits.isEmpty()) {
-            t.restart();
-            const qsizetype n = std::min<qsizetype>(rerankCount, result.hits.size());
-            std::vector<std::vector<float>> pixels;
-            std::vector<qsizetype> which;
-            for (qsizetype i = 0; i < n; ++i) {
-                if (result.hits[i].type == catalog::ItemType::Video) {
-                    // The model's video path: T sampled frames concatenated, frame-aware.
-                    const detail::VideoPixels v = detail::sampleVideoPixels(
-                        result.hits[i].path, m_model->preprocessParams(), std::max(1, params.videoRerankFrames));
-                    if (!v.ok()) {
-                        log::info(logCategory, QStringLiteral("not re-ranked: %1").arg(v.error));
-                        continue;
-                    }
-                    const size_t per = model::preprocessedSize(m_model->preprocessParams());
-                    std::vector<const float *> ptrs;
-                    for (size_t at = 0; at + per <= v.pixels.size(); at += per)
-                        ptrs.push_back(v.pixels.data() + at);
-                    const std::vector<std::pair<double, double>> logits =
-                        m_model->itmLogits(ptrs, {ids}, /*frameAware=*/ptrs.size() > 1);
-                    if (!logits.empty()) {
-                        const double p = 1.0 / (1.0 + std::exp(logits[0].first - logits[0].second));
-                        result.hits[i].itmProbability = p;
-                        if (!result.bestItmProbability || p > *result.bestItmProbability)
-                            result.bestItmProbability = p;
-                    }
-                    continue;
-                }
-                QString why;
-                std::vector<float> p = loadPixels(result.hits[i].path, *m_model, &why);
-                if (p.empty()) {
-                    log::info(logCategory, QStringLiteral("not re-ranked: %1: %2").arg(result.hits[i].path, why));
-                    continue;
-                }
-                pixels.push_back(std::move(p));
-                which.push_back(i);
-            }
-            if (!pixels.empty()) {
-                std::vector<const float *> ptrs;
-                for (const auto &p : pixels)
-                    ptrs.push_back(p.data());
-                const std::vector<std::pair<double, double>> logits = m_model->itmLogitsImages(ptrs, ids);
-                for (size_t j = 0; j < which.size() && j < logits.size(); ++j) {
-                    // softmax([no, yes])[yes], computed stably.
-                    const double p = 1.0 / (1.0 + std::exp(logits[j].first - logits[j].second));
-                    result.hits[which[j]].itmProbability = p;
-                    if (!result.bestItmProbability || p > *result.bestItmProbability)
-                        result.bestItmProbability = p;
-                }
-            }
-            // The re-ranked head by ITM probability (unscored ones after them, in store
-            // order); the rest keeps the store's order behind it.
-            std::stable_sort(result.hits.begin(), result.hits.begin() + n, [](const SearchHit &a, const SearchHit &b) {
-                return a.itmProbability.value_or(-1.0) > b.itmProbability.value_or(-1.0);
-            });
-            result.reranked = true;
-            result.noGoodMatch = !result.bestItmProbability || *result.bestItmProbability < params.relevanceThreshold;
-            result.timings.rerankMs = msSince(t);
-        }
-        // Keyword matches (file and folder names, OCR text) fused with the (re-ranked)
-        // semantic order (keywordsearch.h).
-        KeywordSources keywordSources{d->dataDir, *d->reader, d->store, feature, std::nullopt, &exclude};
-        if (!params.filter.isEmpty())
-            keywordSources.allowedSegments = d->reader->segmentIds(toSegmentFilter(params.filter));
-        result.hits = withKeywordHits(std::move(result.hits), parsed->keywordText(), keywordSources);
-        if (result.hits.size() > params.top)
-            result.hits.resize(params.top);
-        addLivePhotoVideos(result.hits);
-        addCaptureMeta(*d->reader, result.hits);
+        result = d->storeSearch(params, *m_model, error);
     } catch (const std::exception &e) {
         return setError<SearchResult>(error, QStringLiteral("search failed: %1").arg(QString::fromUtf8(e.what())));
     }
-    result.timings.totalMs = msSince(total);
+    if (!result)
+        return std::nullopt;
+    result->timings.totalMs = msSince(total);
+    if (params.rerank.value_or(m_model->device().startsWith(QLatin1String("cuda"))))
+        return rerank(*result, params, {}, error);
     return result;
+}
+
+std::optional<SearchResult> Searcher::rerank(const SearchResult &storeResult, const SearchParams &params,
+                                             const RerankUpdateFn &onUpdate, QString *error)
+{
+    const std::shared_ptr<const RerankBasis> basis = storeResult.rerankBasis;
+    if (!basis || basis->ids.empty() || basis->semantic.isEmpty())
+        return storeResult;  // nothing to re-rank by (a query of images alone), or nothing found
+    QElapsedTimer t;
+    t.start();
+    SearchResult result = storeResult;
+    QList<SearchHit> semantic = basis->semantic;
+    const int count = params.rerankCount > 0 ? params.rerankCount : defaultRerankCount(m_model->device());
+    const qsizetype n = std::min<qsizetype>(count, semantic.size());
+    std::vector<Scored> state(size_t(n), Scored::Pending);
+    try {
+        if (!d->reader)
+            d->reader = std::make_unique<catalog::Reader>(d->dataDir);
+        qsizetype at = 0;
+        while (at < n) {
+            // A batch: up to rerankBatch images in store order, or one video.
+            std::vector<qsizetype> batch{at++};
+            if (semantic[batch.front()].type != catalog::ItemType::Video)
+                while (at < n && qsizetype(batch.size()) < std::max(1, params.rerankBatch)
+                       && semantic[at].type != catalog::ItemType::Video)
+                    batch.push_back(at++);
+            d->scoreBatch(semantic, batch, basis->ids, params, *m_model);
+            for (const qsizetype i : batch) {
+                state[size_t(i)] = semantic[i].itmProbability ? Scored::Done : Scored::Failed;
+                if (semantic[i].itmProbability
+                    && (!result.bestItmProbability || *semantic[i].itmProbability > *result.bestItmProbability))
+                    result.bestItmProbability = semantic[i].itmProbability;
+            }
+            result.reranked = at >= n;
+            result.noGoodMatch = result.reranked && (!result.bestItmProbability
+                                                     || *result.bestItmProbability < params.relevanceThreshold);
+            result.hits = d->finish(orderedSoFar(semantic, state, params.relevanceThreshold), *basis, params.top);
+            result.timings.rerankMs = msSince(t);
+            result.timings.totalMs = storeResult.timings.totalMs + result.timings.rerankMs;
+            if (onUpdate && !onUpdate(result, int(at), int(n)))
+                return std::nullopt;
+        }
+    } catch (const std::exception &e) {
+        return setError<SearchResult>(error, QStringLiteral("re-ranking failed: %1").arg(QString::fromUtf8(e.what())));
+    }
+    return result;
+}
+
+void Searcher::Private::scoreBatch(QList<SearchHit> &hits, const std::vector<qsizetype> &batch,
+                                   const std::vector<int64_t> &ids, const SearchParams &params, RetrievalModel &model)
+{
+    if (hits[batch.front()].type == catalog::ItemType::Video) {
+        SearchHit &hit = hits[batch.front()];
+        // The model's video path: T sampled frames concatenated, frame-aware.
+        const detail::VideoPixels v =
+            detail::sampleVideoPixels(hit.path, model.preprocessParams(), std::max(1, params.videoRerankFrames));
+        if (!v.ok()) {
+            log::info(logCategory, QStringLiteral("not re-ranked: %1").arg(v.error));
+            return;
+        }
+        const size_t per = model::preprocessedSize(model.preprocessParams());
+        std::vector<const float *> ptrs;
+        for (size_t at = 0; at + per <= v.pixels.size(); at += per)
+            ptrs.push_back(v.pixels.data() + at);
+        const auto logits = model.itmLogits(ptrs, {ids}, /*frameAware=*/ptrs.size() > 1);
+        if (!logits.empty())
+            hit.itmProbability = matchProbability(logits[0]);
+        return;
+    }
+    // Images: their tokens from the model's cache, or decoded and encoded now (one batch).
+    TokenCache &cache = model.tokenCache();
+    std::vector<TokenCache::Tokens> tokens(batch.size());
+    std::vector<TokenKey> keys(batch.size());
+    std::vector<std::vector<float>> pixels;
+    std::vector<size_t> encode;  // positions in batch
+    for (size_t j = 0; j < batch.size(); ++j) {
+        const SearchHit &hit = hits[batch[j]];
+        // The file as it is now: a changed file misses (tokencache.h).
+        const media::FileStatus status = media::fileStatus(hit.path);
+        keys[j] = TokenKey{hit.itemId, status.size, status.mtimeMs, model.tokenKey()};
+        if (status.type == media::FileType::File && (tokens[j] = cache.find(keys[j])))
+            continue;
+        QString why;
+        std::vector<float> p = loadPixels(hit.path, model, &why);
+        if (p.empty()) {
+            log::info(logCategory, QStringLiteral("not re-ranked: %1: %2").arg(hit.path, why));
+            continue;
+        }
+        pixels.push_back(std::move(p));
+        encode.push_back(j);
+    }
+    if (!pixels.empty()) {
+        std::vector<const float *> ptrs;
+        for (const auto &p : pixels)
+            ptrs.push_back(p.data());
+        const auto encoded = model.imageTokensBatch(ptrs);
+        for (size_t e = 0; e < encode.size() && e < encoded.size(); ++e) {
+            tokens[encode[e]] = encoded[e];
+            cache.insert(keys[encode[e]], encoded[e], model::visualTokensBytes(*encoded[e]));
+        }
+    }
+    std::vector<TokenCache::Tokens> known;
+    std::vector<qsizetype> which;
+    for (size_t j = 0; j < batch.size(); ++j)
+        if (tokens[j]) {
+            known.push_back(tokens[j]);
+            which.push_back(batch[j]);
+        }
+    const auto logits = model.itmLogitsTokens(known, ids);
+    for (size_t j = 0; j < which.size() && j < logits.size(); ++j)
+        hits[which[j]].itmProbability = matchProbability(logits[j]);
 }
 
 std::optional<SearchResult> Searcher::similar(const QString &path, const SimilarParams &params, QString *error)
@@ -560,6 +690,21 @@ QString SearchSession::modelName() const
 std::int64_t SearchSession::vectorCount() const
 {
     return m_report->vectors;
+}
+
+bool SearchSession::warmUp(QString *error)
+{
+    try {
+        // The first forward of a tower pays for its one-time set-up (kernels, buffers): a
+        // throw-away query pays it here instead of in the person's first search.
+        const std::vector<int64_t> ids = m_model->encodeQuery(QStringLiteral("a photo"));
+        m_model->textFeatures({ids});
+        return true;
+    } catch (const std::exception &e) {
+        if (error)
+            *error = QStringLiteral("the search model could not run: %1").arg(QString::fromUtf8(e.what()));
+        return false;
+    }
 }
 
 std::unique_ptr<SearchSession> SearchSession::open(const SearchSessionPlan &plan, catalog::Catalog *catalog,

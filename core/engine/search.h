@@ -31,6 +31,28 @@
 // not re-ranked). cleanedQuery writes the terms back (text cleaned, files as absolute paths).
 // A query without separators, weights or file terms is a plain one, exactly as before.
 //
+// Progressive re-rank (the window): search() with rerank off gives the store's order at once;
+// rerank(storeResult, params, onUpdate) then scores the best rerankCount items with the ITM
+// head, in store order, a batch at a time (rerankBatch images; a video alone), and after each
+// batch calls onUpdate(partial, done, total) with the hits ordered as the final order would be
+// given what is known:
+//   [scored ≥ relevanceThreshold, by probability] [not scored yet, in store order]
+//   [scored < threshold, by probability] [could not be read, in store order] [the rest]
+// So a good match rises to the top when it is scored, a poor one sinks below the items still
+// waiting, and an item nobody has scored yet never moves: a list that re-orders live moves
+// each item once, to where it stays relative to the unscored ones. When everything is scored
+// the middle group is empty and the order is the final one (scored by probability, the
+// unreadable after them). Keyword hits are fused after the re-rank (keywordsearch.h), in the
+// partial orders too. A partial result has reranked false and bestItmProbability the best so
+// far; noGoodMatch is set on the final result only, and the last update (done == total)
+// carries it. onUpdate returning false cancels: rerank() returns std::nullopt with *error
+// left empty, and calls onUpdate no more (cancellation takes effect between batches).
+// search() with rerank on is search() with rerank off, then rerank() without updates.
+//
+// The image tokens of re-ranked items stay in the model's token cache (tokencache.h, keyed by
+// item, file size and mtime, and model), so refining a query scores them again without
+// decoding and encoding them.
+//
 // Sessions: the window and the CLI open theirs the same way, through the Engine facade.
 // Engine::searchSessionPlan() resolves, on the thread that owns the engine's catalog, which
 // model a search uses now (the active retrieval model with its adapter pack, the engine's
@@ -46,6 +68,7 @@
 #include <QStringList>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -80,7 +103,11 @@ struct SearchParams {
     // ITM re-rank of the best rerankCount images. Unset: on when the model runs on CUDA,
     // off on the CPU (16 cross-attention passes of the full model take seconds there).
     std::optional<bool> rerank;
-    int rerankCount = 16;
+    // How many of the best items are re-ranked; 0: the device's default (defaultRerankCount:
+    // 16 on CUDA, 8 on the CPU, where one item costs about 0.3 s at bfloat16).
+    int rerankCount = 0;
+    // Images scored per forward (and per onUpdate) in a progressive re-rank.
+    int rerankBatch = 4;
     // A re-ranked hit is a good match when its ITM match probability reaches this.
     double relevanceThreshold = 0.5;
     // Videos: which segments are reported as matching moments (see above).
@@ -140,6 +167,11 @@ struct SearchTimings {
     double totalMs = 0;
 };
 
+struct RerankBasis;
+
+// The number of items re-ranked by default on a device ("cpu", "cuda", "cuda:N").
+int defaultRerankCount(const QString &device);
+
 struct SearchResult {
     QString query;         // as given
     QString cleanedQuery;  // after pre_caption
@@ -149,7 +181,14 @@ struct SearchResult {
     std::optional<double> bestItmProbability;
     QString source;  // similar(): "catalog" (the file's stored vector) or "embedded" (decoded now)
     SearchTimings timings;
+    // What rerank() needs of a search (the hits before keyword fusion, the query's vector and
+    // re-rank tokens); search() sets it, rerank() reads it. Shared, never changed.
+    std::shared_ptr<const RerankBasis> rerankBasis;
 };
+
+// After each re-ranked batch: the hits in their order so far (see above), how many of the
+// total items are scored. Return false to cancel.
+using RerankUpdateFn = std::function<bool(const SearchResult &partial, int done, int total)>;
 
 class Searcher
 {
@@ -163,6 +202,13 @@ public:
 
     // Never throws; std::nullopt with *error (a sentence a person can act on) on failure.
     std::optional<SearchResult> search(const SearchParams &params, QString *error = nullptr);
+    // Re-ranks a result of search() (see "Progressive re-rank" above); params as given to
+    // search() (text, top, rerankCount, rerankBatch, relevanceThreshold, videoRerankFrames;
+    // params.rerank is ignored). A result without text to re-rank by (a query of images
+    // alone) comes back as it is. Never throws; std::nullopt with *error on failure, with
+    // *error untouched when onUpdate cancelled.
+    std::optional<SearchResult> rerank(const SearchResult &storeResult, const SearchParams &params,
+                                       const RerankUpdateFn &onUpdate = {}, QString *error = nullptr);
     // Items that look like the image or video at path: its stored vector when it is
     // indexed (a video's video-level vector; itself excluded), else its feature computed
     // now (a video: from 8 uniformly sampled frames).
@@ -211,6 +257,9 @@ public:
     QString modelName() const;
     // The vectors the store held when it was opened (0: nothing indexed yet).
     std::int64_t vectorCount() const;
+    // Readies the text tower for the first query: one throw-away text query (the window calls
+    // it on its search thread when a session opens). False with *error on a model error.
+    bool warmUp(QString *error = nullptr);
 
 private:
     SearchSession() = default;
