@@ -14,6 +14,11 @@
 // memory: --rss-images photos of 640×480 indexed with a small random model of the same
 //   input size (384) and embedding size (256): memory flatness is a property of the
 //   pipeline, and the full model would take hours on a CPU for 10,000 photos.
+// load (--load F, 0 < F <= 1): --load-images 12-MP photos indexed with the full-size model
+//   (random weights) idle and while a child process keeps one core F busy (busy/sleep duty
+//   cycle in 10 ms periods), for the adaptive default (indexing/adaptive.h), fixed batch 8
+//   and fixed batch 1 (the old defaults otherwise: LibTorch and decode threads = cores), in
+//   float32 and bfloat16: seconds per image from the first decode to the last commit.
 #include "bench_pipeline.h"
 #include "benchsupport.h"
 
@@ -44,9 +49,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <csignal>
+#include <ctime>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace unisearch;
 
@@ -56,6 +68,8 @@ struct Options {
     bool efficiency = true;
     bool query = true;
     bool memory = true;
+    double load = 0;          // > 0: the load part, with one core this busy
+    int loadImages = 16;      // 12 MP photos per run of the load part
     int images = 32;          // 12 MP photos for the efficiency run
     int width = 4000;
     int height = 3000;
@@ -74,6 +88,9 @@ void usage(FILE *out)
     std::fprintf(out,
                  "usage: unisearch-bench pipeline [options]\n"
                  "  --only efficiency|query|memory   run one part (default: all three)\n"
+                 "  --load F           only the load part: indexing idle and with one core F busy\n"
+                 "                     (0 < F <= 1), adaptive / batch 8 / batch 1, float32 and bfloat16\n"
+                 "  --load-images N    12-MP photos per run of the load part (default 16)\n"
                  "  --images N         12-MP JPEGs indexed for the efficiency run (default 32)\n"
                  "  --size WxH         their size (default 4000x3000)\n"
                  "  --batch B          model batch size (default 8)\n"
@@ -100,7 +117,15 @@ bool parse(int argc, char **argv, Options &o)
                 std::fprintf(stderr, "unisearch-bench pipeline: --only takes efficiency, query or memory\n");
                 return false;
             }
-        } else if (a == "--images") o.images = std::atoi(value());
+        } else if (a == "--load") {
+            o.load = std::atof(value());
+            if (!(o.load > 0 && o.load <= 1)) {
+                std::fprintf(stderr, "unisearch-bench pipeline: --load takes a fraction in (0, 1]\n");
+                return false;
+            }
+            o.efficiency = o.query = o.memory = false;
+        } else if (a == "--load-images") o.loadImages = std::atoi(value());
+        else if (a == "--images") o.images = std::atoi(value());
         else if (a == "--size") {
             if (std::sscanf(value(), "%dx%d", &o.width, &o.height) != 2 || o.width < 16 || o.height < 16) {
                 std::fprintf(stderr, "unisearch-bench pipeline: --size takes WxH\n");
@@ -123,7 +148,7 @@ bool parse(int argc, char **argv, Options &o)
             return false;
         }
     }
-    if (o.images < 1 || o.batch < 1 || o.items < 1 || o.queries < 1 || o.rssImages < 1) {
+    if (o.images < 1 || o.loadImages < 1 || o.batch < 1 || o.items < 1 || o.queries < 1 || o.rssImages < 1) {
         std::fprintf(stderr, "unisearch-bench pipeline: sizes must be positive\n");
         return false;
     }
@@ -584,6 +609,138 @@ QString runMemory(const Options &o, const QString &tmp, QString *jsonOut)
     return text;
 }
 
+// --- (d) load -----------------------------------------------------------------------------
+
+// A child process that keeps one core `fraction` busy: in each 10 ms period it spins for
+// fraction × 10 ms and sleeps the rest. It dies with this process (PR_SET_PDEATHSIG).
+class CoreLoad
+{
+public:
+    explicit CoreLoad(double fraction)
+    {
+        m_pid = fork();
+        if (m_pid != 0)
+            return;
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        const long periodNs = 10'000'000;
+        const long busyNs = static_cast<long>(fraction * double(periodNs));
+        volatile unsigned sink = 0;
+        while (true) {
+            timespec start{}, now{};
+            clock_gettime(CLOCK_MONOTONIC, &start);
+            do {
+                for (int i = 0; i < 1000; ++i)
+                    sink = sink + unsigned(i);
+                clock_gettime(CLOCK_MONOTONIC, &now);
+            } while ((now.tv_sec - start.tv_sec) * 1'000'000'000L + (now.tv_nsec - start.tv_nsec) < busyNs);
+            if (periodNs > busyNs) {
+                const timespec rest{0, periodNs - busyNs};
+                nanosleep(&rest, nullptr);
+            }
+        }
+    }
+    ~CoreLoad()
+    {
+        if (m_pid > 0) {
+            kill(m_pid, SIGKILL);
+            waitpid(m_pid, nullptr, 0);
+        }
+    }
+    bool ok() const { return m_pid > 0; }
+
+private:
+    pid_t m_pid = -1;
+};
+
+struct LoadRun {
+    QString label;     // adaptive, batch 8, batch 1
+    int batch = 0;     // 0: adaptive
+    double idle = 0;   // s/image
+    double loaded = 0;
+    QString idleChoice, loadedChoice;  // the adaptive job's final configuration
+};
+
+// One index run of the photos into a fresh data dir; seconds per image (< 0: failed).
+double indexOnce(const QString &photos, const QString &dataDir, const std::shared_ptr<engine::RetrievalModel> &model,
+                 int batch, int images, QString *choice)
+{
+    engine::IndexParams params;
+    params.dataDir = dataDir;
+    params.paths = {photos};
+    params.model = model;
+    params.ocr = false;
+    if (batch > 0) {  // the old fixed configuration: every core for the model and for decoding
+        params.batchSize = batch;
+        params.modelThreads = QThread::idealThreadCount();
+        params.decodeThreads = QThread::idealThreadCount();
+    }
+    engine::IndexJob job(params);
+    const engine::IndexResult r = job.run();
+    if (!r.ok || r.embedded != images) {
+        progress(QStringLiteral("indexing failed: %1 (%2 embedded)").arg(r.error).arg(r.embedded));
+        return -1;
+    }
+    *choice = QStringLiteral("batch %1, %2 model + %3 decode threads, %4 probes")
+                  .arg(r.batchSize).arg(r.modelThreads).arg(r.decodeThreads).arg(r.adaptiveProbes);
+    return r.indexingSeconds / double(r.embedded);
+}
+
+QString runLoad(const Options &o, const QString &tmp, QString *jsonOut)
+{
+    progress(QStringLiteral("load: writing %1 photos of %2x%3 ...").arg(o.loadImages).arg(o.width).arg(o.height));
+    const QString photos = tmp + QStringLiteral("/photos-load");
+    writePhotos(photos, o.loadImages, o.width, o.height, 1);
+    QString text = QStringLiteral("Indexing under load (%1 JPEGs of %2x%3, full-size model with random weights; "
+                                  "load: one core %4 % busy in 10 ms periods)\n")
+                       .arg(o.loadImages).arg(o.width).arg(o.height).arg(fmt(100 * o.load, 0));
+    QStringList json;
+    int runNo = 0;
+    for (const bool bf16 : {false, true}) {
+        model::RunnerOptions ro;
+        ro.bfloat16 = bf16;
+        QString error;
+        auto model = engine::RetrievalModel::fromRunner(model::ModelRunner::random(model::Architecture{}, ro),
+                                                        QStringLiteral("bench-random"),
+                                                        QStringLiteral("bench-random-full"), &error);
+        if (!model) {
+            progress(error);
+            return {};
+        }
+        const QString precision = bf16 ? QStringLiteral("bfloat16") : QStringLiteral("float32");
+        std::vector<LoadRun> runs{{QStringLiteral("adaptive"), 0}, {QStringLiteral("batch 8"), 8},
+                                  {QStringLiteral("batch 1"), 1}};
+        for (LoadRun &run : runs) {
+            for (const bool loaded : {false, true}) {
+                progress(QStringLiteral("load: %1, %2, %3 (load average %4) ...")
+                             .arg(precision, run.label, loaded ? QStringLiteral("under load") : QStringLiteral("idle"))
+                             .arg(fmt(loadAverage(), 2)));
+                std::optional<CoreLoad> busy;
+                if (loaded)
+                    busy.emplace(o.load);
+                QString choice;
+                const double s = indexOnce(photos, tmp + QStringLiteral("/data-load-%1").arg(runNo++), model, run.batch,
+                                           o.loadImages, &choice);
+                if (s < 0)
+                    return {};
+                (loaded ? run.loaded : run.idle) = s;
+                (loaded ? run.loadedChoice : run.idleChoice) = choice;
+                progress(QStringLiteral("  %1 s/image (%2)").arg(fmt(s, 3), choice));
+            }
+            text += QStringLiteral("  %1 %2  idle %3 s/image, under load %4 s/image%5\n")
+                        .arg(precision.leftJustified(9), run.label.leftJustified(9), fmt(run.idle, 3), fmt(run.loaded, 3),
+                             run.batch == 0 ? QStringLiteral("  (ended at: idle %1; loaded %2)")
+                                                  .arg(run.idleChoice, run.loadedChoice)
+                                            : QString());
+            json.append(QStringLiteral("{\"precision\": \"%1\", \"config\": \"%2\", \"idleSecondsPerImage\": %3, "
+                                       "\"loadedSecondsPerImage\": %4}")
+                            .arg(precision, run.label, fmt(run.idle, 4), fmt(run.loaded, 4)));
+        }
+    }
+    *jsonOut = QStringLiteral("\"load\": {\"images\": %1, \"busyFraction\": %2, \"runs\": [%3]}")
+                   .arg(o.loadImages).arg(fmt(o.load, 2), json.join(QStringLiteral(", ")));
+    return text;
+}
+
 } // namespace
 
 int runPipelineBench(int argc, char **argv)
@@ -630,6 +787,7 @@ int runPipelineBench(int argc, char **argv)
     part(o.memory, runMemory);
     part(o.efficiency, runEfficiency);
     part(o.query, runQuery);
+    part(o.load > 0, runLoad);
     if (o.json)
         print(QStringLiteral("{\"cores\": %1, \"threads\": %2, \"loadAverage\": %3, %4}\n")
                   .arg(QThread::idealThreadCount())

@@ -7,16 +7,20 @@
 // Why a controller instead of a fixed batch 8: on the 2-core development machine a batch
 // of 8 was the fastest per image when idle (bfloat16 0.28 s/image) but fell to 1.9–2.5
 // s/image in float32 while another process used part of one core, against 0.8 s at batch
-// 1. Measured cause (docs/performance.md, "Indexing under load"): every LibTorch operator
-// is an OpenMP parallel region that ends at a barrier, and the work is split evenly between
-// the team's threads up front. When one of the two cores is shared with another process,
-// the thread on it is descheduled for whole scheduler slices while its partner (PASSIVE
-// wait policy: asleep, not spinning) waits at the barrier, so each operator runs at the
-// speed of the slowest core; the decode pool competes for the same two cores on top. A
-// larger batch has larger operators and a working set (attention maps of 8 × 12 heads ×
-// 577² floats per layer) that no longer fits the shared caches the other process is also
-// using. Fewer model threads (no barrier partner to wait for) and smaller batches lose
-// less; which configuration wins depends on the machine, the precision and the load, so it
+// 1. Why (issue 13; the load bench, docs/performance.md "Indexing under load", shows the
+// numbers; the mechanism below is the explanation the code acts on, not a profile):
+// every LibTorch operator is an OpenMP parallel region whose work is split evenly between
+// the team's threads up front and that ends at a barrier. When one of the two cores is
+// shared with another process, the thread on it is descheduled for whole scheduler slices
+// while its partner (PASSIVE wait policy: asleep, not spinning) waits at the barrier, so
+// every operator runs at the speed of the slowest core, and the decode pool competes for
+// the same cores on top. float32 matrix products go through OpenBLAS, whose own pthread
+// pool (as many threads as cores, not governed by at::set_num_threads) polls while it
+// waits; larger batches make larger products that OpenBLAS splits over all its threads.
+// A larger batch also has a working set (attention maps of 8 × 12 heads × 577² floats per
+// layer) far beyond the caches the other process shares. Fewer model threads (no barrier
+// partner to wait for) and smaller batches lose less; which configuration wins depends on
+// the machine, the precision and the load, so it
 // is measured, not assumed.
 //
 // The algorithm (hill climbing on a small grid, with periodic re-checks):
