@@ -1,9 +1,459 @@
+// `unisearch-bench waits`: what a person waits for, measured as a person meets it. In a
+// data dir of its own (with its own settings) it imports a full-size retrieval model (384 px)
+// and a full-size VQA model (480 px) with random weights through `unisearch-cli model import`,
+// indexes generated photos with `unisearch-cli index`, then runs each command as a fresh child
+// process (once to warm the page cache, then --reps times) and reports the median and maximum
+// wall time and the child's peak resident memory (wait4's ru_maxrss, as /usr/bin/time).
+// Last, in this process, the window's path: a search session opened from the engine's plan,
+// warmed up where the session can, and the first query after it is ready.
 #include "bench_waits.h"
+#include "benchsupport.h"
 
+#include "engine/engine.h"
+#include "engine/search.h"
+#include "model/architecture.h"
+#include "model/modelrunner.h"
+
+#include <QCoreApplication>
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QImage>
+#include <QPainter>
+#include <QRandomGenerator>
+#include <QTemporaryDir>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
 
-int runWaitsBench(int, char **)
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace engine = unisearch::engine;
+using unisearch::bench::loadAverage;
+
+struct Options {
+    int photos = 30;
+    int reps = 3;
+    int newPhotos = 8;   // 12-MP photos indexed in the `index` measurement
+    QString keep;        // keep (and reuse) the data dir here
+    QString tmp;         // parent of the temporary dir
+    QString cli;         // unisearch-cli; default: next to this executable
+    bool json = false;
+};
+
+// One measured command, its target from issue 13 and what it measured.
+struct Wait {
+    QString name;
+    QStringList args;
+    double targetS = 0;       // wall-time target (0: none)
+    double targetMb = 0;      // peak-memory target (0: none)
+    int perPhoto = 0;         // > 0: also report wall / perPhoto (indexing)
+    std::vector<double> wall; // seconds, one per repetition
+    std::vector<double> rssMb;
+    QString error;
+};
+
+struct ChildResult {
+    bool ok = false;
+    double wallS = 0;
+    double maxRssMb = 0;
+    QString error; // the child's exit and the end of its stderr
+};
+
+void printUsage(FILE *out)
 {
-    std::fprintf(stderr, "unisearch-bench waits: not written yet\n");
-    return 2;
+    std::fprintf(out, "usage: unisearch-bench waits [--photos N] [--reps N] [--new-photos N] [--keep DIR] [--tmp DIR]\n"
+                      "                             [--cli PATH] [--json]\n");
+}
+
+bool parse(int argc, char **argv, Options &o)
+{
+    using unisearch::bench::optionValue;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--photos") o.photos = std::clamp(std::atoi(optionValue("waits", argc, argv, i)), 2, 10000);
+        else if (a == "--reps") o.reps = std::clamp(std::atoi(optionValue("waits", argc, argv, i)), 1, 1000);
+        else if (a == "--new-photos") o.newPhotos = std::clamp(std::atoi(optionValue("waits", argc, argv, i)), 1, 1000);
+        else if (a == "--keep") o.keep = QString::fromLocal8Bit(optionValue("waits", argc, argv, i));
+        else if (a == "--tmp") o.tmp = QString::fromLocal8Bit(optionValue("waits", argc, argv, i));
+        else if (a == "--cli") o.cli = QString::fromLocal8Bit(optionValue("waits", argc, argv, i));
+        else if (a == "--json") o.json = true;
+        else if (a == "--help" || a == "-h") { printUsage(stdout); std::exit(0); }
+        else { printUsage(stderr); return false; }
+    }
+    return true;
+}
+
+// The children's environment: ours, with the bench's data dir, cache and settings.
+std::vector<std::string> childEnvironment(const QString &root)
+{
+    std::vector<std::string> env;
+    for (char **e = environ; *e; ++e) {
+        const std::string s = *e;
+        if (s.rfind("UNISEARCH_DATA_DIR=", 0) != 0 && s.rfind("UNISEARCH_CACHE_DIR=", 0) != 0
+            && s.rfind("XDG_CONFIG_HOME=", 0) != 0)
+            env.push_back(s);
+    }
+    env.push_back("UNISEARCH_DATA_DIR=" + (root + QStringLiteral("/data")).toStdString());
+    env.push_back("UNISEARCH_CACHE_DIR=" + (root + QStringLiteral("/cache")).toStdString());
+    env.push_back("XDG_CONFIG_HOME=" + (root + QStringLiteral("/config")).toStdString());
+    return env;
+}
+
+// Linux charges a child the peak of the memory it was forked from (ru_maxrss survives exec),
+// and this process holds LibTorch and, on a first run, the checkpoints it wrote. So the peak is
+// read where /usr/bin/time reads it: from a small parent, GNU time itself (-f %M), when there
+// is one; else from wait4 here, which is then only an upper bound (said in the table).
+const char *const kGnuTime = "/usr/bin/time";
+
+bool haveGnuTime() { return ::access(kGnuTime, X_OK) == 0; }
+
+// The child's peak resident memory in MB as GNU time wrote it to path (its last line, in KiB).
+std::optional<double> readTimeOutput(const std::string &path)
+{
+    QFile f(QString::fromStdString(path));
+    if (!f.open(QIODevice::ReadOnly))
+        return std::nullopt;
+    const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+    bool ok = false;
+    const double kib = lines.isEmpty() ? 0 : lines.constLast().trimmed().toDouble(&ok);
+    return ok ? std::optional<double>(kib / 1024.0) : std::nullopt;
+}
+
+// Runs cli with args as a child (stdout to /dev/null, stderr to a file), through GNU time when
+// there is one, and waits for it.
+ChildResult runChild(const QString &cli, const QStringList &args, const QString &root)
+{
+    ChildResult r;
+    const std::string errPath = (root + QStringLiteral("/child-stderr.txt")).toStdString();
+    const std::string timePath = (root + QStringLiteral("/child-time.txt")).toStdString();
+    std::vector<std::string> argStore;
+    if (haveGnuTime())
+        argStore = {kGnuTime, "-f", "%M", "-o", timePath};
+    argStore.push_back(cli.toStdString());
+    for (const QString &a : args)
+        argStore.push_back(a.toStdString());
+    std::vector<char *> argvC;
+    for (auto &s : argStore)
+        argvC.push_back(s.data());
+    argvC.push_back(nullptr);
+    std::vector<std::string> envStore = childEnvironment(root);
+    std::vector<char *> envC;
+    for (auto &s : envStore)
+        envC.push_back(s.data());
+    envC.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, errPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid = 0;
+    const auto start = Clock::now();
+    const int spawned = posix_spawn(&pid, argvC[0], &actions, nullptr, argvC.data(), envC.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) {
+        r.error = QStringLiteral("cannot start %1").arg(cli);
+        return r;
+    }
+    int status = 0;
+    struct rusage usage {};
+    while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
+    }
+    r.wallS = std::chrono::duration<double>(Clock::now() - start).count();
+    r.maxRssMb = double(usage.ru_maxrss) / 1024.0; // KiB on Linux
+    r.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (r.ok && haveGnuTime()) {
+        const std::optional<double> mb = readTimeOutput(timePath);
+        r.ok = mb.has_value();
+        r.maxRssMb = mb.value_or(0);
+    }
+    if (!r.ok) {
+        QFile f(QString::fromStdString(errPath));
+        const QByteArray err = f.open(QIODevice::ReadOnly) ? f.readAll().right(600) : QByteArray();
+        r.error = QStringLiteral("'%1' exited with %2: %3")
+                      .arg(args.join(QLatin1Char(' ')))
+                      .arg(WIFEXITED(status) ? WEXITSTATUS(status) : -1)
+                      .arg(QString::fromUtf8(err).trimmed());
+    }
+    return r;
+}
+
+// A photo of shapes on a plain background; photo 0 holds a large red circle (the query's).
+QImage shapesPhoto(int w, int h, int index)
+{
+    QRandomGenerator rng(quint32(1000 + index));
+    QImage img(w, h, QImage::Format_RGB32);
+    img.fill(QColor::fromHsv(int(rng.bounded(360)), 40, 220));
+    QPainter p(&img);
+    p.setRenderHint(QPainter::Antialiasing);
+    p.setPen(Qt::NoPen);
+    for (int i = 0; i < 6; ++i) {
+        p.setBrush(QColor::fromHsv(int(rng.bounded(360)), 200, 200));
+        const QRectF r(rng.bounded(w * 3 / 4), rng.bounded(h * 3 / 4), w / 8 + rng.bounded(w / 4), h / 8 + rng.bounded(h / 4));
+        if (i % 2)
+            p.drawRect(r);
+        else
+            p.drawEllipse(r);
+    }
+    if (index == 0) {
+        p.setBrush(Qt::red);
+        p.drawEllipse(QPointF(w / 2.0, h / 2.0), h / 3.0, h / 3.0);
+    }
+    return img;
+}
+
+bool writePhotos(const QString &dir, int count, int w, int h, int firstIndex)
+{
+    QDir().mkpath(dir);
+    for (int i = 0; i < count; ++i)
+        if (!shapesPhoto(w, h, firstIndex + i).save(QStringLiteral("%1/photo%2.jpg").arg(dir).arg(i, 4, 10, QLatin1Char('0')), "JPG", 90))
+            return false;
+    return true;
+}
+
+// Writes both random checkpoints, imports and activates them, writes and indexes the photos.
+// A kept dir that finished this once is reused as it is.
+bool prepare(const Options &o, const QString &root, QString *error)
+{
+    const QString ready = root + QStringLiteral("/waits-ready");
+    if (QFile::exists(ready))
+        return true;
+    QDir().mkpath(root + QStringLiteral("/models"));
+    try {
+        unisearch::model::Architecture retrieval; // BLIP-base sizes, 384 px
+        unisearch::model::writeRandomCheckpoint(retrieval, (root + QStringLiteral("/models/waits-retrieval.safetensors")).toStdString(), false, 1);
+        unisearch::model::Architecture vqa;
+        vqa.vision.imageSize = 480;
+        unisearch::model::writeRandomCheckpoint(vqa, (root + QStringLiteral("/models/waits-vqa.safetensors")).toStdString(), true, 2);
+    } catch (const std::exception &e) {
+        *error = QString::fromUtf8(e.what());
+        return false;
+    }
+    if (!writePhotos(root + QStringLiteral("/photos"), o.photos, 1600, 1200, 0)) {
+        *error = QStringLiteral("cannot write the photos under %1").arg(root);
+        return false;
+    }
+    const QList<QStringList> steps = {
+        {"model", "import", root + "/models/waits-retrieval.safetensors", "--task", "retrieval", "--replace"},
+        {"model", "import", root + "/models/waits-vqa.safetensors", "--task", "vqa", "--replace"},
+        {"model", "activate", "waits-retrieval"},
+        {"model", "activate", "waits-vqa"},
+        {"index", "--no-ocr", root + "/photos"},
+    };
+    for (const QStringList &step : steps) {
+        const ChildResult r = runChild(o.cli, step, root);
+        if (!r.ok) {
+            *error = r.error;
+            return false;
+        }
+    }
+    QFile f(ready);
+    return f.open(QIODevice::WriteOnly);
+}
+
+// Once to warm the page cache, then o.reps measured runs.
+void measure(const Options &o, const QString &root, Wait &w)
+{
+    for (int i = 0; i <= o.reps; ++i) {
+        const ChildResult r = runChild(o.cli, w.args, root);
+        if (!r.ok) {
+            w.error = r.error;
+            return;
+        }
+        if (i > 0) {
+            w.wall.push_back(r.wallS);
+            w.rssMb.push_back(r.maxRssMb);
+        }
+    }
+}
+
+// Indexing: each repetition indexes a folder of o.newPhotos new 12-MP photos at default settings.
+void measureIndex(const Options &o, const QString &root, Wait &w)
+{
+    for (int rep = 0; rep < o.reps && rep < 3; ++rep) {
+        const QString dir = QStringLiteral("%1/new-%2-%3").arg(root).arg(QDateTime::currentMSecsSinceEpoch()).arg(rep);
+        if (!writePhotos(dir, o.newPhotos, 4000, 3000, 100 + rep * o.newPhotos)) {
+            w.error = QStringLiteral("cannot write photos under %1").arg(dir);
+            return;
+        }
+        const ChildResult r = runChild(o.cli, {QStringLiteral("index"), dir}, root);
+        if (!r.ok) {
+            w.error = r.error;
+            return;
+        }
+        w.wall.push_back(r.wallS);
+        w.rssMb.push_back(r.maxRssMb);
+    }
+}
+
+// Calls session.warmUp() where the session has one (the window warms its tower up after
+// loading; a session without it is measured as it is).
+template <typename Session>
+bool warmUpIfPossible(Session &session)
+{
+    if constexpr (requires { session.warmUp(); }) {
+        session.warmUp();
+        return true;
+    }
+    return false;
+}
+
+struct FirstQuery {
+    double openS = 0, queryS = 0;
+    bool warmedUp = false;
+    QString error;
+};
+
+// The window's path in this process: plan, session open (+ warm-up), then one query.
+FirstQuery firstQueryAfterReady(const QString &root)
+{
+    FirstQuery f;
+    qputenv("XDG_CONFIG_HOME", (root + QStringLiteral("/config")).toLocal8Bit());
+    engine::Engine eng;
+    engine::Engine::Options eo;
+    eo.dataDir = root + QStringLiteral("/data");
+    if (!eng.open(eo)) {
+        f.error = eng.errorString();
+        return f;
+    }
+    QString error;
+    const auto start = Clock::now();
+    const std::optional<engine::SearchSessionPlan> plan = eng.searchSessionPlan(&error);
+    std::unique_ptr<engine::SearchSession> session = plan ? engine::SearchSession::open(*plan, nullptr, {}, &error) : nullptr;
+    if (session)
+        f.warmedUp = warmUpIfPossible(*session);
+    f.openS = std::chrono::duration<double>(Clock::now() - start).count();
+    if (!session) {
+        f.error = error;
+        return f;
+    }
+    engine::SearchParams params;
+    params.text = QStringLiteral("a red circle");
+    const auto q = Clock::now();
+    if (!session->searcher().search(params, &error))
+        f.error = error;
+    f.queryS = std::chrono::duration<double>(Clock::now() - q).count();
+    return f;
+}
+
+double median(std::vector<double> v)
+{
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+double maxOf(const std::vector<double> &v) { return v.empty() ? 0 : *std::max_element(v.begin(), v.end()); }
+
+void printTable(const std::vector<Wait> &waits, const FirstQuery &fq, const Options &o)
+{
+    std::printf("unisearch-bench waits: %d photos of 1600x1200, %d repetitions after one warm run, load average %.2f\n",
+                o.photos, o.reps, loadAverage());
+    if (!haveGnuTime())
+        std::printf("(no %s: peak memory read by wait4, an upper bound that includes this process's peak)\n", kGnuTime);
+    std::printf("%-34s %10s %10s %10s %10s %10s %10s\n", "wait", "median s", "max s", "target s", "peak MB", "max MB",
+                "target MB");
+    for (const Wait &w : waits) {
+        if (!w.error.isEmpty()) {
+            std::printf("%-34s failed: %s\n", qPrintable(w.name), qPrintable(w.error));
+            continue;
+        }
+        const double div = w.perPhoto > 0 ? w.perPhoto : 1;
+        std::printf("%-34s %10.3f %10.3f %10s %10.0f %10.0f %10s\n", qPrintable(w.name), median(w.wall) / div,
+                    maxOf(w.wall) / div, w.targetS > 0 ? qPrintable(QString::number(w.targetS)) : "-",
+                    median(w.rssMb), maxOf(w.rssMb), w.targetMb > 0 ? qPrintable(QString::number(w.targetMb)) : "-");
+    }
+    if (!fq.error.isEmpty())
+        std::printf("%-34s failed: %s\n", "first query after ready (window)", qPrintable(fq.error));
+    else
+        std::printf("%-34s %10.3f %10s %10s   (model ready after %.2f s%s)\n", "first query after ready (window)",
+                    fq.queryS, "-", "0.3", fq.openS, fq.warmedUp ? ", warmed up" : ", no warm-up");
+}
+
+void printJson(const std::vector<Wait> &waits, const FirstQuery &fq, const Options &o)
+{
+    std::printf("{\"photos\": %d, \"reps\": %d, \"loadAverage\": %.2f, \"peakMemoryFrom\": \"%s\", \"waits\": [",
+                o.photos, o.reps, loadAverage(), haveGnuTime() ? "gnu-time" : "wait4-upper-bound");
+    for (size_t i = 0; i < waits.size(); ++i) {
+        const Wait &w = waits[i];
+        const double div = w.perPhoto > 0 ? w.perPhoto : 1;
+        std::printf("%s\n  {\"name\": \"%s\", \"ok\": %s, \"medianS\": %.4f, \"maxS\": %.4f, \"targetS\": %.3f, "
+                    "\"peakMb\": %.1f, \"maxPeakMb\": %.1f, \"targetMb\": %.0f, \"perPhoto\": %s}",
+                    i ? "," : "", qPrintable(w.name), w.error.isEmpty() ? "true" : "false", median(w.wall) / div,
+                    maxOf(w.wall) / div, w.targetS, median(w.rssMb), maxOf(w.rssMb), w.targetMb,
+                    w.perPhoto > 0 ? "true" : "false");
+    }
+    std::printf("],\n \"firstQueryAfterReady\": {\"ok\": %s, \"queryS\": %.4f, \"targetS\": 0.3, \"readyAfterS\": %.3f, "
+                "\"warmedUp\": %s}}\n",
+                fq.error.isEmpty() ? "true" : "false", fq.queryS, fq.openS, fq.warmedUp ? "true" : "false");
+}
+
+std::vector<Wait> plannedWaits(const Options &o, const QString &root)
+{
+    const QString photo = root + QStringLiteral("/photos/photo0000.jpg");
+    return {
+        {QStringLiteral("status"), {QStringLiteral("status")}, 0.2, 0, 0, {}, {}, {}},
+        {QStringLiteral("search (cold CLI)"), {QStringLiteral("search"), QStringLiteral("a red circle")}, 1.0, 700, 0, {}, {}, {}},
+        {QStringLiteral("search --rerank (cold CLI)"),
+         {QStringLiteral("search"), QStringLiteral("a red circle"), QStringLiteral("--rerank")}, 5.0, 0, 0, {}, {}, {}},
+        {QStringLiteral("ask PHOTO (cold CLI, 480 px VQA)"),
+         {QStringLiteral("ask"), photo, QStringLiteral("what color is the circle?")}, 3.0, 0, 0, {}, {}, {}},
+        {QStringLiteral("index 12-MP photos (s/photo)"), {}, 0.35, 0, o.newPhotos, {}, {}, {}},
+    };
+}
+
+} // namespace
+
+int runWaitsBench(int argc, char **argv)
+{
+    Options o;
+    if (!parse(argc, argv, o))
+        return 2;
+    const std::unique_ptr<QCoreApplication> app = unisearch::bench::ensureCoreApplication();
+    if (o.cli.isEmpty())
+        o.cli = QCoreApplication::applicationDirPath() + QStringLiteral("/unisearch-cli");
+    std::optional<QTemporaryDir> tmp;
+    QString root = o.keep;
+    if (root.isEmpty()) {
+        tmp.emplace((o.tmp.isEmpty() ? QDir::tempPath() : o.tmp) + QStringLiteral("/unisearch-bench-waits-XXXXXX"));
+        if (!tmp->isValid()) {
+            std::fprintf(stderr, "unisearch-bench waits: cannot create a temporary directory\n");
+            return 1;
+        }
+        root = tmp->path();
+    }
+    QDir().mkpath(root);
+    root = QDir(root).absolutePath();
+    QString error;
+    if (!o.json)
+        std::fprintf(stderr, "unisearch-bench waits: preparing %s (models, photos, index) ...\n", qPrintable(root));
+    if (!prepare(o, root, &error)) {
+        std::fprintf(stderr, "unisearch-bench waits: %s\n", qPrintable(error));
+        return 1;
+    }
+    std::vector<Wait> waits = plannedWaits(o, root);
+    for (Wait &w : waits)
+        w.perPhoto > 0 ? measureIndex(o, root, w) : measure(o, root, w);
+    const FirstQuery fq = firstQueryAfterReady(root);
+    o.json ? printJson(waits, fq, o) : printTable(waits, fq, o);
+    bool ok = fq.error.isEmpty();
+    for (const Wait &w : waits)
+        ok = ok && w.error.isEmpty();
+    return ok ? 0 : 1;
 }
