@@ -2,6 +2,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QEvent>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -84,9 +85,26 @@ AskPanel::AskPanel(QWidget *parent)
             emit askRequested();
     });
     connect(m_question, &QLineEdit::textChanged, this, &AskPanel::updateEnabled);
+    connect(m_question, &QLineEdit::textEdited, this, &AskPanel::noteUse);
+    m_question->installEventFilter(this);  // focus: the model loads while the question is typed
     connect(m_ask, &QPushButton::clicked, this, &AskPanel::askRequested);
     connect(m_cancel, &QPushButton::clicked, this, &AskPanel::cancelRequested);
     setTarget(std::nullopt);
+}
+
+void AskPanel::noteUse()
+{
+    if (m_used)
+        return;
+    m_used = true;
+    emit firstUsed();
+}
+
+bool AskPanel::eventFilter(QObject *watched, QEvent *event)
+{
+    if (watched == m_question && event->type() == QEvent::FocusIn)
+        noteUse();
+    return QWidget::eventFilter(watched, event);
 }
 
 void AskPanel::setTarget(const std::optional<ResultRow> &row, std::int64_t momentMs)

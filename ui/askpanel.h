@@ -52,10 +52,16 @@ public:
 
 signals:
     void askRequested();
+    // The question field was first typed into or focused: its model can load now.
+    void firstUsed();
     void cancelRequested();
+
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override;
 
 private:
     void updateEnabled();
+    void noteUse();
 
     QLabel *m_targetLabel = nullptr;
     QComboBox *m_scope = nullptr;
@@ -70,6 +76,7 @@ private:
     std::optional<ResultRow> m_target;
     std::int64_t m_momentMs = -1;
     bool m_isBusy = false;
+    bool m_used = false;
 };
 
 } // namespace unisearch::ui

@@ -4,12 +4,14 @@
 #include "engine/retrievalmodel.h"
 #include "engine/training.h"
 #include "util/log.h"
+#include "ui/uisettings.h"
 #include "util/settings.h"
 
 #include <QDir>
 #include <QFileInfo>
 #include <QMetaObject>
 #include <QPointer>
+#include <QThread>
 
 namespace unisearch::ui {
 
@@ -63,6 +65,10 @@ EngineController::EngineController(engine::Engine *engine, QObject *parent)
     m_searchPool.setMaxThreadCount(1);
     m_searchPool.setExpiryTimeout(-1);
     m_indexPool.setMaxThreadCount(1);
+    m_idleTimer = new QTimer(this);
+    m_idleTimer->setSingleShot(true);
+    connect(m_idleTimer, &QTimer::timeout, this, &EngineController::unloadModels);
+    setUnloadAfter(Settings().value(settings::unloadAfterSeconds));
 }
 
 EngineController::~EngineController()
@@ -99,18 +105,24 @@ std::shared_ptr<const EngineController::SearchPlan> EngineController::currentSea
 
 int EngineController::search(const engine::SearchParams &params)
 {
-    return startSearchTask([params](engine::Searcher &s, QString *error) { return s.search(params, error); });
+    if (params.rerank.value_or(false))
+        return startSearchTask([this, params](engine::Searcher &s, int id, QString *error) {
+            return searchProgressively(s, id, params, error);
+        });
+    return startSearchTask([params](engine::Searcher &s, int, QString *error) { return s.search(params, error); });
 }
 
 int EngineController::similar(const QString &path, const engine::SimilarParams &params)
 {
-    return startSearchTask([path, params](engine::Searcher &s, QString *error) { return s.similar(path, params, error); });
+    return startSearchTask(
+        [path, params](engine::Searcher &s, int, QString *error) { return s.similar(path, params, error); });
 }
 
-int EngineController::startSearchTask(std::function<std::optional<engine::SearchResult>(engine::Searcher &, QString *)> fn)
+int EngineController::startSearchTask(SearchFn fn)
 {
     const int id = m_searchId.fetch_add(1) + 1;
     m_searching = true;
+    touch();
     emit searchStarted(id);
     std::shared_ptr<SearchState> state = m_searchState;
     std::shared_ptr<const SearchPlan> plan = currentSearchPlan();
@@ -122,24 +134,8 @@ int EngineController::startSearchTask(std::function<std::optional<engine::Search
         QString error;
         std::optional<engine::SearchResult> result;
         try {
-            // The library or the model changed since the session was opened: reopen it.
-            if (state->session && state->generation != plan->generation) {
-                // Keep the loaded model when it is still the plan's; only the store (and the
-                // catalog's view of the library) is reopened.
-                std::shared_ptr<engine::RetrievalModel> model = state->session->model();
-                state->session.reset();
-                if (plan->plan && model->fingerprint() == plan->plan->vectorKey)
-                    state->session = engine::SearchSession::open(*plan->plan, nullptr, model, &error);
-            }
-            if (!state->session && error.isEmpty()) {
-                if (plan->plan)
-                    state->session = engine::SearchSession::open(*plan->plan, nullptr, {}, &error);
-                else
-                    error = plan->error;
-            }
-            state->generation = plan->generation;
-            if (state->session)
-                result = fn(state->session->searcher(), &error);
+            if (ensureSession(*state, *plan, &error))
+                result = fn(state->session->searcher(), id, &error);
         } catch (const std::exception &e) {
             error = QString::fromUtf8(e.what());
         }
@@ -155,11 +151,155 @@ int EngineController::startSearchTask(std::function<std::optional<engine::Search
     return id;
 }
 
+// The session stays open while its plan's generation is current. When the library or the model
+// changed, the loaded model is kept if it is still the plan's (only the store and the catalog's
+// view of the library are reopened); a model loaded here is warmed before the first query.
+bool EngineController::ensureSession(SearchState &state, const SearchPlan &plan, QString *error)
+{
+    if (state.session && state.generation == plan.generation)
+        return true;
+    std::shared_ptr<engine::RetrievalModel> model;
+    if (state.session && plan.plan && state.session->model()->fingerprint() == plan.plan->vectorKey)
+        model = state.session->model();
+    state.session.reset();
+    m_sessionOpen = false;
+    state.generation = plan.generation;
+    if (!plan.plan) {
+        *error = plan.error;
+        return false;
+    }
+    const bool loads = !model;
+    if (loads) {
+        postSearchModelState(ModelState::Loading);
+        ++m_searchLoads;
+        if (QThread::currentThread() == thread())
+            ++m_guiThreadLoads;
+    }
+    for (;;) {  // never while an indexing run is taking the lock (see StoreGate)
+        const std::lock_guard guard(m_storeGate->mutex);
+        if (!m_storeGate->indexStarting) {
+            m_storeGate->opening = true;
+            break;
+        }
+        QThread::msleep(20);
+    }
+    state.session = engine::SearchSession::open(*plan.plan, nullptr, std::move(model), error);
+    {
+        const std::lock_guard guard(m_storeGate->mutex);
+        m_storeGate->opening = false;
+    }
+    m_sessionOpen = state.session != nullptr;
+    if (loads)
+        postSearchModelState(state.session ? ModelState::Ready : ModelState::Failed, *error);
+    return state.session != nullptr;
+}
+
+// Without the engine's progressive re-rank: the store's order (a search without the re-rank)
+// is shown first, then the re-ranked search replaces it; a newer request drops both.
+std::optional<engine::SearchResult> EngineController::searchProgressively(engine::Searcher &s, int id,
+                                                                          const engine::SearchParams &params,
+                                                                          QString *error)
+{
+    engine::SearchParams storeParams = params;
+    storeParams.rerank = false;
+    std::optional<engine::SearchResult> store = s.search(storeParams, error);
+    if (!store || id != m_searchId.load())
+        return store;
+    const int total = int(std::min<qsizetype>(std::max(0, params.rerankCount), store->hits.size()));
+    QPointer<EngineController> self(this);
+    QMetaObject::invokeMethod(
+        this, [self, id, store = *store, total] {
+            if (self && id == self->m_searchId.load())
+                emit self->searchUpdated(id, store, 0, total);
+        },
+        Qt::QueuedConnection);
+    return s.search(params, error);
+}
+
+void EngineController::postSearchModelState(ModelState state, const QString &error)
+{
+    QPointer<EngineController> self(this);
+    QMetaObject::invokeMethod(
+        this, [self, state, error] {
+            if (self)
+                self->setSearchModelState(state, error);
+        },
+        Qt::QueuedConnection);
+}
+
+void EngineController::setSearchModelState(ModelState state, const QString &error)
+{
+    m_searchModelState = state;
+    emit searchModelStateChanged(state, error);
+}
+
+void EngineController::setAskModelState(ModelState state, const QString &error)
+{
+    m_askModelState = state;
+    emit askModelStateChanged(state, error);
+}
+
+void EngineController::preloadSearch()
+{
+    if (!m_engine->isOpen() || !m_engine->activeModel(engine::retrievalTask))
+        return;
+    touch();
+    std::shared_ptr<SearchState> state = m_searchState;
+    std::shared_ptr<const SearchPlan> plan = currentSearchPlan();
+    m_searchPool.start([this, state, plan] {
+        QString error;
+        try {
+            ensureSession(*state, *plan, &error);
+        } catch (const std::exception &e) {
+            postSearchModelState(ModelState::Failed, QString::fromUtf8(e.what()));
+        }
+    });
+}
+
+void EngineController::setUnloadAfter(int seconds)
+{
+    m_idleTimer->stop();
+    m_idleTimer->setInterval(std::chrono::seconds(std::max(0, seconds)));
+    touch();
+}
+
+void EngineController::touch()
+{
+    if (m_idleTimer && m_idleTimer->interval() > 0)
+        m_idleTimer->start();
+}
+
+void EngineController::unloadModels()
+{
+    // Busy (a search, a question, or a model still loading): try again after the next idle time.
+    if (m_searching || m_asking || m_searchModelState == ModelState::Loading
+        || m_askModelState == ModelState::Loading) {
+        touch();
+        return;
+    }
+    if (m_sessionOpen.load() || m_searchModelState != ModelState::Unloaded) {
+        std::shared_ptr<SearchState> state = m_searchState;
+        m_searchPool.start([this, state] {
+            state->session.reset();
+            state->generation = -1;  // the next request opens a session again
+            m_sessionOpen = false;
+        });
+        setSearchModelState(ModelState::Unloaded, {});
+    }
+    if (m_askWorker) {
+        m_askWorker.reset();  // its thread is idle: it joins at once
+        m_askModel.clear();
+        setAskModelState(ModelState::Unloaded, {});
+    }
+    log::info(logCategory, QStringLiteral("models freed after %1 s without use").arg(m_idleTimer->interval() / 1000));
+}
+
 void EngineController::deliverSearch(int id, std::optional<engine::SearchResult> result, const QString &error)
 {
     if (id != m_searchId.load())
         return;  // superseded
     m_searching = false;
+    touch();
     if (result)
         emit searchFinished(id, *result);
     else
@@ -169,26 +309,11 @@ void EngineController::deliverSearch(int id, std::optional<engine::SearchResult>
 int EngineController::ask(const AskTarget &target, const QString &question, const engine::AskParams &params,
                           QString *error)
 {
-    const auto active = m_engine->activeModel(engine::vqaTask);
-    if (!active) {
-        if (error)
-            *error = tr("Asking needs a question-answering (VQA) model: import one with Model → Import….");
+    if (!ensureAskWorker(error))
         return -1;
-    }
-    if (!m_askWorker || m_askModel != active->name) {
-        QString why;
-        std::unique_ptr<engine::InferenceService> service = m_engine->inference(engine::vqaTask, {}, &why);
-        if (!service) {
-            if (error)
-                *error = why;
-            return -1;
-        }
-        m_askWorker.reset();
-        m_askWorker = std::make_unique<engine::InferenceWorker>(std::move(service));
-        m_askModel = active->name;
-    }
     const int id = ++m_askId;
     m_asking = true;
+    touch();
     QPointer<EngineController> self(this);
     m_askWorker->submit([self, id, target, question, params](engine::InferenceService &service) {
         std::optional<engine::AskResult> r;
@@ -209,11 +334,60 @@ int EngineController::ask(const AskTarget &target, const QString &question, cons
     return id;
 }
 
+// The worker of the active question model, created (not loaded: its thread loads it) when
+// there is none or the active model changed.
+bool EngineController::ensureAskWorker(QString *error)
+{
+    const auto active = m_engine->activeModel(engine::vqaTask);
+    if (!active) {
+        if (error)
+            *error = tr("Asking needs a question-answering (VQA) model: import one with Model → Import….");
+        return false;
+    }
+    if (m_askWorker && m_askModel == active->name)
+        return true;
+    QString why;
+    std::unique_ptr<engine::InferenceService> service = m_engine->inference(engine::vqaTask, {}, &why);
+    if (!service) {
+        if (error)
+            *error = why;
+        return false;
+    }
+    m_askWorker.reset();
+    m_askWorker = std::make_unique<engine::InferenceWorker>(std::move(service));
+    m_askModel = active->name;
+    m_askModelState = ModelState::Unloaded;
+    return true;
+}
+
+void EngineController::preloadAsk()
+{
+    if (!m_engine->isOpen() || m_askModelState == ModelState::Loading || m_askModelState == ModelState::Ready
+        || !ensureAskWorker(nullptr))
+        return;
+    touch();
+    setAskModelState(ModelState::Loading, {});
+    QPointer<EngineController> self(this);
+    m_askWorker->submit([self](engine::InferenceService &service) {
+        QString why;
+        const bool loaded = service.isLoaded() || service.load(&why);
+        QMetaObject::invokeMethod(
+            self.data(), [self, loaded, why] {
+                if (self)
+                    self->setAskModelState(loaded ? ModelState::Ready : ModelState::Failed, why);
+            },
+            Qt::QueuedConnection);
+    });
+}
+
 void EngineController::deliverAsk(int id, std::optional<engine::AskResult> result, QString error)
 {
     if (id != m_askId || !m_asking)
         return;  // cancelled or superseded
     m_asking = false;
+    touch();
+    if (result && m_askModelState != ModelState::Ready)
+        setAskModelState(ModelState::Ready, {});  // loaded by the question itself
     if (result)
         emit askFinished(id, *result);
     else
@@ -275,6 +449,9 @@ bool EngineController::startJob(const engine::IndexParams &params, bool reembed,
     m_indexJob = std::make_unique<engine::IndexJob>(withTextSettings(params));
     connect(m_indexJob.get(), &engine::IndexJob::progressUpdated, this, &EngineController::indexProgress,
             Qt::QueuedConnection);
+    // Its first report comes after it took the lock: session opens may go on.
+    connect(m_indexJob.get(), &engine::IndexJob::progressUpdated, this, &EngineController::indexLockTaken,
+            Qt::QueuedConnection);
     connect(m_indexJob.get(), &engine::IndexJob::finished, this,
             [this](const engine::IndexResult &r) {
                 const bool reembed = m_reembedding;
@@ -303,10 +480,33 @@ bool EngineController::startJob(const engine::IndexParams &params, bool reembed,
                     emit reembedFinished(false, e);
             },
             Qt::QueuedConnection);
-    m_indexJob->start(&m_indexPool);
+    startIndexJobWhenGateFree();
     log::info(logCategory, QStringLiteral("indexing %1").arg(params.paths.join(QStringLiteral(", "))));
     emit indexingStarted();
     return true;
+}
+
+void EngineController::startIndexJobWhenGateFree()
+{
+    {
+        const std::lock_guard guard(m_storeGate->mutex);
+        if (!m_storeGate->opening) {
+            m_storeGate->indexStarting = true;
+            m_indexJob->start(&m_indexPool);
+            return;
+        }
+    }
+    QPointer<engine::IndexJob> job(m_indexJob.get());
+    QTimer::singleShot(20, this, [this, job] {
+        if (job && job == m_indexJob.get())
+            startIndexJobWhenGateFree();
+    });
+}
+
+void EngineController::indexLockTaken()
+{
+    const std::lock_guard guard(m_storeGate->mutex);
+    m_storeGate->indexStarting = false;
 }
 
 void EngineController::finishReembedJob(bool cancelled)
@@ -327,6 +527,7 @@ void EngineController::finishReembedJob(bool cancelled)
 
 void EngineController::finishIndexing()
 {
+    indexLockTaken();  // (or it never took it)
     m_reembedding = false;
     if (m_indexJob) {
         m_indexJob->wait();

@@ -24,9 +24,11 @@
 #include <QString>
 #include <QStringList>
 #include <QThreadPool>
+#include <QTimer>
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 namespace unisearch::engine {
@@ -53,6 +55,10 @@ class EngineController : public QObject
 {
     Q_OBJECT
 public:
+    // Where a model stands: not loaded, loading on its own thread, loaded, or its load failed.
+    enum class ModelState { Unloaded, Loading, Ready, Failed };
+    Q_ENUM(ModelState)
+
     explicit EngineController(engine::Engine *engine, QObject *parent = nullptr);
     ~EngineController() override;
 
@@ -66,6 +72,26 @@ public:
     int latestSearchId() const { return m_searchId.load(); }
     // The library or the model changed: the next search reopens the store.
     void invalidateSearch();
+
+    // Opens the search session (the model's text tower and the store) and warms it on the
+    // search thread now, so that the first query does not wait for the load; a query typed
+    // meanwhile queues behind it and runs once it is loaded. Nothing without a search model.
+    void preloadSearch();
+    ModelState searchModelState() const { return m_searchModelState; }
+    // Search models loaded so far, and how many of those loads ran on the GUI thread (none:
+    // the window never blocks on a load; tests check it).
+    int searchModelLoads() const { return m_searchLoads.load(); }
+    int guiThreadLoads() const { return m_guiThreadLoads.load(); }
+    // Whether the search thread holds an open session now.
+    bool hasSearchSession() const { return m_sessionOpen.load(); }
+    // Loads the active question model on its own thread now (the ask panel's first use).
+    void preloadAsk();
+    ModelState askModelState() const { return m_askModelState; }
+    // Frees the search session and the question model (after the idle time without a search or
+    // a question); the next search or question loads them again. Not while one runs.
+    void unloadModels();
+    // The idle time before unloadModels, in seconds (0: never); the constructor reads the setting.
+    void setUnloadAfter(int seconds);
 
     // Asks the active VQA model about target; returns the request id, or -1 with *error.
     int ask(const AskTarget &target, const QString &question, const engine::AskParams &params,
@@ -91,6 +117,12 @@ signals:
     void searchStarted(int id);
     void searchFinished(int id, const unisearch::engine::SearchResult &result);
     void searchFailed(int id, const QString &error);
+    // A re-ranked search shows its results as they come: the store's order first (done 0),
+    // then the order after each re-ranked item (done of total); searchFinished ends it.
+    void searchUpdated(int id, const unisearch::engine::SearchResult &partial, int done, int total);
+    // The search session's model (error: why its load failed) and the question model's.
+    void searchModelStateChanged(unisearch::ui::EngineController::ModelState state, const QString &error);
+    void askModelStateChanged(unisearch::ui::EngineController::ModelState state, const QString &error);
     void askFinished(int id, const unisearch::engine::AskResult &result);
     void askFailed(int id, const QString &error);
     void askCancelled();
@@ -108,7 +140,20 @@ private:
     struct SearchState;
     struct SearchPlan;
     std::shared_ptr<const SearchPlan> currentSearchPlan();
-    int startSearchTask(std::function<std::optional<engine::SearchResult>(engine::Searcher &, QString *)> fn);
+    using SearchFn = std::function<std::optional<engine::SearchResult>(engine::Searcher &, int id, QString *)>;
+    int startSearchTask(SearchFn fn);
+    // The re-rank of a search as it goes (on the search thread); nullopt when it failed or a
+    // newer request cancelled it.
+    std::optional<engine::SearchResult> searchProgressively(engine::Searcher &s, int id,
+                                                            const engine::SearchParams &params, QString *error);
+    // On the search thread: state's session opened (and warmed) for plan when it is not.
+    bool ensureSession(SearchState &state, const SearchPlan &plan, QString *error);
+    void postSearchModelState(ModelState state, const QString &error = {});
+    void setSearchModelState(ModelState state, const QString &error);
+    void setAskModelState(ModelState state, const QString &error);
+    bool ensureAskWorker(QString *error);
+    // A search or a question: the idle time starts over.
+    void touch();
     void deliverSearch(int id, std::optional<engine::SearchResult> result, const QString &error);
     // The answer, or none and the error that says why (a queued call's payload).
     void deliverAsk(int id, std::optional<engine::AskResult> result, QString error);
@@ -125,15 +170,34 @@ private:
     std::shared_ptr<const SearchPlan> m_searchPlan;
     int m_searchGeneration = 0;
     bool m_searching = false;
+    ModelState m_searchModelState = ModelState::Unloaded;
+    std::atomic<int> m_searchLoads{0};
+    std::atomic<int> m_guiThreadLoads{0};
+    std::atomic<bool> m_sessionOpen{false};
+    QTimer *m_idleTimer = nullptr;
 
     std::unique_ptr<engine::InferenceWorker> m_askWorker;
     QString m_askModel;  // the model m_askWorker runs
     int m_askId = 0;
     bool m_asking = false;
+    ModelState m_askModelState = ModelState::Unloaded;
 
     QThreadPool m_indexPool;
     std::unique_ptr<engine::IndexJob> m_indexJob;
     bool m_reembedding = false; // m_indexJob is a re-embed
+    // The search thread's session open and an indexing run's start take the library's IndexLock
+    // (the open only briefly, to write a rebuilt store back; the run for its duration, and it
+    // fails when the lock is taken). So they never overlap: an open waits while a run is
+    // starting (until it holds the lock), a run starts once no open is under way.
+    struct StoreGate {
+        std::mutex mutex;
+        bool opening = false;        // the search thread is in SearchSession::open
+        bool indexStarting = false;  // a run started and may not hold the lock yet
+    };
+    std::shared_ptr<StoreGate> m_storeGate = std::make_shared<StoreGate>();
+    // Starts m_indexJob when no session open is under way (else retries shortly).
+    void startIndexJobWhenGateFree();
+    void indexLockTaken();
 };
 
 } // namespace unisearch::ui

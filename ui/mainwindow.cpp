@@ -2,6 +2,7 @@
 
 #include "engine/engine.h"
 #include "engine/versions.h"
+#include "ui/askpanel.h"
 #include "ui/duplicatesdialog.h"
 #include "ui/enginecontroller.h"
 #include "ui/librarycontroller.h"
@@ -18,6 +19,7 @@
 #include "util/settings.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QCloseEvent>
 #include <QDir>
 #include <QDockWidget>
@@ -114,8 +116,9 @@ MainWindow::MainWindow(engine::Engine *engine, QWidget *parent)
     connect(m_importer, &ModelImporter::finished, this, &MainWindow::finishModelImport);
 
     connect(m_engine, &engine::Engine::statusChanged, this, &MainWindow::refreshStatus);
+    connectModelStates();
     restoreWindow();
-    refreshStatus();
+    refreshStatus();  // loads the search model in the background
     m_libraryController->refreshFailures();
     // A re-embed for a full-mode adapter pack that did not finish (the program was closed
     // or killed): it continues where it stopped.
@@ -126,6 +129,54 @@ MainWindow::MainWindow(engine::Engine *engine, QWidget *parent)
                     this,
                     [this, pack = QFileInfo(pending).completeBaseName()] { m_libraryController->startReembed(pack); },
                     Qt::QueuedConnection);
+}
+
+void MainWindow::createIdleMenu(QMenu *model)
+{
+    QMenu *idle = model->addMenu(tr("&Free Models When Idle"));
+    idle->setObjectName(QStringLiteral("menuFreeModels"));
+    idle->setStatusTip(tr("Free the memory of the loaded models after a while without a search or a question; "
+                          "the next search loads them again"));
+    auto *group = new QActionGroup(idle);
+    const int current = Settings().value(settings::unloadAfterSeconds);
+    for (const int minutes : {0, 5, 10, 30, 60}) {
+        QAction *a = idle->addAction(minutes == 0 ? tr("&Never") : tr("After %n minute(s)", nullptr, minutes));
+        a->setObjectName(QStringLiteral("actionFreeModels%1").arg(minutes));
+        a->setCheckable(true);
+        a->setChecked(current == minutes * 60);
+        group->addAction(a);
+        connect(a, &QAction::triggered, this, [this, minutes] {
+            Settings().setValue(settings::unloadAfterSeconds, minutes * 60);
+            m_controller->setUnloadAfter(minutes * 60);
+        });
+    }
+}
+
+void MainWindow::connectModelStates()
+{
+    using State = EngineController::ModelState;
+    connect(m_controller, &EngineController::searchModelStateChanged, this, [this](State state, const QString &error) {
+        if (state == State::Loading)
+            showMessage(tr("Loading search model…"), 0);
+        else if (state == State::Ready && !m_controller->isSearching())
+            showMessage(tr("Ready"), messageTimeoutMs);
+        else if (state == State::Failed)
+            showMessage(tr("The search model could not be loaded: %1").arg(error), messageTimeoutMs);
+        else if (state == State::Unloaded)
+            showMessage(tr("Models freed after a while without use; the next search loads them again."),
+                        messageTimeoutMs);
+    });
+    connect(m_controller, &EngineController::askModelStateChanged, this, [this](State state, const QString &error) {
+        if (state == State::Loading)
+            showMessage(tr("Loading question model…"), 0);
+        else if (state == State::Ready && !m_controller->isAsking())
+            showMessage(tr("Question model ready"), messageTimeoutMs);
+        else if (state == State::Failed)
+            showMessage(tr("The question model could not be loaded: %1").arg(error), messageTimeoutMs);
+    });
+    // The question model loads when the ask panel is first used.
+    if (auto *ask = findChild<AskPanel *>())
+        connect(ask, &AskPanel::firstUsed, m_controller, &EngineController::preloadAsk);
 }
 
 void MainWindow::showMessage(const QString &text, int timeoutMs)
@@ -245,6 +296,7 @@ void MainWindow::createMenus()
                                "and darktable read; the photos stay untouched"));
     teach->setStatusTip(tr("Teach the model your own words from labelled examples"));
     manageModels->setStatusTip(tr("Import or download models, choose the model in use, device and precision"));
+    createIdleMenu(model);
 
     // Filled with the docks' toggle actions in createDocks().
     QMenu *view = menuBar()->addMenu(tr("&View"));
@@ -423,6 +475,8 @@ void MainWindow::refreshStatus()
         if (!m_activeModel.isEmpty())
             m_controller->invalidateSearch();
         m_activeModel = status.activeModel;
+        // Loaded in the background now, so that the first query does not wait for it.
+        m_controller->preloadSearch();
     }
     const QStringList folders = m_engine->folders();
     m_library->setStatus(status, folders);

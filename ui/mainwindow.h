@@ -104,6 +104,10 @@ private:
     void showError(const QString &title, const QString &message);
     // The status bar's message; timeoutMs 0: until the next one.
     void showMessage(const QString &text, int timeoutMs);
+    // Model ▸ Free Models When Idle: never, or after a few minutes without a search or question.
+    void createIdleMenu(QMenu *model);
+    // The status bar follows the search and question models' loads.
+    void connectModelStates();
 
     engine::Engine *m_engine;
     EngineController *m_controller = nullptr;

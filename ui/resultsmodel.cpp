@@ -176,6 +176,42 @@ void ResultsModel::setResults(QList<ResultRow> rows)
     endResetModel();
 }
 
+bool ResultsModel::reorderResults(QList<ResultRow> rows)
+{
+    if (rows.size() != m_byRelevance.size())
+        return false;
+    QHash<QString, int> oldRow;  // path → row shown now
+    for (int i = 0; i < m_rows.size(); ++i)
+        oldRow.insert(m_rows.at(i).path, i);
+    for (const ResultRow &row : std::as_const(rows))
+        if (!oldRow.contains(row.path))
+            return false;
+    if (oldRow.size() != rows.size())
+        return false;
+    emit layoutAboutToBeChanged();
+    m_byRelevance = std::move(rows);
+    for (ResultRow &row : m_byRelevance)
+        row.matchedWords = m_matchedWords;
+    m_rows = m_byRelevance;
+    if (m_sort == Sort::Date)
+        std::stable_sort(m_rows.begin(), m_rows.end(),
+                         [](const ResultRow &a, const ResultRow &b) { return a.mtimeMs > b.mtimeMs; });
+    QList<int> newRow(m_rows.size());  // old row → new row
+    for (int i = 0; i < m_rows.size(); ++i)
+        newRow[oldRow.value(m_rows.at(i).path)] = i;
+    const QModelIndexList from = persistentIndexList();
+    QModelIndexList to;
+    to.reserve(from.size());
+    for (const QModelIndex &i : from)
+        to.append(i.row() >= 0 && i.row() < newRow.size() ? index(newRow.at(i.row())) : QModelIndex());
+    changePersistentIndexList(from, to);
+    for (auto it = m_waiting.begin(); it != m_waiting.end(); ++it)
+        if (*it >= 0 && *it < newRow.size())
+            *it = newRow.at(*it);
+    emit layoutChanged();
+    return true;
+}
+
 void ResultsModel::setMatchedWords(const QStringList &words)
 {
     m_matchedWords = words;

@@ -94,6 +94,11 @@ public:
 
     // Rows in relevance order (best first); shown in the current sort order.
     void setResults(QList<ResultRow> rows);
+    // The same rows (by path) in a new order with new scores, as a re-rank delivers them:
+    // a layout change, so the view keeps its selection and current item on the items they
+    // were on, and loaded thumbnails stay. False (nothing changed) when rows are not a
+    // permutation of the rows shown: setResults is for that.
+    bool reorderResults(QList<ResultRow> rows);
     // The words of the query the rows answer, highlighted in their matched text (this and
     // later rows, until the next call).
     void setMatchedWords(const QStringList &words);

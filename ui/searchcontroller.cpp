@@ -42,6 +42,15 @@ namespace {
 
 constexpr int messageTimeoutMs = 8000;
 
+// The row of the result for path; -1 when it is not among them.
+int rowOf(const ResultsModel &m, const QString &path)
+{
+    for (int i = 0; i < m.rowCount(); ++i)
+        if (m.row(i).path == path)
+            return i;
+    return -1;
+}
+
 } // namespace
 
 SearchController::SearchController(engine::Engine *engine, EngineController *controller,
@@ -61,6 +70,7 @@ SearchController::SearchController(engine::Engine *engine, EngineController *con
 
     connect(m_controller, &EngineController::searchFinished, this, &SearchController::onSearchFinished);
     connect(m_controller, &EngineController::searchFailed, this, &SearchController::onSearchFailed);
+    connect(m_controller, &EngineController::searchUpdated, this, &SearchController::onSearchUpdated);
     connect(m_listModeAction, &QAction::toggled, this, &SearchController::setListMode);
     const bool list = Settings().value(settings::resultsViewMode) == QLatin1String("list");
     m_listModeAction->setChecked(list);
@@ -473,7 +483,10 @@ void SearchController::rerunSearch()
             params.rerank = true;  // else: the engine's default (on with CUDA)
         params.filter = currentFilter();
         m_controller->search(params);
-        emit message(tr("Searching for “%1”…").arg(m_lastQuery), 0);
+        emit message(m_controller->searchModelState() == EngineController::ModelState::Ready
+                         ? tr("Searching for “%1”…").arg(m_lastQuery)
+                         : tr("Loading the search model; searching for “%1” when it is loaded…").arg(m_lastQuery),
+                     0);
     } else {
         engine::SimilarParams params;
         params.top = s.value(settings::resultCount);
@@ -493,7 +506,7 @@ void SearchController::showResultsNotice(const QString &html)
 // Sorting by capture time applies after the relevance cut-off and only reorders: of a
 // re-ranked result the hits that reached the match threshold come first, by date, the others
 // after them as ranked; otherwise the top K the search returned, by date.
-void SearchController::showSortedResults()
+void SearchController::showSortedResults(bool keepSelection)
 {
     QList<engine::SearchHit> hits = m_lastResult.hits;
     const QString order = m_sort->currentData().toString();
@@ -512,17 +525,49 @@ void SearchController::showSortedResults()
     rows.reserve(hits.size());
     for (const engine::SearchHit &hit : hits)
         rows.append(ResultRow::fromHit(hit));
+    if (keepSelection && m_results->reorderResults(rows))
+        return;
+    // Other items: the one the preview shows stays current when it is still among them.
+    const std::optional<ResultRow> current = keepSelection ? currentResult() : std::nullopt;
     m_results->setResults(std::move(rows));
+    if (const int row = current ? rowOf(*m_results, current->path) : -1; row >= 0)
+        m_resultsView->setCurrentIndex(m_results->index(row));
 }
 
-void SearchController::onSearchFinished(int, const engine::SearchResult &result)
+// The store's order comes first (done 0), then the order after each re-ranked item: the same
+// items re-ordered, so the selection and the preview stay on the item they show.
+void SearchController::onSearchUpdated(int id, const engine::SearchResult &partial, int done, int total)
+{
+    if (id != m_controller->latestSearchId())
+        return;
+    const bool first = m_shownId != id;
+    m_shownId = id;
+    m_lastResult = partial;
+    if (first) {
+        showResultsView();
+        showSortedResults();
+        m_controller->cancelAsk();  // its item may not be among the new results
+        emit resultsReplaced();
+        showResultsNotice({});
+    } else {
+        showSortedResults(true);
+    }
+    emit message(tr("Re-ranking the results for “%1”: %2 of %3…").arg(partial.query).arg(done).arg(total), 0);
+}
+
+void SearchController::onSearchFinished(int id, const engine::SearchResult &result)
 {
     m_searchBusy->hide();
     showResultsView();
     m_lastResult = result;
-    showSortedResults();
-    m_controller->cancelAsk();  // its item may not be among the new results
-    emit resultsReplaced();
+    // A re-rank whose results are shown already re-orders them; otherwise they are new.
+    const bool progressive = m_shownId == id;
+    m_shownId = id;
+    showSortedResults(progressive);
+    if (!progressive) {
+        m_controller->cancelAsk();  // its item may not be among the new results
+        emit resultsReplaced();
+    }
     const QString what = result.source.isEmpty()
                              ? tr("“%1”").arg(result.query.toHtmlEscaped())
                              : tr("items like %1").arg(QFileInfo(m_lastSimilar).fileName().toHtmlEscaped());

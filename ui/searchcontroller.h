@@ -119,8 +119,11 @@ private:
     engine::SearchFilter currentFilter() const;
     void showResultsNotice(const QString &html);
     void onSearchFinished(int id, const engine::SearchResult &result);
+    // A re-ranked search's results as they come (EngineController::searchUpdated).
+    void onSearchUpdated(int id, const engine::SearchResult &partial, int done, int total);
     // The last result's rows in the order the sort choice asks for (showSortedResults).
-    void showSortedResults();
+    // keepSelection: the same items re-ordered; the selected ones stay selected.
+    void showSortedResults(bool keepSelection = false);
     void onSearchFailed(int id, const QString &error);
     void updateThumbnailSize();
     void showResultsMenu(const QPoint &pos);
@@ -158,6 +161,7 @@ private:
     // What the results show: a text search, or "similar to" a file; re-run on filter changes.
     QString m_lastQuery;
     QString m_lastSimilar;
+    int m_shownId = 0;  // the search whose (partial) results are shown
 };
 
 } // namespace unisearch::ui

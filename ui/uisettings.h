@@ -25,4 +25,10 @@ inline const SettingKey<QString> resultsSort{"ui/resultsSort", QStringLiteral("r
     return v == QLatin1String("relevance") || v == QLatin1String("newest") || v == QLatin1String("oldest");
 }};
 
+// The window frees the loaded search and question models after this many seconds without a
+// search or a question (an idle window does not hold gigabytes); 0: never. The next search
+// loads them again in the background. Offered in minutes (View ▸ Free Models When Idle).
+inline const SettingKey<int> unloadAfterSeconds{"ui/unloadAfterSeconds", 600,
+                                                [](const int &v) { return v >= 0 && v <= 7 * 24 * 3600; }};
+
 } // namespace unisearch::settings
