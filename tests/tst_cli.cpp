@@ -77,6 +77,7 @@ QProcessEnvironment TestCli::environment(const QProcessEnvironment &extra) const
     // Never touch the real data dir or settings of whoever runs the tests.
     env.insert(QStringLiteral("UNISEARCH_DATA_DIR"), m_tmp->filePath(QStringLiteral("env-data")));
     env.insert(QStringLiteral("XDG_CONFIG_HOME"), m_tmp->filePath(QStringLiteral("config")));
+    env.insert(QStringLiteral("UNISEARCH_CPU_FEATURES"), QStringLiteral("none")); // auto = float32 (reference numbers)
     env.insert(QStringLiteral("XDG_CACHE_HOME"), m_tmp->filePath(QStringLiteral("cache")));
     env.insert(QStringLiteral("XDG_DATA_HOME"), m_tmp->filePath(QStringLiteral("share")));
     env.remove(QStringLiteral("DISPLAY"));  // the CLI must not need one

@@ -136,6 +136,7 @@ QProcessEnvironment TestCliModel::environment() const
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     // Never touch the real data dir or settings of whoever runs the tests.
     env.insert(QStringLiteral("XDG_CONFIG_HOME"), m_tmp.filePath(QStringLiteral("config")));
+    env.insert(QStringLiteral("UNISEARCH_CPU_FEATURES"), QStringLiteral("none")); // auto = float32 (reference numbers)
     env.insert(QStringLiteral("XDG_CACHE_HOME"), m_tmp.filePath(QStringLiteral("cache")));
     env.insert(QStringLiteral("XDG_DATA_HOME"), m_tmp.filePath(QStringLiteral("share")));
     env.remove(QStringLiteral("UNISEARCH_DATA_DIR"));

@@ -190,6 +190,7 @@ QProcessEnvironment TestFaults::env(const QString &faultPoint) const
     // Writable for nobody too (readOnlyDataDir): only the data dir is read-only there.
     const QString home = m_shared.filePath(QStringLiteral("home"));
     e.insert(QStringLiteral("XDG_CONFIG_HOME"), home + QStringLiteral("/config"));
+    e.insert(QStringLiteral("UNISEARCH_CPU_FEATURES"), QStringLiteral("none")); // auto = float32 (reference numbers)
     e.insert(QStringLiteral("XDG_CACHE_HOME"), home + QStringLiteral("/cache"));
     e.insert(QStringLiteral("XDG_DATA_HOME"), home + QStringLiteral("/share"));
     e.remove(QStringLiteral("UNISEARCH_DATA_DIR"));

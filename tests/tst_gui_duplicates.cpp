@@ -59,6 +59,7 @@ void TestGuiDuplicates::initTestCase()
 {
     QApplication::setQuitOnLastWindowClosed(false);
     qputenv("UNISEARCH_VOCAB", test::vocabPath().toUtf8());
+    qputenv("UNISEARCH_CPU_FEATURES", "none"); // precision auto = float32: the float32 reference numbers
     m_data = privateHome->filePath(QStringLiteral("data"));
     m_photos = media::canonicalPath(privateHome->path()) + QStringLiteral("/photos");
     QVERIFY(QDir().mkpath(m_photos));

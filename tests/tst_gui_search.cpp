@@ -105,6 +105,7 @@ void TestGuiSearch::initTestCase()
     initApplicationIdentity();
     QApplication::setQuitOnLastWindowClosed(false);
     qputenv("UNISEARCH_VOCAB", test::vocabPath().toUtf8());
+    qputenv("UNISEARCH_CPU_FEATURES", "none"); // precision auto = float32: the float32 reference numbers
     QVERIFY(m_tmp.isValid());
     m_data = m_tmp.filePath(QStringLiteral("data"));
     m_photos = media::canonicalPath(m_tmp.path()) + QStringLiteral("/photos");

@@ -172,6 +172,7 @@ void TestIndexJob::initTestCase()
     m_fingerprint = QString::fromStdString(imported.bundle.fingerprint);
     m_architectureJson = QString::fromStdString(imported.bundle.architecture.toJson().dump());
     qputenv("UNISEARCH_VOCAB", test::vocabPath().toUtf8());
+    qputenv("UNISEARCH_CPU_FEATURES", "none"); // precision auto = float32: the float32 reference numbers
     QString error;
     m_model = engine::RetrievalModel::fromRunner(
         model::ModelRunner::load(imported.bundle.architecture, imported.bundle.weightsPath), QStringLiteral("fixture"),

@@ -50,6 +50,7 @@ private:
 void TestInference::initTestCase()
 {
     QStandardPaths::setTestModeEnabled(true); // settings never the user's
+    qputenv("UNISEARCH_CPU_FEATURES", "none"); // precision auto = float32: the float32 reference numbers
 }
 
 void TestInference::init()

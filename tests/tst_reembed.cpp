@@ -86,6 +86,7 @@ QProcessEnvironment TestReembed::env() const
 {
     QProcessEnvironment e = QProcessEnvironment::systemEnvironment();
     e.insert(QStringLiteral("XDG_CONFIG_HOME"), m_tmp.filePath(QStringLiteral("config")));
+    e.insert(QStringLiteral("UNISEARCH_CPU_FEATURES"), QStringLiteral("none")); // auto = float32 (reference numbers)
     e.insert(QStringLiteral("XDG_CACHE_HOME"), m_tmp.filePath(QStringLiteral("cache")));
     e.insert(QStringLiteral("XDG_DATA_HOME"), m_tmp.filePath(QStringLiteral("share")));
     e.remove(QStringLiteral("UNISEARCH_DATA_DIR"));
@@ -144,6 +145,7 @@ QPair<int, int> TestReembed::missingVectors(const QString &fingerprint)
 void TestReembed::initTestCase()
 {
     QStandardPaths::setTestModeEnabled(true);
+    qputenv("UNISEARCH_CPU_FEATURES", "none"); // precision auto = float32: the float32 reference numbers
     m_cli = QStringLiteral(UNISEARCH_CLI_PATH);
     QVERIFY2(QFileInfo(m_cli).isExecutable(), qPrintable(m_cli));
     QVERIFY(m_tmp.isValid());

@@ -108,8 +108,10 @@ void TestSearch::initTestCase()
                                               &importError);
     QVERIFY2(imported, qPrintable(importError));
     const engine::ModelInfo info = imported->model;
+    engine::InferenceOptions float32; // the reference numbers are float32 (auto may be bfloat16)
+    float32.precision = QStringLiteral("float32");
     QString error;
-    m_model = engine::RetrievalModel::fromService(std::make_unique<engine::InferenceService>(info, engine::InferenceOptions{}),
+    m_model = engine::RetrievalModel::fromService(std::make_unique<engine::InferenceService>(info, float32),
                                                   &error);
     QVERIFY2(m_model, qPrintable(error));
     m_dim = m_model->embedDim();
@@ -117,7 +119,7 @@ void TestSearch::initTestCase()
     // The query's feature as the model gives it for the cleaned query (what search embeds).
     QString cleaned;
     QVERIFY(!m_model->encodeQuery(queryText, &cleaned).empty());
-    engine::InferenceService service(info, engine::InferenceOptions{});
+    engine::InferenceService service(info, float32);
     QString embedError;
     const auto features = service.embedTexts({cleaned}, &embedError);
     QVERIFY2(features, qPrintable(embedError));

@@ -63,6 +63,7 @@ Run TestTrainerCli::run(const QStringList &args, const QString &dataDir)
 {
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert(QStringLiteral("XDG_CONFIG_HOME"), m_tmp.filePath(QStringLiteral("config")));
+    env.insert(QStringLiteral("UNISEARCH_CPU_FEATURES"), QStringLiteral("none")); // auto = float32 (reference numbers)
     env.insert(QStringLiteral("XDG_CACHE_HOME"), m_tmp.filePath(QStringLiteral("cache")));
     env.insert(QStringLiteral("XDG_DATA_HOME"), m_tmp.filePath(QStringLiteral("share")));
     env.remove(QStringLiteral("UNISEARCH_DATA_DIR"));
@@ -73,6 +74,7 @@ Run TestTrainerCli::run(const QStringList &args, const QString &dataDir)
 void TestTrainerCli::initTestCase()
 {
     QStandardPaths::setTestModeEnabled(true);
+    qputenv("UNISEARCH_CPU_FEATURES", "none"); // precision auto = float32: the float32 reference numbers
     m_cli = QStringLiteral(UNISEARCH_CLI_PATH);
     QVERIFY2(QFileInfo(m_cli).isExecutable(), qPrintable(m_cli));
     QVERIFY(m_tmp.isValid());

@@ -63,6 +63,7 @@ private:
 void TestTrainWizard::initTestCase()
 {
     QStandardPaths::setTestModeEnabled(true);
+    qputenv("UNISEARCH_CPU_FEATURES", "none"); // precision auto = float32: the float32 reference numbers
     m_tmp = std::make_unique<QTemporaryDir>();
     QVERIFY(m_tmp->isValid());
     m_engine = std::make_unique<engine::Engine>();

@@ -243,6 +243,7 @@ void TestVideoIndex::initTestCase()
     m_bundle = import(QStringLiteral("retrieval-video"), "retrieval", "fixture");
     m_vqaBundle = import(QStringLiteral("vqa"), "vqa", "fixture-vqa");
     qputenv("UNISEARCH_VOCAB", test::vocabPath().toUtf8());
+    qputenv("UNISEARCH_CPU_FEATURES", "none"); // precision auto = float32: the float32 reference numbers
     QString error;
     m_model = engine::RetrievalModel::fromRunner(model::ModelRunner::load(m_bundle.architecture, m_bundle.weightsPath),
                                                  QStringLiteral("fixture"), QString::fromStdString(m_bundle.fingerprint),

@@ -136,6 +136,7 @@ test::CliRun TestXmp::cli(const QStringList &args, const std::function<void()> &
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert(QStringLiteral("UNISEARCH_DATA_DIR"), m_data);
     env.insert(QStringLiteral("XDG_CONFIG_HOME"), m_tmp->filePath(QStringLiteral("config")));
+    env.insert(QStringLiteral("UNISEARCH_CPU_FEATURES"), QStringLiteral("none")); // auto = float32 (reference numbers)
     env.insert(QStringLiteral("XDG_CACHE_HOME"), m_tmp->filePath(QStringLiteral("cache")));
     env.insert(QStringLiteral("HOME"), m_tmp->path());
     env.remove(QStringLiteral("DISPLAY"));

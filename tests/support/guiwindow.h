@@ -28,6 +28,7 @@ inline void initGuiTest()
     initApplicationIdentity();
     QApplication::setQuitOnLastWindowClosed(false);
     qputenv("UNISEARCH_VOCAB", vocabPath().toUtf8());
+    qputenv("UNISEARCH_CPU_FEATURES", "none"); // precision auto = float32: the float32 reference numbers
 }
 
 // Opens engine on dataDir (CPU, one thread) and imports the retrieval-image fixture case as
