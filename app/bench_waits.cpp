@@ -19,6 +19,9 @@
 #include <QDir>
 #include <QFile>
 #include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QPainter>
 #include <QRandomGenerator>
 #include <QTemporaryDir>
@@ -386,22 +389,27 @@ void printTable(const std::vector<Wait> &waits, const FirstQuery &fq, const Opti
                     fq.queryS, "-", "0.3", fq.openS, fq.warmedUp ? ", warmed up" : ", no warm-up");
 }
 
+// One JSON document; a failed wait carries its error (QJsonDocument escapes it).
 void printJson(const std::vector<Wait> &waits, const FirstQuery &fq, const Options &o)
 {
-    std::printf("{\"photos\": %d, \"reps\": %d, \"loadAverage\": %.2f, \"peakMemoryFrom\": \"%s\", \"waits\": [",
-                o.photos, o.reps, loadAverage(), haveGnuTime() ? "gnu-time" : "wait4-upper-bound");
-    for (size_t i = 0; i < waits.size(); ++i) {
-        const Wait &w = waits[i];
+    QJsonArray rows;
+    for (const Wait &w : waits) {
         const double div = w.perPhoto > 0 ? w.perPhoto : 1;
-        std::printf("%s\n  {\"name\": \"%s\", \"ok\": %s, \"medianS\": %.4f, \"maxS\": %.4f, \"targetS\": %.3f, "
-                    "\"peakMb\": %.1f, \"maxPeakMb\": %.1f, \"targetMb\": %.0f, \"perPhoto\": %s}",
-                    i ? "," : "", qPrintable(w.name), w.error.isEmpty() ? "true" : "false", median(w.wall) / div,
-                    maxOf(w.wall) / div, w.targetS, median(w.rssMb), maxOf(w.rssMb), w.targetMb,
-                    w.perPhoto > 0 ? "true" : "false");
+        QJsonObject row{{"name", w.name},         {"ok", w.error.isEmpty()},       {"medianS", median(w.wall) / div},
+                        {"maxS", maxOf(w.wall) / div}, {"targetS", w.targetS},     {"peakMb", median(w.rssMb)},
+                        {"maxPeakMb", maxOf(w.rssMb)}, {"targetMb", w.targetMb},   {"perPhoto", w.perPhoto > 0}};
+        if (!w.error.isEmpty())
+            row.insert(QStringLiteral("error"), w.error);
+        rows.append(row);
     }
-    std::printf("],\n \"firstQueryAfterReady\": {\"ok\": %s, \"queryS\": %.4f, \"targetS\": 0.3, \"readyAfterS\": %.3f, "
-                "\"warmedUp\": %s}}\n",
-                fq.error.isEmpty() ? "true" : "false", fq.queryS, fq.openS, fq.warmedUp ? "true" : "false");
+    QJsonObject first{{"ok", fq.error.isEmpty()}, {"queryS", fq.queryS}, {"targetS", 0.3},
+                      {"readyAfterS", fq.openS}, {"warmedUp", fq.warmedUp}};
+    if (!fq.error.isEmpty())
+        first.insert(QStringLiteral("error"), fq.error);
+    const QJsonObject doc{{"photos", o.photos}, {"reps", o.reps}, {"loadAverage", loadAverage()},
+                          {"peakMemoryFrom", haveGnuTime() ? "gnu-time" : "wait4-upper-bound"},
+                          {"waits", rows}, {"firstQueryAfterReady", first}};
+    std::printf("%s", QJsonDocument(doc).toJson(QJsonDocument::Indented).constData());
 }
 
 std::vector<Wait> plannedWaits(const Options &o, const QString &root)
