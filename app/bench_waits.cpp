@@ -81,7 +81,14 @@ struct ChildResult {
 void printUsage(FILE *out)
 {
     std::fprintf(out, "usage: unisearch-bench waits [--photos N] [--reps N] [--new-photos N] [--keep DIR] [--tmp DIR]\n"
-                      "                             [--cli PATH] [--json]\n");
+                      "                             [--cli PATH] [--json]\n"
+                      "  --photos N      1600x1200 photos indexed before the searches (default 30)\n"
+                      "  --reps N        measured runs of each command after one warm run (default 3;\n"
+                      "                  indexing: min(N, 3) runs, each of a new folder)\n"
+                      "  --new-photos N  4000x3000 photos per indexing run (default 8)\n"
+                      "  --keep DIR      keep the data dir there; a later run reuses it and skips the setup\n"
+                      "  --tmp DIR       where the temporary data dir goes (default: the system's)\n"
+                      "  --cli PATH      the unisearch-cli to measure (default: next to this program)\n");
 }
 
 bool parse(int argc, char **argv, Options &o)
