@@ -188,14 +188,17 @@ bool EngineController::ensureSession(SearchState &state, const SearchPlan &plan,
         const std::lock_guard guard(m_storeGate->mutex);
         m_storeGate->opening = false;
     }
+    // A model loaded now runs one throw-away query, so that the first real one is fast.
+    if (state.session && loads && !state.session->warmUp(error))
+        state.session.reset();
     m_sessionOpen = state.session != nullptr;
     if (loads)
         postSearchModelState(state.session ? ModelState::Ready : ModelState::Failed, *error);
     return state.session != nullptr;
 }
 
-// Without the engine's progressive re-rank: the store's order (a search without the re-rank)
-// is shown first, then the re-ranked search replaces it; a newer request drops both.
+// The store's order at once (a search without the re-rank), then the engine's re-rank of it,
+// each partial order shown as it comes; a newer request (or closing) cancels it between batches.
 std::optional<engine::SearchResult> EngineController::searchProgressively(engine::Searcher &s, int id,
                                                                           const engine::SearchParams &params,
                                                                           QString *error)
@@ -205,15 +208,21 @@ std::optional<engine::SearchResult> EngineController::searchProgressively(engine
     std::optional<engine::SearchResult> store = s.search(storeParams, error);
     if (!store || id != m_searchId.load())
         return store;
-    const int total = int(std::min<qsizetype>(std::max(0, params.rerankCount), store->hits.size()));
     QPointer<EngineController> self(this);
-    QMetaObject::invokeMethod(
-        this, [self, id, store = *store, total] {
-            if (self && id == self->m_searchId.load())
-                emit self->searchUpdated(id, store, 0, total);
-        },
-        Qt::QueuedConnection);
-    return s.search(params, error);
+    const auto post = [this, self, id](const engine::SearchResult &partial, int done, int total) {
+        if (id != m_searchId.load())
+            return false;  // superseded: stop re-ranking
+        QMetaObject::invokeMethod(
+            this, [self, id, partial, done, total] {
+                if (self && id == self->m_searchId.load())
+                    emit self->searchUpdated(id, partial, done, total);
+            },
+            Qt::QueuedConnection);
+        return true;
+    };
+    const int depth = params.rerankCount > 0 ? params.rerankCount : engine::defaultRerankCount(s.model().device());
+    post(*store, 0, int(std::min<qsizetype>(store->hits.size(), depth)));
+    return s.rerank(*store, params, post, error);
 }
 
 void EngineController::postSearchModelState(ModelState state, const QString &error)
