@@ -161,7 +161,8 @@ QJsonObject timingsJson(const engine::SearchTimings &t)
 {
     return QJsonObject{{QStringLiteral("clean"), t.cleanMs},   {QStringLiteral("feature"), t.featureMs},
                        {QStringLiteral("store"), t.storeMs},   {QStringLiteral("group"), t.groupMs},
-                       {QStringLiteral("rerank"), t.rerankMs}, {QStringLiteral("total"), t.totalMs}};
+                       {QStringLiteral("rerank"), t.rerankMs}, {QStringLiteral("rerankDecode"), t.rerankDecodeMs},
+                       {QStringLiteral("rerankEncode"), t.rerankEncodeMs}, {QStringLiteral("total"), t.totalMs}};
 }
 
 QString hitsText(const engine::SearchResult &r)

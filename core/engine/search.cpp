@@ -164,7 +164,7 @@ struct Searcher::Private {
     QList<SearchHit> finish(QList<SearchHit> semantic, const RerankBasis &basis, int top);
     // Sets itmProbability of hits[batch] (images, or one video); unreadable ones stay unset.
     void scoreBatch(QList<SearchHit> &hits, const std::vector<qsizetype> &batch, const std::vector<int64_t> &ids,
-                    const SearchParams &params, RetrievalModel &model);
+                    const SearchParams &params, RetrievalModel &model, SearchTimings &timings);
 };
 
 std::vector<float> Searcher::Private::storedVector(std::int64_t itemId)
@@ -563,7 +563,7 @@ std::optional<SearchResult> Searcher::rerank(const SearchResult &storeResult, co
                 while (at < n && qsizetype(batch.size()) < std::max(1, params.rerankBatch)
                        && semantic[at].type != catalog::ItemType::Video)
                     batch.push_back(at++);
-            d->scoreBatch(semantic, batch, basis->ids, params, *m_model);
+            d->scoreBatch(semantic, batch, basis->ids, params, *m_model, result.timings);
             for (const qsizetype i : batch) {
                 state[size_t(i)] = semantic[i].itmProbability ? Scored::Done : Scored::Failed;
                 if (semantic[i].itmProbability
@@ -586,8 +586,11 @@ std::optional<SearchResult> Searcher::rerank(const SearchResult &storeResult, co
 }
 
 void Searcher::Private::scoreBatch(QList<SearchHit> &hits, const std::vector<qsizetype> &batch,
-                                   const std::vector<int64_t> &ids, const SearchParams &params, RetrievalModel &model)
+                                   const std::vector<int64_t> &ids, const SearchParams &params, RetrievalModel &model,
+                                   SearchTimings &timings)
 {
+    QElapsedTimer t;
+    t.start();
     if (hits[batch.front()].type == catalog::ItemType::Video) {
         SearchHit &hit = hits[batch.front()];
         // The model's video path: T sampled frames concatenated, frame-aware.
@@ -628,11 +631,14 @@ void Searcher::Private::scoreBatch(QList<SearchHit> &hits, const std::vector<qsi
         pixels.push_back(std::move(p));
         encode.push_back(j);
     }
+    timings.rerankDecodeMs += msSince(t);
     if (!pixels.empty()) {
+        t.restart();
         std::vector<const float *> ptrs;
         for (const auto &p : pixels)
             ptrs.push_back(p.data());
         const auto encoded = model.imageTokensBatch(ptrs);
+        timings.rerankEncodeMs += msSince(t);
         for (size_t e = 0; e < encode.size() && e < encoded.size(); ++e) {
             tokens[encode[e]] = encoded[e];
             cache.insert(keys[encode[e]], encoded[e], model::visualTokensBytes(*encoded[e]));

@@ -164,6 +164,8 @@ struct SearchTimings {
     double storeMs = 0;   // filter, store search
     double groupMs = 0;   // catalog look-up of the hits, grouping by item
     double rerankMs = 0;  // decoding and ITM of the re-ranked images
+    double rerankDecodeMs = 0;  // of rerankMs: decoding and preprocessing the files
+    double rerankEncodeMs = 0;  // of rerankMs: the vision tower (images not in the token cache)
     double totalMs = 0;
 };
 
