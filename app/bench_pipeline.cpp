@@ -70,6 +70,8 @@ struct Options {
     bool memory = true;
     double load = 0;          // > 0: the load part, with one core this busy
     int loadImages = 16;      // 12 MP photos per run of the load part
+    bool loadFloat32 = true;  // precisions of the load part
+    bool loadBfloat16 = true;
     int images = 32;          // 12 MP photos for the efficiency run
     int width = 4000;
     int height = 3000;
@@ -91,6 +93,7 @@ void usage(FILE *out)
                  "  --load F           only the load part: indexing idle and with one core F busy\n"
                  "                     (0 < F <= 1), adaptive / batch 8 / batch 1, float32 and bfloat16\n"
                  "  --load-images N    12-MP photos per run of the load part (default 16)\n"
+                 "  --load-precision float32|bfloat16|both   precisions of the load part (default both)\n"
                  "  --images N         12-MP JPEGs indexed for the efficiency run (default 32)\n"
                  "  --size WxH         their size (default 4000x3000)\n"
                  "  --batch B          model batch size (default 8)\n"
@@ -125,6 +128,11 @@ bool parse(int argc, char **argv, Options &o)
             }
             o.efficiency = o.query = o.memory = false;
         } else if (a == "--load-images") o.loadImages = std::atoi(value());
+        else if (a == "--load-precision") {
+            const std::string v = value();
+            o.loadFloat32 = v != "bfloat16";
+            o.loadBfloat16 = v != "float32";
+        }
         else if (a == "--images") o.images = std::atoi(value());
         else if (a == "--size") {
             if (std::sscanf(value(), "%dx%d", &o.width, &o.height) != 2 || o.width < 16 || o.height < 16) {
@@ -696,6 +704,8 @@ QString runLoad(const Options &o, const QString &tmp, QString *jsonOut)
     QStringList json;
     int runNo = 0;
     for (const bool bf16 : {false, true}) {
+        if (!(bf16 ? o.loadBfloat16 : o.loadFloat32))
+            continue;
         model::RunnerOptions ro;
         ro.bfloat16 = bf16;
         QString error;
@@ -707,8 +717,12 @@ QString runLoad(const Options &o, const QString &tmp, QString *jsonOut)
             return {};
         }
         const QString precision = bf16 ? QStringLiteral("bfloat16") : QStringLiteral("float32");
-        std::vector<LoadRun> runs{{QStringLiteral("adaptive"), 0}, {QStringLiteral("batch 8"), 8},
-                                  {QStringLiteral("batch 1"), 1}};
+        std::vector<LoadRun> runs(3);
+        runs[0].label = QStringLiteral("adaptive");
+        runs[1].label = QStringLiteral("batch 8");
+        runs[1].batch = 8;
+        runs[2].label = QStringLiteral("batch 1");
+        runs[2].batch = 1;
         for (LoadRun &run : runs) {
             for (const bool loaded : {false, true}) {
                 progress(QStringLiteral("load: %1, %2, %3 (load average %4) ...")

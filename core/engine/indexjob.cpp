@@ -516,8 +516,10 @@ void IndexJob::Run::applyConfig(const indexing::AdaptiveConfig &next)
 {
     if (next.threads != config.threads && next.threads != model::threads())
         model::setThreads(next.threads);
-    const int cores = QThread::idealThreadCount();
-    const int decode = params.decodeThreads > 0 ? params.decodeThreads : std::max(1, cores - next.threads);
+    // The decode pool keeps every core: fewer decode threads lost under load on the 2-core
+    // machine (docs/performance.md, "Indexing under load"): a busy machine's scheduler
+    // shares the cores per thread, and the queue ahead of the model must not run dry.
+    const int decode = params.decodeThreads > 0 ? params.decodeThreads : QThread::idealThreadCount();
     if (decodePool && decodePool->maxThreadCount() != decode)
         decodePool->setMaxThreadCount(decode);
     if (next.batch != config.batch)

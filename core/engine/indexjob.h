@@ -94,7 +94,7 @@ struct IndexParams {
     // search running meanwhile on another thread keeps its threads; only threads that
     // start using LibTorch while the job runs take the job's current count as theirs.
     int modelThreads = 0;
-    int decodeThreads = 0;   // 0: the cores the model threads leave (at least 1)
+    int decodeThreads = 0;   // 0: QThread::idealThreadCount()
     int queueCapacity = 0;   // files read/decoded ahead of the model; 0: 4 × the largest batch (at least 8)
     qint64 maxPixels = 200'000'000;  // larger images are refused (decompression bombs)
     // The FAISS file is written at most this often while the job runs, and at its end.

@@ -1,7 +1,7 @@
 #pragma once
 // The adaptive batch/thread controller of the index job: it is fed what each batch cost
 // (images, wall seconds) and says which configuration — model batch size and LibTorch
-// threads (the decode pool gets the other cores) — the next batch should use. Pure: no
+// threads — the next batch should use. Pure: no
 // clock, no threads, no LibTorch, so tests drive it with synthetic timings.
 //
 // Why a controller instead of a fixed batch 8: on the 2-core development machine a batch
@@ -43,7 +43,7 @@ namespace unisearch::engine::indexing {
 
 struct AdaptiveConfig {
     int batch = 8;
-    int threads = 1;  // LibTorch intra-op threads; the decode pool gets max(1, cores - threads)
+    int threads = 1;  // LibTorch intra-op threads
     bool operator==(const AdaptiveConfig &o) const { return batch == o.batch && threads == o.threads; }
     bool operator!=(const AdaptiveConfig &o) const { return !(*this == o); }
 };
@@ -53,7 +53,9 @@ struct AdaptiveParams {
     int maxThreads = 2;       // LibTorch threads are chosen in [1, maxThreads] (the job: cores)
     int fixedBatch = 0;       // > 0: the user's batch size, never changed
     int fixedThreads = 0;     // > 0: the user's LibTorch threads, never changed
-    AdaptiveConfig start{4, 0};  // first configuration (threads 0: maxThreads)
+    // First configuration (threads 0: maxThreads): the fastest on an idle machine, so an
+    // idle run pays only for probing its neighbours once.
+    AdaptiveConfig start{8, 0};
     int warmupBatches = 1;    // first observations ignored (model warm-up, an empty queue)
     int exploreEvery = 6;     // batches between periodic probes after the calibration
     int minProbeGap = 2;      // batches at least between two back-off probes
