@@ -286,7 +286,10 @@ void EngineController::unloadModels()
         touch();
         return;
     }
-    if (m_sessionOpen.load() || m_searchModelState != ModelState::Unloaded) {
+    const bool freesSearch = m_sessionOpen.load() || m_searchModelState != ModelState::Unloaded;
+    if (!freesSearch && !m_askWorker)
+        return;  // nothing loaded
+    if (freesSearch) {
         std::shared_ptr<SearchState> state = m_searchState;
         m_searchPool.start([this, state] {
             state->session.reset();
