@@ -1,5 +1,5 @@
-// Loading a model: image tokens kept for a re-rank, a random full-structure checkpoint
-// that the loader accepts.
+// Loading a model: weights mapped from the file, parts prepared when first used, image
+// tokens kept for a re-rank, a random checkpoint that the loader accepts.
 #include "model/modelrunner.h"
 #include "model/uniadapter_p.h"
 #include "support/fixtures.h"
@@ -7,7 +7,13 @@
 #include "support/tensorcompare.h"
 
 #include <QtTest>
+#include <QCryptographicHash>
+#include <QFile>
 #include <QTemporaryDir>
+
+#include <cctype>
+#include <cstring>
+#include <set>
 
 using namespace unisearch;
 using namespace unisearch::model;
@@ -48,6 +54,72 @@ torch::Tensor flat(const std::vector<std::pair<double, double>> &logits)
     return torch::tensor(v).view({-1, 2});
 }
 
+// A small architecture whose towers span many pages: the text tower (31 MB of word
+// embeddings) and the vision tower (~7 MB) of a generated checkpoint.
+Architecture pagedArchitecture(const Architecture &base)
+{
+    Architecture a = base;
+    a.vision.width = a.text.hidden = 256;
+    a.vision.imageSize = 64;
+    a.text.intermediate = 1024;
+    return a;
+}
+
+// Resident bytes of the mappings of `path` in this process (/proc/self/smaps).
+int64_t residentBytesOf(const std::string &path)
+{
+    QFile f(QStringLiteral("/proc/self/smaps"));
+    if (!f.open(QIODevice::ReadOnly | QIODevice::Text))
+        return -1;
+    int64_t total = 0;
+    bool inside = false;
+    const QByteArray target = QByteArray::fromStdString(path);
+    for (const QByteArray &line : f.readAll().split('\n')) {
+        if (!line.isEmpty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.contains('-'))
+            inside = line.endsWith(target); // a mapping's first line ends with its file
+        else if (inside && line.startsWith("Rss:"))
+            total += line.mid(4).trimmed().split(' ').front().toLongLong() * 1024;
+    }
+    return total;
+}
+
+// Values of the model's distinct parameters used by any of `parts`.
+int64_t valuesOfParts(const Architecture &arch, const ModelHeads &heads, unsigned parts)
+{
+    UniAdapterModel model(arch, heads);
+    std::set<const c10::TensorImpl *> seen;
+    int64_t n = 0;
+    for (const auto &item : model->named_parameters(true))
+        if ((UniAdapterModelImpl::partsOfParameter(item.key()) & parts)
+            && seen.insert(item.value().unsafeGetTensorImpl()).second)
+            n += item.value().numel();
+    return n;
+}
+
+QByteArray sha256Of(const QString &path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    QCryptographicHash h(QCryptographicHash::Sha256);
+    h.addData(&f);
+    return h.result();
+}
+
+// A .safetensors file from a header and data bytes.
+void writeRaw(const QString &path, std::string header, const std::string &data)
+{
+    header.append((8 - header.size() % 8) % 8, ' '); // the data starts 8-byte aligned in the file
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    char len[8];
+    for (int i = 0; i < 8; ++i)
+        len[i] = static_cast<char>(uint64_t(header.size()) >> (8 * i));
+    f.write(len, 8);
+    f.write(header.data(), static_cast<qint64>(header.size()));
+    f.write(data.data(), static_cast<qint64>(data.size()));
+}
+
 } // namespace
 
 class TestModelLoad : public QObject
@@ -56,7 +128,213 @@ class TestModelLoad : public QObject
 private slots:
     void imageTokensGiveTheSameItm();
     void randomCheckpointLoads();
+    void textOnlyUsePreparesOnlyText();
+    void textOnlyUseLeavesOtherPagesUnread();
+    void mappedEqualsCopied();
+    void bfloat16StaysClose();
+    void damagedFilesAreRefused();
+    void unalignedAndBoolTensorsAreCopied();
+    void adapterPackLeavesTheFileUnchanged();
 };
+
+void TestModelLoad::textOnlyUsePreparesOnlyText()
+{
+    const QString name = QStringLiteral("retrieval-image");
+    const auto c = test::readCase(name);
+    const Architecture arch = Architecture::fromJson(c.at("architecture"));
+    RunnerOptions opts;
+    opts.bfloat16 = false;
+    auto runner = ModelRunner::load(arch, weightsPath(name, c), opts);
+    QCOMPARE(runner->preparedParts(), 0u);
+    QCOMPARE(runner->materializedParameterCount(), int64_t(0));
+    const auto ids = firstText(test::caseOutput(name, c, "text_input_ids"));
+    runner->textFeatures({ids});
+    QCOMPARE(runner->preparedParts(), unsigned(ModelRunner::Text));
+    const ModelHeads heads{true, false};
+    const int64_t text = valuesOfParts(arch, heads, ModelRunner::Text);
+    QCOMPARE(runner->materializedParameterCount(), text);
+    QVERIFY(text < valuesOfParts(arch, heads, ModelRunner::AllParts));
+    // An image then adds the vision tower, and ITM the cross-attention.
+    torch::Tensor pixels = test::caseOutput(name, c, "pixels").contiguous();
+    runner->imageFeatures({pixels.data_ptr<float>()});
+    QCOMPARE(runner->preparedParts(), unsigned(ModelRunner::Text | ModelRunner::Vision));
+    QCOMPARE(runner->materializedParameterCount(), valuesOfParts(arch, heads, ModelRunner::Text | ModelRunner::Vision));
+    runner->itmLogits({pixels.data_ptr<float>()}, {ids});
+    QCOMPARE(runner->preparedParts(), unsigned(ModelRunner::Text | ModelRunner::Vision | ModelRunner::Cross));
+    runner->prepare(ModelRunner::AllParts);
+    QCOMPARE(runner->materializedParameterCount(), valuesOfParts(arch, heads, ModelRunner::AllParts));
+}
+
+void TestModelLoad::textOnlyUseLeavesOtherPagesUnread()
+{
+    const Architecture arch = pagedArchitecture(Architecture::fromJson(test::readCase(QStringLiteral("retrieval-image")).at("architecture")));
+    QTemporaryDir dir;
+    const std::string path = dir.filePath(QStringLiteral("paged.safetensors")).toStdString();
+    writeRandomCheckpoint(arch, path, false, 3);
+    RunnerOptions opts;
+    opts.bfloat16 = false; // zero copy: the text tower is used from the mapping
+    auto runner = ModelRunner::load(arch, path, opts);
+    QVERIFY(residentBytesOf(path) < 1 << 20); // nothing read at load
+    runner->textFeatures({{101, 2000, 2417, 4418, 102}});
+    const ModelHeads heads{true, false};
+    const int64_t textBytes = valuesOfParts(arch, heads, ModelRunner::Text) * 4;
+    const int64_t visionBytes = (valuesOfParts(arch, heads, ModelRunner::AllParts) * 4) - textBytes;
+    const int64_t resident = residentBytesOf(path);
+    qInfo("text tower %lld bytes, the rest %lld bytes; mapping resident: %lld bytes", static_cast<long long>(textBytes),
+          static_cast<long long>(visionBytes), static_cast<long long>(resident));
+    QVERIFY(visionBytes > 4 << 20);
+    QVERIFY(resident >= textBytes / 2);             // the text tower is read from the mapping
+    QVERIFY(resident < textBytes + visionBytes / 2); // the rest mostly never is
+
+    // bfloat16: the converted copy replaces the mapped pages, which are dropped.
+    opts.bfloat16 = true;
+    runner.reset();
+    runner = ModelRunner::load(arch, path, opts);
+    runner->textFeatures({{101, 2000, 2417, 4418, 102}});
+    QVERIFY(residentBytesOf(path) < textBytes / 4);
+}
+
+void TestModelLoad::mappedEqualsCopied()
+{
+    // The same checkpoint read into owned memory and bound as the mapped runner does (the
+    // text self-attention unfused) gives bit-identical float32 features.
+    const QString name = QStringLiteral("retrieval-image");
+    const auto c = test::readCase(name);
+    const Architecture arch = Architecture::fromJson(c.at("architecture"));
+    // The fixture is a .pth: stored as the .safetensors a bundle holds, which is mapped.
+    const StateDict owned = loadCheckpoint(weightsPath(name, c));
+    QTemporaryDir dir;
+    const std::string stored = dir.filePath(QStringLiteral("weights.safetensors")).toStdString();
+    saveSafetensors(stored, owned);
+    RunnerOptions opts;
+    opts.bfloat16 = false;
+    auto runner = ModelRunner::load(arch, stored, opts);
+    UniAdapterModel copied(effectiveArchitecture(arch, detectLayout(owned)), ModelHeads{true, false});
+    LoadReport report;
+    copied->bindFrom(owned, report);
+    QVERIFY(report.ok());
+    copied->eval();
+    for (const auto &[key, t] : owned.tensors())
+        QVERIFY(!isMapped(t));
+
+    const auto ids = firstText(test::caseOutput(name, c, "text_input_ids"));
+    torch::Tensor pixels = test::caseOutput(name, c, "pixels").contiguous();
+    const torch::Tensor mappedText = torch::tensor(runner->textFeatures({ids}).front());
+    const torch::Tensor mappedImage = torch::tensor(runner->imageFeatures({imagePointers(pixels).front()}).front());
+    torch::NoGradGuard noGrad;
+    torch::Tensor idsT = torch::tensor(ids).unsqueeze(0);
+    torch::Tensor text = copied->textFeature(copied->encodeText(idsT, torch::ones_like(idsT)));
+    QVERIFY(torch::equal(mappedText, text[0]));
+    torch::Tensor image = copied->imageFeature(copied->encodeImage(pixels.narrow(0, 0, 1)).select(1, 0));
+    QVERIFY(torch::equal(mappedImage, image[0]));
+    COMPARE_TENSORS("mapped image features", image, test::caseOutput(name, c, "image_feat").narrow(0, 0, 1), kTolerance);
+}
+
+void TestModelLoad::bfloat16StaysClose()
+{
+    const QString name = QStringLiteral("retrieval-image");
+    const auto c = test::readCase(name);
+    RunnerOptions opts;
+    opts.bfloat16 = true;
+    auto runner = ModelRunner::load(Architecture::fromJson(c.at("architecture")), weightsPath(name, c), opts);
+    const auto ids = firstText(test::caseOutput(name, c, "text_input_ids"));
+    torch::Tensor text = torch::tensor(runner->textFeatures({ids}).front());
+    torch::Tensor expected = test::caseOutput(name, c, "text_feat")[0].to(torch::kFloat32);
+    const double cosine = (text * expected).sum().item<double>() / (text.norm() * expected.norm()).item<double>();
+    QVERIFY2(cosine >= 0.995, qPrintable(QString::number(cosine)));
+    QCOMPARE(runner->preparedParts(), unsigned(ModelRunner::Text));
+}
+
+void TestModelLoad::damagedFilesAreRefused()
+{
+    QTemporaryDir dir;
+    const QString truncated = dir.filePath(QStringLiteral("truncated.safetensors"));
+    writeRaw(truncated, R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", std::string(8, '\0'));
+    const QString overlapping = dir.filePath(QStringLiteral("overlap.safetensors"));
+    writeRaw(overlapping,
+             R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+             std::string(12, '\0'));
+    auto messageOf = [](const QString &path) -> std::string {
+        try {
+            mapSafetensors(path.toStdString());
+        } catch (const CheckpointError &e) {
+            return e.what();
+        }
+        return {};
+    };
+    QVERIFY(messageOf(truncated).find("truncated") != std::string::npos);
+    QVERIFY(messageOf(overlapping).find("overlapping") != std::string::npos);
+    // Through the runner: a ModelError that names the problem.
+    const Architecture arch = Architecture::fromJson(test::readCase(QStringLiteral("retrieval-image")).at("architecture"));
+    try {
+        ModelRunner::load(arch, truncated.toStdString());
+        QFAIL("a truncated file loaded");
+    } catch (const ModelError &e) {
+        QVERIFY2(std::string(e.what()).find("truncated") != std::string::npos, e.what());
+    }
+}
+
+void TestModelLoad::unalignedAndBoolTensorsAreCopied()
+{
+    // "b" starts at byte 6 of the data: not a multiple of 4, so it cannot be a float view.
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("mixed.safetensors"));
+    std::string data(14, '\0');
+    const float one = 1.5f, two = -2.25f;
+    std::memcpy(data.data(), &one, 4);  // a: F32 [1] at 0
+    data[4] = 7;                         // c: BOOL [2] at 4 (7 → true)
+    data[5] = 0;
+    std::memcpy(data.data() + 6, &two, 4); // b: F32 [1] at 6
+    std::memcpy(data.data() + 10, &one, 4); // d: F32 [1] at 10
+    writeRaw(path,
+             R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"c":{"dtype":"BOOL","shape":[2],"data_offsets":[4,6]},)"
+             R"("b":{"dtype":"F32","shape":[1],"data_offsets":[6,10]},"d":{"dtype":"F32","shape":[1],"data_offsets":[10,14]}})",
+             data);
+    const StateDict dict = mapSafetensors(path.toStdString());
+    QCOMPARE(dict.get("a").item<float>(), one);
+    QCOMPARE(dict.get("b").item<float>(), two);
+    QCOMPARE(dict.get("d").item<float>(), one);
+    QVERIFY(dict.get("c")[0].item<bool>());
+    QVERIFY(!dict.get("c")[1].item<bool>());
+    QVERIFY(!isMapped(dict.get("c")));
+    QVERIFY(isMapped(dict.get("a")));  // aligned: a view of the file
+    QVERIFY(!isMapped(dict.get("b"))); // misaligned: copied
+    QVERIFY(!isMapped(dict.get("d")));
+}
+
+void TestModelLoad::adapterPackLeavesTheFileUnchanged()
+{
+    const QString name = QStringLiteral("retrieval-image");
+    const auto c = test::readCase(name);
+    const Architecture arch = Architecture::fromJson(c.at("architecture"));
+    QTemporaryDir dir;
+    const QString weights = dir.filePath(QStringLiteral("weights.safetensors"));
+    writeRandomCheckpoint(arch, weights.toStdString(), false, 5);
+    const QByteArray before = sha256Of(weights);
+    QVERIFY(!before.isEmpty());
+
+    // A pack that changes the text adapter's up projection of layer 0.
+    const StateDict base = loadSafetensors(weights.toStdString());
+    const torch::Tensor up = base.get("adapters.0.up_proj.weight");
+    StateDict pack;
+    pack.insert("adapters.0.up_proj.weight", up + 0.5);
+    const QString packPath = dir.filePath(QStringLiteral("pack.safetensors"));
+    saveSafetensors(packPath.toStdString(), pack);
+
+    const std::vector<int64_t> ids{101, 2000, 2417, 102};
+    for (bool bf16 : {false, true}) {
+        RunnerOptions plainOpts, packOpts;
+        plainOpts.bfloat16 = packOpts.bfloat16 = bf16;
+        packOpts.adapterPack = packPath.toStdString();
+        auto plain = ModelRunner::load(arch, weights.toStdString(), plainOpts);
+        auto packed = ModelRunner::load(arch, weights.toStdString(), packOpts);
+        const auto a = plain->textFeatures({ids}).front();
+        const auto b = packed->textFeatures({ids}).front();
+        QVERIFY(a != b); // the pack is applied
+    }
+    QCOMPARE(sha256Of(weights), before);
+    QVERIFY(torch::equal(loadSafetensors(weights.toStdString()).get("adapters.0.up_proj.weight"), up));
+}
 
 void TestModelLoad::imageTokensGiveTheSameItm()
 {

@@ -36,8 +36,10 @@ void DenseImpl::randomize(double std)
 NormImpl::NormImpl(int64_t dim, double eps_)
     : eps(eps_)
 {
-    weight = register_parameter("weight", torch::ones({dim}), false);
-    bias = register_parameter("bias", torch::zeros({dim}), false);
+    // Uninitialised, as Dense: loaded or randomised before any use (a norm the checkpoint
+    // lacks is a load error, never a silent identity).
+    weight = register_parameter("weight", torch::empty({dim}), false);
+    bias = register_parameter("bias", torch::empty({dim}), false);
 }
 
 torch::Tensor NormImpl::forward(const torch::Tensor &x) const

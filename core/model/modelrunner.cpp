@@ -77,7 +77,7 @@ std::vector<std::vector<float>> rowsOf(const torch::Tensor &t)
 StateDict readCheckpoint(const std::string &weightsPath)
 {
     try {
-        return loadCheckpoint(weightsPath);
+        return mapCheckpoint(weightsPath);
     } catch (const CheckpointError &e) {
         throw ModelError(e.what());
     }
@@ -100,6 +100,12 @@ struct ModelRunner::Private {
     torch::Device device{torch::kCPU};
     torch::ScalarType dtype = torch::kFloat32;
     std::string deviceName;
+    int64_t materialized = 0; // parameter values of the prepared parts
+
+    void need(Parts parts)
+    {
+        materialized += model->prepareParts(parts, device, dtype);
+    }
 
     // [N,3,S,S] float32 on the device, from N CHW buffers.
     torch::Tensor pixels(const std::vector<const float *> &images) const
@@ -193,8 +199,7 @@ std::unique_ptr<ModelRunner> ModelRunner::placed(std::unique_ptr<Private> p, con
     p->device = device;
     p->dtype = options.bfloat16 ? torch::kBFloat16 : torch::kFloat32;
     p->deviceName = device.str();
-    p->model->castTo(device, p->dtype);
-    p->model->eval();
+    p->model->eval(); // the parts are cast when first needed (need())
     return std::unique_ptr<ModelRunner>(new ModelRunner(std::move(p)));
 }
 
@@ -215,8 +220,8 @@ std::unique_ptr<ModelRunner> ModelRunner::load(const Architecture &architecture,
         p->arch = effectiveArchitecture(architecture, layout);
         p->model = UniAdapterModel(p->arch, ModelHeads{layout.retrieval, layout.vqa});
         LoadReport rep;
-        p->model->loadFrom(dict, rep);
-        dict = StateDict(); // free the checkpoint's copy before casting
+        p->model->bindFrom(dict, rep); // the parameters become the mapped tensors: nothing is read yet
+        dict = StateDict();
         if (report)
             *report = rep;
         if (!rep.ok())
@@ -242,7 +247,10 @@ std::unique_ptr<ModelRunner> ModelRunner::random(const Architecture &architectur
         p->arch = architecture;
         p->model = UniAdapterModel(p->arch, ModelHeads{true, true});
         p->model->randomize();
-        return placed(std::move(p), options);
+        auto runner = placed(std::move(p), options);
+        runner->d->model->castTo(runner->d->device, runner->d->dtype); // re-fuses what randomize() fused
+        runner->prepare(AllParts);
+        return runner;
     });
 }
 
@@ -259,9 +267,24 @@ LoadReport ModelRunner::inspect(const Architecture &architecture, const std::str
             return rep;
         }
         UniAdapterModel model(effectiveArchitecture(architecture, layout), ModelHeads{layout.retrieval, layout.vqa});
-        model->loadFrom(dict, rep);
+        model->bindFrom(dict, rep);
         return rep;
     });
+}
+
+void ModelRunner::prepare(Parts parts)
+{
+    guarded("preparing the model", [&] { d->need(parts); });
+}
+
+ModelRunner::Parts ModelRunner::preparedParts() const
+{
+    return d->model->preparedParts();
+}
+
+int64_t ModelRunner::materializedParameterCount() const
+{
+    return d->materialized;
 }
 
 int ModelRunner::imageSize() const
@@ -303,6 +326,7 @@ std::vector<std::vector<float>> ModelRunner::imageFeatures(const std::vector<con
 {
     d->requireRetrieval();
     return guarded("embedding images", [&] {
+        d->need(Vision); // outside InferenceMode: parameters stay normal tensors
         c10::InferenceMode guard;
         torch::Tensor tokens = d->model->encodeImage(d->pixels(pixelsCHW));
         return rowsOf(d->model->imageFeature(tokens.select(1, 0)));
@@ -318,6 +342,7 @@ std::vector<float> ModelRunner::videoFeature(const std::vector<const float *> &f
 {
     d->requireRetrieval();
     return guarded("embedding a video", [&] {
+        d->need(Vision); // outside InferenceMode: parameters stay normal tensors
         c10::InferenceMode guard;
         torch::Tensor tokens = d->model->encodeImage(d->pixels(framesCHW));
         torch::Tensor cls = tokens.select(1, 0).mean(0, /*keepdim=*/true); // mean over frames of CLS
@@ -331,6 +356,7 @@ std::vector<std::vector<float>> ModelRunner::textFeatures(const std::vector<std:
     if (ids.empty())
         return {};
     return guarded("embedding texts", [&] {
+        d->need(Text); // outside InferenceMode: parameters stay normal tensors
         c10::InferenceMode guard;
         auto [t, mask] = d->batch(ids, "text");
         return rowsOf(d->model->textFeature(d->model->encodeText(t, mask)));
@@ -345,6 +371,7 @@ std::vector<std::pair<double, double>> ModelRunner::itmLogits(const std::vector<
     if (ids.empty())
         return {};
     return guarded("image-text matching", [&] {
+        d->need(Vision | Text | Cross); // outside InferenceMode: parameters stay normal tensors
         c10::InferenceMode guard;
         auto [t, mask] = d->batch(ids, "text");
         torch::Tensor perFrame;
@@ -379,6 +406,7 @@ std::vector<std::pair<double, double>> ModelRunner::itmLogitsImages(const std::v
 {
     d->requireRetrieval();
     return guarded("image-text matching", [&] {
+        d->need(Vision | Text | Cross); // outside InferenceMode: parameters stay normal tensors
         c10::InferenceMode guard;
         return d->itmOneText(d->model->encodeImage(d->pixels(pixelsCHW)), ids); // [B,N+1,W]
     });
@@ -393,6 +421,7 @@ std::vector<std::shared_ptr<const VisualTokens>> ModelRunner::imageTokensBatch(c
 {
     d->requireRetrieval();
     return guarded("encoding images", [&] {
+        d->need(Vision); // outside InferenceMode: parameters stay normal tensors
         c10::InferenceMode guard;
         torch::Tensor visual = d->model->encodeImage(d->pixels(pixelsCHW)); // [B,N+1,W]
         std::vector<std::shared_ptr<const VisualTokens>> out;
@@ -409,6 +438,7 @@ std::vector<std::pair<double, double>> ModelRunner::itmLogitsTokens(
     if (images.empty())
         return {};
     return guarded("image-text matching", [&] {
+        d->need(Text | Cross); // outside InferenceMode: parameters stay normal tensors
         c10::InferenceMode guard;
         std::vector<torch::Tensor> parts;
         for (size_t i = 0; i < images.size(); ++i) {
@@ -435,6 +465,7 @@ std::vector<ModelRunner::RankedAnswer> ModelRunner::rankAnswers(const std::vecto
         if (answerIds[i].size() < 2)
             throw ModelError("candidate answer " + std::to_string(i) + " has fewer than two tokens ([CLS] ... [SEP])");
     return guarded("ranking answers", [&] {
+        d->need(AllParts); // outside InferenceMode: parameters stay normal tensors
         c10::InferenceMode guard;
         auto [q, qmask] = d->batch({questionIds}, "question");
         auto [a, amask] = d->batch(answerIds, "answer");
@@ -461,6 +492,7 @@ std::vector<ModelRunner::Hypothesis> ModelRunner::generate(const std::vector<con
     if (params.maxLength < 2 || params.maxLength > d->arch.text.maxPositions)
         throw ModelError("maxLength must be between 2 and " + std::to_string(d->arch.text.maxPositions));
     return guarded("generating an answer", [&] {
+        d->need(AllParts); // outside InferenceMode: parameters stay normal tensors
         c10::InferenceMode guard;
         auto [q, qmask] = d->batch({questionIds}, "question");
         torch::Tensor states = d->model->encodeQuestion(q, qmask, d->visualTokens(framesCHW));

@@ -97,6 +97,27 @@ public:
     ModelRunner(const ModelRunner &) = delete;
     ModelRunner &operator=(const ModelRunner &) = delete;
 
+    // The model's parts. A loaded model's weights stay in the mapped file until a forward
+    // first needs a part; the part is then cast to the runner's device and precision (a
+    // float32 CPU runner uses the mapped weights as they are) and its attention fused.
+    // Text: text encoder (embeddings, self-attention, FFN), text adapter layers, text_proj.
+    // Vision: visual encoder, visual adapter layers, vision_proj. Cross: the text encoder's
+    // cross-attention, video key/value adapters, multimodal adapter layers, itm_head.
+    // Decoder: text_decoder. imageFeatures/videoFeature/imageTokens need Vision,
+    // textFeatures Text, itmLogits* Vision+Text+Cross (itmLogitsTokens Text+Cross),
+    // rankAnswers/generate all.
+    enum Part : unsigned { Text = 1u, Vision = 2u, Cross = 4u, Decoder = 8u, AllParts = 15u };
+    using Parts = unsigned;
+    // Prepares these parts now (a warm-up, e.g. from the window's inference thread after
+    // start): converted, or their mapped pages read in, so that the first query waits for
+    // neither. Not reentrant, like every call. Throws ModelError.
+    void prepare(Parts parts);
+    Parts preparedParts() const;
+    // How many parameter values the parts prepared so far hold (each shared tensor counted
+    // once): what was converted or read into memory. Parameters of parts never prepared
+    // are not counted; their pages were never touched.
+    int64_t materializedParameterCount() const;
+
     int imageSize() const;
     // The architecture in use (adapter sizes are 0 when the checkpoint has no adapters).
     const Architecture &architecture() const;

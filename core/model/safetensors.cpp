@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <limits>
+#include <memory>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
@@ -131,9 +133,19 @@ struct Entry {
     uint64_t end = 0;
 };
 
-StateDict loadImpl(const std::string &path, std::map<std::string, std::string> *metadata)
+// A file whose header was read and checked: every entry's dtype, shape, size and offsets
+// (inside the data, no two overlapping).
+struct Parsed {
+    std::unique_ptr<Fd> fd;
+    uint64_t fileSize = 0;
+    uint64_t dataStart = 0;
+    std::vector<Entry> entries;
+};
+
+Parsed parseFile(const std::string &path, std::map<std::string, std::string> *metadata)
 {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    auto fdHolder = std::make_unique<Fd>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    Fd &fd = *fdHolder;
     if (fd.get() < 0)
         throw CheckpointError(std::string("cannot open: ") + std::strerror(errno));
     struct stat st {};
@@ -225,22 +237,80 @@ StateDict loadImpl(const std::string &path, std::map<std::string, std::string> *
         if (byOffset[i]->begin < byOffset[i - 1]->end)
             throw CheckpointError("tensors '" + detail::excerpt(byOffset[i - 1]->name) + "' and '"
                                   + detail::excerpt(byOffset[i]->name) + "' have overlapping data_offsets");
+    return Parsed{std::move(fdHolder), fileSize, dataStart, std::move(entries)};
+}
 
+// A tensor read into memory it owns (bool bytes normalised to 0/1).
+torch::Tensor readEntry(int fd, uint64_t dataStart, const Entry &e)
+{
+    torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype->type));
+    const uint64_t n = e.end - e.begin;
+    if (n > 0)
+        readAt(fd, t.data_ptr(), n, dataStart + e.begin, "tensor '" + detail::excerpt(e.name) + "'");
+    if constexpr (std::endian::native == std::endian::big)
+        detail::swapBytes(t.data_ptr(), t.numel(), e.dtype->size);
+    if (e.dtype->type == torch::kBool) {
+        // A bool byte other than 0/1 is undefined behaviour for torch's kernels.
+        auto *p = static_cast<uint8_t *>(t.data_ptr());
+        for (uint64_t i = 0; i < n; ++i)
+            p[i] = p[i] != 0;
+    }
+    return t;
+}
+
+StateDict loadImpl(const std::string &path, std::map<std::string, std::string> *metadata)
+{
+    const Parsed parsed = parseFile(path, metadata);
     StateDict out;
-    for (const auto &e : entries) {
-        torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype->type));
-        const uint64_t n = e.end - e.begin;
-        if (n > 0)
-            readAt(fd.get(), t.data_ptr(), n, dataStart + e.begin, "tensor '" + detail::excerpt(e.name) + "'");
-        if constexpr (std::endian::native == std::endian::big)
-            detail::swapBytes(t.data_ptr(), t.numel(), e.dtype->size);
-        if (e.dtype->type == torch::kBool) {
-            // A bool byte other than 0/1 is undefined behaviour for torch's kernels.
-            auto *p = static_cast<uint8_t *>(t.data_ptr());
-            for (uint64_t i = 0; i < n; ++i)
-                p[i] = p[i] != 0;
+    for (const auto &e : parsed.entries)
+        out.insert(e.name, readEntry(parsed.fd->get(), parsed.dataStart, e));
+    return out;
+}
+
+// The whole file mapped copy-on-write: pages are read from the file when first touched,
+// and a write (an adapter pack overlay, training) goes to a private copy, never the file.
+struct Mapping {
+    void *base = MAP_FAILED;
+    size_t size = 0;
+    ~Mapping()
+    {
+        if (base != MAP_FAILED)
+            ::munmap(base, size);
+    }
+};
+
+// Every mapped tensor's storage has this deleter; its context keeps the mapping alive.
+void releaseMappingRef(void *context)
+{
+    delete static_cast<std::shared_ptr<Mapping> *>(context);
+}
+
+StateDict mapImpl(const std::string &path, std::map<std::string, std::string> *metadata)
+{
+    const Parsed parsed = parseFile(path, metadata);
+    auto mapping = std::make_shared<Mapping>();
+    mapping->size = static_cast<size_t>(parsed.fileSize);
+    mapping->base = ::mmap(nullptr, mapping->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, parsed.fd->get(), 0);
+    if (mapping->base == MAP_FAILED)
+        throw CheckpointError(std::string("cannot map the file: ") + std::strerror(errno));
+    StateDict out;
+    for (const auto &e : parsed.entries) {
+        const uint64_t offset = parsed.dataStart + e.begin;
+        // A view needs the element alignment and the file's byte order; bool bytes are
+        // normalised, which would write. Those are read into owned memory instead.
+        const bool copy = std::endian::native == std::endian::big || e.dtype->type == torch::kBool
+                          || offset % static_cast<uint64_t>(e.dtype->size) != 0 || e.end == e.begin;
+        if (copy) {
+            out.insert(e.name, readEntry(parsed.fd->get(), parsed.dataStart, e));
+            continue;
         }
-        out.insert(e.name, std::move(t));
+        void *data = static_cast<char *>(mapping->base) + offset;
+        auto *context = new std::shared_ptr<Mapping>(mapping);
+        c10::DataPtr ptr(data, context, &releaseMappingRef, c10::Device(c10::DeviceType::CPU));
+        c10::Storage storage(c10::Storage::use_byte_size_t(), static_cast<size_t>(e.end - e.begin), std::move(ptr),
+                             /*allocator=*/nullptr, /*resizable=*/false);
+        out.insert(e.name, torch::empty({0}, torch::TensorOptions().dtype(e.dtype->type))
+                               .set_(storage, 0, e.shape, c10::contiguous_strides(e.shape)));
     }
     return out;
 }
@@ -349,6 +419,39 @@ void saveImpl(const std::string &path, const StateDict &dict, const std::map<std
 StateDict loadSafetensors(const std::string &path, std::map<std::string, std::string> *metadata)
 {
     return namingTheFile(path, "this file", [&] { return loadImpl(path, metadata); });
+}
+
+StateDict mapSafetensors(const std::string &path, std::map<std::string, std::string> *metadata)
+{
+    return namingTheFile(path, "this file", [&] { return mapImpl(path, metadata); });
+}
+
+bool isMapped(const torch::Tensor &t)
+{
+    return t.defined() && t.has_storage() && t.storage().data_ptr().get_deleter() == &releaseMappingRef;
+}
+
+void adviseMapped(const torch::Tensor &t, bool release)
+{
+    if (!isMapped(t) || t.numel() == 0)
+        return;
+    static const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<uintptr_t>(t.storage().data());
+    const uintptr_t end = begin + t.storage().nbytes();
+    if (!release) {
+        const uintptr_t first = begin & ~(page - 1);
+        ::madvise(reinterpret_cast<void *>(first), end - first, MADV_WILLNEED);
+        // Fault every page in now (a warm-up), so that the first query does not.
+        volatile unsigned char sink = 0;
+        for (uintptr_t p = begin; p < end; p += page)
+            sink ^= *reinterpret_cast<const unsigned char *>(p);
+        return;
+    }
+    // Only whole pages of this tensor: its neighbours' bytes may still be in use.
+    const uintptr_t first = (begin + page - 1) & ~(page - 1);
+    const uintptr_t last = end & ~(page - 1);
+    if (last > first)
+        ::madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
 }
 
 void saveSafetensors(const std::string &path, const StateDict &dict, const std::map<std::string, std::string> &metadata)

@@ -158,7 +158,22 @@ StateDict loadCheckpoint(const std::string &path)
     return loadCheckpoint(path, nullptr);
 }
 
+namespace {
+StateDict readCheckpointFile(const std::string &path, std::map<std::string, std::string> *metadata, bool map);
+}
+
 StateDict loadCheckpoint(const std::string &path, std::map<std::string, std::string> *metadata)
+{
+    return readCheckpointFile(path, metadata, false);
+}
+
+StateDict mapCheckpoint(const std::string &path)
+{
+    return readCheckpointFile(path, nullptr, true);
+}
+
+namespace {
+StateDict readCheckpointFile(const std::string &path, std::map<std::string, std::string> *metadata, bool map)
 {
     // Decide by content, not by extension: downloads get renamed.
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -187,7 +202,7 @@ StateDict loadCheckpoint(const std::string &path, std::map<std::string, std::str
             headerLen |= uint64_t(head[i]) << (8 * i);
         const uint64_t fileSize = static_cast<uint64_t>(st.st_size);
         if (headerLen >= 2 && headerLen <= fileSize - 8 && head[8] == '{')
-            return loadSafetensors(path, metadata);
+            return map ? mapSafetensors(path, metadata) : loadSafetensors(path, metadata);
     }
     // Before 1.6 torch.save wrote a bare pickle stream that starts with a protocol opcode.
     if (got >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5)
@@ -196,5 +211,6 @@ StateDict loadCheckpoint(const std::string &path, std::map<std::string, std::str
                                      "or convert it to .safetensors");
     throw CheckpointError(neither);
 }
+} // namespace
 
 } // namespace unisearch::model

@@ -76,6 +76,19 @@ StateDict loadPth(const std::string &path);
 StateDict loadCheckpoint(const std::string &path, std::map<std::string, std::string> *metadata);
 StateDict loadPth(const std::string &path, std::map<std::string, std::string> *metadata);
 StateDict loadSafetensors(const std::string &path, std::map<std::string, std::string> *metadata = nullptr);
+// The same checks, but the tensors are views of the file mapped copy-on-write
+// (MAP_PRIVATE): nothing is read until touched, and writing to a tensor (an adapter pack
+// overlay) changes a private copy of the page, never the file. Tensors whose bytes cannot
+// be viewed (offset not a multiple of the element size, bool, a big-endian host) are copied.
+StateDict mapSafetensors(const std::string &path, std::map<std::string, std::string> *metadata = nullptr);
+// loadCheckpoint, with .safetensors files mapped (mapSafetensors); .pth files are read.
+StateDict mapCheckpoint(const std::string &path);
+// Whether t's storage is a view of a mapped file.
+bool isMapped(const torch::Tensor &t);
+// For a mapped tensor (else nothing): release false faults its pages in now (a warm-up);
+// release true drops its whole pages from memory (MADV_DONTNEED) once a converted copy
+// replaced it. Never release a tensor that was written to (the write would be lost).
+void adviseMapped(const torch::Tensor &t, bool release);
 // Runs a checkpoint reader and names the file in whatever it throws, once, here: its own
 // CheckpointError, running out of memory ("not enough memory to load <what>") and torch's
 // errors, each as a CheckpointError "<path>: ...".

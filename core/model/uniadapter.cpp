@@ -226,6 +226,12 @@ torch::Device UniAdapterModelImpl::device() const
 
 void UniAdapterModelImpl::loadFrom(const StateDict &dict, LoadReport &report)
 {
+    bindFrom(dict, report);
+    fuse();
+}
+
+void UniAdapterModelImpl::bindFrom(const StateDict &dict, LoadReport &report)
+{
     torch::NoGradGuard noGrad;
     const CheckpointLayout layout = detectLayout(dict);
     report.hasAdapters = layout.adapters;
@@ -262,8 +268,14 @@ void UniAdapterModelImpl::loadFrom(const StateDict &dict, LoadReport &report)
                                             + ")");
                 continue;
             }
-            if (!found)
-                param.copy_(src.to(param.scalar_type()));
+            if (!found) {
+                // set_data changes the parameter's TensorImpl, so every alias and every
+                // module member holding it sees the new storage.
+                if (src.scalar_type() == param.scalar_type() && src.device() == param.device() && src.is_contiguous())
+                    param.set_data(src);
+                else
+                    param.set_data(src.to(param.device(), param.scalar_type()).contiguous());
+            }
             found = true;
             ++report.loaded;
         }
@@ -278,7 +290,83 @@ void UniAdapterModelImpl::loadFrom(const StateDict &dict, LoadReport &report)
         else if (!byName.count(key))
             report.unexpected.push_back(entryText(key, tensor));
     }
-    fuse();
+}
+
+unsigned UniAdapterModelImpl::partsOfParameter(const std::string &name)
+{
+    constexpr unsigned text = ModelRunner::Text, vision = ModelRunner::Vision, cross = ModelRunner::Cross,
+                       decoder = ModelRunner::Decoder;
+    if (isAdapterKey(name)) {
+        // One UniAdapter serves every tower; each mode uses some of its layers.
+        if (name.find(".visual_up_proj.") != std::string::npos)
+            return vision;
+        if (name.find(".multi_up_proj.") != std::string::npos || name.find("_norm_cross_modal.") != std::string::npos)
+            return cross | decoder;
+        if (name.find(".up_proj.") != std::string::npos)
+            return text | cross | decoder;
+        return text | vision | cross | decoder; // down_proj, the input norm
+    }
+    if (startsWith(name, "visual_encoder.") || startsWith(name, "vision_proj."))
+        return vision;
+    if (startsWith(name, "text_proj."))
+        return text;
+    if (startsWith(name, "itm_head."))
+        return cross;
+    if (startsWith(name, "text_decoder."))
+        return decoder;
+    if (startsWith(name, "text_encoder."))
+        return name.find(".crossattention.") != std::string::npos || name.find("video_") != std::string::npos
+                   ? cross
+                   : text;
+    return text | vision | cross | decoder;
+}
+
+int64_t UniAdapterModelImpl::prepareParts(unsigned parts, torch::Device device, torch::ScalarType dtype)
+{
+    parts &= ~m_preparedParts;
+    if (!parts)
+        return 0;
+    torch::NoGradGuard noGrad;
+    int64_t count = 0;
+    for (const auto &item : named_parameters(true)) {
+        torch::Tensor p = item.value();
+        if (!(partsOfParameter(item.key()) & parts) || !m_preparedTensors.insert(p.unsafeGetTensorImpl()).second)
+            continue;
+        count += p.numel();
+        if (p.device() == device && p.scalar_type() == dtype && p.is_contiguous()) {
+            adviseMapped(p, /*release=*/false); // zero copy: fault the pages in now, not at the first query
+            continue;
+        }
+        torch::Tensor source = p.detach();
+        p.set_data(p.to(device, dtype, /*non_blocking=*/false, /*copy=*/false).contiguous());
+        adviseMapped(source, /*release=*/true); // only the converted copy stays resident
+    }
+    m_preparedParts |= parts;
+    // Fusing q/k/v (k/v) into one matmul copies the weights. The text encoder's
+    // self-attention is left unfused: a search runs one short query, where three [L,768]
+    // matmuls cost no more than one, while fusing would copy 85 MB (full size) that a
+    // float32 model otherwise uses straight from the mapped file. The cross-attention
+    // (k/v over the image's 577 tokens, per image) and the decoder (beam steps) are fused.
+    apply([&](const std::string &name, torch::nn::Module &m) {
+        auto *att = m.as<BertSelfAttentionImpl>();
+        if (!att)
+            return;
+        const bool crossAttention = name.find(".crossattention.") != std::string::npos;
+        if (!((parts & ModelRunner::Cross) && crossAttention && startsWith(name, "text_encoder."))
+            && !((parts & ModelRunner::Decoder) && startsWith(name, "text_decoder.")))
+            return;
+        std::vector<torch::Tensor> unfused;
+        for (const auto &t : att->parameters())
+            unfused.push_back(t);
+        att->fuse();
+        std::set<const c10::TensorImpl *> inUse;
+        for (const auto &t : att->parameters())
+            inUse.insert(t.unsafeGetTensorImpl());
+        for (const auto &t : unfused) // a zero-copy view the fused copy replaced (not the query)
+            if (!inUse.count(t.unsafeGetTensorImpl()))
+                adviseMapped(t, /*release=*/true);
+    });
+    return count;
 }
 
 // --- retrieval -----------------------------------------------------------------------

@@ -10,6 +10,8 @@
 #include "statedict_p.h"
 #include "vit_p.h"
 
+#include <set>
+
 namespace unisearch::model {
 
 struct ModelHeads {
@@ -64,6 +66,18 @@ public:
     // Copies the checkpoint's tensors into the parameters (by name, shapes checked),
     // fills `report`; leaves parameters absent from the checkpoint untouched.
     void loadFrom(const StateDict &dict, LoadReport &report);
+    // The same without fusing, and without copying where it can: a checkpoint tensor of the
+    // parameter's dtype becomes the parameter (set_data; a mapped view stays a view, its
+    // pages untouched); another dtype is converted now; pos_embed interpolation copies.
+    void bindFrom(const StateDict &dict, LoadReport &report);
+    // Parts (ModelRunner::Part bits) not prepared yet among `parts` are made ready on
+    // device/dtype: their parameters not converted yet are converted (a mapped source's
+    // pages are dropped after a copy; a zero-copy view's pages are faulted in), then their
+    // attention is fused. Returns how many parameter values were made ready now.
+    int64_t prepareParts(unsigned parts, torch::Device device, torch::ScalarType dtype);
+    unsigned preparedParts() const { return m_preparedParts; }
+    // The ModelRunner::Part bits a parameter of this name is used by.
+    static unsigned partsOfParameter(const std::string &name);
     void randomize();
     // Casts every parameter once (device and dtype), then re-fuses the attention weights.
     void castTo(torch::Device device, torch::ScalarType dtype);
@@ -127,6 +141,8 @@ private:
     BertModel m_text{nullptr};
     Dense m_visionProj{nullptr}, m_textProj{nullptr}, m_itmHead{nullptr};
     BertLMHead m_decoder{nullptr};
+    unsigned m_preparedParts = 0;
+    std::set<const c10::TensorImpl *> m_preparedTensors;
 };
 TORCH_MODULE(UniAdapterModel);
 
