@@ -294,7 +294,9 @@ void TestSearchE2E::rerankGivesReferenceMatchProbabilities()
     const nlohmann::json c = test::readCase(QStringLiteral("retrieval-image"));
     for (int k = 0; k < 3; ++k) {  // the captions pre_caption leaves unchanged
         const QString caption = QString::fromStdString(c.at("captions")[size_t(k)].get<std::string>());
-        const Run r = run({QStringLiteral("search"), caption, QStringLiteral("--rerank"), QStringLiteral("--json")});
+        // All 9 fixture images re-ranked (the CPU default depth is 8).
+        const Run r = run({QStringLiteral("search"), caption, QStringLiteral("--rerank"), QStringLiteral("--rerank-top"),
+                           QStringLiteral("16"), QStringLiteral("--json")});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         const QJsonObject doc = r.json();
         QVERIFY(doc.value(QStringLiteral("reranked")).toBool());

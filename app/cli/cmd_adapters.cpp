@@ -76,14 +76,15 @@ int cmdAdaptersList(Context &ctx)
 int cmdAdaptersActivate(Context &ctx)
 {
     const QCommandLineOption json = jsonOption();
-    const QCommandLineOption batch(QStringLiteral("batch"), QStringLiteral("Images per model batch when re-embedding."),
-                                   QStringLiteral("N"), QStringLiteral("8"));
+    const QCommandLineOption batch(QStringLiteral("batch"), QStringLiteral("Images per model batch when re-embedding "
+                                                                 "(default: chosen while it runs)."),
+                                   QStringLiteral("N"));
     QCommandLineParser parser;
     if (!ctx.parse(parser, {json, batch}, 1, 1))
         return ctx.exitCode();
-    bool batchOk = false;
-    const int batchSize = parser.value(batch).toInt(&batchOk);
-    if (!batchOk || batchSize < 1)
+    bool batchOk = !parser.isSet(batch);
+    const int batchSize = batchOk ? 0 : parser.value(batch).toInt(&batchOk); // 0: adaptive
+    if (!batchOk || (parser.isSet(batch) && batchSize < 1))
         return ctx.usageError(QStringLiteral("--batch takes a positive number"));
     engine::Engine *e = ctx.openEngine();
     if (!e)

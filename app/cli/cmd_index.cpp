@@ -350,7 +350,7 @@ int cmdIndex(Context &ctx)
     const QCommandLineOption watch(QStringLiteral("watch"),
                                    QStringLiteral("Keep running and index changes as they happen (stop with Ctrl+C)."));
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("Print the result as one JSON document."));
-    const QCommandLineOption batch(QStringLiteral("batch"), QStringLiteral("Images per model batch (default 8)."),
+    const QCommandLineOption batch(QStringLiteral("batch"), QStringLiteral("Images per model batch (default: chosen while indexing from the speed it measures)."),
                                    QStringLiteral("N"));
     const QCommandLineOption noOcr(QStringLiteral("no-ocr"),
                                    QStringLiteral("Do not read text in photos this time (the setting index/ocr "
@@ -358,7 +358,7 @@ int cmdIndex(Context &ctx)
     QCommandLineParser parser;
     if (!ctx.parse(parser, {watch, json, batch, noOcr}, 1, -1))
         return ctx.exitCode();
-    int batchSize = 8;
+    int batchSize = 0; // 0: the index job adapts it (engine/indexing/adaptive.h)
     if (!readPositiveInt(parser, batch, 1024, &batchSize))
         return ctx.usageError(QStringLiteral("invalid --batch '%1': give a whole number from 1 to 1024")
                                   .arg(parser.value(batch)));

@@ -66,7 +66,7 @@ std::optional<IndexParams> reembedJobParams(Engine &engine, const ReembedParams 
     ip.adapterPack = p->pack; // the base model with the pending pack: its vectors go under their own key
     ip.device = params.device.isEmpty() ? engine.device() : params.device;
     ip.precision = engine.precision();
-    ip.batchSize = std::max(1, params.batchSize);
+    ip.batchSize = std::max(0, params.batchSize); // 0: adaptive (indexjob.h)
     ip.keepOtherVectors = true; // search keeps finding re-embedded videos on the old vectors
     try {
         for (const catalog::Root &r : engine.catalog()->roots())

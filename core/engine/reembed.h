@@ -18,7 +18,7 @@ namespace unisearch::engine {
 class Engine;
 
 struct ReembedParams {
-    int batchSize = 8;
+    int batchSize = 0; // images per model batch; 0: chosen while it runs (indexing/adaptive.h)
     QString device; // empty: the engine's
 };
 
