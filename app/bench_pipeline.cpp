@@ -20,6 +20,7 @@
 //   and fixed batch 1 (the old defaults otherwise: LibTorch and decode threads = cores), in
 //   float32 and bfloat16: seconds per image from the first decode to the last commit.
 #include "bench_pipeline.h"
+#include "bench_pipeline_p.h"
 #include "benchsupport.h"
 
 #include "catalog/catalog.h"
@@ -62,28 +63,7 @@
 
 using namespace unisearch;
 
-namespace {
-
-struct Options {
-    bool efficiency = true;
-    bool query = true;
-    bool memory = true;
-    double load = 0;          // > 0: the load part, with one core this busy
-    int loadImages = 16;      // 12 MP photos per run of the load part
-    bool loadFloat32 = true;  // precisions of the load part
-    bool loadBfloat16 = true;
-    int images = 32;          // 12 MP photos for the efficiency run
-    int width = 4000;
-    int height = 3000;
-    int batch = 8;
-    int decodeThreads = 0;    // 0: the job's default (ideal thread count)
-    int threads = 0;          // LibTorch threads; 0: number of cores
-    long long items = 1'000'000;
-    int queries = 200;
-    int rssImages = 10'000;
-    QString tmp;              // where photos and data dirs go (default: system temp)
-    bool json = false;
-};
+namespace unisearch::bench::pipeline {
 
 void usage(FILE *out)
 {
@@ -184,12 +164,6 @@ Rss readRss()
     return r;
 }
 
-double loadAverage()
-{
-    double l[1] = {0};
-    return getloadavg(l, 1) == 1 ? l[0] : -1;
-}
-
 // A camera-like picture: smooth gradients and shapes (compress like a photo) plus grain.
 QImage photoLike(int w, int h, quint32 seed)
 {
@@ -273,7 +247,7 @@ double modelOnlyImagesPerSecond(model::ModelRunner &engine, int batch, int batch
     return double(batch) * double(batches) / (double(t.nsecsElapsed()) / 1e9);
 }
 
-QString fmt(double v, int decimals = 1)
+QString fmt(double v, int decimals)
 {
     return QString::number(v, 'f', decimals);
 }
@@ -617,148 +591,11 @@ QString runMemory(const Options &o, const QString &tmp, QString *jsonOut)
     return text;
 }
 
-// --- (d) load -----------------------------------------------------------------------------
-
-// A child process that keeps one core `fraction` busy: in each 10 ms period it spins for
-// fraction × 10 ms and sleeps the rest. It dies with this process (PR_SET_PDEATHSIG).
-class CoreLoad
-{
-public:
-    explicit CoreLoad(double fraction)
-    {
-        m_pid = fork();
-        if (m_pid != 0)
-            return;
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        const long periodNs = 10'000'000;
-        const long busyNs = static_cast<long>(fraction * double(periodNs));
-        volatile unsigned sink = 0;
-        while (true) {
-            timespec start{}, now{};
-            clock_gettime(CLOCK_MONOTONIC, &start);
-            do {
-                for (int i = 0; i < 1000; ++i)
-                    sink = sink + unsigned(i);
-                clock_gettime(CLOCK_MONOTONIC, &now);
-            } while ((now.tv_sec - start.tv_sec) * 1'000'000'000L + (now.tv_nsec - start.tv_nsec) < busyNs);
-            if (periodNs > busyNs) {
-                const timespec rest{0, periodNs - busyNs};
-                nanosleep(&rest, nullptr);
-            }
-        }
-    }
-    ~CoreLoad()
-    {
-        if (m_pid > 0) {
-            kill(m_pid, SIGKILL);
-            waitpid(m_pid, nullptr, 0);
-        }
-    }
-    bool ok() const { return m_pid > 0; }
-
-private:
-    pid_t m_pid = -1;
-};
-
-struct LoadRun {
-    QString label;     // adaptive, batch 8, batch 1
-    int batch = 0;     // 0: adaptive
-    double idle = 0;   // s/image
-    double loaded = 0;
-    QString idleChoice, loadedChoice;  // the adaptive job's final configuration
-};
-
-// One index run of the photos into a fresh data dir; seconds per image (< 0: failed).
-double indexOnce(const QString &photos, const QString &dataDir, const std::shared_ptr<engine::RetrievalModel> &model,
-                 int batch, int images, QString *choice)
-{
-    engine::IndexParams params;
-    params.dataDir = dataDir;
-    params.paths = {photos};
-    params.model = model;
-    params.ocr = false;
-    if (batch > 0) {  // the old fixed configuration: every core for the model and for decoding
-        params.batchSize = batch;
-        params.modelThreads = QThread::idealThreadCount();
-        params.decodeThreads = QThread::idealThreadCount();
-    }
-    engine::IndexJob job(params);
-    const engine::IndexResult r = job.run();
-    if (!r.ok || r.embedded != images) {
-        progress(QStringLiteral("indexing failed: %1 (%2 embedded)").arg(r.error).arg(r.embedded));
-        return -1;
-    }
-    *choice = QStringLiteral("batch %1, %2 model + %3 decode threads, %4 probes")
-                  .arg(r.batchSize).arg(r.modelThreads).arg(r.decodeThreads).arg(r.adaptiveProbes);
-    return r.indexingSeconds / double(r.embedded);
-}
-
-QString runLoad(const Options &o, const QString &tmp, QString *jsonOut)
-{
-    progress(QStringLiteral("load: writing %1 photos of %2x%3 ...").arg(o.loadImages).arg(o.width).arg(o.height));
-    const QString photos = tmp + QStringLiteral("/photos-load");
-    writePhotos(photos, o.loadImages, o.width, o.height, 1);
-    QString text = QStringLiteral("Indexing under load (%1 JPEGs of %2x%3, full-size model with random weights; "
-                                  "load: one core %4 % busy in 10 ms periods)\n")
-                       .arg(o.loadImages).arg(o.width).arg(o.height).arg(fmt(100 * o.load, 0));
-    QStringList json;
-    int runNo = 0;
-    for (const bool bf16 : {false, true}) {
-        if (!(bf16 ? o.loadBfloat16 : o.loadFloat32))
-            continue;
-        model::RunnerOptions ro;
-        ro.bfloat16 = bf16;
-        QString error;
-        auto model = engine::RetrievalModel::fromRunner(model::ModelRunner::random(model::Architecture{}, ro),
-                                                        QStringLiteral("bench-random"),
-                                                        QStringLiteral("bench-random-full"), &error);
-        if (!model) {
-            progress(error);
-            return {};
-        }
-        const QString precision = bf16 ? QStringLiteral("bfloat16") : QStringLiteral("float32");
-        std::vector<LoadRun> runs(3);
-        runs[0].label = QStringLiteral("adaptive");
-        runs[1].label = QStringLiteral("batch 8");
-        runs[1].batch = 8;
-        runs[2].label = QStringLiteral("batch 1");
-        runs[2].batch = 1;
-        for (LoadRun &run : runs) {
-            for (const bool loaded : {false, true}) {
-                progress(QStringLiteral("load: %1, %2, %3 (load average %4) ...")
-                             .arg(precision, run.label, loaded ? QStringLiteral("under load") : QStringLiteral("idle"))
-                             .arg(fmt(loadAverage(), 2)));
-                std::optional<CoreLoad> busy;
-                if (loaded)
-                    busy.emplace(o.load);
-                QString choice;
-                const double s = indexOnce(photos, tmp + QStringLiteral("/data-load-%1").arg(runNo++), model, run.batch,
-                                           o.loadImages, &choice);
-                if (s < 0)
-                    return {};
-                (loaded ? run.loaded : run.idle) = s;
-                (loaded ? run.loadedChoice : run.idleChoice) = choice;
-                progress(QStringLiteral("  %1 s/image (%2)").arg(fmt(s, 3), choice));
-            }
-            text += QStringLiteral("  %1 %2  idle %3 s/image, under load %4 s/image%5\n")
-                        .arg(precision.leftJustified(9), run.label.leftJustified(9), fmt(run.idle, 3), fmt(run.loaded, 3),
-                             run.batch == 0 ? QStringLiteral("  (ended at: idle %1; loaded %2)")
-                                                  .arg(run.idleChoice, run.loadedChoice)
-                                            : QString());
-            json.append(QStringLiteral("{\"precision\": \"%1\", \"config\": \"%2\", \"idleSecondsPerImage\": %3, "
-                                       "\"loadedSecondsPerImage\": %4}")
-                            .arg(precision, run.label, fmt(run.idle, 4), fmt(run.loaded, 4)));
-        }
-    }
-    *jsonOut = QStringLiteral("\"load\": {\"images\": %1, \"busyFraction\": %2, \"runs\": [%3]}")
-                   .arg(o.loadImages).arg(fmt(o.load, 2), json.join(QStringLiteral(", ")));
-    return text;
-}
-
-} // namespace
+} // namespace unisearch::bench::pipeline
 
 int runPipelineBench(int argc, char **argv)
 {
+    using namespace unisearch::bench::pipeline;
     Options o;
     if (!parse(argc, argv, o))
         return 2;
@@ -779,7 +616,7 @@ int runPipelineBench(int argc, char **argv)
     const QString header = QStringLiteral("unisearch-bench pipeline: %1 cores, LibTorch %2 threads, load average %3\n")
                                .arg(QThread::idealThreadCount())
                                .arg(model::threads())
-                               .arg(fmt(loadAverage(), 2));
+                               .arg(fmt(bench::loadAverage(), 2));
     if (!o.json)
         print(header);
     QStringList json;
@@ -806,6 +643,6 @@ int runPipelineBench(int argc, char **argv)
         print(QStringLiteral("{\"cores\": %1, \"threads\": %2, \"loadAverage\": %3, %4}\n")
                   .arg(QThread::idealThreadCount())
                   .arg(model::threads())
-                  .arg(fmt(loadAverage(), 2), json.join(QStringLiteral(", "))));
+                  .arg(fmt(bench::loadAverage(), 2), json.join(QStringLiteral(", "))));
     return ok ? 0 : 1;
 }
