@@ -160,19 +160,29 @@ QVariant ResultsModel::data(const QModelIndex &index, int role) const
     }
 }
 
+void ResultsModel::setRelevanceOrder(QList<ResultRow> rows)
+{
+    m_byRelevance = std::move(rows);
+    for (ResultRow &row : m_byRelevance)
+        row.matchedWords = m_matchedWords;
+    applySort();
+}
+
+void ResultsModel::applySort()
+{
+    m_rows = m_byRelevance;
+    if (m_sort == Sort::Date)
+        std::stable_sort(m_rows.begin(), m_rows.end(),
+                         [](const ResultRow &a, const ResultRow &b) { return a.mtimeMs > b.mtimeMs; });
+}
+
 void ResultsModel::setResults(QList<ResultRow> rows)
 {
     if (m_thumbs)
         m_thumbs->cancelPending();  // the old list's queued loads are not wanted any more
     beginResetModel();
     m_waiting.clear();
-    m_byRelevance = std::move(rows);
-    for (ResultRow &row : m_byRelevance)
-        row.matchedWords = m_matchedWords;
-    m_rows = m_byRelevance;
-    if (m_sort == Sort::Date)
-        std::stable_sort(m_rows.begin(), m_rows.end(),
-                         [](const ResultRow &a, const ResultRow &b) { return a.mtimeMs > b.mtimeMs; });
+    setRelevanceOrder(std::move(rows));
     endResetModel();
 }
 
@@ -189,13 +199,7 @@ bool ResultsModel::reorderResults(QList<ResultRow> rows)
     if (oldRow.size() != rows.size())
         return false;
     emit layoutAboutToBeChanged();
-    m_byRelevance = std::move(rows);
-    for (ResultRow &row : m_byRelevance)
-        row.matchedWords = m_matchedWords;
-    m_rows = m_byRelevance;
-    if (m_sort == Sort::Date)
-        std::stable_sort(m_rows.begin(), m_rows.end(),
-                         [](const ResultRow &a, const ResultRow &b) { return a.mtimeMs > b.mtimeMs; });
+    setRelevanceOrder(std::move(rows));
     QList<int> newRow(m_rows.size());  // old row → new row
     for (int i = 0; i < m_rows.size(); ++i)
         newRow[oldRow.value(m_rows.at(i).path)] = i;
@@ -234,10 +238,7 @@ void ResultsModel::setSort(Sort sort)
     m_sort = sort;
     beginResetModel();
     m_waiting.clear();
-    m_rows = m_byRelevance;
-    if (m_sort == Sort::Date)
-        std::stable_sort(m_rows.begin(), m_rows.end(),
-                         [](const ResultRow &a, const ResultRow &b) { return a.mtimeMs > b.mtimeMs; });
+    applySort();
     endResetModel();
 }
 

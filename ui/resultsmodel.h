@@ -114,6 +114,9 @@ public:
     QSize thumbnailSize() const { return m_thumbSize; }
 
 private:
+    // rows (best first) become the relevance order, shown in the current sort.
+    void setRelevanceOrder(QList<ResultRow> rows);
+    // m_rows: the relevance order, sorted by date when that is the sort.
     void applySort();
     void onThumbnailReady(const QString &key);
 
