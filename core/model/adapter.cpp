@@ -19,10 +19,15 @@ UniAdapterImpl::UniAdapterImpl(const AdapterParams &params)
     m_visualUp = register_module("visual_up_proj", Dense(params.bottleneck, params.width));
 }
 
-torch::Tensor UniAdapterImpl::forward(const torch::Tensor &x, AdapterMode mode) const
+torch::Tensor UniAdapterImpl::bottleneck(const torch::Tensor &x) const
 {
     torch::Tensor in = m_params.layernorm == "in" ? m_normBefore->forward(x) : x;
-    torch::Tensor down = torch::relu(m_down->forward(in));
+    return torch::relu(m_down->forward(in));
+}
+
+torch::Tensor UniAdapterImpl::forward(const torch::Tensor &x, AdapterMode mode) const
+{
+    torch::Tensor down = bottleneck(x);
     torch::Tensor up;
     switch (mode) {
     case AdapterMode::Visual:

@@ -29,6 +29,14 @@ public:
     torch::Tensor forward(const torch::Tensor &x, AdapterMode mode) const;
     void randomize();
 
+    // For a caller that accumulates the visual contribution into a sum of its own (ViT
+    // blocks, one matrix product less to write and read back): whether that contribution is
+    // scale()·visualUp()(bottleneck(x)) (no norm on the output), and its pieces.
+    bool visualIsProjection() const { return m_params.layernorm != "out"; }
+    torch::Tensor bottleneck(const torch::Tensor &x) const; // ReLU(down(LN_in(x)))
+    const Dense &visualUp() const { return m_visualUp; }
+    double scale() const { return m_params.scale; }
+
 private:
     AdapterParams m_params;
     Norm m_normBefore{nullptr};

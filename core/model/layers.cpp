@@ -1,5 +1,6 @@
 #include "layers_p.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace unisearch::model {
@@ -91,11 +92,36 @@ torch::Tensor splitHeads(const torch::Tensor &x, int64_t heads)
 namespace {
 torch::Tensor softmaxLastDim(const torch::Tensor &scores)
 {
-    // Reduced-precision scores are normalised in float32: softmax over hundreds of
-    // tokens loses too much in bfloat16.
-    if (scores.scalar_type() == torch::kFloat32 || scores.scalar_type() == torch::kFloat64)
-        return scores.softmax(-1);
-    return scores.softmax(-1, torch::kFloat32).to(scores.scalar_type());
+    // LibTorch's softmax accumulates bfloat16 in float32 and rounds once (CPU since 1.13's
+    // vectorised kernel, CUDA always): the same values (measured: 1 in 10^5 differs by one ulp)
+    // as softmax(float32) rounded, at half the time and without a float32 copy of the scores
+    // ([12,577,577]: 3.8 ms vs 6.1 ms). Half on CPU has no such kernel: float32, rounded.
+    if (scores.scalar_type() == torch::kHalf && scores.device().is_cpu())
+        return scores.softmax(-1, torch::kFloat32).to(scores.scalar_type());
+    return scores.softmax(-1);
+}
+
+// Scores per piece of the batch at most: a batch of 8 images at 384 px in one piece makes
+// 32 M scores (64 MB bfloat16) per layer, blocks glibc returns to the system and the next
+// layer faults in again (measured 2 M page faults and 12 s of system time per batch of 8),
+// and that leave the caches between the two products. [12,577,577] is 4.0 M.
+constexpr int64_t kMaxScoresPerPiece = int64_t(1) << 22;
+
+// softmax(q·kᵀ + mask)·v for q, k, v, mask of one piece of the batch. q is already scaled.
+torch::Tensor attentionProducts(const torch::Tensor &q, const torch::Tensor &k, const torch::Tensor &v,
+                                const torch::Tensor &additiveMask)
+{
+    torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2));
+    if (additiveMask.defined())
+        scores.add_(additiveMask);
+    return torch::matmul(softmaxLastDim(scores), v);
+}
+
+// Rows [i, i+n) of a tensor with a batch dimension of `batch`, or the tensor itself when it
+// broadcasts over the batch (size 1).
+torch::Tensor batchRows(const torch::Tensor &t, int64_t batch, int64_t i, int64_t n)
+{
+    return t.defined() && t.size(0) == batch && batch > 1 ? t.narrow(0, i, n) : t;
 }
 } // namespace
 
@@ -111,19 +137,28 @@ torch::Tensor attention(const torch::Tensor &q, const torch::Tensor &k, const to
         // states against k answers): fold the batch into the query length instead of
         // letting matmul materialise B copies of K and V.
         torch::Tensor qf = q.transpose(0, 1).reshape({1, h, b * lq, d}) * scale;
-        torch::Tensor scores = torch::matmul(qf, k.transpose(-1, -2));
-        if (additiveMask.defined())
-            scores.add_(additiveMask);
-        torch::Tensor ctx = torch::matmul(softmaxLastDim(scores), v); // [1,h,B*Lq,d]
+        torch::Tensor ctx = attentionProducts(qf, k, v, additiveMask); // [1,h,B*Lq,d]
         return ctx.view({h, b, lq, d}).permute({1, 2, 0, 3}).reshape({b, lq, h * d});
     }
     // Scaling q (L×d) instead of the scores (L×L) is L/d times less work, and the product
     // is contiguous, which spares matmul a copy of a permuted q.
-    torch::Tensor scores = torch::matmul(q * scale, k.transpose(-1, -2));
-    if (additiveMask.defined())
-        scores.add_(additiveMask);
-    torch::Tensor ctx = torch::matmul(softmaxLastDim(scores), v); // [B,h,Lq,d]
-    return ctx.permute({0, 2, 1, 3}).reshape({b, lq, h * d});
+    const torch::Tensor qs = q * scale;
+    const int64_t lk = k.size(2);
+    const int64_t perPiece = std::max<int64_t>(1, kMaxScoresPerPiece / std::max<int64_t>(1, h * lq * lk));
+    if (perPiece >= b) {
+        torch::Tensor ctx = attentionProducts(qs, k, v, additiveMask); // [B,h,Lq,d]
+        return ctx.permute({0, 2, 1, 3}).reshape({b, lq, h * d});
+    }
+    // Large batches in pieces (kMaxScoresPerPiece); each piece's context goes straight to its
+    // rows of the [B,Lq,h,d] result, the copy the one-piece path makes with reshape.
+    torch::Tensor out = torch::empty({b, lq, h, d}, q.options());
+    for (int64_t i = 0; i < b; i += perPiece) {
+        const int64_t n = std::min(perPiece, b - i);
+        torch::Tensor ctx = attentionProducts(qs.narrow(0, i, n), batchRows(k, b, i, n), batchRows(v, b, i, n),
+                                              batchRows(additiveMask, b, i, n));
+        out.narrow(0, i, n).copy_(ctx.permute({0, 2, 1, 3}));
+    }
+    return out.view({b, lq, h * d});
 }
 
 } // namespace unisearch::model

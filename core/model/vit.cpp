@@ -9,16 +9,44 @@ VitAttentionImpl::VitAttentionImpl(int64_t width, int64_t heads, bool qkvBias)
     m_proj = register_module("proj", Dense(width, width));
 }
 
-torch::Tensor VitAttentionImpl::forward(const torch::Tensor &x) const
+namespace {
+// A new tensor x + bias (x itself copied when there is no bias), to accumulate products into.
+torch::Tensor plusBias(const torch::Tensor &x, const torch::Tensor &bias)
 {
-    const int64_t b = x.size(0), n = x.size(1), w = x.size(2);
+    return bias.defined() ? x + bias : x.clone();
+}
+
+// sum += alpha·a·Wᵀ in place (sum contiguous): the product accumulates into the sum instead of
+// being written (after linear's copy of its bias into the output) and read back by additions.
+torch::Tensor &addProduct(torch::Tensor &sum, const torch::Tensor &a, const torch::Tensor &weight, double alpha = 1.0)
+{
+    sum.view({-1, sum.size(-1)}).addmm_(a.reshape({-1, a.size(-1)}), weight.t(), 1.0, alpha);
+    return sum;
+}
+} // namespace
+
+torch::Tensor VitAttentionImpl::headMajorQkv(const torch::Tensor &x) const
+{
+    const int64_t b = x.size(0), n = x.size(1), d = x.size(2) / m_heads;
     // [B,N,3W] → [3,B,h,N,d]; the checkpoint's qkv is already one fused matmul.
     // One copy into head-major order: q, k and v then reach matmul contiguous (k transposed
     // by strides only) instead of being copied one by one inside it.
-    torch::Tensor qkv =
-        m_qkv->forward(x).view({b, n, 3, m_heads, w / m_heads}).permute({2, 0, 3, 1, 4}).contiguous();
+    const std::vector<int64_t> order{2, 0, 3, 1, 4};
+    if (!m_qkv->bias.defined() || torch::GradMode::is_enabled())
+        return m_qkv->forward(x).view({b, n, 3, m_heads, d}).permute(order).contiguous();
+    // Without autograd (out= has none) the bias is added by that copy: one pass over [B,N,3W]
+    // instead of two (linear's copy of the bias into its output, then the copy).
+    torch::Tensor product = torch::matmul(x, m_qkv->weight.t()).view({b, n, 3, m_heads, d}).permute(order);
+    torch::Tensor out = torch::empty({3, b, m_heads, n, d}, x.options());
+    return torch::add_out(out, product, m_qkv->bias.view({3, 1, m_heads, 1, d}));
+}
+
+torch::Tensor VitAttentionImpl::forward(const torch::Tensor &x, const torch::Tensor &residual) const
+{
+    torch::Tensor qkv = headMajorQkv(x);
     torch::Tensor ctx = attention(qkv[0], qkv[1], qkv[2], torch::Tensor());
-    return m_proj->forward(ctx);
+    torch::Tensor sum = plusBias(residual, m_proj->bias);
+    return addProduct(sum, ctx, m_proj->weight);
 }
 
 void VitAttentionImpl::randomize()
@@ -33,9 +61,9 @@ VitMlpImpl::VitMlpImpl(int64_t width, int64_t hidden)
     m_fc2 = register_module("fc2", Dense(hidden, width));
 }
 
-torch::Tensor VitMlpImpl::forward(const torch::Tensor &x) const
+torch::Tensor VitMlpImpl::hidden(const torch::Tensor &x) const
 {
-    return m_fc2->forward(torch::gelu(m_fc1->forward(x))); // GELU with erf, as nn.GELU
+    return torch::gelu(m_fc1->forward(x)); // GELU with erf, as nn.GELU
 }
 
 void VitMlpImpl::randomize()
@@ -57,11 +85,25 @@ VitBlockImpl::VitBlockImpl(const VisionConfig &config, UniAdapter adapter)
 
 torch::Tensor VitBlockImpl::forward(const torch::Tensor &input) const
 {
-    torch::Tensor x = input + m_attn->forward(m_norm1->forward(input));
-    torch::Tensor y = m_mlp->forward(m_norm2->forward(x));
-    if (m_adapter)
-        y = y + m_adapter->forward(x, AdapterMode::Visual);
-    return x + y;
+    torch::Tensor x = m_attn->forward(m_norm1->forward(input), input);
+    torch::Tensor hidden = m_mlp->hidden(m_norm2->forward(x));
+    const bool adapterInSum = m_adapter && m_adapter->visualIsProjection();
+    // x + fc2(hidden) + s·visual_up(d): both products accumulate into x plus both biases.
+    torch::Tensor bias = m_mlp->fc2()->bias;
+    torch::Tensor down;
+    if (adapterInSum) {
+        down = m_adapter->bottleneck(x);
+        const torch::Tensor &upBias = m_adapter->visualUp()->bias;
+        if (upBias.defined())
+            bias = bias.defined() ? bias + upBias * m_adapter->scale() : upBias * m_adapter->scale();
+    }
+    torch::Tensor out = plusBias(x, bias);
+    addProduct(out, hidden, m_mlp->fc2()->weight);
+    if (adapterInSum)
+        addProduct(out, down, m_adapter->visualUp()->weight, m_adapter->scale());
+    else if (m_adapter)
+        out = out + m_adapter->forward(x, AdapterMode::Visual);
+    return out;
 }
 
 void VitBlockImpl::randomize()

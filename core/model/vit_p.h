@@ -11,11 +11,12 @@ class VitAttentionImpl : public torch::nn::Module
 {
 public:
     VitAttentionImpl(int64_t width, int64_t heads, bool qkvBias);
-    // x: [B,N,W] → [B,N,W]
-    torch::Tensor forward(const torch::Tensor &x) const;
+    // x, residual: [B,N,W] → residual + proj(attention(x)) [B,N,W]
+    torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &residual) const;
     void randomize();
 
 private:
+    torch::Tensor headMajorQkv(const torch::Tensor &x) const; // [B,N,W] → q,k,v as [3,B,h,N,d]
     int64_t m_heads;
     Dense m_qkv{nullptr}, m_proj{nullptr};
 };
@@ -25,7 +26,9 @@ class VitMlpImpl : public torch::nn::Module
 {
 public:
     VitMlpImpl(int64_t width, int64_t hidden);
-    torch::Tensor forward(const torch::Tensor &x) const; // fc2(GELU(fc1(x)))
+    // GELU(fc1(x)); the block adds fc2 of it into its sum (fc2(GELU(fc1(x))) in all)
+    torch::Tensor hidden(const torch::Tensor &x) const;
+    const Dense &fc2() const { return m_fc2; }
     void randomize();
 
 private:
