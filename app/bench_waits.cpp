@@ -4,15 +4,21 @@
 // indexes generated photos with `unisearch-cli index`, then runs each command as a fresh child
 // process (once to warm the page cache, then --reps times) and reports the median and maximum
 // wall time and the child's peak resident memory (wait4's ru_maxrss, as /usr/bin/time).
-// Last, in this process, the window's path: a search session opened from the engine's plan,
-// warmed up where the session can, and the first query after it is ready.
+// Last, in this process, the window's paths: a search session opened from the engine's plan,
+// warmed up where the session can, and the first query after it is ready; and the question
+// model readied on its own thread as the ask panel's first use does (InferenceWorker,
+// InferenceService::warmUpQuestions), then a question about a photo and one about another.
 #include "bench_waits.h"
 #include "benchsupport.h"
 
 #include "engine/engine.h"
+#include "engine/inference.h"
+#include "engine/modelimage.h"
 #include "engine/search.h"
+#include "media/imagedecoder.h"
 #include "model/architecture.h"
 #include "model/modelrunner.h"
+#include "model/preprocess.h"
 
 #include <QCoreApplication>
 #include <QDateTime>
@@ -47,6 +53,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 namespace engine = unisearch::engine;
+namespace media = unisearch::media;
+namespace model = unisearch::model;
 using unisearch::bench::loadAverage;
 
 struct Options {
@@ -57,6 +65,7 @@ struct Options {
     QString tmp;         // parent of the temporary dir
     QString cli;         // unisearch-cli; default: next to this executable
     bool json = false;
+    bool windowOnly = false; // only the in-process window rows (no child commands, no indexing)
 };
 
 // One measured command, its target from issue 13 and what it measured.
@@ -81,14 +90,16 @@ struct ChildResult {
 void printUsage(FILE *out)
 {
     std::fprintf(out, "usage: unisearch-bench waits [--photos N] [--reps N] [--new-photos N] [--keep DIR] [--tmp DIR]\n"
-                      "                             [--cli PATH] [--json]\n"
+                      "                             [--cli PATH] [--window-only] [--json]\n"
                       "  --photos N      1600x1200 photos indexed before the searches (default 30)\n"
                       "  --reps N        measured runs of each command after one warm run (default 3;\n"
                       "                  indexing: min(N, 3) runs, each of a new folder)\n"
                       "  --new-photos N  4000x3000 photos per indexing run (default 8)\n"
                       "  --keep DIR      keep the data dir there; a later run reuses it and skips the setup\n"
                       "  --tmp DIR       where the temporary data dir goes (default: the system's)\n"
-                      "  --cli PATH      the unisearch-cli to measure (default: next to this program)\n");
+                      "  --cli PATH      the unisearch-cli to measure (default: next to this program)\n"
+                      "  --window-only   only the window's waits, in this process (first query, question);\n"
+                      "                  runs no command and indexes nothing into a kept dir\n");
 }
 
 bool parse(int argc, char **argv, Options &o)
@@ -103,6 +114,7 @@ bool parse(int argc, char **argv, Options &o)
         else if (a == "--tmp") o.tmp = QString::fromLocal8Bit(optionValue("waits", argc, argv, i));
         else if (a == "--cli") o.cli = QString::fromLocal8Bit(optionValue("waits", argc, argv, i));
         else if (a == "--json") o.json = true;
+        else if (a == "--window-only") o.windowOnly = true;
         else if (a == "--help" || a == "-h") { printUsage(stdout); std::exit(0); }
         else { printUsage(stderr); return false; }
     }
@@ -237,12 +249,28 @@ bool writePhotos(const QString &dir, int count, int w, int h, int firstIndex)
 }
 
 // Writes both random checkpoints, imports and activates them, writes and indexes the photos.
-// A kept dir that finished this once is reused as it is.
+// A kept dir that finished this once is reused as it is: nothing is imported or indexed again;
+// only photos the questions ask about that were deleted are written again (the same pixels:
+// writePhotos is deterministic). A data dir without the mark of a finished set-up is refused
+// rather than imported into again.
 bool prepare(const Options &o, const QString &root, QString *error)
 {
     const QString ready = root + QStringLiteral("/waits-ready");
-    if (QFile::exists(ready))
-        return true;
+    const QString photos = root + QStringLiteral("/photos");
+    if (QFile::exists(ready)) {
+        if (QFile::exists(photos + QStringLiteral("/photo0000.jpg")) && QFile::exists(photos + QStringLiteral("/photo0001.jpg")))
+            return true;
+        if (writePhotos(photos, o.photos, 1600, 1200, 0))
+            return true;
+        *error = QStringLiteral("cannot write the photos under %1").arg(root);
+        return false;
+    }
+    if (QFile::exists(root + QStringLiteral("/data"))) {
+        *error = QStringLiteral("%1 holds a data dir that no finished set-up marked (no waits-ready): it is left "
+                                "as it is; choose another --keep")
+                     .arg(root);
+        return false;
+    }
     QDir().mkpath(root + QStringLiteral("/models"));
     try {
         unisearch::model::Architecture retrieval; // BLIP-base sizes, 384 px
@@ -254,7 +282,7 @@ bool prepare(const Options &o, const QString &root, QString *error)
         *error = QString::fromUtf8(e.what());
         return false;
     }
-    if (!writePhotos(root + QStringLiteral("/photos"), o.photos, 1600, 1200, 0)) {
+    if (!writePhotos(photos, o.photos, 1600, 1200, 0)) {
         *error = QStringLiteral("cannot write the photos under %1").arg(root);
         return false;
     }
@@ -329,18 +357,25 @@ struct FirstQuery {
     QString error;
 };
 
+// The engine as the window opens it, on the bench's data dir and settings.
+bool openEngine(engine::Engine &eng, const QString &root, QString *error)
+{
+    qputenv("XDG_CONFIG_HOME", (root + QStringLiteral("/config")).toLocal8Bit());
+    engine::Engine::Options eo;
+    eo.dataDir = root + QStringLiteral("/data");
+    if (eng.open(eo))
+        return true;
+    *error = eng.errorString();
+    return false;
+}
+
 // The window's path in this process: plan, session open (+ warm-up), then one query.
 FirstQuery firstQueryAfterReady(const QString &root)
 {
     FirstQuery f;
-    qputenv("XDG_CONFIG_HOME", (root + QStringLiteral("/config")).toLocal8Bit());
     engine::Engine eng;
-    engine::Engine::Options eo;
-    eo.dataDir = root + QStringLiteral("/data");
-    if (!eng.open(eo)) {
-        f.error = eng.errorString();
+    if (!openEngine(eng, root, &f.error))
         return f;
-    }
     QString error;
     const auto start = Clock::now();
     const std::optional<engine::SearchSessionPlan> plan = eng.searchSessionPlan(&error);
@@ -361,6 +396,89 @@ FirstQuery firstQueryAfterReady(const QString &root)
     return f;
 }
 
+double secondsSince(Clock::time_point start)
+{
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// A question about a photo in the window, and where its time goes.
+struct Question {
+    double readyS = 0;                 // the ask panel's first use until "Ready" (load + warm-up)
+    double firstS = 0, secondS = 0;    // a question about a photo, then about another
+    double decodeS = 0, visionS = 0;   // of a question: decode + preprocess, vision + question encoder
+    QString photo;                     // the first photo's size, e.g. "1600x1200"
+    QString error;
+};
+
+// Decode + preprocess of one photo as a question does it (full size), then the same question
+// answered greedily with one decoder step (decode, vision tower, question encoder): what is
+// left of a question is the beam search's decoder.
+void questionParts(engine::InferenceService &s, const QString &path, const QString &question, Question &q)
+{
+    const model::PreprocessParams &pp = *s.preprocessParams();
+    std::vector<float> pixels(model::preprocessedSize(pp));
+    auto start = Clock::now();
+    media::DecodeParams dp;
+    dp.targetSize = s.options().scaledDecoding ? pp.size : 0;
+    const media::DecodedImage decoded = media::decodeImage(path, dp);
+    if (!decoded.ok()) {
+        q.error = decoded.error;
+        return;
+    }
+    q.photo = QStringLiteral("%1x%2").arg(decoded.image.width()).arg(decoded.image.height());
+    model::preprocessInto(engine::toModelImage(decoded.image), pp, pixels.data());
+    q.decodeS = secondsSince(start);
+    engine::AskParams oneStep;
+    oneStep.beams = 1;
+    oneStep.maxLength = 2; // [DEC] and one token
+    start = Clock::now();
+    if (!s.ask({path}, question, oneStep, &q.error))
+        return;
+    q.visionS = std::max(0.0, secondsSince(start) - q.decodeS);
+}
+
+// The window's question path in this process: the active VQA model's InferenceService on its
+// own thread (an InferenceWorker, as EngineController::preloadAsk), readied with
+// warmUpQuestions, then two questions with the ask panel's default parameters (generated
+// answer) about two photos, each timed from submit to answer, as the window waits for it.
+Question questionAfterReady(const QString &root)
+{
+    Question q;
+    engine::Engine eng;
+    if (!openEngine(eng, root, &q.error))
+        return q;
+    std::unique_ptr<engine::InferenceService> service = eng.inference(engine::vqaTask, {}, &q.error);
+    if (!service)
+        return q;
+    engine::InferenceWorker worker(std::move(service));
+    using Answer = std::pair<bool, QString>;
+    auto start = Clock::now();
+    Answer ready = worker.submit([](engine::InferenceService &s) {
+        QString why;
+        const bool ok = s.warmUpQuestions(&why);
+        return Answer{ok, why};
+    }).get();
+    q.readyS = secondsSince(start);
+    const QString question = QStringLiteral("what color is the circle?");
+    const QString photos[2] = {root + QStringLiteral("/photos/photo0000.jpg"), root + QStringLiteral("/photos/photo0001.jpg")};
+    double *times[2] = {&q.firstS, &q.secondS};
+    for (int i = 0; i < 2 && ready.first; ++i) {
+        start = Clock::now();
+        ready = worker.submit([&](engine::InferenceService &s) {
+            QString why;
+            const bool ok = s.ask({photos[i]}, question, {}, &why).has_value();
+            return Answer{ok, why};
+        }).get();
+        *times[i] = secondsSince(start);
+    }
+    if (!ready.first) {
+        q.error = ready.second;
+        return q;
+    }
+    worker.submit([&](engine::InferenceService &s) { questionParts(s, photos[1], question, q); }).get();
+    return q;
+}
+
 double median(std::vector<double> v)
 {
     if (v.empty())
@@ -371,7 +489,20 @@ double median(std::vector<double> v)
 
 double maxOf(const std::vector<double> &v) { return v.empty() ? 0 : *std::max_element(v.begin(), v.end()); }
 
-void printTable(const std::vector<Wait> &waits, const FirstQuery &fq, const Options &o)
+void printQuestion(const Question &q)
+{
+    const char *name = "question after ready (window)";
+    if (!q.error.isEmpty()) {
+        std::printf("%-34s failed: %s\n", name, qPrintable(q.error));
+        return;
+    }
+    std::printf("%-34s %10.3f %10s %10s   (model ready after %.2f s; second photo %.3f s; of a question:\n"
+                "%-34s %10s %10s %10s    decode+preprocess of %s %.3f s, vision tower + question encoder %.3f s)\n",
+                name, q.firstS, "-", "1.5", q.readyS, q.secondS, "", "", "", "", qPrintable(q.photo), q.decodeS,
+                q.visionS);
+}
+
+void printTable(const std::vector<Wait> &waits, const FirstQuery &fq, const Question &q, const Options &o)
 {
     std::printf("unisearch-bench waits: %d photos of 1600x1200, %d repetitions after one warm run, load average %.2f\n",
                 o.photos, o.reps, loadAverage());
@@ -394,10 +525,11 @@ void printTable(const std::vector<Wait> &waits, const FirstQuery &fq, const Opti
     else
         std::printf("%-34s %10.3f %10s %10s   (model ready after %.2f s%s)\n", "first query after ready (window)",
                     fq.queryS, "-", "0.3", fq.openS, fq.warmedUp ? ", warmed up" : ", no warm-up");
+    printQuestion(q);
 }
 
 // One JSON document; a failed wait carries its error (QJsonDocument escapes it).
-void printJson(const std::vector<Wait> &waits, const FirstQuery &fq, const Options &o)
+void printJson(const std::vector<Wait> &waits, const FirstQuery &fq, const Question &q, const Options &o)
 {
     QJsonArray rows;
     for (const Wait &w : waits) {
@@ -413,9 +545,14 @@ void printJson(const std::vector<Wait> &waits, const FirstQuery &fq, const Optio
                       {"readyAfterS", fq.openS}, {"warmedUp", fq.warmedUp}};
     if (!fq.error.isEmpty())
         first.insert(QStringLiteral("error"), fq.error);
+    QJsonObject question{{"ok", q.error.isEmpty()}, {"firstS", q.firstS}, {"secondS", q.secondS},
+                         {"targetS", 1.5}, {"readyAfterS", q.readyS}, {"decodeS", q.decodeS},
+                         {"visionAndQuestionS", q.visionS}, {"photo", q.photo}};
+    if (!q.error.isEmpty())
+        question.insert(QStringLiteral("error"), q.error);
     const QJsonObject doc{{"photos", o.photos}, {"reps", o.reps}, {"loadAverage", loadAverage()},
                           {"peakMemoryFrom", haveGnuTime() ? "gnu-time" : "wait4-upper-bound"},
-                          {"waits", rows}, {"firstQueryAfterReady", first}};
+                          {"waits", rows}, {"firstQueryAfterReady", first}, {"questionAfterReady", question}};
     std::printf("%s", QJsonDocument(doc).toJson(QJsonDocument::Indented).constData());
 }
 
@@ -462,12 +599,13 @@ int runWaitsBench(int argc, char **argv)
         std::fprintf(stderr, "unisearch-bench waits: %s\n", qPrintable(error));
         return 1;
     }
-    std::vector<Wait> waits = plannedWaits(o, root);
+    std::vector<Wait> waits = o.windowOnly ? std::vector<Wait>{} : plannedWaits(o, root);
     for (Wait &w : waits)
         w.perPhoto > 0 ? measureIndex(o, root, w) : measure(o, root, w);
     const FirstQuery fq = firstQueryAfterReady(root);
-    o.json ? printJson(waits, fq, o) : printTable(waits, fq, o);
-    bool ok = fq.error.isEmpty();
+    const Question q = questionAfterReady(root);
+    o.json ? printJson(waits, fq, q, o) : printTable(waits, fq, q, o);
+    bool ok = fq.error.isEmpty() && q.error.isEmpty();
     for (const Wait &w : waits)
         ok = ok && w.error.isEmpty();
     return ok ? 0 : 1;

@@ -10,7 +10,8 @@
 // - a re-ordered list keeps the selected item selected;
 // - after the idle time (a 1-second setting here) the session is freed, and the next query
 //   loads it again in the background;
-// - the question model loads when the ask panel is first used, off the GUI thread.
+// - the question model loads when the ask panel is first used, off the GUI thread, and is
+//   ready for a question when it says so (every part a question needs prepared).
 #include "engine/engine.h"
 #include "engine/indexjob.h"
 #include "media/filepath.h"
@@ -309,6 +310,9 @@ void TestGuiInstant::askPanelLoadsItsModelOnFirstUse()
     QTRY_COMPARE_WITH_TIMEOUT(c->askModelState(), State::Ready, kTimeoutMs);
     QCOMPARE(states.first().at(0).value<State>(), State::Loading);
     QCOMPARE(states.count(), 2);  // loaded once
+    // "Ready" means ready for the first question: vision, text, cross-attention and decoder
+    // were prepared by the warm-up, so the question does not pay for them.
+    QVERIFY(c->askModelPrepared());
 }
 
 QTEST_MAIN(TestGuiInstant)

@@ -301,6 +301,7 @@ void EngineController::unloadModels()
     if (m_askWorker) {
         m_askWorker.reset();  // its thread is idle: it joins at once
         m_askModel.clear();
+        m_askPrepared = false;
         setAskModelState(ModelState::Unloaded, {});
     }
     log::info(logCategory, QStringLiteral("models freed after %1 s without use").arg(m_idleTimer->interval() / 1000));
@@ -369,6 +370,7 @@ bool EngineController::ensureAskWorker(QString *error)
     m_askWorker = std::make_unique<engine::InferenceWorker>(std::move(service));
     m_askModel = active->name;
     m_askModelState = ModelState::Unloaded;
+    m_askPrepared = false;
     return true;
 }
 
@@ -382,11 +384,16 @@ void EngineController::preloadAsk()
     QPointer<EngineController> self(this);
     m_askWorker->submit([self](engine::InferenceService &service) {
         QString why;
-        const bool loaded = service.isLoaded() || service.load(&why);
+        // Loaded, every part a question needs prepared and one throw-away question run: the
+        // first question after "Ready" pays for none of it.
+        const bool loaded = service.warmUpQuestions(&why);
+        const bool prepared = service.isPreparedForQuestions();
         QMetaObject::invokeMethod(
-            self.data(), [self, loaded, why] {
-                if (self)
-                    self->setAskModelState(loaded ? ModelState::Ready : ModelState::Failed, why);
+            self.data(), [self, loaded, prepared, why] {
+                if (!self)
+                    return;
+                self->m_askPrepared = prepared;
+                self->setAskModelState(loaded ? ModelState::Ready : ModelState::Failed, why);
             },
             Qt::QueuedConnection);
     });

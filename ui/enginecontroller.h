@@ -87,6 +87,8 @@ public:
     // Loads the active question model on its own thread now (the ask panel's first use).
     void preloadAsk();
     ModelState askModelState() const { return m_askModelState; }
+    // Whether the question model's warm-up left every part a question needs prepared (tests).
+    bool askModelPrepared() const { return m_askPrepared; }
     // Frees the search session and the question model (after the idle time without a search or
     // a question); the next search or question loads them again. Not while one runs.
     void unloadModels();
@@ -181,6 +183,7 @@ private:
     int m_askId = 0;
     bool m_asking = false;
     ModelState m_askModelState = ModelState::Unloaded;
+    bool m_askPrepared = false;  // set with the warm-up's Ready; cleared when the model goes
 
     QThreadPool m_indexPool;
     std::unique_ptr<engine::IndexJob> m_indexJob;

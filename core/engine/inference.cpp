@@ -248,6 +248,26 @@ std::optional<LoadedModel> InferenceService::load(QString *error)
     return l;
 }
 
+bool InferenceService::warmUpQuestions(QString *error)
+{
+    if (!load(error))
+        return false;
+    try {
+        d->runner->prepare(model::ModelRunner::AllParts);
+    } catch (const std::exception &e) {
+        fail(error, QStringLiteral("Cannot prepare the model '%1': %2").arg(m_model.name, what(e)));
+        return false;
+    }
+    // Mid-grey after normalisation: the pixels do not matter, the shapes do.
+    const std::vector<float> blank(model::preprocessedSize(d->preprocess), 0.0f);
+    return d->ask({blank.data()}, QStringLiteral("what is this?"), AskParams{}, error).has_value();
+}
+
+bool InferenceService::isPreparedForQuestions() const
+{
+    return d->runner && d->runner->preparedParts() == model::ModelRunner::AllParts;
+}
+
 model::ModelRunner *InferenceService::runner()
 {
     return d->runner.get();

@@ -123,6 +123,13 @@ public:
     // Loads the model and the tokenizer now (otherwise the first call does).
     std::optional<LoadedModel> load(QString *error = nullptr);
     bool isLoaded() const;
+    // Readies the model for a person's first question (the window calls it on the ask thread
+    // when the ask panel is first used): load(), every part a question needs prepared (vision,
+    // text, cross-attention, decoder) and one throw-away question about a blank image, so that
+    // the first forward's one-time set-up is paid here. False with *error when it cannot run.
+    bool warmUpQuestions(QString *error = nullptr);
+    // Whether the model is loaded with every part a question needs prepared.
+    bool isPreparedForQuestions() const;
 
     // One normalised feature per image, in order.
     std::optional<std::vector<std::vector<float>>> embedImages(const QStringList &paths, QString *error = nullptr);
