@@ -62,6 +62,7 @@ private slots:
     void beamSearch();
     void engine();
     void bfloat16();
+    void bfloat16BlockEqualsPerParameterCast();
 
 private:
     nlohmann::json m_spec;
@@ -310,4 +311,44 @@ void TestModelVqa::bfloat16()
 }
 
 QTEST_GUILESS_MAIN(TestModelVqa)
+void TestModelVqa::bfloat16BlockEqualsPerParameterCast()
+{
+    // Preparing a bfloat16 model converts its parameters into one block (the attention's
+    // weights fused as views of it, the word tables left float32 and cast row by row): the
+    // question states and the generated answers are bit for bit those of a model whose
+    // parameters were cast one by one, as every bfloat16 model was before.
+    const StateDict dict = loadCheckpoint(weightsPath(m_spec));
+    UniAdapterModel block(m_model->architecture(), m_model->heads());
+    UniAdapterModel single(m_model->architecture(), m_model->heads());
+    LoadReport blockReport, singleReport;
+    block->bindFrom(dict, blockReport);
+    single->bindFrom(dict, singleReport);
+    QVERIFY(blockReport.ok() && singleReport.ok());
+    {
+        torch::NoGradGuard noGrad;
+        for (auto &p : single->parameters())
+            p.set_data(p.to(torch::kBFloat16).clone());
+    }
+    for (UniAdapterModel *m : {&block, &single}) {
+        (*m)->prepareParts(ModelRunner::AllParts, torch::kCPU, torch::kBFloat16);
+        (*m)->eval();
+    }
+    c10::InferenceMode guard;
+    const torch::Tensor ids = fixture(m_spec, "question_input_ids");
+    const torch::Tensor pixels = fixture(m_spec, "pixels");
+    const torch::Tensor fromBlock = block->encodeQuestion(ids, m_questionMask, block->encodeImage(pixels));
+    const torch::Tensor fromSingle = single->encodeQuestion(ids, m_questionMask, single->encodeImage(pixels));
+    QCOMPARE(fromBlock.scalar_type(), torch::kBFloat16);
+    QVERIFY(torch::equal(fromBlock, fromSingle));
+    ModelRunner::GenerateParams beam;
+    beam.numBeams = 3;
+    const auto a = block->generate(fromBlock.narrow(0, 0, 1), m_questionMask.narrow(0, 0, 1), beam);
+    const auto b = single->generate(fromSingle.narrow(0, 0, 1), m_questionMask.narrow(0, 0, 1), beam);
+    QCOMPARE(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+        QCOMPARE(a[i].ids, b[i].ids);
+        QCOMPARE(a[i].score, b[i].score);
+    }
+}
+
 #include "tst_model_vqa.moc"

@@ -28,10 +28,55 @@ BertSelfAttentionImpl::BertSelfAttentionImpl(int64_t hidden, int64_t heads, int6
     m_value = register_module("value", Dense(keyWidth, hidden));
 }
 
+namespace {
+
+// The tensors as one, when they already lie back to back in one storage (contiguous, same
+// trailing shape), as a view; else undefined.
+torch::Tensor adjacentView(const std::vector<torch::Tensor> &parts)
+{
+    int64_t rows = 0;
+    for (size_t i = 0; i < parts.size(); ++i) {
+        const torch::Tensor &t = parts[i];
+        if (!t.defined() || !t.is_contiguous() || t.dim() < 1 || t.scalar_type() != parts[0].scalar_type()
+            || t.sizes().slice(1) != parts[0].sizes().slice(1) || !t.storage().is_alias_of(parts[0].storage()))
+            return {};
+        if (i > 0 && t.storage_offset() != parts[i - 1].storage_offset() + parts[i - 1].numel())
+            return {};
+        rows += t.size(0);
+    }
+    std::vector<int64_t> sizes = parts[0].sizes().vec();
+    sizes[0] = rows;
+    return parts[0].as_strided(sizes, parts[0].strides(), parts[0].storage_offset());
+}
+
+// fuseDense without its copy when the weights (and the biases) are adjacent already, as
+// UniAdapterModelImpl::prepareParts lays them out.
+std::pair<torch::Tensor, torch::Tensor> fuseAdjacent(std::vector<Dense> layers)
+{
+    torch::NoGradGuard noGrad;
+    std::vector<torch::Tensor> weights, biases;
+    for (const auto &l : layers) {
+        weights.push_back(l->weight);
+        biases.push_back(l->bias);
+    }
+    torch::Tensor w = adjacentView(weights), b = adjacentView(biases);
+    if (!w.defined() || !b.defined())
+        return fuseDense(layers);
+    int64_t offset = 0;
+    for (auto &l : layers) {
+        const int64_t n = l->weight.size(0);
+        l->rebind(w.narrow(0, offset, n), b.narrow(0, offset, n));
+        offset += n;
+    }
+    return {w, b};
+}
+
+} // namespace
+
 void BertSelfAttentionImpl::fuse()
 {
-    std::tie(m_fusedWeight, m_fusedBias) = m_cross ? fuseDense({m_key, m_value})
-                                                   : fuseDense({m_query, m_key, m_value});
+    std::tie(m_fusedWeight, m_fusedBias) = m_cross ? fuseAdjacent({m_key, m_value})
+                                                   : fuseAdjacent({m_query, m_key, m_value});
 }
 
 void BertSelfAttentionImpl::randomize()
@@ -287,9 +332,10 @@ torch::Tensor BertModelImpl::forward(const torch::Tensor &ids, const torch::Tens
     if (past + l > m_positionEmbeddings.size(0))
         throw std::invalid_argument("text of " + std::to_string(past + l) + " tokens exceeds the model's "
                                     + std::to_string(m_positionEmbeddings.size(0)) + " positions");
-    const auto dtype = m_wordEmbeddings.scalar_type();
+    const auto dtype = m_positionEmbeddings.scalar_type();
 
-    torch::Tensor x = torch::embedding(m_wordEmbeddings, ids) + m_positionEmbeddings.narrow(0, past, l);
+    // The word table may stay float32 on the CPU (prepareParts): its rows are cast as read.
+    torch::Tensor x = torch::embedding(m_wordEmbeddings, ids).to(dtype) + m_positionEmbeddings.narrow(0, past, l);
     x = m_embeddingNorm->forward(x);
 
     // Additive self-attention mask, built only when something is masked.
