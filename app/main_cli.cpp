@@ -10,7 +10,8 @@
 
 int main(int argc, char **argv)
 {
-    unisearch::model::ensureThreadEnvironment(argv); // before any OpenMP work
+    // The commands that run the model re-execute for OpenMP's settings (cli.cpp).
+    unisearch::model::ensureThreadEnvironment(argv, false);
     QCoreApplication app(argc, argv);
     unisearch::initApplicationIdentity();
 

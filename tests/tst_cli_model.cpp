@@ -107,9 +107,11 @@ private slots:
     void controlCharactersInPathsAreEscaped();
     void nonRegularFilesAreRefused_data();
     void nonRegularFilesAreRefused();
+    void modelRuntimeLoadsOnlyWhenNeeded();
 
 private:
     Run run(const QStringList &args, const QString &dataDir = {});
+    Run runIn(const QProcessEnvironment &env, const QStringList &args);
     // As run(), with the bytes raw in place of each test::rawPlaceholder argument.
     Run runRaw(const QStringList &args, const QByteArray &raw);
     QProcessEnvironment environment() const;
@@ -122,6 +124,11 @@ private:
 Run TestCliModel::run(const QStringList &args, const QString &dataDir)
 {
     return unisearch::test::runProgram(m_cli, QStringList{QStringLiteral("--data-dir"), dataDir.isEmpty() ? m_data : dataDir} + args, environment(), 300000);
+}
+
+Run TestCliModel::runIn(const QProcessEnvironment &env, const QStringList &args)
+{
+    return unisearch::test::runProgram(m_cli, QStringList{QStringLiteral("--data-dir"), m_data} + args, env, 300000);
 }
 
 Run TestCliModel::runRaw(const QStringList &args, const QByteArray &raw)
@@ -929,6 +936,42 @@ void TestCliModel::nonRegularFilesAreRefused()
     const QString expected =
         kind == QLatin1String("directory") ? QStringLiteral("is a directory") : QStringLiteral("not a regular file");
     QVERIFY2(r.err.contains(file + QStringLiteral(": ") + expected), qPrintable(r.err));
+}
+
+// LibTorch is a module opened on first use: commands that never run the model start
+// without it (status waits 0.6 s less), and one that needs it and cannot load it says so.
+void TestCliModel::modelRuntimeLoadsOnlyWhenNeeded()
+{
+    // The dynamic loader's own log names every library it opens.
+    QProcessEnvironment traced = environment();
+    traced.insert(QStringLiteral("LD_DEBUG"), QStringLiteral("files"));
+    const QString torchLibrary = QStringLiteral("libtorch_cpu.so");
+    for (const QStringList &args : {QStringList{QStringLiteral("status"), QStringLiteral("--json")},
+                                    QStringList{QStringLiteral("model"), QStringLiteral("list"), QStringLiteral("--json")}}) {
+        const Run r = runIn(traced, args);
+        VERIFY_RUN(r, 0);
+        QVERIFY2(!r.err.contains(torchLibrary), qPrintable(args.join(QLatin1Char(' ')) + QStringLiteral(" loaded LibTorch")));
+    }
+    const Run embed = runIn(traced, {QStringLiteral("embed"), QStringLiteral("text"), QStringLiteral("a red circle"),
+                                     QStringLiteral("--json")});
+    VERIFY_RUN(embed, 0);
+    QVERIFY2(embed.err.contains(torchLibrary), "embed text ran the model without loading LibTorch?");
+
+    // Without the module: what needs no model still works; what needs it fails clearly.
+    QProcessEnvironment missing = environment();
+    const QString nowhere = m_tmp.filePath(QStringLiteral("nowhere/libunisearch-torch.so"));
+    missing.insert(QStringLiteral("UNISEARCH_TORCH_MODULE"), nowhere);
+    const Run list = runIn(missing, {QStringLiteral("model"), QStringLiteral("list"), QStringLiteral("--json")});
+    VERIFY_RUN(list, 0);
+    const Run listed = run({QStringLiteral("model"), QStringLiteral("list"), QStringLiteral("--json")});
+    VERIFY_RUN(listed, 0);
+    QVERIFY(list.json().value(QStringLiteral("models")).toArray().size() >= m_imports.size());
+    QCOMPARE(list.json(), listed.json());
+    const Run failed = runIn(missing, {QStringLiteral("embed"), QStringLiteral("text"), QStringLiteral("a red circle"),
+                                       QStringLiteral("--json")});
+    QVERIFY2(failed.exitCode > 0, qPrintable(QStringLiteral("exit %1").arg(failed.exitCode)));
+    QVERIFY2(failed.err.contains(QStringLiteral("cannot load the model runtime")) && failed.err.contains(nowhere),
+             qPrintable(failed.err));
 }
 
 QTEST_GUILESS_MAIN(TestCliModel)

@@ -3,9 +3,12 @@
 #include "engine/engine.h"
 #include "media/filepath.h"
 #include "engine/versions.h"
+#include "model/runtime.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <string_view>
 
 namespace unisearch::cli {
 
@@ -260,6 +263,22 @@ engine::Engine *Context::parseAndOpenEngine(QCommandLineParser &parser, const QL
 
 // --- run ---------------------------------------------------------------------
 
+namespace {
+
+// Commands that run the model start loading LibTorch at once, on a thread of its own, so
+// that its 0.6 s load overlaps opening the catalog, the store and the tokenizer. The
+// others (status, model list, labels ...) never load it.
+char **g_argv = nullptr; // as main() got them, for a re-execution
+
+bool runsModel(std::string_view name)
+{
+    static constexpr std::string_view names[] = {"index", "search", "similar", "ask", "embed image", "embed text",
+                                                 "embed frames", "itm", "train", "model import"};
+    return std::find(std::begin(names), std::end(names), name) != std::end(names);
+}
+
+} // namespace
+
 int run(const QStringList &arguments)
 {
     QCommandLineParser parser;
@@ -316,6 +335,14 @@ int run(const QStringList &arguments)
         return ExitCode::Usage;
     }
     Context context(*command, words.mid(consumed), global);
+    struct PreloadGuard {
+        ~PreloadGuard() { model::finishPreload(); }
+    } preloadGuard;
+    if (runsModel(command->name)) {
+        if (g_argv)
+            model::ensureThreadEnvironment(g_argv); // may start the program again, once
+        model::preloadModelRuntime();
+    }
     try {
         return command->run(context);
     } catch (const std::exception &e) {
@@ -327,6 +354,7 @@ int run(const QStringList &arguments)
 
 int run(int argc, char **argv)
 {
+    g_argv = argv;
     QStringList arguments;
     arguments.reserve(argc);
     for (int i = 0; i < argc; ++i)

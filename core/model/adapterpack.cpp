@@ -1,4 +1,5 @@
 #include "adapterpack_p.h"
+#include "backend_p.h"
 
 #include <filesystem>
 
@@ -67,7 +68,7 @@ PackMetadata packMetadataFrom(const std::map<std::string, std::string> &map)
     return m;
 }
 
-PackInfo readPack(const std::string &path)
+PackInfo impl::readPack(const std::string &path)
 {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
@@ -97,7 +98,7 @@ PackInfo readPack(const std::string &path)
     return info;
 }
 
-void checkPackFits(const PackInfo &pack, const std::string &baseFingerprint, const std::string &baseName)
+void impl::checkPackFits(const PackInfo &pack, const std::string &baseFingerprint, const std::string &baseName)
 {
     // The name, base model and fingerprint come from the pack's file: shown as excerpts.
     if (pack.metadata.baseFingerprint != baseFingerprint)

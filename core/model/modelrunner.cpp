@@ -1,5 +1,7 @@
 #include "modelrunner.h"
 
+#include "backend_p.h"
+
 #include "adapterpack_p.h"
 #include "uniadapter_p.h"
 
@@ -89,12 +91,61 @@ struct VisualTokens {
     torch::Tensor tokens; // [1,N+1,W], on the runner's device and in its dtype
 };
 
-size_t visualTokensBytes(const VisualTokens &tokens)
+size_t impl::visualTokensBytes(const VisualTokens &tokens)
 {
     return static_cast<size_t>(tokens.tokens.numel()) * tokens.tokens.element_size();
 }
 
-struct ModelRunner::Private {
+// The LibTorch implementation of ModelRunner (the module behind backend_p.h makes it).
+class TorchRunner final : public ModelRunner
+{
+public:
+    struct Private;
+    static std::unique_ptr<TorchRunner> load(const Architecture &architecture, const std::string &weightsPath,
+                                             const Options &options, LoadReport *report);
+    static std::unique_ptr<TorchRunner> random(const Architecture &architecture, const Options &options);
+    static LoadReport inspect(const Architecture &architecture, const std::string &weightsPath);
+    ~TorchRunner() override;
+
+    void prepare(Parts parts) override;
+    Parts preparedParts() const override;
+    int64_t materializedParameterCount() const override;
+    int imageSize() const override;
+    const Architecture &architecture() const override;
+    bool hasAdapters() const override;
+    bool hasVqa() const override;
+    bool hasRetrieval() const override;
+    std::string device() const override;
+    bool isBfloat16() const override;
+    std::vector<std::vector<float>> imageFeatures(const std::vector<const float *> &pixelsCHW) override;
+    std::vector<float> videoFeature(const std::vector<const float *> &framesCHW) override;
+    std::vector<std::vector<float>> frameFeatures(const std::vector<const float *> &framesCHW) override;
+    std::vector<std::vector<float>> textFeatures(const std::vector<std::vector<int64_t>> &ids) override;
+    std::vector<std::pair<double, double>> itmLogits(const std::vector<const float *> &framesCHW,
+                                                     const std::vector<std::vector<int64_t>> &ids,
+                                                     bool frameAware = false) override;
+    std::vector<double> itmProbability(const std::vector<const float *> &framesCHW,
+                                       const std::vector<std::vector<int64_t>> &ids, bool frameAware = false) override;
+    std::vector<std::pair<double, double>> itmLogitsImages(const std::vector<const float *> &pixelsCHW,
+                                                           const std::vector<int64_t> &ids) override;
+    std::shared_ptr<const VisualTokens> imageTokens(const float *pixelsCHW) override;
+    std::vector<std::shared_ptr<const VisualTokens>> imageTokensBatch(const std::vector<const float *> &pixelsCHW) override;
+    std::vector<std::pair<double, double>> itmLogitsTokens(const std::vector<std::shared_ptr<const VisualTokens>> &images,
+                                                           const std::vector<int64_t> &ids) override;
+    std::vector<RankedAnswer> rankAnswers(const std::vector<const float *> &framesCHW,
+                                          const std::vector<int64_t> &questionIds,
+                                          const std::vector<std::vector<int64_t>> &answerIds, int k = 128) override;
+    std::vector<Hypothesis> generate(const std::vector<const float *> &framesCHW,
+                                     const std::vector<int64_t> &questionIds, const GenerateParams &params = {}) override;
+
+private:
+    explicit TorchRunner(std::unique_ptr<Private> d);
+    // Moves the built model to options' device and precision, in inference mode.
+    static std::unique_ptr<TorchRunner> placed(std::unique_ptr<Private> p, const Options &options);
+    std::unique_ptr<Private> d;
+};
+
+struct TorchRunner::Private {
     Architecture arch;
     UniAdapterModel model{nullptr};
     torch::Device device{torch::kCPU};
@@ -186,24 +237,24 @@ struct ModelRunner::Private {
     }
 };
 
-ModelRunner::ModelRunner(std::unique_ptr<Private> p)
+TorchRunner::TorchRunner(std::unique_ptr<Private> p)
     : d(std::move(p))
 {
 }
 
-ModelRunner::~ModelRunner() = default;
+TorchRunner::~TorchRunner() = default;
 
-std::unique_ptr<ModelRunner> ModelRunner::placed(std::unique_ptr<Private> p, const Options &options)
+std::unique_ptr<TorchRunner> TorchRunner::placed(std::unique_ptr<Private> p, const Options &options)
 {
     const torch::Device device = parseDevice(options.device);
     p->device = device;
     p->dtype = options.bfloat16 ? torch::kBFloat16 : torch::kFloat32;
     p->deviceName = device.str();
     p->model->eval(); // the parts are cast when first needed (need())
-    return std::unique_ptr<ModelRunner>(new ModelRunner(std::move(p)));
+    return std::unique_ptr<TorchRunner>(new TorchRunner(std::move(p)));
 }
 
-std::unique_ptr<ModelRunner> ModelRunner::load(const Architecture &architecture, const std::string &weightsPath,
+std::unique_ptr<TorchRunner> TorchRunner::load(const Architecture &architecture, const std::string &weightsPath,
                                                const Options &options, LoadReport *report)
 {
     parseDevice(options.device); // a bad device name fails before anything is read
@@ -237,7 +288,7 @@ std::unique_ptr<ModelRunner> ModelRunner::load(const Architecture &architecture,
     });
 }
 
-std::unique_ptr<ModelRunner> ModelRunner::random(const Architecture &architecture, const Options &options)
+std::unique_ptr<TorchRunner> TorchRunner::random(const Architecture &architecture, const Options &options)
 {
     parseDevice(options.device); // a bad device name fails before anything is read
     if (options.threads > 0)
@@ -254,7 +305,7 @@ std::unique_ptr<ModelRunner> ModelRunner::random(const Architecture &architectur
     });
 }
 
-LoadReport ModelRunner::inspect(const Architecture &architecture, const std::string &weightsPath)
+LoadReport TorchRunner::inspect(const Architecture &architecture, const std::string &weightsPath)
 {
     return guarded("inspecting the checkpoint", [&] {
         StateDict dict = readCheckpoint(weightsPath);
@@ -272,57 +323,57 @@ LoadReport ModelRunner::inspect(const Architecture &architecture, const std::str
     });
 }
 
-void ModelRunner::prepare(Parts parts)
+void TorchRunner::prepare(Parts parts)
 {
     guarded("preparing the model", [&] { d->need(parts); });
 }
 
-ModelRunner::Parts ModelRunner::preparedParts() const
+ModelRunner::Parts TorchRunner::preparedParts() const
 {
     return d->model->preparedParts();
 }
 
-int64_t ModelRunner::materializedParameterCount() const
+int64_t TorchRunner::materializedParameterCount() const
 {
     return d->materialized;
 }
 
-int ModelRunner::imageSize() const
+int TorchRunner::imageSize() const
 {
     return d->arch.vision.imageSize;
 }
 
-const Architecture &ModelRunner::architecture() const
+const Architecture &TorchRunner::architecture() const
 {
     return d->arch;
 }
 
-bool ModelRunner::hasAdapters() const
+bool TorchRunner::hasAdapters() const
 {
     return d->model->hasAdapters();
 }
 
-bool ModelRunner::hasVqa() const
+bool TorchRunner::hasVqa() const
 {
     return d->model->heads().vqa;
 }
 
-bool ModelRunner::hasRetrieval() const
+bool TorchRunner::hasRetrieval() const
 {
     return d->model->heads().retrieval;
 }
 
-std::string ModelRunner::device() const
+std::string TorchRunner::device() const
 {
     return d->deviceName;
 }
 
-bool ModelRunner::isBfloat16() const
+bool TorchRunner::isBfloat16() const
 {
     return d->dtype == torch::kBFloat16;
 }
 
-std::vector<std::vector<float>> ModelRunner::imageFeatures(const std::vector<const float *> &pixelsCHW)
+std::vector<std::vector<float>> TorchRunner::imageFeatures(const std::vector<const float *> &pixelsCHW)
 {
     d->requireRetrieval();
     return guarded("embedding images", [&] {
@@ -333,12 +384,12 @@ std::vector<std::vector<float>> ModelRunner::imageFeatures(const std::vector<con
     });
 }
 
-std::vector<std::vector<float>> ModelRunner::frameFeatures(const std::vector<const float *> &framesCHW)
+std::vector<std::vector<float>> TorchRunner::frameFeatures(const std::vector<const float *> &framesCHW)
 {
     return imageFeatures(framesCHW);
 }
 
-std::vector<float> ModelRunner::videoFeature(const std::vector<const float *> &framesCHW)
+std::vector<float> TorchRunner::videoFeature(const std::vector<const float *> &framesCHW)
 {
     d->requireRetrieval();
     return guarded("embedding a video", [&] {
@@ -350,7 +401,7 @@ std::vector<float> ModelRunner::videoFeature(const std::vector<const float *> &f
     });
 }
 
-std::vector<std::vector<float>> ModelRunner::textFeatures(const std::vector<std::vector<int64_t>> &ids)
+std::vector<std::vector<float>> TorchRunner::textFeatures(const std::vector<std::vector<int64_t>> &ids)
 {
     d->requireRetrieval();
     if (ids.empty())
@@ -363,7 +414,7 @@ std::vector<std::vector<float>> ModelRunner::textFeatures(const std::vector<std:
     });
 }
 
-std::vector<std::pair<double, double>> ModelRunner::itmLogits(const std::vector<const float *> &framesCHW,
+std::vector<std::pair<double, double>> TorchRunner::itmLogits(const std::vector<const float *> &framesCHW,
                                                               const std::vector<std::vector<int64_t>> &ids,
                                                               bool frameAware)
 {
@@ -390,7 +441,7 @@ std::vector<std::pair<double, double>> ModelRunner::itmLogits(const std::vector<
     });
 }
 
-std::vector<double> ModelRunner::itmProbability(const std::vector<const float *> &framesCHW,
+std::vector<double> TorchRunner::itmProbability(const std::vector<const float *> &framesCHW,
                                                 const std::vector<std::vector<int64_t>> &ids, bool frameAware)
 {
     std::vector<double> out;
@@ -401,7 +452,7 @@ std::vector<double> ModelRunner::itmProbability(const std::vector<const float *>
     return out;
 }
 
-std::vector<std::pair<double, double>> ModelRunner::itmLogitsImages(const std::vector<const float *> &pixelsCHW,
+std::vector<std::pair<double, double>> TorchRunner::itmLogitsImages(const std::vector<const float *> &pixelsCHW,
                                                                     const std::vector<int64_t> &ids)
 {
     d->requireRetrieval();
@@ -412,12 +463,12 @@ std::vector<std::pair<double, double>> ModelRunner::itmLogitsImages(const std::v
     });
 }
 
-std::shared_ptr<const VisualTokens> ModelRunner::imageTokens(const float *pixelsCHW)
+std::shared_ptr<const VisualTokens> TorchRunner::imageTokens(const float *pixelsCHW)
 {
     return imageTokensBatch({pixelsCHW}).front();
 }
 
-std::vector<std::shared_ptr<const VisualTokens>> ModelRunner::imageTokensBatch(const std::vector<const float *> &pixelsCHW)
+std::vector<std::shared_ptr<const VisualTokens>> TorchRunner::imageTokensBatch(const std::vector<const float *> &pixelsCHW)
 {
     d->requireRetrieval();
     return guarded("encoding images", [&] {
@@ -431,7 +482,7 @@ std::vector<std::shared_ptr<const VisualTokens>> ModelRunner::imageTokensBatch(c
     });
 }
 
-std::vector<std::pair<double, double>> ModelRunner::itmLogitsTokens(
+std::vector<std::pair<double, double>> TorchRunner::itmLogitsTokens(
     const std::vector<std::shared_ptr<const VisualTokens>> &images, const std::vector<int64_t> &ids)
 {
     d->requireRetrieval();
@@ -453,7 +504,7 @@ std::vector<std::pair<double, double>> ModelRunner::itmLogitsTokens(
     });
 }
 
-std::vector<ModelRunner::RankedAnswer> ModelRunner::rankAnswers(const std::vector<const float *> &framesCHW,
+std::vector<ModelRunner::RankedAnswer> TorchRunner::rankAnswers(const std::vector<const float *> &framesCHW,
                                                                 const std::vector<int64_t> &questionIds,
                                                                 const std::vector<std::vector<int64_t>> &answerIds,
                                                                 int k)
@@ -484,7 +535,7 @@ std::vector<ModelRunner::RankedAnswer> ModelRunner::rankAnswers(const std::vecto
     });
 }
 
-std::vector<ModelRunner::Hypothesis> ModelRunner::generate(const std::vector<const float *> &framesCHW,
+std::vector<ModelRunner::Hypothesis> TorchRunner::generate(const std::vector<const float *> &framesCHW,
                                                            const std::vector<int64_t> &questionIds,
                                                            const GenerateParams &params)
 {
@@ -508,6 +559,22 @@ std::vector<ModelRunner::Hypothesis> ModelRunner::generate(const std::vector<con
             out.push_back(Hypothesis{std::move(s.ids), s.score});
         return out;
     });
+}
+
+std::unique_ptr<ModelRunner> impl::loadRunner(const Architecture &architecture, const std::string &weightsPath,
+                                              const RunnerOptions &options, LoadReport *report)
+{
+    return TorchRunner::load(architecture, weightsPath, options, report);
+}
+
+std::unique_ptr<ModelRunner> impl::randomRunner(const Architecture &architecture, const RunnerOptions &options)
+{
+    return TorchRunner::random(architecture, options);
+}
+
+LoadReport impl::inspect(const Architecture &architecture, const std::string &weightsPath)
+{
+    return TorchRunner::inspect(architecture, weightsPath);
 }
 
 } // namespace unisearch::model

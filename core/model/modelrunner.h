@@ -93,7 +93,7 @@ public:
     // Reads a checkpoint and reports how it maps onto the model, without keeping it.
     static LoadReport inspect(const Architecture &architecture, const std::string &weightsPath);
 
-    ~ModelRunner();
+    virtual ~ModelRunner() = default;
     ModelRunner(const ModelRunner &) = delete;
     ModelRunner &operator=(const ModelRunner &) = delete;
 
@@ -111,68 +111,64 @@ public:
     // Prepares these parts now (a warm-up, e.g. from the window's inference thread after
     // start): converted, or their mapped pages read in, so that the first query waits for
     // neither. Not reentrant, like every call. Throws ModelError.
-    void prepare(Parts parts);
-    Parts preparedParts() const;
+    virtual void prepare(Parts parts) = 0;
+    virtual Parts preparedParts() const = 0;
     // How many parameter values the parts prepared so far hold (each shared tensor counted
     // once): what was converted or read into memory. Parameters of parts never prepared
     // are not counted; their pages were never touched.
-    int64_t materializedParameterCount() const;
+    virtual int64_t materializedParameterCount() const = 0;
 
-    int imageSize() const;
+    virtual int imageSize() const = 0;
     // The architecture in use (adapter sizes are 0 when the checkpoint has no adapters).
-    const Architecture &architecture() const;
-    bool hasAdapters() const;
-    bool hasVqa() const;
-    bool hasRetrieval() const;
-    std::string device() const;
-    bool isBfloat16() const;
+    virtual const Architecture &architecture() const = 0;
+    virtual bool hasAdapters() const = 0;
+    virtual bool hasVqa() const = 0;
+    virtual bool hasRetrieval() const = 0;
+    virtual std::string device() const = 0;
+    virtual bool isBfloat16() const = 0;
 
     // Normalised embedDim features, one per image (a batch runs as one forward).
-    std::vector<std::vector<float>> imageFeatures(const std::vector<const float *> &pixelsCHW);
+    virtual std::vector<std::vector<float>> imageFeatures(const std::vector<const float *> &pixelsCHW) = 0;
     // One video feature: normalize(vision_proj(mean over frames of the CLS tokens)).
-    std::vector<float> videoFeature(const std::vector<const float *> &framesCHW);
+    virtual std::vector<float> videoFeature(const std::vector<const float *> &framesCHW) = 0;
     // Per-frame features of a video (as imageFeatures, batched).
-    std::vector<std::vector<float>> frameFeatures(const std::vector<const float *> &framesCHW);
+    virtual std::vector<std::vector<float>> frameFeatures(const std::vector<const float *> &framesCHW) = 0;
     // Normalised text features; the batch is padded to its longest text internally.
-    std::vector<std::vector<float>> textFeatures(const std::vector<std::vector<int64_t>> &ids);
+    virtual std::vector<std::vector<float>> textFeatures(const std::vector<std::vector<int64_t>> &ids) = 0;
 
     // Image-text matching of one visual item (an image: one frame; a video: its frames,
     // whose tokens are concatenated) against several texts. Logits are {no match, match};
     // frameAware applies frame-aware attention (videos of 2+ frames).
-    std::vector<std::pair<double, double>> itmLogits(const std::vector<const float *> &framesCHW,
+    virtual std::vector<std::pair<double, double>> itmLogits(const std::vector<const float *> &framesCHW,
                                                      const std::vector<std::vector<int64_t>> &ids,
-                                                     bool frameAware = false);
+                                                     bool frameAware = false) = 0;
     // softmax(itm logits)[match] per text.
-    std::vector<double> itmProbability(const std::vector<const float *> &framesCHW,
-                                       const std::vector<std::vector<int64_t>> &ids, bool frameAware = false);
+    virtual std::vector<double> itmProbability(const std::vector<const float *> &framesCHW,
+                                       const std::vector<std::vector<int64_t>> &ids, bool frameAware = false) = 0;
     // One text against several images (a search re-rank), the images in one batch: one
     // {no match, match} logit pair per image.
-    std::vector<std::pair<double, double>> itmLogitsImages(const std::vector<const float *> &pixelsCHW,
-                                                           const std::vector<int64_t> &ids);
+    virtual std::vector<std::pair<double, double>> itmLogitsImages(const std::vector<const float *> &pixelsCHW,
+                                                           const std::vector<int64_t> &ids) = 0;
 
     // The visual encoder's tokens of images, to be matched later with itmLogitsTokens.
-    std::shared_ptr<const VisualTokens> imageTokens(const float *pixelsCHW);
-    std::vector<std::shared_ptr<const VisualTokens>> imageTokensBatch(const std::vector<const float *> &pixelsCHW);
+    virtual std::shared_ptr<const VisualTokens> imageTokens(const float *pixelsCHW) = 0;
+    virtual std::vector<std::shared_ptr<const VisualTokens>> imageTokensBatch(const std::vector<const float *> &pixelsCHW) = 0;
     // ITM of one text against several images given as tokens (one batch): {no match, match}
     // per image, the numbers itmLogitsImages gives on their pixels.
-    std::vector<std::pair<double, double>> itmLogitsTokens(const std::vector<std::shared_ptr<const VisualTokens>> &images,
-                                                           const std::vector<int64_t> &ids);
+    virtual std::vector<std::pair<double, double>> itmLogitsTokens(const std::vector<std::shared_ptr<const VisualTokens>> &images,
+                                                           const std::vector<int64_t> &ids) = 0;
 
     // VQA by ranking a candidate list (BLIP's rank_answer): the k answers whose first token
     // is likeliest are scored by the decoder; returned best first.
-    std::vector<RankedAnswer> rankAnswers(const std::vector<const float *> &framesCHW,
+    virtual std::vector<RankedAnswer> rankAnswers(const std::vector<const float *> &framesCHW,
                                           const std::vector<int64_t> &questionIds,
-                                          const std::vector<std::vector<int64_t>> &answerIds, int k = 128);
+                                          const std::vector<std::vector<int64_t>> &answerIds, int k = 128) = 0;
     // VQA by generation: greedy (numBeams 1) or beam search; hypotheses best first.
-    std::vector<Hypothesis> generate(const std::vector<const float *> &framesCHW,
-                                     const std::vector<int64_t> &questionIds, const GenerateParams &params = {});
+    virtual std::vector<Hypothesis> generate(const std::vector<const float *> &framesCHW,
+                                     const std::vector<int64_t> &questionIds, const GenerateParams &params = {}) = 0;
 
-private:
-    struct Private;
-    explicit ModelRunner(std::unique_ptr<Private> d);
-    // Moves the built model to options' device and precision, in inference mode.
-    static std::unique_ptr<ModelRunner> placed(std::unique_ptr<Private> p, const Options &options);
-    std::unique_ptr<Private> d;
+protected:
+    ModelRunner() = default;
 };
 
 

@@ -1,11 +1,11 @@
 // writeRandomCheckpoint: a model with random weights saved as the reference's state dict,
 // so that benchmarks can import a full-size model without downloading one.
-#include "modelrunner.h"
+#include "backend_p.h"
 #include "uniadapter_p.h"
 
 namespace unisearch::model {
 
-void writeRandomCheckpoint(const Architecture &architecture, const std::string &path, bool vqa, uint64_t seed)
+void impl::writeRandomCheckpoint(const Architecture &architecture, const std::string &path, bool vqa, uint64_t seed)
 {
     try {
         torch::manual_seed(seed);

@@ -15,34 +15,6 @@
 
 namespace unisearch::model {
 
-std::string libtorchVersion()
-{
-    return TORCH_VERSION;
-}
-
-void setThreads(int n)
-{
-    if (n <= 0)
-        n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    // LibTorch picks one thread on some machines unless told otherwise.
-    at::set_num_threads(n);
-}
-
-int threads()
-{
-    return at::get_num_threads();
-}
-
-bool cudaAvailable()
-{
-    return torch::cuda::is_available();
-}
-
-void manualSeed(unsigned long long seed)
-{
-    torch::manual_seed(seed);
-}
-
 namespace {
 std::optional<CpuFeatures> cpuFeaturesFromEnvironment()
 {
@@ -104,40 +76,22 @@ void keepFreedMemoryInHeap()
 }
 } // namespace
 
-namespace {
-#ifdef __linux__
-bool g_presetBeforeLibraries = false;
-
-// Runs from the executable's .preinit_array: after the dynamic loader, before every shared
-// library's constructor, libgomp's included (it reads OMP_WAIT_POLICY there). Setting the
-// variable here spares the re-execution that used to cost a second start of LibTorch
-// (0.6 s of every command on the 2-core development machine).
-void presetThreadEnvironment(int, char **, char **)
-{
-    g_presetBeforeLibraries = true;
-    if (!std::getenv("OMP_WAIT_POLICY"))
-        setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
-}
-
-// Linked into every executable that uses this file (the entry points call
-// ensureThreadEnvironment, the tests setThreads...).
-[[gnu::used, gnu::section(".preinit_array")]] void (*const kPresetThreadEnvironment)(int, char **, char **) =
-    presetThreadEnvironment;
-#endif
-} // namespace
-
-void ensureThreadEnvironment(char **argv)
+void ensureThreadEnvironment(char **argv, bool willRunModel)
 {
     keepFreedMemoryInHeap();
 #ifdef __linux__
-    if (g_presetBeforeLibraries || std::getenv("OMP_WAIT_POLICY") || std::getenv("UNISEARCH_NO_REEXEC"))
+    if (!willRunModel || std::getenv("OMP_WAIT_POLICY") || std::getenv("UNISEARCH_NO_REEXEC"))
         return;
+    // Only an environment the process starts with reaches libgomp: it reads the variable in
+    // its constructor, and a setenv() from the executable's .preinit_array (tried) is undone
+    // when libc initialises its environment after it. So: set it and start again, once.
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
     setenv("UNISEARCH_NO_REEXEC", "1", 1); // never loop, even if the variable is dropped
     execv("/proc/self/exe", argv);
     // exec failed (no /proc): carry on with the default policy.
 #else
     (void)argv;
+    (void)willRunModel;
 #endif
 }
 

@@ -4,23 +4,35 @@
 
 namespace unisearch::model {
 
+// LibTorch lives in a module opened on first use (backend_p.h); these load it, except
+// setThreads and threads before it is loaded (the count is kept and applied on load) and
+// cudaAvailable in a CPU-only build.
 std::string libtorchVersion();
 // Sets LibTorch's intra-op threads; n <= 0 means "number of cores".
 void setThreads(int n);
 int threads();
 bool cudaAvailable();
+// Starts loading LibTorch on a thread of its own, so that a command that will need the
+// model overlaps the 0.6 s load with its other start-up work (catalog, store, tokenizer).
+// Returns at once; errors are reported by the first call that needs the model. The
+// program must call finishPreload() before it exits (returns from main or calls exit()).
+void preloadModelRuntime();
+// Waits for a load preloadModelRuntime() started, if any.
+void finishPreload();
 // Seeds LibTorch's generators (random weights for benchmarks and tests are reproducible).
 void manualSeed(unsigned long long seed);
-// LibTorch's OpenMP threads and OpenBLAS's own pool both spin while waiting; on a
-// laptop's few cores they steal each other's time (a text query measured 5-7x slower).
-// libgomp reads OMP_WAIT_POLICY when it loads, before main(). An executable that links
-// this library sets OMP_WAIT_POLICY=PASSIVE (when unset) from its .preinit_array, which
-// runs before any shared library's constructor, so no re-execution is needed; only where
-// that did not run (the library linked into a shared object) does this set the variable
-// and re-execute the program once (Linux). Returns normally when nothing needed doing.
-// It also tells glibc's allocator to keep freed memory in the heap (no mmap/trim per
-// tensor; see runtime.cpp) unless MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ are set.
-void ensureThreadEnvironment(char **argv);
+// LibTorch's OpenMP threads spin while waiting (libgomp's default: up to 300,000 spins per
+// wait); on a laptop's few cores they steal time from the threads doing the work (a text
+// query measured 5-7x slower). libgomp reads OMP_WAIT_POLICY in its constructor, before
+// main(), and the executables load it at start (FAISS, Tesseract and Qt need it), so the
+// variable must be in the environment the process starts with: when it is not, and the
+// program will run the model (willRunModel), this sets OMP_WAIT_POLICY=PASSIVE and
+// re-executes the program once (Linux; about 0.1 s now that LibTorch is not loaded at
+// start). UNISEARCH_NO_REEXEC=1 or your own OMP_WAIT_POLICY opt out. Returns normally
+// when nothing needed doing. It also tells glibc's allocator to keep freed memory in the
+// heap (no mmap/trim per tensor; see runtime.cpp) unless MALLOC_MMAP_THRESHOLD_ or
+// MALLOC_TRIM_THRESHOLD_ are set.
+void ensureThreadEnvironment(char **argv, bool willRunModel = true);
 // What the CPU computes natively that matters for the choice of precision.
 struct CpuFeatures {
     bool avx512bf16 = false; // AVX512_BF16 (Zen 4, Cooper Lake, Sapphire Rapids)

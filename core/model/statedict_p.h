@@ -1,5 +1,7 @@
 #pragma once
 // A checkpoint's tensors by name. Internal to us_model (exposes LibTorch types).
+#include "fileinput_p.h"
+
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
@@ -11,12 +13,6 @@
 #include <vector>
 
 namespace unisearch::model {
-
-// Thrown for any unreadable, malformed or refused checkpoint; what() is a sentence a
-// person can act on (it names the file part, the tensor or the refused pickle global).
-struct CheckpointError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
 class StateDict
 {
@@ -45,24 +41,6 @@ private:
 // "[1, 577, 768]"; "[]" for a scalar. Used in shape-mismatch messages.
 std::string formatShape(at::IntArrayRef shape);
 
-namespace detail {
-// Reverses the byte order of count elements of elementSize bytes each, in place
-// (big-endian archives; safetensors on a big-endian host).
-void swapBytes(void *data, int64_t count, int64_t elementSize);
-
-// Text taken from a file, made fit for a message: at most `most` bytes of it, every byte
-// outside printable ASCII (and the backslash) written as \xNN, and "... (N bytes)" when
-// it was cut. A file can hold names of megabytes, or bytes that rewrite a terminal.
-std::string excerpt(std::string_view text, size_t most = 60);
-// The same for a JSON value from a file (its compact text, cut).
-std::string jsonExcerpt(const nlohmann::json &value, size_t most = 60);
-
-// Parses JSON from a file, refusing nesting deeper than maxDepth before parsing:
-// nlohmann's dump() and comparisons recurse, so a value nested 100,000 deep would crash
-// whatever touches it later. Throws CheckpointError whose message says where and why
-// (with an excerpt, never the whole offending text).
-nlohmann::json parseJson(std::string_view text, int maxDepth);
-} // namespace detail
 
 // Reads a checkpoint by content (zip archive → PyTorch .pth through the restricted
 // unpickler; otherwise .safetensors). For a .pth holding {'model': state_dict, ...}

@@ -1,5 +1,7 @@
 #include "trainer.h"
 
+#include "backend_p.h"
+
 #include "adapterpack_p.h"
 #include "statedict_p.h"
 #include "uniadapter_p.h"
@@ -16,16 +18,6 @@
 #include <set>
 
 namespace unisearch::model {
-
-std::string toString(TrainTask task)
-{
-    return task == TrainTask::Vqa ? "vqa" : "retrieval";
-}
-
-std::string toString(TrainMode mode)
-{
-    return mode == TrainMode::Full ? "full" : "query";
-}
 
 namespace {
 
@@ -118,7 +110,40 @@ struct Losses {
 
 } // namespace
 
-struct Trainer::Private {
+// The LibTorch implementation of Trainer (made by the module behind backend_p.h).
+class TorchTrainer final : public Trainer
+{
+public:
+    struct Private;
+    static std::unique_ptr<Trainer> create(const Architecture &architecture, const std::string &weightsPath,
+                                           const TrainParams &params, const std::string &startPack);
+    static std::unique_ptr<Trainer> random(const Architecture &architecture, const TrainParams &params);
+    explicit TorchTrainer(std::unique_ptr<Private> d);
+    ~TorchTrainer() override;
+
+    const TrainParams &params() const override;
+    const Architecture &architecture() const override;
+    TrainResult train(const RetrievalData &data, const ProgressFn &progress = {}) override;
+    TrainResult train(const VqaData &data, const ProgressFn &progress = {}) override;
+    RetrievalMetrics evaluate(const RetrievalData &data) override;
+    double vqaAccuracy(const VqaData &data, const std::vector<std::vector<int64_t>> &candidates) override;
+    std::vector<std::vector<float>> imageFeatures(const std::vector<Pixels> &images) override;
+    std::vector<std::vector<float>> textFeatures(const std::vector<std::vector<int64_t>> &ids) override;
+    std::vector<std::string> trainableNames() const override;
+    std::map<std::string, std::vector<float>> snapshot(bool trainableOnly) const override;
+    double temperature() const override;
+    double lossOf(const RetrievalData &data, unsigned long long seed, bool withGradients) override;
+    double lossOf(const VqaData &data, bool withGradients) override;
+    std::vector<double> gradient(const std::string &name) const override;
+    long long recomputedBlocks() const override;
+    void perturb(const std::string &name, int64_t index, double delta) override;
+    void savePack(const std::string &path, const PackMetadata &metadata) const override;
+
+private:
+    std::unique_ptr<Private> d;
+};
+
+struct TorchTrainer::Private {
     Architecture arch;
     TrainParams params;
     UniAdapterModel model{nullptr};
@@ -496,12 +521,12 @@ struct Trainer::Private {
     }
 };
 
-Trainer::Trainer(std::unique_ptr<Private> p)
+TorchTrainer::TorchTrainer(std::unique_ptr<Private> p)
     : d(std::move(p))
 {
 }
 
-Trainer::~Trainer() = default;
+TorchTrainer::~TorchTrainer() = default;
 
 namespace {
 template <typename F>
@@ -521,7 +546,7 @@ auto guarded(const char *what, F &&f) -> decltype(f())
 }
 } // namespace
 
-std::unique_ptr<Trainer> Trainer::create(const Architecture &architecture, const std::string &weightsPath,
+std::unique_ptr<Trainer> TorchTrainer::create(const Architecture &architecture, const std::string &weightsPath,
                                          const TrainParams &params, const std::string &startPack)
 {
     return guarded("preparing training", [&] {
@@ -570,11 +595,11 @@ std::unique_ptr<Trainer> Trainer::create(const Architecture &architecture, const
         p->params.initialTemperature = startTemp;
         p->collectParameters();
         p->model->eval();
-        return std::unique_ptr<Trainer>(new Trainer(std::move(p)));
+        return std::make_unique<TorchTrainer>(std::move(p));
     });
 }
 
-std::unique_ptr<Trainer> Trainer::random(const Architecture &architecture, const TrainParams &params)
+std::unique_ptr<Trainer> TorchTrainer::random(const Architecture &architecture, const TrainParams &params)
 {
     return guarded("building a random model", [&] {
         auto p = std::make_unique<Private>();
@@ -587,21 +612,21 @@ std::unique_ptr<Trainer> Trainer::random(const Architecture &architecture, const
         p->model->castTo(p->device, p->dtype);
         p->collectParameters();
         p->model->eval();
-        return std::unique_ptr<Trainer>(new Trainer(std::move(p)));
+        return std::make_unique<TorchTrainer>(std::move(p));
     });
 }
 
-const TrainParams &Trainer::params() const
+const TrainParams &TorchTrainer::params() const
 {
     return d->params;
 }
 
-const Architecture &Trainer::architecture() const
+const Architecture &TorchTrainer::architecture() const
 {
     return d->arch;
 }
 
-TrainResult Trainer::train(const RetrievalData &data, const ProgressFn &progress)
+TrainResult TorchTrainer::train(const RetrievalData &data, const ProgressFn &progress)
 {
     if (d->params.task != TrainTask::Retrieval)
         throw TrainError("this trainer was set up for VQA, not retrieval");
@@ -613,7 +638,7 @@ TrainResult Trainer::train(const RetrievalData &data, const ProgressFn &progress
     });
 }
 
-TrainResult Trainer::train(const VqaData &data, const ProgressFn &progress)
+TrainResult TorchTrainer::train(const VqaData &data, const ProgressFn &progress)
 {
     if (d->params.task != TrainTask::Vqa)
         throw TrainError("this trainer was set up for retrieval, not VQA");
@@ -623,7 +648,7 @@ TrainResult Trainer::train(const VqaData &data, const ProgressFn &progress)
     });
 }
 
-std::vector<std::vector<float>> Trainer::imageFeatures(const std::vector<Pixels> &images)
+std::vector<std::vector<float>> TorchTrainer::imageFeatures(const std::vector<Pixels> &images)
 {
     return guarded("embedding images", [&] {
         torch::Tensor f = d->encodeImagesNoGrad(d->pixelTensor(images), false).to(torch::kCPU, torch::kFloat32).contiguous();
@@ -634,7 +659,7 @@ std::vector<std::vector<float>> Trainer::imageFeatures(const std::vector<Pixels>
     });
 }
 
-std::vector<std::vector<float>> Trainer::textFeatures(const std::vector<std::vector<int64_t>> &ids)
+std::vector<std::vector<float>> TorchTrainer::textFeatures(const std::vector<std::vector<int64_t>> &ids)
 {
     return guarded("embedding texts", [&] {
         torch::NoGradGuard noGrad;
@@ -652,7 +677,7 @@ std::vector<std::vector<float>> Trainer::textFeatures(const std::vector<std::vec
     });
 }
 
-RetrievalMetrics Trainer::evaluate(const RetrievalData &data)
+RetrievalMetrics TorchTrainer::evaluate(const RetrievalData &data)
 {
     return guarded("evaluating", [&] {
         RetrievalMetrics m;
@@ -691,7 +716,7 @@ RetrievalMetrics Trainer::evaluate(const RetrievalData &data)
     });
 }
 
-double Trainer::vqaAccuracy(const VqaData &data, const std::vector<std::vector<int64_t>> &candidates)
+double TorchTrainer::vqaAccuracy(const VqaData &data, const std::vector<std::vector<int64_t>> &candidates)
 {
     return guarded("evaluating", [&] {
         if (data.examples.empty() || candidates.empty())
@@ -721,7 +746,7 @@ double Trainer::vqaAccuracy(const VqaData &data, const std::vector<std::vector<i
     });
 }
 
-std::vector<std::string> Trainer::trainableNames() const
+std::vector<std::string> TorchTrainer::trainableNames() const
 {
     std::vector<std::string> out;
     for (const auto &[name, t] : d->trainable)
@@ -729,7 +754,7 @@ std::vector<std::string> Trainer::trainableNames() const
     return out;
 }
 
-std::map<std::string, std::vector<float>> Trainer::snapshot(bool trainableOnly) const
+std::map<std::string, std::vector<float>> TorchTrainer::snapshot(bool trainableOnly) const
 {
     std::map<std::string, std::vector<float>> out;
     for (const auto &[name, t] : trainableOnly ? d->trainable : d->all) {
@@ -739,12 +764,12 @@ std::map<std::string, std::vector<float>> Trainer::snapshot(bool trainableOnly) 
     return out;
 }
 
-double Trainer::temperature() const
+double TorchTrainer::temperature() const
 {
     return d->temp.defined() ? d->temp.item<double>() : 0.0;
 }
 
-double Trainer::lossOf(const RetrievalData &data, unsigned long long seed, bool withGradients)
+double TorchTrainer::lossOf(const RetrievalData &data, unsigned long long seed, bool withGradients)
 {
     return guarded("computing the loss", [&] {
         d->prepare(data);
@@ -763,7 +788,7 @@ double Trainer::lossOf(const RetrievalData &data, unsigned long long seed, bool 
     });
 }
 
-double Trainer::lossOf(const VqaData &data, bool withGradients)
+double TorchTrainer::lossOf(const VqaData &data, bool withGradients)
 {
     return guarded("computing the loss", [&] {
         d->prepare(data);
@@ -781,7 +806,7 @@ double Trainer::lossOf(const VqaData &data, bool withGradients)
     });
 }
 
-std::vector<double> Trainer::gradient(const std::string &name) const
+std::vector<double> TorchTrainer::gradient(const std::string &name) const
 {
     for (const auto &[n, t] : d->trainable) {
         if (n != name)
@@ -794,12 +819,12 @@ std::vector<double> Trainer::gradient(const std::string &name) const
     throw TrainError("no trainable tensor named " + name);
 }
 
-long long Trainer::recomputedBlocks() const
+long long TorchTrainer::recomputedBlocks() const
 {
     return d->checkpointing ? d->checkpointing->recomputed.load() : 0;
 }
 
-void Trainer::perturb(const std::string &name, int64_t index, double delta)
+void TorchTrainer::perturb(const std::string &name, int64_t index, double delta)
 {
     for (auto &[n, t] : d->trainable) {
         if (n != name)
@@ -811,7 +836,7 @@ void Trainer::perturb(const std::string &name, int64_t index, double delta)
     throw TrainError("no trainable tensor named " + name);
 }
 
-void Trainer::savePack(const std::string &path, const PackMetadata &metadata) const
+void TorchTrainer::savePack(const std::string &path, const PackMetadata &metadata) const
 {
     guarded("saving the adapter pack", [&] {
         StateDict dict;
@@ -820,6 +845,17 @@ void Trainer::savePack(const std::string &path, const PackMetadata &metadata) co
         saveSafetensors(path, dict, packMetadataMap(metadata));
         return 0;
     });
+}
+
+std::unique_ptr<Trainer> impl::createTrainer(const Architecture &architecture, const std::string &weightsPath,
+                                             const TrainParams &params, const std::string &startPack)
+{
+    return TorchTrainer::create(architecture, weightsPath, params, startPack);
+}
+
+std::unique_ptr<Trainer> impl::randomTrainer(const Architecture &architecture, const TrainParams &params)
+{
+    return TorchTrainer::random(architecture, params);
 }
 
 } // namespace unisearch::model

@@ -156,49 +156,47 @@ public:
                                            const TrainParams &params, const std::string &startPack = {});
     // The full model (retrieval heads and VQA decoder) with random weights: benchmarks.
     static std::unique_ptr<Trainer> random(const Architecture &architecture, const TrainParams &params);
-    ~Trainer();
+    virtual ~Trainer() = default;
     Trainer(const Trainer &) = delete;
     Trainer &operator=(const Trainer &) = delete;
 
-    const TrainParams &params() const;
-    const Architecture &architecture() const;
+    virtual const TrainParams &params() const = 0;
+    virtual const Architecture &architecture() const = 0;
 
     // Trains on the data (validated first: TrainError names the bad example).
-    TrainResult train(const RetrievalData &data, const ProgressFn &progress = {});
-    TrainResult train(const VqaData &data, const ProgressFn &progress = {});
+    virtual TrainResult train(const RetrievalData &data, const ProgressFn &progress = {}) = 0;
+    virtual TrainResult train(const VqaData &data, const ProgressFn &progress = {}) = 0;
 
     // Evaluation with the current weights (no gradients).
-    RetrievalMetrics evaluate(const RetrievalData &data);
+    virtual RetrievalMetrics evaluate(const RetrievalData &data) = 0;
     // Share of questions whose best-ranked candidate (among candidates) is one of its answers.
-    double vqaAccuracy(const VqaData &data, const std::vector<std::vector<int64_t>> &candidates);
-    std::vector<std::vector<float>> imageFeatures(const std::vector<Pixels> &images);
-    std::vector<std::vector<float>> textFeatures(const std::vector<std::vector<int64_t>> &ids);
+    virtual double vqaAccuracy(const VqaData &data, const std::vector<std::vector<int64_t>> &candidates) = 0;
+    virtual std::vector<std::vector<float>> imageFeatures(const std::vector<Pixels> &images) = 0;
+    virtual std::vector<std::vector<float>> textFeatures(const std::vector<std::vector<int64_t>> &ids) = 0;
 
     // The names (one per tensor: the first of its aliases) that this task and mode train.
-    std::vector<std::string> trainableNames() const;
+    virtual std::vector<std::string> trainableNames() const = 0;
     // Every parameter by name (aliases once), as float (tests: frozen stays frozen).
-    std::map<std::string, std::vector<float>> snapshot(bool trainableOnly) const;
-    double temperature() const;
+    virtual std::map<std::string, std::vector<float>> snapshot(bool trainableOnly) const = 0;
+    virtual double temperature() const = 0;
 
     // Loss of the given examples as one batch, without updating anything, with the ITM
     // negatives drawn from a generator seeded with `seed`; gradients of the trainable
     // tensors are kept (gradient()). For finite-difference checks.
-    double lossOf(const RetrievalData &data, unsigned long long seed, bool withGradients);
-    double lossOf(const VqaData &data, bool withGradients);
-    std::vector<double> gradient(const std::string &name) const;
+    virtual double lossOf(const RetrievalData &data, unsigned long long seed, bool withGradients) = 0;
+    virtual double lossOf(const VqaData &data, bool withGradients) = 0;
+    virtual std::vector<double> gradient(const std::string &name) const = 0;
     // Transformer blocks recomputed during backward so far (activation checkpointing at
     // work; stays 0 when it is off).
-    long long recomputedBlocks() const;
+    virtual long long recomputedBlocks() const = 0;
     // Adds delta to element `index` of a trainable tensor (finite differences).
-    void perturb(const std::string &name, int64_t index, double delta);
+    virtual void perturb(const std::string &name, int64_t index, double delta) = 0;
 
     // Writes the trained tensors with the metadata atomically (temp file + rename).
-    void savePack(const std::string &path, const PackMetadata &metadata) const;
+    virtual void savePack(const std::string &path, const PackMetadata &metadata) const = 0;
 
-private:
-    struct Private;
-    explicit Trainer(std::unique_ptr<Private> d);
-    std::unique_ptr<Private> d;
+protected:
+    Trainer() = default;
 };
 
 } // namespace unisearch::model
