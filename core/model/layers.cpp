@@ -1,5 +1,8 @@
 #include "layers_p.h"
 
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -81,6 +84,15 @@ std::pair<torch::Tensor, torch::Tensor> fuseDense(std::vector<Dense> layers)
         offset += n;
     }
     return {w, b};
+}
+
+bool autocastEnabled()
+{
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    return at::autocast::is_autocast_enabled(at::kCPU) || at::autocast::is_autocast_enabled(at::kCUDA);
+#else
+    return at::autocast::is_cpu_enabled() || at::autocast::is_enabled();
+#endif
 }
 
 torch::Tensor splitHeads(const torch::Tensor &x, int64_t heads)

@@ -47,6 +47,10 @@ std::pair<torch::Tensor, torch::Tensor> fuseDense(std::vector<Dense> layers);
 torch::Tensor attention(const torch::Tensor &q, const torch::Tensor &k, const torch::Tensor &v,
                         const torch::Tensor &additiveMask);
 
+// Whether autocast (mixed precision, CPU or CUDA) is on in this thread: its products come in
+// another dtype than their inputs, so paths that fuse by hand must give way to plain ops.
+bool autocastEnabled();
+
 // [B,L,h*d] → [B,h,L,d]
 torch::Tensor splitHeads(const torch::Tensor &x, int64_t heads);
 

@@ -10,17 +10,38 @@ VitAttentionImpl::VitAttentionImpl(int64_t width, int64_t heads, bool qkvBias)
 }
 
 namespace {
-// A new tensor x + bias (x itself copied when there is no bias), to accumulate products into.
-torch::Tensor plusBias(const torch::Tensor &x, const torch::Tensor &bias)
-{
-    return bias.defined() ? x + bias : x.clone();
-}
+struct Product {
+    const torch::Tensor &input; // [..., in]
+    const Dense &layer;
+    double alpha = 1.0;
+};
 
-// sum += alpha·a·Wᵀ in place (sum contiguous): the product accumulates into the sum instead of
-// being written (after linear's copy of its bias into the output) and read back by additions.
-torch::Tensor &addProduct(torch::Tensor &sum, const torch::Tensor &a, const torch::Tensor &weight, double alpha = 1.0)
+// x + Σ alpha·layer(input). The products accumulate in place (addmm_) into x plus the sum of
+// the biases, instead of each being written after linear's copy of its bias into its output
+// and read back by an addition. Under autocast (training) plain additions: its products come
+// in another dtype than x.
+torch::Tensor plusProducts(const torch::Tensor &x, const std::vector<Product> &products)
 {
-    sum.view({-1, sum.size(-1)}).addmm_(a.reshape({-1, a.size(-1)}), weight.t(), 1.0, alpha);
+    bool sameType = x.is_contiguous() && !autocastEnabled();
+    for (const auto &p : products)
+        sameType = sameType && p.input.scalar_type() == x.scalar_type() && p.layer->weight.scalar_type() == x.scalar_type();
+    torch::Tensor sum = x;
+    if (!sameType) {
+        for (const auto &p : products)
+            sum = p.alpha == 1.0 ? sum + p.layer->forward(p.input) : sum + p.layer->forward(p.input) * p.alpha;
+        return sum;
+    }
+    torch::Tensor bias;
+    for (const auto &p : products) {
+        if (!p.layer->bias.defined())
+            continue;
+        torch::Tensor b = p.alpha == 1.0 ? p.layer->bias : p.layer->bias * p.alpha;
+        bias = bias.defined() ? bias + b : b;
+    }
+    sum = bias.defined() ? x + bias : x.clone();
+    torch::Tensor rows = sum.view({-1, sum.size(-1)});
+    for (const auto &p : products)
+        rows.addmm_(p.input.reshape({-1, p.input.size(-1)}), p.layer->weight.t(), 1.0, p.alpha);
     return sum;
 }
 } // namespace
@@ -32,9 +53,9 @@ torch::Tensor VitAttentionImpl::headMajorQkv(const torch::Tensor &x) const
     // One copy into head-major order: q, k and v then reach matmul contiguous (k transposed
     // by strides only) instead of being copied one by one inside it.
     const std::vector<int64_t> order{2, 0, 3, 1, 4};
-    if (!m_qkv->bias.defined() || torch::GradMode::is_enabled())
+    if (!m_qkv->bias.defined() || torch::GradMode::is_enabled() || autocastEnabled())
         return m_qkv->forward(x).view({b, n, 3, m_heads, d}).permute(order).contiguous();
-    // Without autograd (out= has none) the bias is added by that copy: one pass over [B,N,3W]
+    // Without autograd (out= has none) and autocast (linear's rounding) the bias is added by that copy: one pass over [B,N,3W]
     // instead of two (linear's copy of the bias into its output, then the copy).
     torch::Tensor product = torch::matmul(x, m_qkv->weight.t()).view({b, n, 3, m_heads, d}).permute(order);
     torch::Tensor out = torch::empty({3, b, m_heads, n, d}, x.options());
@@ -45,8 +66,7 @@ torch::Tensor VitAttentionImpl::forward(const torch::Tensor &x, const torch::Ten
 {
     torch::Tensor qkv = headMajorQkv(x);
     torch::Tensor ctx = attention(qkv[0], qkv[1], qkv[2], torch::Tensor());
-    torch::Tensor sum = plusBias(residual, m_proj->bias);
-    return addProduct(sum, ctx, m_proj->weight);
+    return plusProducts(residual, {{ctx, m_proj}});
 }
 
 void VitAttentionImpl::randomize()
@@ -87,23 +107,12 @@ torch::Tensor VitBlockImpl::forward(const torch::Tensor &input) const
 {
     torch::Tensor x = m_attn->forward(m_norm1->forward(input), input);
     torch::Tensor hidden = m_mlp->hidden(m_norm2->forward(x));
-    const bool adapterInSum = m_adapter && m_adapter->visualIsProjection();
-    // x + fc2(hidden) + s·visual_up(d): both products accumulate into x plus both biases.
-    torch::Tensor bias = m_mlp->fc2()->bias;
-    torch::Tensor down;
-    if (adapterInSum) {
-        down = m_adapter->bottleneck(x);
-        const torch::Tensor &upBias = m_adapter->visualUp()->bias;
-        if (upBias.defined())
-            bias = bias.defined() ? bias + upBias * m_adapter->scale() : upBias * m_adapter->scale();
-    }
-    torch::Tensor out = plusBias(x, bias);
-    addProduct(out, hidden, m_mlp->fc2()->weight);
-    if (adapterInSum)
-        addProduct(out, down, m_adapter->visualUp()->weight, m_adapter->scale());
-    else if (m_adapter)
-        out = out + m_adapter->forward(x, AdapterMode::Visual);
-    return out;
+    if (!m_adapter)
+        return plusProducts(x, {{hidden, m_mlp->fc2()}});
+    if (!m_adapter->visualIsProjection())
+        return plusProducts(x, {{hidden, m_mlp->fc2()}}) + m_adapter->forward(x, AdapterMode::Visual);
+    const torch::Tensor down = m_adapter->bottleneck(x);
+    return plusProducts(x, {{hidden, m_mlp->fc2()}, {down, m_adapter->visualUp(), m_adapter->scale()}});
 }
 
 void VitBlockImpl::randomize()
