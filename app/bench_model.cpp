@@ -38,6 +38,7 @@ struct BenchOptions {
     bool json = false;
     bool float32 = true;
     bool bfloat16 = true;
+    bool imageOnly = false; // skip the text and ITM columns (for profiling the vision tower)
     std::string device = "cpu";
 };
 
@@ -89,6 +90,8 @@ Row measure(ModelRunner &runner, const std::vector<std::vector<float>> &images,
         eight.push_back(images[i].data());
     r.image1 = medianSeconds(o.reps, [&] { runner.imageFeatures(one); });
     r.image8 = medianSeconds(std::max(1, o.reps - 1), [&] { runner.imageFeatures(eight); }) / 8.0;
+    if (o.imageOnly)
+        return r;
     size_t q = 0;
     r.text = medianSeconds(o.reps * 4, [&] { runner.textFeatures({queries[q++ % queries.size()]}); });
     // Re-ranking scores one query against the top 16 results: 16 (image tokens, text)
@@ -103,7 +106,7 @@ Row measure(ModelRunner &runner, const std::vector<std::vector<float>> &images,
 void printUsage()
 {
     std::printf("usage: unisearch-bench model [--threads N] [--reps N] [--device cpu|cuda] [--image-size S]\n"
-                "                             [--no-float32] [--no-bfloat16] [--json]\n");
+                "                             [--no-float32] [--no-bfloat16] [--image-only] [--json]\n");
 }
 
 } // namespace
@@ -120,6 +123,7 @@ int runModelBench(int argc, char **argv)
         else if (a == "--image-size") o.imageSize = std::stoi(next());
         else if (a == "--no-float32") o.float32 = false;
         else if (a == "--no-bfloat16") o.bfloat16 = false;
+        else if (a == "--image-only") o.imageOnly = true;
         else if (a == "--json") o.json = true;
         else if (a == "--help" || a == "-h") { printUsage(); return 0; }
         else { printUsage(); return 2; }
