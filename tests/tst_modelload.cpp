@@ -132,6 +132,7 @@ private slots:
     void textOnlyUseLeavesOtherPagesUnread();
     void mappedEqualsCopied();
     void bfloat16StaysClose();
+    void bfloat16ReadFromTheFileEqualsTheCast();
     void damagedFilesAreRefused();
     void unalignedAndBoolTensorsAreCopied();
     void adapterPackLeavesTheFileUnchanged();
@@ -243,6 +244,47 @@ void TestModelLoad::bfloat16StaysClose()
     const double cosine = (text * expected).sum().item<double>() / (text.norm() * expected.norm()).item<double>();
     QVERIFY2(cosine >= 0.995, qPrintable(QString::number(cosine)));
     QCOMPARE(runner->preparedParts(), unsigned(ModelRunner::Text));
+}
+
+void TestModelLoad::bfloat16ReadFromTheFileEqualsTheCast()
+{
+    // A bfloat16 part is converted from the file's bytes (pread, no page of the mapping
+    // touched): the same values as casting tensors held in memory.
+    const QString name = QStringLiteral("retrieval-image");
+    const auto c = test::readCase(name);
+    const Architecture arch = Architecture::fromJson(c.at("architecture"));
+    const StateDict owned = loadCheckpoint(weightsPath(name, c));
+    QTemporaryDir dir;
+    const std::string stored = dir.filePath(QStringLiteral("weights.safetensors")).toStdString();
+    saveSafetensors(stored, owned);
+    RunnerOptions opts;
+    opts.bfloat16 = true;
+    auto runner = ModelRunner::load(arch, stored, opts);
+    const auto ids = firstText(test::caseOutput(name, c, "text_input_ids"));
+    const torch::Tensor fromFile = torch::tensor(runner->textFeatures({ids}).front());
+
+    UniAdapterModel copied(effectiveArchitecture(arch, detectLayout(owned)), ModelHeads{true, false});
+    LoadReport report;
+    copied->bindFrom(owned, report);
+    QVERIFY(report.ok());
+    copied->eval();
+    copied->prepareParts(ModelRunner::Text, torch::kCPU, torch::kBFloat16);
+    torch::NoGradGuard noGrad;
+    torch::Tensor idsT = torch::tensor(ids).unsqueeze(0);
+    torch::Tensor text = copied->textFeature(copied->encodeText(idsT, torch::ones_like(idsT))).to(torch::kFloat32);
+    QVERIFY(torch::equal(fromFile, text[0]));
+
+    // The reader itself: a mapped tensor is read from the file, converted; not once it was
+    // written in memory (an adapter pack), nor an owned tensor.
+    const StateDict mapped = mapSafetensors(stored);
+    const torch::Tensor weight = mapped.get("text_proj.weight");
+    QVERIFY(isMapped(weight));
+    torch::Tensor into = torch::empty(weight.sizes(), torch::kBFloat16);
+    QVERIFY(copyMappedInto(weight, into));
+    QVERIFY(torch::equal(into, weight.to(torch::kBFloat16)));
+    QVERIFY(!copyMappedInto(owned.get("text_proj.weight"), into));
+    markMappedWritten(weight);
+    QVERIFY(!copyMappedInto(mapped.get("vision_proj.weight"), torch::empty_like(mapped.get("vision_proj.weight"))));
 }
 
 void TestModelLoad::damagedFilesAreRefused()

@@ -127,6 +127,7 @@ void applyPack(UniAdapterModelImpl &model, const StateDict &pack, const std::str
             throw PackError("the adapter pack '" + packPath + "' holds " + name + " " + formatShape(src.sizes())
                             + " but the model's is " + formatShape(it->second.sizes()));
         it->second.copy_(src.to(it->second.device(), it->second.scalar_type()));
+        markMappedWritten(it->second);
     }
     // No re-fusing: a fused attention's q/k/v parameters are views of its fused weight, so
     // the copy above already reached it (and fusing every tower here would copy them all).

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -276,10 +277,14 @@ StateDict loadImpl(const std::string &path, std::map<std::string, std::string> *
 struct Mapping {
     void *base = MAP_FAILED;
     size_t size = 0;
+    int fd = -1;                       // the file, for copyMappedInto; -1: none
+    std::atomic<bool> written{false};  // a tensor was written (markMappedWritten)
     ~Mapping()
     {
         if (base != MAP_FAILED)
             ::munmap(base, size);
+        if (fd >= 0)
+            ::close(fd);
     }
 };
 
@@ -297,6 +302,7 @@ StateDict mapImpl(const std::string &path, std::map<std::string, std::string> *m
     mapping->base = ::mmap(nullptr, mapping->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, parsed.fd->get(), 0);
     if (mapping->base == MAP_FAILED)
         throw CheckpointError(std::string("cannot map the file: ") + std::strerror(errno));
+    mapping->fd = ::fcntl(parsed.fd->get(), F_DUPFD_CLOEXEC, 0); // -1 only disables copyMappedInto
     StateDict out;
     for (const auto &e : parsed.entries) {
         const uint64_t offset = parsed.dataStart + e.begin;
@@ -433,6 +439,50 @@ StateDict mapSafetensors(const std::string &path, std::map<std::string, std::str
 bool isMapped(const torch::Tensor &t)
 {
     return t.defined() && t.has_storage() && t.storage().data_ptr().get_deleter() == &releaseMappingRef;
+}
+
+namespace {
+Mapping *mappingOf(const torch::Tensor &t)
+{
+    return isMapped(t) ? static_cast<std::shared_ptr<Mapping> *>(t.storage().data_ptr().get_context())->get() : nullptr;
+}
+} // namespace
+
+void markMappedWritten(const torch::Tensor &t)
+{
+    if (Mapping *m = mappingOf(t))
+        m->written = true;
+}
+
+bool copyMappedInto(const torch::Tensor &source, const torch::Tensor &into)
+{
+    Mapping *m = mappingOf(source);
+    if (!m || m->fd < 0 || m->written || !source.is_contiguous() || !into.is_contiguous()
+        || source.numel() != into.numel() || source.numel() == 0)
+        return false;
+    const auto elem = static_cast<uint64_t>(source.element_size());
+    const uint64_t offset = static_cast<uint64_t>(static_cast<const char *>(source.data_ptr())
+                                                  - static_cast<const char *>(m->base));
+    const int64_t n = source.numel();
+    constexpr int64_t kChunk = int64_t(1) << 20; // elements per read: 4 MB of float32
+    torch::Tensor buffer = torch::empty({std::min(n, kChunk)}, torch::TensorOptions().dtype(source.scalar_type()));
+    torch::Tensor flat = into.view({-1});
+    for (int64_t i = 0; i < n; i += kChunk) {
+        const int64_t k = std::min(kChunk, n - i);
+        auto *dst = static_cast<char *>(buffer.data_ptr());
+        const uint64_t want = static_cast<uint64_t>(k) * elem;
+        for (uint64_t got = 0; got < want;) {
+            const ssize_t r = ::pread(m->fd, dst + got, want - got,
+                                      static_cast<off_t>(offset + static_cast<uint64_t>(i) * elem + got));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                return false; // a short file: the caller copies through the mapping (and reports)
+            got += static_cast<uint64_t>(r);
+        }
+        flat.narrow(0, i, k).copy_(buffer.narrow(0, 0, k));
+    }
+    return true;
 }
 
 void adviseMapped(const torch::Tensor &t, bool release)

@@ -67,6 +67,15 @@ bool isMapped(const torch::Tensor &t);
 // release true drops its whole pages from memory (MADV_DONTNEED) once a converted copy
 // replaced it. Never release a tensor that was written to (the write would be lost).
 void adviseMapped(const torch::Tensor &t, bool release);
+// Copies (and converts) a mapped tensor's values into `into` (contiguous, as many elements)
+// by reading its file with pread through a 4 MB buffer: no page of the mapping is touched,
+// which in a VM costs several times the copy (a bfloat16 part prepared from float32
+// weights). False, with `into` undefined, when t is not mapped, was written since it was
+// mapped (markMappedWritten), or the read fails; then copy through the mapping.
+bool copyMappedInto(const torch::Tensor &source, const torch::Tensor &into);
+// Records that a mapped tensor was written in memory (an adapter pack overlay): its file
+// no longer holds its values, so copyMappedInto refuses its whole mapping.
+void markMappedWritten(const torch::Tensor &t);
 // Runs a checkpoint reader and names the file in whatever it throws, once, here: its own
 // CheckpointError, running out of memory ("not enough memory to load <what>") and torch's
 // errors, each as a CheckpointError "<path>: ...".

@@ -124,8 +124,10 @@ void convertIntoBlock(std::vector<std::pair<std::string, torch::Tensor>> &params
         torch::Tensor &p = params[i].second;
         torch::Tensor source = p.detach();
         torch::Tensor converted = block.narrow(0, offsets[i], p.numel()).view(p.sizes());
-        adviseMapped(source, /*release=*/false);
-        converted.copy_(source); // the same rounding as Tensor::to
+        if (!copyMappedInto(source, converted)) {
+            adviseMapped(source, /*release=*/false);
+            converted.copy_(source); // the same rounding as Tensor::to
+        }
         p.set_data(converted);
         adviseMapped(source, /*release=*/true); // only the converted copy stays resident
     }
