@@ -45,6 +45,13 @@ void usage(FILE *out)
 }
 } // namespace
 
+// Read from the .preinit_array (model/runtime.h): the benchmarks run the model, so it starts again at once
+// with OMP_WAIT_POLICY=PASSIVE when that is not set.
+extern "C" bool unisearch_openmp_reexec_wanted(int, char **)
+{
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     unisearch::model::ensureThreadEnvironment(argv);

@@ -8,6 +8,13 @@
 
 #include <QCoreApplication>
 
+// Read from the .preinit_array, before any library is initialised (model/runtime.h): the
+// commands that run the model start again at once with OMP_WAIT_POLICY=PASSIVE.
+extern "C" bool unisearch_openmp_reexec_wanted(int argc, char **argv)
+{
+    return unisearch::cli::commandRunsModel(argc, argv);
+}
+
 int main(int argc, char **argv)
 {
     // The commands that run the model re-execute for OpenMP's settings (cli.cpp).

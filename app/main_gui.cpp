@@ -15,6 +15,13 @@
 #include <cstdio>
 #include <memory>
 
+// Read from the .preinit_array (model/runtime.h): the window runs the model, so it starts again at once
+// with OMP_WAIT_POLICY=PASSIVE when that is not set.
+extern "C" bool unisearch_openmp_reexec_wanted(int, char **)
+{
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     unisearch::model::ensureThreadEnvironment(argv); // before any OpenMP work

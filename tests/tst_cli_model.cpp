@@ -957,6 +957,18 @@ void TestCliModel::modelRuntimeLoadsOnlyWhenNeeded()
     VERIFY_RUN(embed, 0);
     QVERIFY2(embed.err.contains(torchLibrary), "embed text ran the model without loading LibTorch?");
 
+    // A command that runs the model starts (again, at once) with OpenMP's passive wait:
+    // libgomp's threads sleep instead of spinning against the work on a few cores.
+    QProcessEnvironment display = environment();
+    display.remove(QStringLiteral("OMP_WAIT_POLICY"));
+    display.remove(QStringLiteral("UNISEARCH_NO_REEXEC"));
+    display.insert(QStringLiteral("OMP_DISPLAY_ENV"), QStringLiteral("verbose"));
+    const Run passive = runIn(display, {QStringLiteral("embed"), QStringLiteral("text"), QStringLiteral("a red circle"),
+                                        QStringLiteral("--json")});
+    VERIFY_RUN(passive, 0);
+    QVERIFY2(passive.err.contains(QStringLiteral("GOMP_SPINCOUNT = '0'")) && !passive.err.contains(QStringLiteral("300000")),
+             qPrintable(passive.err.left(2000)));
+
     // Without the module: what needs no model still works; what needs it fails clearly.
     QProcessEnvironment missing = environment();
     const QString nowhere = m_tmp.filePath(QStringLiteral("nowhere/libunisearch-torch.so"));

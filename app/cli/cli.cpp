@@ -270,14 +270,41 @@ namespace {
 // others (status, model list, labels ...) never load it.
 char **g_argv = nullptr; // as main() got them, for a re-execution
 
+constexpr std::string_view kModelCommands[] = {"index", "search", "similar", "ask", "embed image", "embed text",
+                                                "embed frames", "itm", "train", "model import"};
+
 bool runsModel(std::string_view name)
 {
-    static constexpr std::string_view names[] = {"index", "search", "similar", "ask", "embed image", "embed text",
-                                                 "embed frames", "itm", "train", "model import"};
-    return std::find(std::begin(names), std::end(names), name) != std::end(names);
+    return std::find(std::begin(kModelCommands), std::end(kModelCommands), name) != std::end(kModelCommands);
 }
 
 } // namespace
+
+bool commandRunsModel(int argc, char **argv)
+{
+    // The global options that take a value (globalOptions()), as "--name value" or "--name=value".
+    static constexpr std::string_view withValue[] = {"data-dir", "device", "threads", "precision"};
+    for (int i = 1; i < argc && argv[i]; ++i) {
+        const std::string_view arg(argv[i]);
+        if (arg.starts_with("--")) {
+            const std::string_view name = arg.substr(2);
+            if (std::find(std::begin(withValue), std::end(withValue), name) != std::end(withValue))
+                ++i; // its value follows
+            continue;
+        }
+        if (arg.starts_with("-"))
+            continue;
+        for (std::string_view command : kModelCommands) {
+            const size_t space = command.find(' ');
+            if (space == std::string_view::npos ? arg == command
+                                                : arg == command.substr(0, space) && i + 1 < argc && argv[i + 1]
+                                                      && std::string_view(argv[i + 1]) == command.substr(space + 1))
+                return true;
+        }
+        return false;
+    }
+    return false;
+}
 
 int run(const QStringList &arguments)
 {

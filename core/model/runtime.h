@@ -25,10 +25,12 @@ void manualSeed(unsigned long long seed);
 // wait); on a laptop's few cores they steal time from the threads doing the work (a text
 // query measured 5-7x slower). libgomp reads OMP_WAIT_POLICY in its constructor, before
 // main(), and the executables load it at start (FAISS, Tesseract and Qt need it), so the
-// variable must be in the environment the process starts with: when it is not, and the
-// program will run the model (willRunModel), this sets OMP_WAIT_POLICY=PASSIVE and
-// re-executes the program once (Linux; about 0.1 s now that LibTorch is not loaded at
-// start). UNISEARCH_NO_REEXEC=1 or your own OMP_WAIT_POLICY opt out. Returns normally
+// variable must be in the environment the process starts with. An executable that defines
+// `extern "C" bool unisearch_openmp_reexec_wanted(int argc, char **argv)` returning true
+// for this run starts again with it from its .preinit_array, before any library is
+// initialised (runtime.cpp; about 0.05 s). Where that did not happen and the program will
+// run the model (willRunModel), this sets OMP_WAIT_POLICY=PASSIVE and re-executes the
+// program once (Linux; 0.3 s: a whole start). UNISEARCH_NO_REEXEC=1 or your own OMP_WAIT_POLICY opt out. Returns normally
 // when nothing needed doing. It also tells glibc's allocator to keep freed memory in the
 // heap (no mmap/trim per tensor; see runtime.cpp) unless MALLOC_MMAP_THRESHOLD_ or
 // MALLOC_TRIM_THRESHOLD_ are set.
