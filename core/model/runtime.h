@@ -30,10 +30,10 @@ void manualSeed(unsigned long long seed);
 // for this run starts again with it from its .preinit_array, before any library is
 // initialised (runtime.cpp; about 0.05 s). Where that did not happen and the program will
 // run the model (willRunModel), this sets OMP_WAIT_POLICY=PASSIVE and re-executes the
-// program once (Linux; 0.3 s: a whole start). UNISEARCH_NO_REEXEC=1 or your own OMP_WAIT_POLICY opt out. Returns normally
-// when nothing needed doing. It also tells glibc's allocator to keep freed memory in the
-// heap (no mmap/trim per tensor; see runtime.cpp) unless MALLOC_MMAP_THRESHOLD_ or
-// MALLOC_TRIM_THRESHOLD_ are set.
+// program once (Linux; 0.3 s: a whole start). UNISEARCH_NO_REEXEC=1 or your own
+// OMP_WAIT_POLICY opt out. Returns normally when nothing needed doing. It also tells
+// glibc's allocator to keep freed memory in the heap (no mmap/trim per tensor; see
+// runtime.cpp) unless MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ are set.
 void ensureThreadEnvironment(char **argv, bool willRunModel = true);
 // What the CPU computes natively that matters for the choice of precision.
 struct CpuFeatures {
