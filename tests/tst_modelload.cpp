@@ -107,6 +107,14 @@ QByteArray sha256Of(const QString &path)
 }
 
 // A .safetensors file from a header and data bytes.
+// The tensors saved as dir/weights.safetensors, the file a bundle holds (and maps); its path.
+std::string storedAsSafetensors(const StateDict &tensors, const QTemporaryDir &dir)
+{
+    const std::string path = dir.filePath(QStringLiteral("weights.safetensors")).toStdString();
+    saveSafetensors(path, tensors);
+    return path;
+}
+
 void writeRaw(const QString &path, std::string header, const std::string &data)
 {
     header.append((8 - header.size() % 8) % 8, ' '); // the data starts 8-byte aligned in the file
@@ -205,8 +213,7 @@ void TestModelLoad::mappedEqualsCopied()
     // The fixture is a .pth: stored as the .safetensors a bundle holds, which is mapped.
     const StateDict owned = loadCheckpoint(weightsPath(name, c));
     QTemporaryDir dir;
-    const std::string stored = dir.filePath(QStringLiteral("weights.safetensors")).toStdString();
-    saveSafetensors(stored, owned);
+    const std::string stored = storedAsSafetensors(owned, dir);
     RunnerOptions opts;
     opts.bfloat16 = false;
     auto runner = ModelRunner::load(arch, stored, opts);
@@ -255,8 +262,7 @@ void TestModelLoad::bfloat16ReadFromTheFileEqualsTheCast()
     const Architecture arch = Architecture::fromJson(c.at("architecture"));
     const StateDict owned = loadCheckpoint(weightsPath(name, c));
     QTemporaryDir dir;
-    const std::string stored = dir.filePath(QStringLiteral("weights.safetensors")).toStdString();
-    saveSafetensors(stored, owned);
+    const std::string stored = storedAsSafetensors(owned, dir);
     RunnerOptions opts;
     opts.bfloat16 = true;
     auto runner = ModelRunner::load(arch, stored, opts);
