@@ -1,6 +1,7 @@
 // Loading a model: weights mapped from the file, parts prepared when first used, image
 // tokens kept for a re-rank, a random checkpoint that the loader accepts.
 #include "model/modelrunner.h"
+#include "model/storedconversion_p.h"
 #include "model/uniadapter_p.h"
 #include "support/fixtures.h"
 #include "support/npy.h"
@@ -12,6 +13,9 @@
 #include <QTemporaryDir>
 
 #include <cctype>
+#include <QDir>
+#include <QFileInfo>
+#include <sys/stat.h>
 #include <cstring>
 #include <set>
 
@@ -141,6 +145,7 @@ private slots:
     void mappedEqualsCopied();
     void bfloat16StaysClose();
     void bfloat16ReadFromTheFileEqualsTheCast();
+    void storedConversionIsMappedNextTime();
     void damagedFilesAreRefused();
     void unalignedAndBoolTensorsAreCopied();
     void adapterPackLeavesTheFileUnchanged();
@@ -291,6 +296,73 @@ void TestModelLoad::bfloat16ReadFromTheFileEqualsTheCast()
     QVERIFY(!copyMappedInto(owned.get("text_proj.weight"), into));
     markMappedWritten(weight);
     QVERIFY(!copyMappedInto(mapped.get("vision_proj.weight"), torch::empty_like(mapped.get("vision_proj.weight"))));
+}
+
+void TestModelLoad::storedConversionIsMappedNextTime()
+{
+    // A bundle's bfloat16 text tower is converted once and kept beside its weights; the
+    // next load maps that copy (its pages are this process's), with the same features.
+    const QString name = QStringLiteral("retrieval-image");
+    const auto c = test::readCase(name);
+    const Architecture arch = Architecture::fromJson(c.at("architecture"));
+    QTemporaryDir dir;
+    const std::string weights = storedAsSafetensors(loadCheckpoint(weightsPath(name, c)), dir);
+    const std::string stored = StoredConversion::pathFor(weights, "text", torch::kBFloat16);
+    const QString storedFile = QString::fromStdString(stored);
+    const auto ids = firstText(test::caseOutput(name, c, "text_input_ids"));
+    RunnerOptions opts;
+    opts.bfloat16 = true;
+    auto features = [&](const RunnerOptions &o) {
+        auto runner = ModelRunner::load(arch, weights, o);
+        const torch::Tensor f = torch::tensor(runner->textFeatures({ids}).front());
+        return std::make_pair(f, residentBytesOf(stored));
+    };
+
+    const torch::Tensor plain = features(opts).first;
+    QVERIFY(!QFile::exists(storedFile)); // only where the caller keeps conversions
+    opts.keepConversions = true;
+    const auto [first, firstMapped] = features(opts);
+    QVERIFY(torch::equal(first, plain));
+    QVERIFY(QFile::exists(storedFile));
+    QCOMPARE(firstMapped, int64_t(0)); // converted in memory, then stored
+    const auto [second, secondMapped] = features(opts);
+    QVERIFY(torch::equal(second, plain));
+    QVERIFY2(secondMapped > 0, "the stored conversion was not used");
+
+    // Another version of the weights file (the same values, written again): the stored copy
+    // is not used, and is replaced.
+    struct stat before {}, after {};
+    QVERIFY(::stat(stored.c_str(), &before) == 0);
+    storedAsSafetensors(loadSafetensors(weights), dir);
+    const auto [third, thirdMapped] = features(opts);
+    QVERIFY(torch::equal(third, plain));
+    QCOMPARE(thirdMapped, int64_t(0));
+    QVERIFY(::stat(stored.c_str(), &after) == 0);
+    QVERIFY(after.st_ino != before.st_ino); // written again (a new file renamed over it)
+    QVERIFY(features(opts).second > 0);
+
+    // A damaged copy is not used, and is replaced.
+    const qint64 fullSize = QFileInfo(storedFile).size();
+    QVERIFY(QFile::resize(storedFile, fullSize / 2));
+    QVERIFY(torch::equal(features(opts).first, plain));
+    QCOMPARE(QFileInfo(storedFile).size(), fullSize);
+
+    // A copy that cannot be stored (a folder in its place) changes nothing.
+    QVERIFY(QFile::remove(storedFile));
+    QVERIFY(QDir().mkdir(storedFile));
+    QVERIFY(torch::equal(features(opts).first, plain));
+    QVERIFY(QFileInfo(storedFile).isDir());
+    QVERIFY(QDir(storedFile).removeRecursively());
+
+    // An adapter pack changes the weights in memory: nothing is stored for that model.
+    StateDict pack;
+    pack.insert("adapters.0.up_proj.weight", loadSafetensors(weights).get("adapters.0.up_proj.weight") + 0.5);
+    const QString packPath = dir.filePath(QStringLiteral("pack.safetensors"));
+    saveSafetensors(packPath.toStdString(), pack);
+    RunnerOptions packed = opts;
+    packed.adapterPack = packPath.toStdString();
+    QVERIFY(!torch::equal(features(packed).first, plain));
+    QVERIFY(!QFile::exists(storedFile));
 }
 
 void TestModelLoad::damagedFilesAreRefused()

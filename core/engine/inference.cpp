@@ -210,6 +210,7 @@ std::optional<LoadedModel> InferenceService::load(QString *error)
     model::RunnerOptions options;
     options.device = m_options.device.isEmpty() ? std::string("cpu") : m_options.device.toStdString();
     options.threads = m_options.threads;
+    options.keepConversions = true; // a bundle's folder in the data folder: the next start maps it
     const QString precision = resolvePrecision(m_options.precision, m_options.device);
     if (precision == QLatin1String("bfloat16")) {
         options.bfloat16 = true;

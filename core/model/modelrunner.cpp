@@ -152,10 +152,11 @@ struct TorchRunner::Private {
     torch::ScalarType dtype = torch::kFloat32;
     std::string deviceName;
     int64_t materialized = 0; // parameter values of the prepared parts
+    bool keepConversions = false;
 
     void need(Parts parts)
     {
-        materialized += model->prepareParts(parts, device, dtype);
+        materialized += model->prepareParts(parts, device, dtype, keepConversions);
     }
 
     // [N,3,S,S] float32 on the device, from N CHW buffers.
@@ -250,6 +251,7 @@ std::unique_ptr<TorchRunner> TorchRunner::placed(std::unique_ptr<Private> p, con
     p->device = device;
     p->dtype = options.bfloat16 ? torch::kBFloat16 : torch::kFloat32;
     p->deviceName = device.str();
+    p->keepConversions = options.keepConversions;
     p->model->eval(); // the parts are cast when first needed (need())
     return std::unique_ptr<TorchRunner>(new TorchRunner(std::move(p)));
 }

@@ -43,6 +43,9 @@ struct RunnerOptions {
     // An adapter pack (.safetensors) whose tensors overlay the loaded weights; empty: none.
     // Whether it fits the base model is the caller's check (adapterpack.h: checkPackFits).
     std::string adapterPack = {};
+    // Keep a part converted to another dtype on the CPU beside the weights file (a
+    // bundle's folder, which must be writable) and map it from there in later runs.
+    bool keepConversions = false;
 };
 
 struct GenerateParams {

@@ -279,6 +279,7 @@ struct Mapping {
     size_t size = 0;
     int fd = -1;                       // the file, for copyMappedInto; -1: none
     std::atomic<bool> written{false};  // a tensor was written (markMappedWritten)
+    MappedFile file;                   // which file, and which version of it
     ~Mapping()
     {
         if (base != MAP_FAILED)
@@ -303,6 +304,12 @@ StateDict mapImpl(const std::string &path, std::map<std::string, std::string> *m
     if (mapping->base == MAP_FAILED)
         throw CheckpointError(std::string("cannot map the file: ") + std::strerror(errno));
     mapping->fd = ::fcntl(parsed.fd->get(), F_DUPFD_CLOEXEC, 0); // -1 only disables copyMappedInto
+    mapping->file.path = path;
+    struct stat st {};
+    if (::fstat(parsed.fd->get(), &st) == 0)
+        mapping->file.version = std::to_string(st.st_dev) + ':' + std::to_string(st.st_ino) + ':'
+                                + std::to_string(st.st_size) + ':' + std::to_string(st.st_mtim.tv_sec) + '.'
+                                + std::to_string(st.st_mtim.tv_nsec);
     StateDict out;
     for (const auto &e : parsed.entries) {
         const uint64_t offset = parsed.dataStart + e.begin;
@@ -447,6 +454,15 @@ Mapping *mappingOf(const torch::Tensor &t)
     return isMapped(t) ? static_cast<std::shared_ptr<Mapping> *>(t.storage().data_ptr().get_context())->get() : nullptr;
 }
 } // namespace
+
+bool mappedFileOf(const torch::Tensor &t, MappedFile *file)
+{
+    Mapping *m = mappingOf(t);
+    if (!m || m->written || m->file.version.empty())
+        return false;
+    *file = m->file;
+    return true;
+}
 
 void markMappedWritten(const torch::Tensor &t)
 {

@@ -73,6 +73,14 @@ void adviseMapped(const torch::Tensor &t, bool release);
 // weights). False, with `into` undefined, when t is not mapped, was written since it was
 // mapped (markMappedWritten), or the read fails; then copy through the mapping.
 bool copyMappedInto(const torch::Tensor &source, const torch::Tensor &into);
+// The file a mapped tensor views and its version there (device, inode, size, modification
+// time): a stored conversion of it is valid while the version is the same.
+struct MappedFile {
+    std::string path;
+    std::string version;
+};
+// False when t is not mapped, or its mapping was written in memory (markMappedWritten).
+bool mappedFileOf(const torch::Tensor &t, MappedFile *file);
 // Records that a mapped tensor was written in memory (an adapter pack overlay): its file
 // no longer holds its values, so copyMappedInto refuses its whole mapping.
 void markMappedWritten(const torch::Tensor &t);

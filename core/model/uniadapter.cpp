@@ -1,9 +1,11 @@
 #include "uniadapter_p.h"
+#include "storedconversion_p.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -159,6 +161,19 @@ void convertIntoBlock(std::vector<std::pair<std::string, torch::Tensor>> &params
         p.set_data(converted[i]);
         adviseMapped(source, /*release=*/true); // only the converted copy stays resident
     }
+}
+
+// "text", "vision+cross": the parts a stored conversion holds.
+std::string partsTag(unsigned parts)
+{
+    std::string tag;
+    for (const auto &[bit, name] : {std::pair{unsigned(ModelRunner::Text), "text"},
+                                    std::pair{unsigned(ModelRunner::Vision), "vision"},
+                                    std::pair{unsigned(ModelRunner::Cross), "cross"},
+                                    std::pair{unsigned(ModelRunner::Decoder), "decoder"}})
+        if (parts & bit)
+            tag += (tag.empty() ? "" : "+") + std::string(name);
+    return tag;
 }
 
 } // namespace
@@ -404,7 +419,8 @@ unsigned UniAdapterModelImpl::partsOfParameter(const std::string &name)
     return text | vision | cross | decoder;
 }
 
-int64_t UniAdapterModelImpl::prepareParts(unsigned parts, torch::Device device, torch::ScalarType dtype)
+int64_t UniAdapterModelImpl::prepareParts(unsigned parts, torch::Device device, torch::ScalarType dtype,
+                                          bool keepConversions)
 {
     parts &= ~m_preparedParts;
     if (!parts)
@@ -428,7 +444,14 @@ int64_t UniAdapterModelImpl::prepareParts(unsigned parts, torch::Device device, 
             toConvert.emplace_back(item.key(), p);
     }
     if (device.is_cpu()) {
+        std::optional<StoredConversion> stored;
+        if (keepConversions && !toConvert.empty()) {
+            stored.emplace(toConvert, dtype, partsTag(parts));
+            stored->adopt(toConvert);
+        }
         convertIntoBlock(toConvert, dtype);
+        if (stored)
+            stored->saveIfMissing(toConvert);
     } else {
         for (auto &[name, p] : toConvert) {
             torch::Tensor source = p.detach();

@@ -74,7 +74,9 @@ public:
     // device/dtype: their parameters not converted yet are converted (a mapped source's
     // pages are dropped after a copy; a zero-copy view's pages are faulted in), then their
     // attention is fused. Returns how many parameter values were made ready now.
-    int64_t prepareParts(unsigned parts, torch::Device device, torch::ScalarType dtype);
+    // keepConversions (CPU): a conversion is stored beside the mapped weights file and
+    // mapped from there next time (StoredConversion); for a bundle's own folder.
+    int64_t prepareParts(unsigned parts, torch::Device device, torch::ScalarType dtype, bool keepConversions = false);
     unsigned preparedParts() const { return m_preparedParts; }
     // The ModelRunner::Part bits a parameter of this name is used by.
     static unsigned partsOfParameter(const std::string &name);
