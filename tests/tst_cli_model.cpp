@@ -970,6 +970,10 @@ void TestCliModel::modelRuntimeLoadsOnlyWhenNeeded()
     VERIFY_RUN(passive, 0);
     QVERIFY2(passive.err.contains(QStringLiteral("GOMP_SPINCOUNT = '0'")) && !passive.err.contains(QStringLiteral("300000")),
              qPrintable(passive.err.left(2000)));
+    // A plain search (one short text query) does not start again: libgomp keeps its default.
+    const Run search = runIn(display, {QStringLiteral("search"), QStringLiteral("a red circle"), QStringLiteral("--json")});
+    VERIFY_RUN(search, 0);
+    QVERIFY2(search.err.contains(QStringLiteral("GOMP_SPINCOUNT = '300000'")), qPrintable(search.err.left(2000)));
 
 #ifndef UNISEARCH_TORCH_IN_PROCESS
     // Without the module: what needs no model still works; what needs it fails clearly.

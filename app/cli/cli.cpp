@@ -280,7 +280,7 @@ bool runsModel(std::string_view name)
 
 } // namespace
 
-bool commandRunsModel(int argc, char **argv)
+bool commandWantsPassiveWait(int argc, char **argv)
 {
     // The global options that take a value (globalOptions()), as "--name value" or "--name=value".
     static constexpr std::string_view withValue[] = {"data-dir", "device", "threads", "precision"};
@@ -294,6 +294,12 @@ bool commandRunsModel(int argc, char **argv)
         }
         if (arg.starts_with("-"))
             continue;
+        if (arg == "search") {
+            for (int j = i + 1; j < argc && argv[j]; ++j)
+                if (std::string_view(argv[j]) == "--rerank")
+                    return true;
+            return false;
+        }
         for (std::string_view command : kModelCommands) {
             const size_t space = command.find(' ');
             if (space == std::string_view::npos ? arg == command
@@ -366,8 +372,13 @@ int run(const QStringList &arguments)
         ~PreloadGuard() { model::finishPreload(); }
     } preloadGuard;
     if (runsModel(command->name)) {
-        if (g_argv)
-            model::ensureThreadEnvironment(g_argv); // may start the program again, once
+        if (g_argv) {
+            int argc = 0;
+            while (g_argv[argc])
+                ++argc;
+            // May start the program again, once.
+            model::ensureThreadEnvironment(g_argv, commandWantsPassiveWait(argc, g_argv));
+        }
         model::preloadModelRuntime();
     }
     try {

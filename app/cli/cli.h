@@ -103,9 +103,12 @@ int run(const QStringList &arguments);
 // which turns bytes that are not UTF-8 into U+FFFD: a file name such as "Caf\xe9.jpg"
 // then reaches the file system unchanged, as names found inside a folder do.
 int run(int argc, char **argv);
-// Whether the command in argv runs the model (index, search, ask, embed ...), read from the
-// raw arguments before anything is initialised (main_cli.cpp: model/runtime.h's
-// unisearch_openmp_reexec_wanted). Allocates nothing.
-bool commandRunsModel(int argc, char **argv);
+// Whether the command in argv runs the model for long enough that it should start with
+// OpenMP's passive wait (index, ask, embed, search --rerank ...), read from the raw
+// arguments before anything is initialised (main_cli.cpp: model/runtime.h's
+// unisearch_openmp_reexec_wanted). A plain search is not: it runs one short text query,
+// where a second start cost 0.08 s and spinning threads cost nothing measurable.
+// Allocates nothing.
+bool commandWantsPassiveWait(int argc, char **argv);
 
 } // namespace unisearch::cli

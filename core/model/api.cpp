@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -147,6 +148,19 @@ void finishPreload()
     // thread may still be using (an exit during the load hung in LibTorch's thread pool).
     if (g_preloader.joinable())
         g_preloader.join();
+}
+
+void exitSkippingTeardown(int code)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // LeakSanitizer's check runs at exit: the teardown stays.
+#else
+    finishPreload();
+    if (!backendLoaded())
+        return;
+    std::fflush(nullptr);
+    ::_exit(code);
+#endif
 }
 
 // runtime.h
