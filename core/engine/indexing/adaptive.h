@@ -54,11 +54,12 @@ struct AdaptiveParams {
     int fixedBatch = 0;       // > 0: the user's batch size, never changed
     int fixedThreads = 0;     // > 0: the user's LibTorch threads, never changed
     // First configuration (threads 0: maxThreads): the fastest on an idle machine, so an
-    // idle run pays only for probing its neighbours once. Batch 1: with 12-MP JPEGs decoded
-    // beside the model on 2 idle cores, bfloat16 indexed at 0.445 s/image at batch 1 against
-    // 1.053 at batch 8 (`unisearch-bench pipeline --load 0.5 --load-precision bfloat16`,
-    // docs/performance.md), and a short run starting at 8 never got to measure 1.
-    AdaptiveConfig start{1, 0};
+    // idle run pays only for probing its neighbours once. Batch 8 (again): with 12-MP JPEGs
+    // decoded beside the model on 2 idle cores, bfloat16 indexed at 0.27-0.30 s/image at
+    // batch 8 against 0.41-0.42 at batch 1 once OpenMP's threads stopped spinning against
+    // the decoders (`unisearch-bench pipeline --load 0.5 --load-precision bfloat16`,
+    // docs/performance.md); a start at batch 1 spent 4-7 probes climbing and ended at 2 or 4.
+    AdaptiveConfig start{8, 0};
     int warmupBatches = 1;    // first observations ignored (model warm-up, an empty queue)
     int exploreEvery = 6;     // batches between periodic probes after the calibration
     int minProbeGap = 2;      // batches at least between two back-off probes
