@@ -44,8 +44,8 @@ StoredConversion::StoredConversion(const std::vector<std::pair<std::string, torc
     MappedFile file;
     for (const auto &[name, p] : params) {
         MappedFile each;
-        if (!mappedFileOf(p.detach(), &each) || (!file.path.empty() && each.path != file.path)
-            || (!file.path.empty() && each.version != file.version))
+        if (!mappedFileOf(p.detach(), &each)
+            || (!file.path.empty() && (each.path != file.path || each.version != file.version)))
             return;
         file = each;
     }
