@@ -97,6 +97,18 @@ void TestCli::versionListsLibraries()
                                       QRegularExpression::MultilineOption);
         QVERIFY2(r.out.contains(line), qPrintable(QStringLiteral("%1 missing in:\n%2").arg(lib, r.out)));
     }
+    // OpenBLAS runs kernels this CPU has: not its generic SSE ones on a CPU with AVX2, which
+    // it falls back to for a CPU model newer than it knows (model::chooseBlasKernels).
+    const QRegularExpressionMatch blas =
+        QRegularExpression(QStringLiteral("^BLAS OpenBLAS [0-9.]+, (\\w+) kernels$"), QRegularExpression::MultilineOption)
+            .match(r.out);
+    QVERIFY2(blas.hasMatch(), qPrintable(r.out)); // Debian's libtorch and FAISS use OpenBLAS
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        for (const char *generic : {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Katmai"})
+            QVERIFY2(blas.captured(1) != QLatin1String(generic), qPrintable(r.out));
+#endif
 }
 
 void TestCli::helpListsEveryCommand()

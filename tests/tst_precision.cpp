@@ -67,6 +67,8 @@ private slots:
     void autoResolvesFromTheCpu_data();
     void autoResolvesFromTheCpu();
     void cpuDescriptionCanBeStubbed();
+    void blasKernelsFollowTheCpu_data();
+    void blasKernelsFollowTheCpu();
     void settingDefaultsToAuto();
     void choiceSurvivesARestart();
     void commandLineChoiceWins();
@@ -180,6 +182,35 @@ void TestPrecision::cpuDescriptionCanBeStubbed()
         QVERIFY(!model::detectCpuFeatures().avx512bf16);
         QCOMPARE(engine::resolvePrecision(QStringLiteral("auto"), QStringLiteral("cpu")), QStringLiteral("bfloat16"));
     }
+}
+
+void TestPrecision::blasKernelsFollowTheCpu_data()
+{
+    QTest::addColumn<QString>("current");
+    QTest::addColumn<bool>("avx2");
+    QTest::addColumn<bool>("avx512");
+    QTest::addColumn<bool>("bf16");
+    QTest::addColumn<QString>("expected");
+    // OpenBLAS's fallback for a CPU newer than it knows, on CPUs with more.
+    QTest::newRow("generic, AVX-512 BF16") << "Prescott" << true << true << true << "Cooperlake";
+    QTest::newRow("generic, AVX-512") << "Prescott" << true << true << false << "SkylakeX";
+    QTest::newRow("generic, AVX2") << "Core2" << true << false << false << "Haswell";
+    QTest::newRow("generic AMD, AVX2") << "Opteron_SSE3" << true << false << false << "Haswell";
+    // The generic kernels are right for a CPU without AVX2; a known CPU keeps OpenBLAS's choice.
+    QTest::newRow("generic, SSE only") << "Prescott" << false << false << false << "";
+    QTest::newRow("known, AVX-512") << "Haswell" << true << true << false << "";
+    QTest::newRow("known, AVX-512 BF16") << "SkylakeX" << true << true << true << "";
+    QTest::newRow("Zen") << "Zen" << true << false << false << "";
+}
+
+void TestPrecision::blasKernelsFollowTheCpu()
+{
+    QFETCH(QString, current);
+    QFETCH(bool, avx2);
+    QFETCH(bool, avx512);
+    QFETCH(bool, bf16);
+    QFETCH(QString, expected);
+    QCOMPARE(QString::fromStdString(model::betterBlasKernels(current.toStdString(), avx2, avx512, bf16)), expected);
 }
 
 void TestPrecision::settingDefaultsToAuto()

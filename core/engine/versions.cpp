@@ -14,13 +14,17 @@ namespace unisearch::engine {
 
 QList<QPair<QString, QString>> libraryVersions()
 {
-    return {
+    QList<QPair<QString, QString>> out{
         {QStringLiteral("Qt"), QString::fromLatin1(qVersion())},
         {QStringLiteral("LibTorch"), QString::fromStdString(model::libtorchVersion())},
         {QStringLiteral("FAISS"), QString::fromStdString(index::faissVersion())},
         {QStringLiteral("FFmpeg"), QString::fromLatin1(av_version_info())},
         {QStringLiteral("SQLite"), QString::fromLatin1(sqlite3_libversion())},
     };
+    // Which kernels the BLAS runs matters for speed (model::chooseBlasKernels).
+    if (const std::string blas = model::blasDescription(); !blas.empty())
+        out.append({QStringLiteral("BLAS"), QString::fromStdString(blas)});
+    return out;
 }
 
 } // namespace unisearch::engine

@@ -37,10 +37,27 @@ void manualSeed(unsigned long long seed);
 // initialised (runtime.cpp; about 0.05 s). Where that did not happen and the program will
 // run the model (willRunModel), this sets OMP_WAIT_POLICY=PASSIVE and re-executes the
 // program once (Linux; 0.3 s: a whole start). UNISEARCH_NO_REEXEC=1 or your own
-// OMP_WAIT_POLICY opt out. Returns normally when nothing needed doing. It also tells
+// OMP_WAIT_POLICY opt out. Returns normally when nothing needed doing. It first calls
+// chooseBlasKernels(), and it also tells
 // glibc's allocator to keep freed memory in the heap (no mmap/trim per tensor; see
 // runtime.cpp) unless MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ are set.
 void ensureThreadEnvironment(char **argv, bool willRunModel = true);
+// The kernels of the BLAS library the process uses, as OpenBLAS names them ("SkylakeX",
+// "Haswell", "Prescott"); empty where the BLAS is not OpenBLAS.
+std::string blasKernels();
+// What the BLAS library is, for --version: "OpenBLAS 0.3.21, SkylakeX kernels"; empty when unknown.
+std::string blasDescription();
+// The OpenBLAS kernels to switch to when OpenBLAS chose `current` on a CPU with these
+// features: a kernel set older than AVX2 ("Prescott", "Core2", ...: what OpenBLAS falls
+// back to for a CPU model newer than it knows) on a CPU with AVX2 or AVX-512 gets
+// "Haswell", "SkylakeX" or "Cooperlake" (AVX-512 with BF16). Empty: keep `current`.
+std::string betterBlasKernels(const std::string &current, bool avx2, bool avx512, bool avx512bf16);
+// Where OpenBLAS fell back to generic kernels on this CPU (betterBlasKernels on CPUID's
+// real features, not $UNISEARCH_CPU_FEATURES), switches it to the better ones. Must run
+// before any BLAS call and before other threads use BLAS (ensureThreadEnvironment calls it
+// first thing). Does nothing when OPENBLAS_CORETYPE is set or the BLAS is not OpenBLAS.
+// Returns whether the kernels changed.
+bool chooseBlasKernels();
 // What the CPU computes natively that matters for the choice of precision.
 struct CpuFeatures {
     bool avx512bf16 = false; // AVX512_BF16 (Zen 4, Cooper Lake, Sapphire Rapids)
