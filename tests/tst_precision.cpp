@@ -136,17 +136,22 @@ void TestPrecision::autoResolvesFromTheCpu_data()
     QTest::addColumn<QString>("device");
     QTest::addColumn<bool>("avx512bf16");
     QTest::addColumn<bool>("amx");
+    QTest::addColumn<bool>("intel");
     QTest::addColumn<QString>("expected");
     const QString f32 = QStringLiteral("float32"), bf16 = QStringLiteral("bfloat16"), au = QStringLiteral("auto");
     const QString cpu = QStringLiteral("cpu"), cuda = QStringLiteral("cuda");
-    QTest::newRow("auto, plain CPU") << au << cpu << false << false << f32;
-    QTest::newRow("auto, AVX512_BF16") << au << cpu << true << false << bf16;
-    QTest::newRow("auto, AMX") << au << cpu << false << true << bf16;
-    QTest::newRow("auto, both") << au << cpu << true << true << bf16;
-    QTest::newRow("auto, CUDA, plain CPU") << au << cuda << false << false << bf16;
-    QTest::newRow("float32 wins on AVX512_BF16") << f32 << cpu << true << true << f32;
-    QTest::newRow("float32 wins on CUDA") << f32 << cuda << false << false << f32;
-    QTest::newRow("bfloat16 wins on a plain CPU") << bf16 << cpu << false << false << bf16;
+    QTest::newRow("auto, plain CPU") << au << cpu << false << false << false << f32;
+    QTest::newRow("auto, AMD with AVX512_BF16") << au << cpu << true << false << false << bf16;
+    // Intel's AVX512_BF16 runs on its float32 FMA units: slower than float32 without AMX.
+    QTest::newRow("auto, Intel with AVX512_BF16, no AMX") << au << cpu << true << false << true << f32;
+    QTest::newRow("auto, Intel with AMX") << au << cpu << true << true << true << bf16;
+    QTest::newRow("auto, AMX") << au << cpu << false << true << false << bf16;
+    QTest::newRow("auto, CUDA, plain CPU") << au << cuda << false << false << false << bf16;
+    QTest::newRow("auto, CUDA, Intel CPU") << au << cuda << true << false << true << bf16;
+    QTest::newRow("float32 wins on AVX512_BF16") << f32 << cpu << true << true << false << f32;
+    QTest::newRow("float32 wins on CUDA") << f32 << cuda << false << false << false << f32;
+    QTest::newRow("bfloat16 wins on a plain CPU") << bf16 << cpu << false << false << false << bf16;
+    QTest::newRow("bfloat16 wins on Intel without AMX") << bf16 << cpu << true << false << true << bf16;
 }
 
 void TestPrecision::autoResolvesFromTheCpu()
@@ -155,10 +160,12 @@ void TestPrecision::autoResolvesFromTheCpu()
     QFETCH(QString, device);
     QFETCH(bool, avx512bf16);
     QFETCH(bool, amx);
+    QFETCH(bool, intel);
     QFETCH(QString, expected);
     model::CpuFeatures cpu;
     cpu.avx512bf16 = avx512bf16;
     cpu.amxbf16 = amx;
+    cpu.intel = intel;
     QCOMPARE(engine::resolvePrecision(setting, device, cpu), expected);
 }
 
@@ -175,6 +182,12 @@ void TestPrecision::cpuDescriptionCanBeStubbed()
         QVERIFY(model::detectCpuFeatures().avx512bf16);
         QVERIFY(!model::detectCpuFeatures().amxbf16);
         QCOMPARE(engine::resolvePrecision(QStringLiteral("auto"), QStringLiteral("cpu")), QStringLiteral("bfloat16"));
+    }
+    {
+        ScopedEnv env("UNISEARCH_CPU_FEATURES", "avx512bf16,intel");
+        QVERIFY(model::detectCpuFeatures().avx512bf16);
+        QVERIFY(model::detectCpuFeatures().intel);
+        QCOMPARE(engine::resolvePrecision(QStringLiteral("auto"), QStringLiteral("cpu")), QStringLiteral("float32"));
     }
     {
         ScopedEnv env("UNISEARCH_CPU_FEATURES", "amx");

@@ -105,7 +105,8 @@ QString fullHelp()
     h += QStringLiteral("  --device cpu|cuda   Compute device (default: the setting; auto = CUDA when available).\n");
     h += QStringLiteral("  --threads N         LibTorch threads; 0 = number of cores (default: the setting).\n");
     h += QStringLiteral("  --precision P       auto, float32 or bfloat16 (default: the setting, auto = bfloat16\n"
-                        "                      on CUDA and on a CPU with AVX512_BF16 or AMX, else float32).\n");
+                        "                      on CUDA, on a CPU with AMX and on an AMD CPU with AVX512_BF16,\n"
+                        "                      else float32).\n");
     h += QStringLiteral("  --version           Print the versions of Unisearch and its libraries.\n");
     h += QStringLiteral("  -h, --help          Print this help. 'COMMAND --help' prints a command's help.\n\n");
     h += QStringLiteral("Commands:\n");

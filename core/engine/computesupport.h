@@ -8,7 +8,7 @@ namespace unisearch::engine {
 struct ComputeSupport {
     bool cuda = false;             // a CUDA device is usable
     QString cudaUnavailableReason; // why not, in a sentence; empty when cuda
-    bool cpuBfloat16 = false;      // the CPU runs bfloat16 matrix products natively
+    bool cpuBfloat16 = false;      // the CPU runs bfloat16 matrix products faster than float32
 };
 
 ComputeSupport computeSupport();

@@ -33,6 +33,8 @@ std::optional<CpuFeatures> cpuFeaturesFromEnvironment()
             f.avx512bf16 = true;
         else if (word == "amx" || word == "amxbf16")
             f.amxbf16 = true;
+        else if (word == "intel")
+            f.intel = true;
         rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     }
     return f;
@@ -47,6 +49,7 @@ CpuFeatures detectCpuFeatures()
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
+    f.intel = __builtin_cpu_is("intel");
     // GCC 12's __builtin_cpu_supports does not know AMX: CPUID leaf 7, EDX bit 22 (AMX-BF16).
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
     if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
