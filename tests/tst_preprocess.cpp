@@ -7,9 +7,7 @@
 #include "support/fixtures.h"
 #include "support/npy.h"
 
-#include <QElapsedTimer>
 #include <QImage>
-#include <QRandomGenerator>
 #include <QtTest>
 
 #include <cmath>
@@ -74,7 +72,6 @@ private slots:
     void premultipliedFormats();
     void identityResize();
     void badInput();
-    void speed();
 
 private:
     nlohmann::json m_case;
@@ -275,29 +272,6 @@ void TestPreprocess::badInput()
     const std::vector<float> out = model::preprocess(dot, m_params);
     QCOMPARE(out.size(), model::preprocessedSize(m_params));
     QCOMPARE(out.front(), (1.0f - m_params.mean[0]) / m_params.std[0]);
-}
-
-void TestPreprocess::speed()
-{
-    RgbImage big;
-    big.width = 1000;
-    big.height = 750;
-    big.rgb.resize(size_t(1000 * 750 * 3));
-    QRandomGenerator rng(7);
-    for (auto &v : big.rgb)
-        v = uint8_t(rng.bounded(256));
-    PreprocessParams params; // 384
-    std::vector<float> out(model::preprocessedSize(params));
-    model::preprocessInto(big, params, out.data()); // warm-up
-    QElapsedTimer timer;
-    timer.start();
-    constexpr int kRuns = 10;
-    for (int i = 0; i < kRuns; ++i)
-        model::preprocessInto(big, params, out.data());
-    const double ms = double(timer.nsecsElapsed()) / 1e6 / kRuns;
-    qInfo("1000x750 -> 384x384: %.2f ms per image", ms);
-    // Generous bound for a loaded 2-core machine; typically a few ms.
-    QVERIFY2(ms < 100.0, qPrintable(QString::number(ms)));
 }
 
 QTEST_GUILESS_MAIN(TestPreprocess)
