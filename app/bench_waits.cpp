@@ -121,12 +121,18 @@ bool parse(int argc, char **argv, Options &o)
     return true;
 }
 
-// The children's environment: ours, with the bench's data dir, cache and settings.
+// The children's environment: ours, with the bench's data dir, cache and settings. The
+// variables this program's own restart for OpenMP added (model::ensureThreadEnvironment:
+// UNISEARCH_NO_REEXEC marks it) are dropped, so that each child starts as it does from a
+// shell, restart included.
 std::vector<std::string> childEnvironment(const QString &root)
 {
+    const bool restarted = std::getenv("UNISEARCH_NO_REEXEC") != nullptr;
     std::vector<std::string> env;
     for (char **e = environ; *e; ++e) {
         const std::string s = *e;
+        if (restarted && (s.rfind("OMP_WAIT_POLICY=", 0) == 0 || s.rfind("UNISEARCH_NO_REEXEC=", 0) == 0))
+            continue;
         if (s.rfind("UNISEARCH_DATA_DIR=", 0) != 0 && s.rfind("UNISEARCH_CACHE_DIR=", 0) != 0
             && s.rfind("XDG_CONFIG_HOME=", 0) != 0)
             env.push_back(s);
