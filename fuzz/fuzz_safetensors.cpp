@@ -1,11 +1,13 @@
 // libFuzzer target: .safetensors files through loadSafetensors (header JSON, dtypes,
-// offsets), then the writer on what was read: a file we accept and can write back must
-// survive our own save/load round trip with the same names and metadata.
+// offsets) and through mapSafetensors, which must accept exactly the same files and give
+// the same bytes; then the writer on what was read: a file we accept and can write back
+// must survive our own save/load round trip with the same names and metadata.
 #include "fuzzcheck.h"
 #include "fuzzsupport.h"
 
 #include "model/statedict_p.h"
 
+#include <cstring>
 #include <exception>
 #include <map>
 #include <string>
@@ -25,6 +27,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     } catch (const std::exception &e) {
         unisearch::fuzz::fail(typeid(e).name(), e.what());
+    }
+    try {
+        std::map<std::string, std::string> mappedMetadata;
+        const m::StateDict mapped = m::mapSafetensors(path.string(), &mappedMetadata);
+        if (mapped.keys() != dict.keys() || mappedMetadata != metadata)
+            unisearch::fuzz::fail("the mapped reader read other names or metadata", {});
+        for (const std::string &name : dict.keys()) {
+            const torch::Tensor a = dict.get(name).contiguous(), b = mapped.get(name).contiguous();
+            if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes()
+                || (a.nbytes() != 0 && std::memcmp(a.data_ptr(), b.data_ptr(), a.nbytes()) != 0))
+                unisearch::fuzz::fail("the mapped reader read other values for", name);
+        }
+    } catch (const m::CheckpointError &e) {
+        unisearch::fuzz::fail("the mapped reader refused a file the reader accepts", e.what());
     }
     const auto copy = unisearch::fuzz::scratchDir() / "roundtrip.safetensors";
     try {
