@@ -66,11 +66,12 @@ bool cpuHasBfloat16()
 // OpenBLAS picks its kernels by CPU model when it starts (before main()). Debian 12's 0.3.21
 // does not know CPUs newer than itself and gives them its generic SSE3 kernels: on an
 // Emerald Rapids Xeon (family 6, model 207) a float32 matrix product ran at 66 GFLOPS
-// against 314 with the AVX-512 ones, and an image embedding took 2.15 s against 0.61 s.
+// against 314 with the AVX-512 ones, and an image embedding took 2.15 s against 0.62 s.
 // OPENBLAS_CORETYPE names the kernels, but OpenBLAS reads it only in its constructor, so
 // chooseBlasKernels sets it and runs OpenBLAS's own selection again (gotoblas_dynamic_quit
-// and gotoblas_dynamic_init, exported by every DYNAMIC_ARCH build: the one pointer to its
-// kernel table is dropped and chosen anew), before any BLAS call has been made. No
+// and gotoblas_dynamic_init, exported by its DYNAMIC_ARCH builds such as Debian's: the one
+// pointer to its kernel table is dropped and chosen anew; a build without them is left
+// alone), before any BLAS call has been made. No
 // library does this choice for us; a restart with the variable would cost every command
 // the dynamic loader's work again.
 namespace {
