@@ -288,6 +288,20 @@ void TestPrecision::commandLineChoiceWins()
             "amx");
     VERIFY_RUN(r, 0);
     QCOMPARE(r.json().value(QStringLiteral("precision")).toString(), QStringLiteral("bfloat16"));
+    // The plain status says it on its Device line: auto on an Intel CPU without AMX, and a choice.
+    const QRegularExpression deviceLine(QStringLiteral("^Device: +cpu, \\d+ threads, (\\w+)$"),
+                                        QRegularExpression::MultilineOption);
+    {
+        Settings s(settingsFile());
+        QVERIFY(s.setValue(settings::precision, QStringLiteral("auto")));
+        s.sync();
+    }
+    r = cli({QStringLiteral("status")}, "avx512bf16,intel");
+    VERIFY_RUN(r, 0);
+    QCOMPARE(deviceLine.match(r.out).captured(1), QStringLiteral("float32"));
+    r = cli({QStringLiteral("--precision"), QStringLiteral("bfloat16"), QStringLiteral("status")}, "avx512bf16,intel");
+    VERIFY_RUN(r, 0);
+    QCOMPARE(deviceLine.match(r.out).captured(1), QStringLiteral("bfloat16"));
     // A value it does not know is a usage error that names it, and nothing runs.
     r = cli({QStringLiteral("--precision"), QStringLiteral("float64"), QStringLiteral("status")}, "none");
     VERIFY_RUN(r, 2);

@@ -91,7 +91,7 @@ int cmdStatus(Context &ctx)
     text += QStringLiteral("Cache dir:  %1\n").arg(media::displayPath(s.cacheDir));
     text += QStringLiteral("Model:      %1 (search), %2 (questions)\n")
                 .arg(orNone(s.activeModel), orNone(s.activeVqaModel));
-    text += QStringLiteral("Device:     %1, %2 threads\n").arg(s.device).arg(s.threads);
+    text += QStringLiteral("Device:     %1, %2 threads, %3\n").arg(s.device).arg(s.threads).arg(s.precision);
     text += QStringLiteral("Library:    %1 folders, %2 images, %3 videos (%4 segments, %5 vectors)\n")
                 .arg(c.roots)
                 .arg(c.images)
