@@ -514,7 +514,7 @@ QWidget *ModelManagerDialog::createComputeBox()
                          QStringLiteral("auto"));
     m_precision->addItem(tr("float32 (exact)"), QStringLiteral("float32"));
     m_precision->addItem(support.cpuBfloat16 ? tr("bfloat16 (faster on this CPU, slightly less exact)")
-                                             : tr("bfloat16 (less memory; this CPU has no native bfloat16)"),
+                                             : tr("bfloat16 (less memory; not faster on this CPU)"),
                          QStringLiteral("bfloat16"));
 
     m_threads = new QSpinBox(box);

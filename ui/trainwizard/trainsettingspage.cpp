@@ -45,10 +45,10 @@ TrainSettingsPage::TrainSettingsPage(const engine::Engine *mainEngine, const Tra
         m_device->setToolTip(tr("GPU: %1").arg(support.cudaUnavailableReason));
     }
     m_device->setCurrentIndex(support.cuda && mainEngine && mainEngine->device() == QLatin1String("cuda") ? 1 : 0);
-    m_bfloat16 = new QCheckBox(tr("bfloat16 (faster on CPUs with bfloat16 and on GPUs)"));
+    m_bfloat16 = new QCheckBox(tr("bfloat16 (faster on GPUs and some CPUs; see the tip)"));
     m_bfloat16->setObjectName(QStringLiteral("bfloat16"));
     m_bfloat16->setToolTip(support.cpuBfloat16 ? tr("This CPU computes in bfloat16 faster than in float32.")
-                                               : tr("This CPU has no native bfloat16: on the CPU it is slower."));
+                                               : tr("On this CPU bfloat16 is not faster than float32."));
     auto *form = new QFormLayout(this);
     form->addRow(tr("Mode:"), m_mode);
     form->addRow(tr("Passes over the examples:"), m_epochs);
