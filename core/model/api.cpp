@@ -154,6 +154,7 @@ void exitSkippingTeardown(int code)
 {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     // LeakSanitizer's check runs at exit: the teardown stays.
+    (void)code;
 #else
     finishPreload();
     if (!backendLoaded())
