@@ -156,8 +156,8 @@ QString resolvePrecision(const QString &setting, const QString &device, const mo
     if (setting != QLatin1String("auto") && isPrecisionName(setting))
         return setting;
     // auto (or a value no setting accepts): bfloat16 where it is faster than float32.
-    const bool native = device == QLatin1String("cuda") || cpu.bfloat16();
-    return native ? QStringLiteral("bfloat16") : QStringLiteral("float32");
+    const bool faster = device == QLatin1String("cuda") || cpu.bfloat16();
+    return faster ? QStringLiteral("bfloat16") : QStringLiteral("float32");
 }
 
 QString resolvePrecision(const QString &setting, const QString &device)

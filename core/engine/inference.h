@@ -56,9 +56,9 @@ struct InferenceOptions {
 // The precision a model runs at for a setting ("auto", "float32", "bfloat16", "float16")
 // on device ("cpu", "cuda"): an explicit value as given; auto = bfloat16 on CUDA and on a
 // CPU where it is faster than float32 (model::CpuFeatures::bfloat16: AMX-BF16, or
-// AVX512_BF16 on AMD), float32 elsewhere. Pure: the
-// CPU description is an argument (tests stub it); the overload without detects it
-// (model::detectCpuFeatures, which honours $UNISEARCH_CPU_FEATURES).
+// AVX512_BF16 on AMD), float32 elsewhere. Pure: the CPU description is an argument (tests
+// stub it); the overload without detects it (model::detectCpuFeatures, which honours
+// $UNISEARCH_CPU_FEATURES).
 QString resolvePrecision(const QString &setting, const QString &device, const model::CpuFeatures &cpu);
 QString resolvePrecision(const QString &setting, const QString &device);
 // Whether text names a precision a person may choose: auto, float32, bfloat16, float16.

@@ -29,8 +29,8 @@ inline const SettingKey<QString> device{"engine/device", QStringLiteral("auto"),
 // LibTorch intra-op threads; 0 = the number of cores.
 inline const SettingKey<int> threads{"engine/threads", 0, [](const int &v) { return v >= 0 && v <= 1024; }};
 // Inference precision: auto (bfloat16 on CUDA and on a CPU where it is faster than
-// float32: AMX, or AVX512_BF16 on AMD; float32 elsewhere: engine::resolvePrecision), float32, float16
-// (CUDA) or bfloat16.
+// float32: AMX, or AVX512_BF16 on AMD; float32 elsewhere: engine::resolvePrecision),
+// float32, float16 (CUDA) or bfloat16.
 inline const SettingKey<QString> precision{"engine/precision", QStringLiteral("auto"), [](const QString &v) {
     return v == QLatin1String("auto") || v == QLatin1String("float32") || v == QLatin1String("float16") ||
            v == QLatin1String("bfloat16");
