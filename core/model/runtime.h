@@ -38,14 +38,15 @@ void manualSeed(unsigned long long seed);
 // run the model (willRunModel), this sets OMP_WAIT_POLICY=PASSIVE and re-executes the
 // program once (Linux; 0.3 s: a whole start). UNISEARCH_NO_REEXEC=1 or your own
 // OMP_WAIT_POLICY opt out. Returns normally when nothing needed doing. It first calls
-// chooseBlasKernels(), and it also tells
-// glibc's allocator to keep freed memory in the heap (no mmap/trim per tensor; see
-// runtime.cpp) unless MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ are set.
+// chooseBlasKernels(), and it tells glibc's allocator to keep freed memory in the heap (no
+// mmap/trim per tensor; see runtime.cpp) unless MALLOC_MMAP_THRESHOLD_ or
+// MALLOC_TRIM_THRESHOLD_ are set.
 void ensureThreadEnvironment(char **argv, bool willRunModel = true);
 // The kernels of the BLAS library the process uses, as OpenBLAS names them ("SkylakeX",
 // "Haswell", "Prescott"); empty where the BLAS is not OpenBLAS.
 std::string blasKernels();
-// What the BLAS library is, for --version: "OpenBLAS 0.3.21, SkylakeX kernels"; empty when unknown.
+// What the BLAS library is, for --version: "OpenBLAS 0.3.21, SkylakeX kernels"; empty
+// when unknown.
 std::string blasDescription();
 // The OpenBLAS kernels to switch to when OpenBLAS chose `current` on a CPU with these
 // features: a kernel set older than AVX2 ("Prescott", "Core2", ...: what OpenBLAS falls
@@ -72,8 +73,8 @@ struct CpuFeatures {
     bool bfloat16() const { return amxbf16 || (avx512bf16 && !intel); }
 };
 // This CPU's features, or those that $UNISEARCH_CPU_FEATURES names (for tests and
-// diagnosis): "none", or a comma-separated list of "avx512bf16", "amx" and "intel". An unknown word
-// in the variable is ignored (with the rest taken as written).
+// diagnosis): "none", or a comma-separated list of "avx512bf16", "amx" and "intel" (the
+// vendor). An unknown word in the variable is ignored (with the rest taken as written).
 CpuFeatures detectCpuFeatures();
 // Whether this CPU runs bfloat16 matrix products faster than float32 (AMX, or AVX-512 BF16
 // on AMD, through oneDNN): detectCpuFeatures().bfloat16(), so the override above applies.
