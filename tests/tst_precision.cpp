@@ -24,7 +24,11 @@
 
 #include <sqlite3.h>
 
+#include <cmath>
 #include <memory>
+#include <vector>
+
+#include <dlfcn.h>
 
 using namespace unisearch;
 using test::CliRun;
@@ -69,6 +73,7 @@ private slots:
     void cpuDescriptionCanBeStubbed();
     void blasKernelsFollowTheCpu_data();
     void blasKernelsFollowTheCpu();
+    void blasThreadsSleepAtOnce();
     void settingDefaultsToAuto();
     void choiceSurvivesARestart();
     void commandLineChoiceWins();
@@ -224,6 +229,48 @@ void TestPrecision::blasKernelsFollowTheCpu()
     QFETCH(bool, bf16);
     QFETCH(QString, expected);
     QCOMPARE(QString::fromStdString(model::betterBlasKernels(current.toStdString(), avx2, avx512, bf16)), expected);
+}
+
+// OpenBLAS's idle threads sleep at once instead of spinning beside LibTorch's threads, and
+// the products after their restart are still right.
+void TestPrecision::blasThreadsSleepAtOnce()
+{
+    // CI's BLAS is OpenBLAS's pthread build (scripts/install-deps.sh); tst_cli checks --version names it.
+    QVERIFY2(!model::blasKernels().empty(), "the BLAS is not OpenBLAS");
+    QCOMPARE(model::blasThreadTimeout(), 0); // a test executable starts with OpenBLAS's default
+    {
+        const ScopedEnv chosen("OPENBLAS_THREAD_TIMEOUT", "20"); // the user's own choice stands
+        QVERIFY(!model::shortenBlasThreadWait());
+        QCOMPARE(model::blasThreadTimeout(), 0);
+    }
+    QVERIFY(model::shortenBlasThreadWait());
+    QCOMPARE(model::blasThreadTimeout(), 4);
+    QVERIFY(!qEnvironmentVariableIsSet("OPENBLAS_THREAD_TIMEOUT")); // not passed on to children
+
+    // A product large enough for OpenBLAS to split between its threads, against a plain loop.
+    using Sgemm = void (*)(const char *, const char *, const int *, const int *, const int *, const float *,
+                           const float *, const int *, const float *, const int *, const float *, float *, const int *);
+    const auto sgemm = reinterpret_cast<Sgemm>(::dlsym(RTLD_DEFAULT, "sgemm_"));
+    QVERIFY(sgemm);
+    const int n = 384;
+    std::vector<float> a(size_t(n) * n), b(size_t(n) * n), c(size_t(n) * n, -1.0f);
+    for (size_t i = 0; i < a.size(); ++i) {
+        a[i] = float((i * 7919) % 97) / 97.0f - 0.5f;
+        b[i] = float((i * 104729) % 89) / 89.0f - 0.5f;
+    }
+    const float one = 1.0f, zero = 0.0f;
+    for (int round = 0; round < 3; ++round) { // the threads start again, then are woken twice
+        sgemm("N", "N", &n, &n, &n, &one, a.data(), &n, b.data(), &n, &zero, c.data(), &n);
+        for (int col = 0; col < n; col += 37)
+            for (int row = 0; row < n; row += 41) {
+                double expected = 0;
+                for (int k = 0; k < n; ++k)
+                    expected += double(a[size_t(k) * n + row]) * double(b[size_t(col) * n + k]);
+                QVERIFY2(std::abs(c[size_t(col) * n + row] - expected) < 1e-3,
+                         qPrintable(QStringLiteral("C[%1,%2] = %3, expected %4")
+                                        .arg(row).arg(col).arg(c[size_t(col) * n + row]).arg(expected)));
+            }
+    }
 }
 
 void TestPrecision::settingDefaultsToAuto()

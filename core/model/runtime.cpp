@@ -149,6 +149,44 @@ bool chooseBlasKernels()
     return blasKernels() != current;
 }
 
+// OpenBLAS's pthread build (Debian's libopenblas0-pthread) keeps threads of its own beside
+// LibTorch's OpenMP ones. After each matrix product they wait for the next one by calling
+// sched_yield() for 2^28 CPU cycles (about 0.1 s) before they sleep; on a machine with few
+// cores that takes time from LibTorch's element-wise work between two products (12 % of
+// the samples of a float32 image embedding on 2 cores were in sched_yield). With the
+// shortest wait OpenBLAS allows (OPENBLAS_THREAD_TIMEOUT=4: 16 cycles) they sleep at once
+// and a product wakes them: `unisearch-bench model`, float32, 2 threads, 0.574 → 0.48-0.52 s
+// per image, and a cold `search --rerank` 5.8-6.3 → 5.3-5.8 s (docs/performance.md).
+// OpenBLAS reads the variable when it starts its threads, which happens before main(), so
+// this reads it again (openblas_read_env) and stops them (blas_thread_shutdown_, what
+// OpenBLAS's own fork handler does); the next parallel product starts them with the new
+// wait. Both are exported by OpenBLAS but not documented; a BLAS without them, or one whose
+// threads are OpenMP's, is left alone.
+bool shortenBlasThreadWait()
+{
+    if (std::getenv("OPENBLAS_THREAD_TIMEOUT") || std::getenv("GOTO_THREAD_TIMEOUT"))
+        return false; // the user's choice
+    using IntFunction = int (*)();
+    const auto parallel = openblasFunction<IntFunction>("openblas_get_parallel");
+    const auto readEnvironment = openblasFunction<VoidFunction>("openblas_read_env");
+    const auto shutdown = openblasFunction<IntFunction>("blas_thread_shutdown_");
+    const auto timeout = openblasFunction<IntFunction>("openblas_thread_timeout");
+    if (!parallel || parallel() != 1 || !readEnvironment || !shutdown || !timeout)
+        return false; // not OpenBLAS, or single-threaded, or its threads are OpenMP's
+    ::setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
+    readEnvironment();
+    // Children decide for themselves, as they do when started from a shell.
+    ::unsetenv("OPENBLAS_THREAD_TIMEOUT");
+    shutdown();
+    return timeout() == 4;
+}
+
+int blasThreadTimeout()
+{
+    const auto timeout = openblasFunction<int (*)()>("openblas_thread_timeout");
+    return timeout ? timeout() : -1;
+}
+
 namespace {
 // LibTorch allocates and frees activations of several MiB per layer. By default glibc
 // serves those with mmap/munmap (or trims them off the heap) and the next layer
@@ -219,6 +257,7 @@ void presetThreadEnvironment(int argc, char **argv, char **envp)
 void ensureThreadEnvironment(char **argv, bool willRunModel)
 {
     chooseBlasKernels();
+    shortenBlasThreadWait();
     keepFreedMemoryInHeap();
 #ifdef __linux__
     if (!willRunModel || std::getenv("OMP_WAIT_POLICY") || std::getenv("UNISEARCH_NO_REEXEC"))

@@ -38,9 +38,9 @@ void manualSeed(unsigned long long seed);
 // run the model (willRunModel), this sets OMP_WAIT_POLICY=PASSIVE and re-executes the
 // program once (Linux; 0.3 s: a whole start). UNISEARCH_NO_REEXEC=1 or your own
 // OMP_WAIT_POLICY opt out. Returns normally when nothing needed doing. It first calls
-// chooseBlasKernels(), and it tells glibc's allocator to keep freed memory in the heap (no
-// mmap/trim per tensor; see runtime.cpp) unless MALLOC_MMAP_THRESHOLD_ or
-// MALLOC_TRIM_THRESHOLD_ are set.
+// chooseBlasKernels() and shortenBlasThreadWait(), and it tells glibc's allocator to keep
+// freed memory in the heap (no mmap/trim per tensor; see runtime.cpp) unless
+// MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ are set.
 void ensureThreadEnvironment(char **argv, bool willRunModel = true);
 // The kernels of the BLAS library the process uses, as OpenBLAS names them ("SkylakeX",
 // "Haswell", "Prescott"); empty where the BLAS is not OpenBLAS.
@@ -59,6 +59,16 @@ std::string betterBlasKernels(const std::string &current, bool avx2, bool avx512
 // first thing). Does nothing when OPENBLAS_CORETYPE is set or the BLAS is not OpenBLAS.
 // Returns whether the kernels changed.
 bool chooseBlasKernels();
+// Makes OpenBLAS's own threads (its pthread build) sleep as soon as a matrix product is
+// done instead of spinning on sched_yield() for about 0.1 s, which on a few cores takes
+// time from LibTorch's work between products (runtime.cpp has the numbers). Must run before
+// other threads use BLAS (ensureThreadEnvironment calls it after chooseBlasKernels). Does
+// nothing when OPENBLAS_THREAD_TIMEOUT or GOTO_THREAD_TIMEOUT is set, or the BLAS is not
+// OpenBLAS with threads of its own. Returns whether the wait is now the shortest.
+bool shortenBlasThreadWait();
+// OpenBLAS's wait before its idle threads sleep, as the power of two of CPU cycles that
+// OPENBLAS_THREAD_TIMEOUT takes (0: its default, 2^28), or -1 where the BLAS is not OpenBLAS.
+int blasThreadTimeout();
 // What the CPU computes natively that matters for the choice of precision.
 struct CpuFeatures {
     bool avx512bf16 = false; // AVX512_BF16 (Zen 4, Cooper Lake, Sapphire Rapids)
