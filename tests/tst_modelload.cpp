@@ -48,6 +48,14 @@ std::vector<int64_t> firstText(const torch::Tensor &ids) // [B,L] padded with 0
     return row;
 }
 
+// The fixture case's model, loaded at the given precision.
+std::unique_ptr<ModelRunner> loadCase(const QString &caseName, const nlohmann::json &spec, bool bfloat16)
+{
+    RunnerOptions opts;
+    opts.bfloat16 = bfloat16;
+    return ModelRunner::load(Architecture::fromJson(spec.at("architecture")), weightsPath(caseName, spec), opts);
+}
+
 torch::Tensor flat(const std::vector<std::pair<double, double>> &logits)
 {
     std::vector<float> v;
@@ -139,6 +147,7 @@ class TestModelLoad : public QObject
     Q_OBJECT
 private slots:
     void imageTokensGiveTheSameItm();
+    void videoTokensGiveTheSameItm();
     void randomCheckpointLoads();
     void textOnlyUsePreparesOnlyText();
     void textOnlyUseLeavesOtherPagesUnread();
@@ -247,9 +256,7 @@ void TestModelLoad::bfloat16StaysClose()
 {
     const QString name = QStringLiteral("retrieval-image");
     const auto c = test::readCase(name);
-    RunnerOptions opts;
-    opts.bfloat16 = true;
-    auto runner = ModelRunner::load(Architecture::fromJson(c.at("architecture")), weightsPath(name, c), opts);
+    auto runner = loadCase(name, c, /*bfloat16=*/true);
     const auto ids = firstText(test::caseOutput(name, c, "text_input_ids"));
     torch::Tensor text = torch::tensor(runner->textFeatures({ids}).front());
     torch::Tensor expected = test::caseOutput(name, c, "text_feat")[0].to(torch::kFloat32);
@@ -462,9 +469,7 @@ void TestModelLoad::imageTokensGiveTheSameItm()
     // must be those of the pixels.
     const QString name = QStringLiteral("retrieval-image");
     const auto c = test::readCase(name);
-    RunnerOptions opts;
-    opts.bfloat16 = false;
-    auto runner = ModelRunner::load(Architecture::fromJson(c.at("architecture")), weightsPath(name, c), opts);
+    auto runner = loadCase(name, c, /*bfloat16=*/false);
     torch::Tensor pixels = test::caseOutput(name, c, "pixels").contiguous();
     const auto images = imagePointers(pixels);
     const auto ids = firstText(test::caseOutput(name, c, "text_input_ids"));
@@ -485,6 +490,34 @@ void TestModelLoad::imageTokensGiveTheSameItm()
     COMPARE_TENSORS("itm reversed", flat(runner->itmLogitsTokens(reversed, ids)), expected.flip(0), kTolerance);
     QVERIFY(runner->itmLogitsTokens({}, ids).empty());
     QVERIFY_THROWS_EXCEPTION(ModelError, runner->itmLogitsTokens({nullptr}, ids));
+}
+
+void TestModelLoad::videoTokensGiveTheSameItm()
+{
+    // A re-rank cache keeps a video's frame tokens and matches new texts against them: the
+    // logits must be the reference's for its frames, with and without frame-aware attention.
+    const QString name = QStringLiteral("retrieval-video");
+    const auto c = test::readCase(name);
+    auto runner = loadCase(name, c, /*bfloat16=*/false);
+    const torch::Tensor pixels = test::caseOutput(name, c, "pixels").contiguous(); // [V,T,3,S,S]
+    const torch::Tensor idsTensor = test::caseOutput(name, c, "text_input_ids");
+    std::vector<std::vector<int64_t>> ids;
+    for (int64_t i = 0; i < idsTensor.size(0); ++i)
+        ids.push_back(firstText(idsTensor.narrow(0, i, 1)));
+    for (int64_t v = 0; v < pixels.size(0); ++v) {
+        const torch::Tensor frames = pixels[v].contiguous();
+        const auto tokens = runner->videoTokens(imagePointers(frames));
+        QVERIFY(tokens);
+        for (bool frameAware : {false, true}) {
+            const torch::Tensor expected = test::caseOutput(name, c, frameAware ? "itm_logits_frame_aware" : "itm_logits")[v];
+            COMPARE_TENSORS(frameAware ? "video itm from tokens, frame-aware" : "video itm from tokens",
+                            flat(runner->itmLogitsVideoTokens(tokens, ids, frameAware)), expected.reshape({-1, 2}), kTolerance);
+            COMPARE_TENSORS("video itm from frames", flat(runner->itmLogits(imagePointers(frames), ids, frameAware)),
+                            expected.reshape({-1, 2}), kTolerance);
+        }
+    }
+    QVERIFY(runner->itmLogitsVideoTokens(runner->videoTokens(imagePointers(pixels[0].contiguous())), {}, true).empty());
+    QVERIFY_THROWS_EXCEPTION(ModelError, runner->itmLogitsVideoTokens(nullptr, ids, true));
 }
 
 void TestModelLoad::randomCheckpointLoads()

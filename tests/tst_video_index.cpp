@@ -34,6 +34,7 @@
 #include "engine/inference.h"
 #include "engine/retrievalmodel.h"
 #include "engine/search.h"
+#include "engine/tokencache.h"
 #include "media/filepath.h"
 #include "model/architecture.h"
 #include "model/bundle.h"
@@ -185,6 +186,7 @@ private slots:
     void bestMomentIsTheFrameTheQueryPicks();
     void identicalNeighboursMerge();
     void videoFeatureMatchesTheReference();
+    void rerankKeepsVideoTokens();
     void badVideosAreRecordedAndTheRestIndexed();
     void movedVideoIsNotEmbeddedAgain();
     void lyingDurationCostsOnlyItsFrames_data();
@@ -470,6 +472,68 @@ void TestVideoIndex::videoFeatureMatchesTheReference()
         qInfo("video %d: video-level feature, max abs difference to the reference %.5f", v, diff);
         QVERIFY2(diff < FEATURE_TOL, qPrintable(QString::number(diff)));
     }
+}
+
+// A re-ranked video's frame tokens stay in the model's token cache like an image's: refining
+// the query scores it again without sampling and encoding its frames, with the same numbers;
+// another frame count is another entry.
+void TestVideoIndex::rerankKeepsVideoTokens()
+{
+    for (int v = 0; v < 2; ++v) {
+        const QString err = makeClip(videoFrames(v), m_videos + QStringLiteral("/video%1.mp4").arg(v));
+        QVERIFY2(err.isEmpty(), qPrintable(err));
+    }
+    QVERIFY(index().ok);
+    auto cat = openCatalog();
+    QString error;
+    const auto session = engine::SearchSession::open(*cat, m_data, m_model, &error);
+    QVERIFY2(session, qPrintable(error));
+    engine::TokenCache &cache = m_model->tokenCache();
+    cache.clear();
+    const auto rerank = [&](const QString &text, int frames) {
+        engine::SearchParams p;
+        p.text = text;
+        p.top = 2;
+        p.rerank = true;
+        p.rerankCount = 2;
+        p.videoRerankFrames = frames;
+        QString why;
+        const auto r = session->searcher().search(p, &why);
+        if (!r)
+            qWarning("search failed: %s", qPrintable(why));
+        return r.value_or(engine::SearchResult{});
+    };
+    const auto probabilities = [](const engine::SearchResult &r) {
+        QMap<QString, double> out;
+        for (const engine::SearchHit &h : r.hits)
+            if (h.itmProbability)
+                out.insert(h.path, *h.itmProbability);
+        return out;
+    };
+    const QString caption = QString::fromStdString(m_case.at("captions")[0].get<std::string>());
+
+    const engine::SearchResult first = rerank(caption, 4);
+    QVERIFY(first.reranked);
+    QCOMPARE(probabilities(first).size(), 2);
+    const engine::TokenCacheStats encoded = cache.stats();
+    QCOMPARE(encoded.misses, 2);
+    QCOMPARE(encoded.entries, size_t(2));
+
+    // The same query again: the numbers of the frames, from the kept tokens.
+    const engine::SearchResult again = rerank(caption, 4);
+    QCOMPARE(cache.stats().misses, encoded.misses);
+    QCOMPARE(cache.stats().hits - encoded.hits, 2);
+    const QMap<QString, double> a = probabilities(first), b = probabilities(again);
+    QCOMPARE(b.keys(), a.keys());
+    for (const QString &path : a.keys())
+        QVERIFY2(std::abs(a[path] - b[path]) < 1e-6, qPrintable(QStringLiteral("%1: %2 vs %3").arg(path).arg(a[path]).arg(b[path])));
+    // A refined query: no frame encoded again.
+    QVERIFY(rerank(caption + QStringLiteral(" outside"), 4).reranked);
+    QCOMPARE(cache.stats().misses, encoded.misses);
+    // Two frames instead of four: other tokens.
+    QVERIFY(rerank(caption, 2).reranked);
+    QCOMPARE(cache.stats().misses, encoded.misses + 2);
+    QCOMPARE(cache.stats().entries, size_t(4));
 }
 
 void TestVideoIndex::badVideosAreRecordedAndTheRestIndexed()

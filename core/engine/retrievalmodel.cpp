@@ -184,6 +184,19 @@ std::vector<std::pair<double, double>> RetrievalModel::itmLogitsTokens(
     return m_runner->itmLogitsTokens(tokens, ids);
 }
 
+std::shared_ptr<const model::VisualTokens> RetrievalModel::videoTokens(const std::vector<const float *> &framesCHW)
+{
+    std::lock_guard<std::mutex> guard(m_mutex);
+    return m_runner->videoTokens(framesCHW);
+}
+
+std::vector<std::pair<double, double>> RetrievalModel::itmLogitsVideoTokens(
+    const std::shared_ptr<const model::VisualTokens> &video, const std::vector<std::vector<int64_t>> &ids, bool frameAware)
+{
+    std::lock_guard<std::mutex> guard(m_mutex);
+    return m_runner->itmLogitsVideoTokens(video, ids, frameAware);
+}
+
 QString RetrievalModel::tokenKey() const
 {
     return m_fingerprint + QLatin1Char('|') + m_adapterPack + QLatin1Char('|')

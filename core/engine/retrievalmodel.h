@@ -87,6 +87,11 @@ public:
     std::vector<std::shared_ptr<const model::VisualTokens>> imageTokensBatch(const std::vector<const float *> &pixelsCHW);
     std::vector<std::pair<double, double>> itmLogitsTokens(
         const std::vector<std::shared_ptr<const model::VisualTokens>> &tokens, const std::vector<int64_t> &ids);
+    // A video's tokens (its frames as one item) and ITM of texts against them; under the lock.
+    std::shared_ptr<const model::VisualTokens> videoTokens(const std::vector<const float *> &framesCHW);
+    std::vector<std::pair<double, double>> itmLogitsVideoTokens(const std::shared_ptr<const model::VisualTokens> &video,
+                                                                const std::vector<std::vector<int64_t>> &ids,
+                                                                bool frameAware);
     // The image tokens of recently re-ranked items (tokencache.h), and the model part of their
     // keys: fingerprint, adapter pack and precision.
     TokenCache &tokenCache() { return m_tokenCache; }

@@ -591,26 +591,37 @@ void Searcher::Private::scoreBatch(QList<SearchHit> &hits, const std::vector<qsi
 {
     QElapsedTimer t;
     t.start();
+    TokenCache &cache = model.tokenCache();
     if (hits[batch.front()].type == catalog::ItemType::Video) {
         SearchHit &hit = hits[batch.front()];
-        // The model's video path: T sampled frames concatenated, frame-aware.
-        const detail::VideoPixels v =
-            detail::sampleVideoPixels(hit.path, model.preprocessParams(), std::max(1, params.videoRerankFrames));
-        if (!v.ok()) {
-            log::info(logCategory, QStringLiteral("not re-ranked: %1").arg(v.error));
-            return;
+        // The model's video path: T sampled frames concatenated, frame-aware; their tokens
+        // from the cache, or sampled and encoded now.
+        const int frames = std::max(1, params.videoRerankFrames);
+        const media::FileStatus status = media::fileStatus(hit.path);
+        const TokenKey key{hit.itemId, status.size, status.mtimeMs, model.tokenKey(), frames};
+        TokenCache::Tokens tokens = status.type == media::FileType::File ? cache.find(key) : nullptr;
+        if (!tokens) {
+            const detail::VideoPixels v = detail::sampleVideoPixels(hit.path, model.preprocessParams(), frames);
+            timings.rerankDecodeMs += msSince(t);
+            if (!v.ok()) {
+                log::info(logCategory, QStringLiteral("not re-ranked: %1").arg(v.error));
+                return;
+            }
+            t.restart();
+            const size_t per = model::preprocessedSize(model.preprocessParams());
+            std::vector<const float *> ptrs;
+            for (size_t at = 0; at + per <= v.pixels.size(); at += per)
+                ptrs.push_back(v.pixels.data() + at);
+            tokens = model.videoTokens(ptrs);
+            timings.rerankEncodeMs += msSince(t);
+            cache.insert(key, tokens, model::visualTokensBytes(*tokens));
         }
-        const size_t per = model::preprocessedSize(model.preprocessParams());
-        std::vector<const float *> ptrs;
-        for (size_t at = 0; at + per <= v.pixels.size(); at += per)
-            ptrs.push_back(v.pixels.data() + at);
-        const auto logits = model.itmLogits(ptrs, {ids}, /*frameAware=*/ptrs.size() > 1);
+        const auto logits = model.itmLogitsVideoTokens(tokens, {ids}, /*frameAware=*/true);
         if (!logits.empty())
             hit.itmProbability = matchProbability(logits[0]);
         return;
     }
     // Images: their tokens from the model's cache, or decoded and encoded now (one batch).
-    TokenCache &cache = model.tokenCache();
     std::vector<TokenCache::Tokens> tokens(batch.size());
     std::vector<TokenKey> keys(batch.size());
     std::vector<std::vector<float>> pixels;

@@ -6,7 +6,7 @@ namespace unisearch::engine {
 
 std::size_t TokenCache::KeyHash::operator()(const TokenKey &k) const
 {
-    return qHashMulti(0, k.itemId, k.size, k.mtimeMs, k.model);
+    return qHashMulti(0, k.itemId, k.size, k.mtimeMs, k.model, k.frames);
 }
 
 TokenCache::TokenCache(const TokenCacheParams &params) : m_params(params) {}

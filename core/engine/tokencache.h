@@ -1,7 +1,8 @@
 #pragma once
-// The image tokens of recently re-ranked items (the vision encoder's output that the ITM head
-// attends to), so that refining a query scores them again without decoding the files and
-// running the vision tower (model::ModelRunner::itmLogitsTokens).
+// The visual tokens of recently re-ranked items (the vision encoder's output that the ITM head
+// attends to: an image's, or a video's sampled frames'), so that refining a query scores them
+// again without decoding the files and running the vision tower
+// (model::ModelRunner::itmLogitsTokens, itmLogitsVideoTokens).
 //
 // Bounded by bytes, least recently used out first. A key names the item as it was when its
 // tokens were made (item id, file size and mtime as stat() reports them now) and the model
@@ -24,7 +25,8 @@ namespace unisearch::engine {
 
 struct TokenCacheParams {
     // A base model's tokens at 384 px are 577 × 768 values: 1.7 MB at float32, 0.9 MB at
-    // bfloat16, so the default keeps the last 150–300 re-ranked images.
+    // bfloat16, so the default keeps the last 150–300 re-ranked images (a video of 8 frames
+    // takes as much as 8 images).
     std::size_t maxBytes = std::size_t(256) << 20;
 };
 
@@ -33,6 +35,7 @@ struct TokenKey {
     std::int64_t size = 0;
     std::int64_t mtimeMs = 0;
     QString model;  // the model's fingerprint, adapter pack and precision
+    int frames = 1; // a video's frames sampled for its tokens (an image: 1)
     bool operator==(const TokenKey &) const = default;
 };
 

@@ -88,12 +88,16 @@ StateDict readCheckpoint(const std::string &weightsPath)
 } // namespace
 
 struct VisualTokens {
-    torch::Tensor tokens; // [1,N+1,W], on the runner's device and in its dtype
+    torch::Tensor tokens; // [1,N+1,W] (a video: [1,T·(N+1),W]), on the runner's device and in its dtype
+    torch::Tensor frameFeatures; // a video of 2+ frames: [1,T,E], for frame-aware attention
 };
 
 size_t impl::visualTokensBytes(const VisualTokens &tokens)
 {
-    return static_cast<size_t>(tokens.tokens.numel()) * tokens.tokens.element_size();
+    size_t bytes = static_cast<size_t>(tokens.tokens.numel()) * tokens.tokens.element_size();
+    if (tokens.frameFeatures.defined())
+        bytes += static_cast<size_t>(tokens.frameFeatures.numel()) * tokens.frameFeatures.element_size();
+    return bytes;
 }
 
 // The LibTorch implementation of ModelRunner (the module behind backend_p.h makes it).
@@ -132,6 +136,10 @@ public:
     std::vector<std::shared_ptr<const VisualTokens>> imageTokensBatch(const std::vector<const float *> &pixelsCHW) override;
     std::vector<std::pair<double, double>> itmLogitsTokens(const std::vector<std::shared_ptr<const VisualTokens>> &images,
                                                            const std::vector<int64_t> &ids) override;
+    std::shared_ptr<const VisualTokens> videoTokens(const std::vector<const float *> &framesCHW) override;
+    std::vector<std::pair<double, double>> itmLogitsVideoTokens(const std::shared_ptr<const VisualTokens> &video,
+                                                                const std::vector<std::vector<int64_t>> &ids,
+                                                                bool frameAware = false) override;
     std::vector<RankedAnswer> rankAnswers(const std::vector<const float *> &framesCHW,
                                           const std::vector<int64_t> &questionIds,
                                           const std::vector<std::vector<int64_t>> &answerIds, int k = 128) override;
@@ -423,17 +431,42 @@ std::vector<std::pair<double, double>> TorchRunner::itmLogits(const std::vector<
     d->requireRetrieval();
     if (ids.empty())
         return {};
-    return guarded("image-text matching", [&] {
-        d->need(Vision | Text | Cross); // outside InferenceMode: parameters stay normal tensors
+    return itmLogitsVideoTokens(videoTokens(framesCHW), ids, frameAware);
+}
+
+std::shared_ptr<const VisualTokens> TorchRunner::videoTokens(const std::vector<const float *> &framesCHW)
+{
+    d->requireRetrieval();
+    return guarded("encoding video frames", [&] {
+        d->need(Vision); // outside InferenceMode: parameters stay normal tensors
         c10::InferenceMode guard;
-        auto [t, mask] = d->batch(ids, "text");
         torch::Tensor perFrame;
-        torch::Tensor visual = d->visualTokens(framesCHW, &perFrame);
+        VisualTokens out{d->visualTokens(framesCHW, &perFrame), {}};
+        if (perFrame.size(0) > 1)
+            out.frameFeatures = d->model->imageFeature(perFrame.select(1, 0)).unsqueeze(0); // [1,T,E]
+        return std::make_shared<const VisualTokens>(std::move(out));
+    });
+}
+
+std::vector<std::pair<double, double>> TorchRunner::itmLogitsVideoTokens(const std::shared_ptr<const VisualTokens> &video,
+                                                                         const std::vector<std::vector<int64_t>> &ids,
+                                                                         bool frameAware)
+{
+    d->requireRetrieval();
+    if (ids.empty())
+        return {};
+    return guarded("image-text matching", [&] {
+        d->need(Text | Cross); // outside InferenceMode: parameters stay normal tensors
+        c10::InferenceMode guard;
+        const torch::Tensor visual = video ? video->tokens : torch::Tensor();
+        if (!visual.defined() || visual.dim() != 3 || visual.size(0) != 1 || visual.size(2) != d->arch.vision.width
+            || visual.device() != d->device || visual.scalar_type() != d->dtype)
+            throw ModelError("the video's tokens are missing or were made by another model or precision");
+        auto [t, mask] = d->batch(ids, "text");
         torch::Tensor weights;
-        if (frameAware && perFrame.size(0) > 1) {
+        if (frameAware && video->frameFeatures.defined()) {
             torch::Tensor textFeat = d->model->textFeature(d->model->encodeText(t, mask));
-            torch::Tensor frameFeat = d->model->imageFeature(perFrame.select(1, 0)).unsqueeze(0); // [1,T,E]
-            weights = UniAdapterModelImpl::frameAwareWeights(textFeat, frameFeat);
+            weights = UniAdapterModelImpl::frameAwareWeights(textFeat, video->frameFeatures);
         }
         torch::Tensor logits = d->model->itmLogits(visual, t, mask, weights).to(torch::kCPU, torch::kFloat32);
         std::vector<std::pair<double, double>> out;

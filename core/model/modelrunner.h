@@ -160,6 +160,15 @@ public:
     // per image, the numbers itmLogitsImages gives on their pixels.
     virtual std::vector<std::pair<double, double>> itmLogitsTokens(const std::vector<std::shared_ptr<const VisualTokens>> &images,
                                                            const std::vector<int64_t> &ids) = 0;
+    // The visual encoder's tokens of a video's frames (one item: the frames' tokens
+    // concatenated) with their frame features (for frame-aware attention), to be matched
+    // later with itmLogitsVideoTokens. Needs Vision.
+    virtual std::shared_ptr<const VisualTokens> videoTokens(const std::vector<const float *> &framesCHW) = 0;
+    // ITM of one video given as tokens against several texts: the numbers itmLogits gives
+    // on its frames. Needs Text and Cross only.
+    virtual std::vector<std::pair<double, double>> itmLogitsVideoTokens(const std::shared_ptr<const VisualTokens> &video,
+                                                                const std::vector<std::vector<int64_t>> &ids,
+                                                                bool frameAware = false) = 0;
 
     // VQA by ranking a candidate list (BLIP's rank_answer): the k answers whose first token
     // is likeliest are scored by the decoder; returned best first.
