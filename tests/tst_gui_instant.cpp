@@ -29,6 +29,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListView>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QStringListModel>
 #include <QTemporaryDir>
@@ -84,6 +85,7 @@ private slots:
     void reorderKeepsTheSelectedItem();
     void idleUnloadFreesTheSessionAndTheNextQueryLoadsAgain();
     void askPanelLoadsItsModelOnFirstUse();
+    void shownPhotoIsEncodedBeforeTheQuestion();
 
 private:
     QString caption(int k) const { return m_captions.at(k); }
@@ -313,6 +315,52 @@ void TestGuiInstant::askPanelLoadsItsModelOnFirstUse()
     // "Ready" means ready for the first question: vision, text, cross-attention and decoder
     // were prepared by the warm-up, so the question does not pay for them.
     QVERIFY(c->askModelPrepared());
+}
+
+// While the question model is in use, the shown photo goes through the vision tower at once
+// (on the question thread, while the person types): the question then runs only the question
+// encoder and the decoder. Before the ask panel's first use, showing a photo loads nothing.
+void TestGuiInstant::shownPhotoIsEncodedBeforeTheQuestion()
+{
+    auto w = test::openWindow(m_engine.get());
+    QVERIFY(w);
+    ui::EngineController *c = w->controller();
+    QVERIFY(test::searchInWindow(*w, caption(0), kTimeoutMs));
+    ui::ResultsModel *model = w->resultsModel();
+    auto *view = w->findChild<QListView *>(QStringLiteral("resultsView"));
+    auto *question = w->findChild<QLineEdit *>(QStringLiteral("askQuestion"));
+    auto *askButton = w->findChild<QPushButton *>(QStringLiteral("askButton"));
+    QVERIFY(view && question && askButton);
+    QVERIFY(model->rowCount() >= 2);
+    QSignalSpy prepared(c, &ui::EngineController::questionPrepared);
+    view->setCurrentIndex(model->index(0));
+    QCOMPARE(c->askModelState(), State::Unloaded);  // not used yet: nothing loads
+    QCOMPARE(prepared.count(), 0);
+
+    // The first use loads the model, then encodes the shown photo.
+    QTest::keyClicks(question, QStringLiteral("what color is the circle"));
+    QTRY_COMPARE_WITH_TIMEOUT(prepared.count(), 1, kTimeoutMs);
+    QCOMPARE(prepared.last().at(0).toString(), model->row(0).path);
+    QCOMPARE(c->askModelState(), State::Ready);
+    const int encoded = c->questionImagesEncoded();
+    QVERIFY(encoded >= 1);
+
+    QSignalSpy done(c, &ui::EngineController::askFinished);
+    QTest::mouseClick(askButton, Qt::LeftButton);
+    QVERIFY(done.wait(kTimeoutMs));
+    QCOMPARE(c->questionImagesEncoded(), encoded);  // the photo's tokens were ready
+
+    // Another photo: encoded when shown; a second question about it encodes nothing more.
+    view->setCurrentIndex(model->index(1));
+    QTRY_COMPARE_WITH_TIMEOUT(prepared.count(), 2, kTimeoutMs);
+    QCOMPARE(prepared.last().at(0).toString(), model->row(1).path);
+    QCOMPARE(c->questionImagesEncoded(), encoded + 1);
+    for (int round = 0; round < 2; ++round) {
+        QSignalSpy again(c, &ui::EngineController::askFinished);
+        QTest::mouseClick(askButton, Qt::LeftButton);
+        QVERIFY(again.wait(kTimeoutMs));
+    }
+    QCOMPARE(c->questionImagesEncoded(), encoded + 1);
 }
 
 QTEST_MAIN(TestGuiInstant)

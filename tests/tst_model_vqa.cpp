@@ -254,8 +254,24 @@ void TestModelVqa::engine()
         QCOMPARE(hyps.front().ids, greedy.at(q).get<std::vector<int64_t>>());
         ModelRunner::GenerateParams beam;
         beam.numBeams = 3;
-        QVERIFY(!engine->generate(image, question, beam).empty());
+        const auto beams = engine->generate(image, question, beam);
+        QVERIFY(!beams.empty());
+
+        // The photo's kept tokens (a second question about it) give the same answers.
+        const auto tokens = engine->questionTokens(image);
+        const auto rankedFromTokens = engine->rankAnswersTokens(tokens, question, answerIds, k);
+        QCOMPARE(rankedFromTokens.size(), ranked.size());
+        for (size_t i = 0; i < ranked.size(); ++i) {
+            QCOMPARE(rankedFromTokens[i].index, ranked[i].index);
+            QVERIFY(std::abs(rankedFromTokens[i].score - ranked[i].score) < 1e-9);
+        }
+        QCOMPARE(engine->generateTokens(tokens, question, {}).front().ids, hyps.front().ids);
+        const auto beamsFromTokens = engine->generateTokens(tokens, question, beam);
+        QCOMPARE(beamsFromTokens.size(), beams.size());
+        for (size_t i = 0; i < beams.size(); ++i)
+            QCOMPARE(beamsFromTokens[i].ids, beams[i].ids);
     }
+    QVERIFY_THROWS_EXCEPTION(ModelError, engine->generateTokens(nullptr, {101, 102}, {}));
     QVERIFY_THROWS_EXCEPTION(ModelError, engine->rankAnswers({pixels[0].data_ptr<float>()}, {101, 102}, {}));
     QVERIFY_THROWS_EXCEPTION(ModelError, engine->rankAnswers({pixels[0].data_ptr<float>()}, {101, 102}, {{101}}));
 }

@@ -326,9 +326,11 @@ int EngineController::ask(const AskTarget &target, const QString &question, cons
         return -1;
     const int id = ++m_askId;
     m_asking = true;
+    m_askGeneration->fetch_add(1); // a preparation still queued is not wanted now
     touch();
     QPointer<EngineController> self(this);
-    m_askWorker->submit([self, id, target, question, params](engine::InferenceService &service) {
+    m_askWorker->submit([self, id, target, question, params,
+                         encoded = m_questionImagesEncoded](engine::InferenceService &service) {
         std::optional<engine::AskResult> r;
         QString why;
         if (target.type == catalog::ItemType::Image) {
@@ -337,6 +339,7 @@ int EngineController::ask(const AskTarget &target, const QString &question, cons
             // A video: the frame of the moment, or frames sampled over the whole video.
             r = service.askVideo(target.path, question, params, target.atSec, &why);
         }
+        encoded->store(service.questionImagesEncoded());
         QMetaObject::invokeMethod(
             self.data(), [self, id, r, why] {
                 if (self)
@@ -345,6 +348,30 @@ int EngineController::ask(const AskTarget &target, const QString &question, cons
             Qt::QueuedConnection);
     });
     return id;
+}
+
+void EngineController::prepareQuestionAbout(const QString &path)
+{
+    if (!m_askWorker || (m_askModelState != ModelState::Loading && m_askModelState != ModelState::Ready))
+        return; // the ask panel was not used yet: do not load gigabytes for nobody
+    const int generation = m_askGeneration->fetch_add(1) + 1;
+    QPointer<EngineController> self(this);
+    m_askWorker->submit([self, path, generation, current = m_askGeneration,
+                         encoded = m_questionImagesEncoded](engine::InferenceService &service) {
+        if (current->load() != generation)
+            return; // another photo was shown, or a question asked, since
+        QString why;
+        const bool ok = service.prepareQuestionAbout({path}, &why);
+        encoded->store(service.questionImagesEncoded());
+        if (!ok)
+            log::info(logCategory, QStringLiteral("not prepared for questions: %1").arg(why));
+        QMetaObject::invokeMethod(
+            self.data(), [self, path] {
+                if (self)
+                    emit self->questionPrepared(path);
+            },
+            Qt::QueuedConnection);
+    });
 }
 
 // The worker of the active question model, created (not loaded: its thread loads it) when

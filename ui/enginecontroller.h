@@ -98,6 +98,14 @@ public:
     // Asks the active VQA model about target; returns the request id, or -1 with *error.
     int ask(const AskTarget &target, const QString &question, const engine::AskParams &params,
             QString *error = nullptr);
+    // Runs the vision tower for a question about this photo now, on the question model's
+    // thread, when the question model is in use (loading or ready; nothing before the ask
+    // panel's first use): the question typed next runs only the question encoder and the
+    // decoder. A later call or a question makes an earlier one that has not started do
+    // nothing. Emits questionPrepared when done.
+    void prepareQuestionAbout(const QString &path);
+    // Images the question model has run through its vision tower so far (tests).
+    int questionImagesEncoded() const { return m_questionImagesEncoded->load(); }
     // Forgets the running request (its result will be ignored).
     void cancelAsk();
     bool isAsking() const { return m_asking; }
@@ -128,6 +136,7 @@ signals:
     void askFinished(int id, const unisearch::engine::AskResult &result);
     void askFailed(int id, const QString &error);
     void askCancelled();
+    void questionPrepared(const QString &path);
     void indexingStarted();
     void indexProgress(const unisearch::engine::IndexProgress &progress);
     void indexFinished(const unisearch::engine::IndexResult &result);
@@ -184,6 +193,10 @@ private:
     bool m_asking = false;
     ModelState m_askModelState = ModelState::Unloaded;
     bool m_askPrepared = false;  // set with the warm-up's Ready; cleared when the model goes
+    // Bumped by each question and preparation: a preparation queued before a newer one (or a
+    // question) is skipped. Shared with the worker's jobs, which may outlive this object.
+    std::shared_ptr<std::atomic<int>> m_askGeneration = std::make_shared<std::atomic<int>>(0);
+    std::shared_ptr<std::atomic<int>> m_questionImagesEncoded = std::make_shared<std::atomic<int>>(0);
 
     QThreadPool m_indexPool;
     std::unique_ptr<engine::IndexJob> m_indexJob;

@@ -39,6 +39,8 @@ PreviewController::PreviewController(engine::Engine *engine, EngineController *c
     connect(m_preview, &PreviewPane::momentChanged, m_ask, &AskPanel::setMoment);
     connect(m_ask, &AskPanel::askRequested, this, &PreviewController::onAskRequested);
     connect(m_ask, &AskPanel::cancelRequested, m_controller, &EngineController::cancelAsk);
+    // After the window's own handler of the first use has started loading the question model.
+    connect(m_ask, &AskPanel::firstUsed, this, &PreviewController::prepareQuestion, Qt::QueuedConnection);
 
     connect(m_controller, &EngineController::askFinished, this,
             [this](int, const engine::AskResult &r) { m_ask->showAnswer(r); });
@@ -92,7 +94,16 @@ void PreviewController::showResult(const std::optional<ResultRow> &row)
     const std::optional<catalog::Item> item = m_engine->itemByPath(row->path);
     m_preview->showResult(*row, item);
     m_ask->setTarget(*row, m_preview->currentTimeMs());
+    prepareQuestion();
     emit previewShown(row->path);
+}
+
+void PreviewController::prepareQuestion()
+{
+    // A photo shown while the question model is in use: its vision tower runs now, while the
+    // person types (videos are asked about at a moment chosen later).
+    if (const std::optional<ResultRow> &target = m_ask->target(); target && !target->isVideo())
+        m_controller->prepareQuestionAbout(target->path);
 }
 
 void PreviewController::onAskRequested()

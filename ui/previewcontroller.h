@@ -59,6 +59,8 @@ signals:
 
 private:
     void onAskRequested();
+    // Has the question model encode the shown photo ahead of a question (when it is in use).
+    void prepareQuestion();
 
     engine::Engine *m_engine;
     EngineController *m_controller;

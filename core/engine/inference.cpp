@@ -102,7 +102,68 @@ struct InferenceService::Private {
         }
     }
 
-    std::optional<AskResult> ask(const std::vector<const float *> &ptrs, const QString &question,
+    // The images the last question was about (or prepareQuestionAbout named), as their
+    // files were then, and their visual tokens: a second question about the same photo
+    // skips decoding and the vision tower. One entry (2.8 MB at 480 px, float32).
+    struct AskedImages {
+        QStringList paths;
+        QList<media::FileStatus> files;
+        std::shared_ptr<const model::VisualTokens> tokens;
+    } asked;
+    int questionImagesEncoded = 0;
+
+    static QList<media::FileStatus> statusOf(const QStringList &paths)
+    {
+        QList<media::FileStatus> out;
+        for (const QString &p : paths)
+            out.append(media::fileStatus(p));
+        return out;
+    }
+
+    // The visual tokens of the images at paths for a question: the kept ones when the files
+    // did not change, else decoded and encoded now (and kept). Null with *error on failure.
+    std::shared_ptr<const model::VisualTokens> questionTokens(const QStringList &paths, bool scaled, QString *error)
+    {
+        const QList<media::FileStatus> files = statusOf(paths);
+        const bool regular = std::all_of(files.begin(), files.end(),
+                                         [](const media::FileStatus &f) { return f.type == media::FileType::File; });
+        if (asked.tokens && regular && asked.paths == paths && sameFiles(asked.files, files))
+            return asked.tokens;
+        std::vector<float> buffer;
+        std::vector<const float *> ptrs;
+        if (QString err = pixels(paths, scaled, buffer, ptrs); !err.isEmpty()) {
+            fail(error, err);
+            return nullptr;
+        }
+        std::shared_ptr<const model::VisualTokens> tokens = encodeForQuestions(ptrs, error);
+        if (tokens && regular)
+            asked = AskedImages{paths, files, tokens};
+        return tokens;
+    }
+
+    static bool sameFiles(const QList<media::FileStatus> &a, const QList<media::FileStatus> &b)
+    {
+        if (a.size() != b.size())
+            return false;
+        for (qsizetype i = 0; i < a.size(); ++i)
+            if (a[i].size != b[i].size || a[i].mtimeMs != b[i].mtimeMs)
+                return false;
+        return true;
+    }
+
+    std::shared_ptr<const model::VisualTokens> encodeForQuestions(const std::vector<const float *> &ptrs, QString *error)
+    {
+        try {
+            auto tokens = runner->questionTokens(ptrs);
+            ++questionImagesEncoded;
+            return tokens;
+        } catch (const std::exception &e) {
+            fail(error, QStringLiteral("Answering failed: %1").arg(what(e)));
+            return nullptr;
+        }
+    }
+
+    std::optional<AskResult> ask(const std::shared_ptr<const model::VisualTokens> &visual, const QString &question,
                                  const AskParams &params, QString *error)
     {
         AskResult out;
@@ -114,7 +175,7 @@ struct InferenceService::Private {
                 for (const QString &a : params.answers)
                     answerIds.push_back(encode(a, 0)); // the reference pads candidates, never truncates
                 const int k = std::clamp(params.topK, 1, static_cast<int>(params.answers.size()));
-                for (const auto &r : runner->rankAnswers(ptrs, questionIds, answerIds, k)) {
+                for (const auto &r : runner->rankAnswersTokens(visual, questionIds, answerIds, k)) {
                     RankedAnswer a;
                     a.index = r.index;
                     a.answer = params.answers.value(r.index);
@@ -129,7 +190,7 @@ struct InferenceService::Private {
                 g.numBeams = std::max(1, params.beams);
                 g.maxLength = params.maxLength;
                 g.minLength = params.minLength;
-                for (const auto &h : runner->generate(ptrs, questionIds, g)) {
+                for (const auto &h : runner->generateTokens(visual, questionIds, g)) {
                     GeneratedAnswer a;
                     a.ids = h.ids;
                     a.score = h.score;
@@ -261,7 +322,24 @@ bool InferenceService::warmUpQuestions(QString *error)
     }
     // Mid-grey after normalisation: the pixels do not matter, the shapes do.
     const std::vector<float> blank(model::preprocessedSize(d->preprocess), 0.0f);
-    return d->ask({blank.data()}, QStringLiteral("what is this?"), AskParams{}, error).has_value();
+    const auto tokens = d->encodeForQuestions({blank.data()}, error);
+    return tokens && d->ask(tokens, QStringLiteral("what is this?"), AskParams{}, error).has_value();
+}
+
+bool InferenceService::prepareQuestionAbout(const QStringList &framePaths, QString *error)
+{
+    if (framePaths.isEmpty()) {
+        fail(error, QStringLiteral("No image given."));
+        return false;
+    }
+    if (!load(error))
+        return false;
+    return d->questionTokens(framePaths, m_options.scaledDecoding, error) != nullptr;
+}
+
+int InferenceService::questionImagesEncoded() const
+{
+    return d->questionImagesEncoded;
 }
 
 bool InferenceService::isPreparedForQuestions() const
@@ -403,11 +481,10 @@ std::optional<AskResult> InferenceService::ask(const QStringList &framePaths, co
         return std::nullopt;
     if (QString::fromStdString(model::preQuestion(question.toStdString())).trimmed().isEmpty())
         return fail(error, QStringLiteral("The question is empty."));
-    std::vector<float> buffer;
-    std::vector<const float *> ptrs;
-    if (QString err = d->pixels(framePaths, m_options.scaledDecoding, buffer, ptrs); !err.isEmpty())
-        return fail(error, err);
-    return d->ask(ptrs, question, params, error);
+    const auto tokens = d->questionTokens(framePaths, m_options.scaledDecoding, error);
+    if (!tokens)
+        return std::nullopt;
+    return d->ask(tokens, question, params, error);
 }
 
 std::optional<AskResult> InferenceService::askVideo(const QString &videoPath, const QString &question,
@@ -421,7 +498,10 @@ std::optional<AskResult> InferenceService::askVideo(const QString &videoPath, co
     const detail::VideoPixels v = detail::sampleVideoPixels(videoPath, d->preprocess, videoFrames, atSec);
     if (!v.ok())
         return fail(error, v.error);
-    return d->ask(framePointers(v.pixels, model::preprocessedSize(d->preprocess)), question, params, error);
+    const auto tokens = d->encodeForQuestions(framePointers(v.pixels, model::preprocessedSize(d->preprocess)), error);
+    if (!tokens)
+        return std::nullopt;
+    return d->ask(tokens, question, params, error);
 }
 
 // --- InferenceWorker -----------------------------------------------------------------

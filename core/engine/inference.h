@@ -131,6 +131,15 @@ public:
     bool warmUpQuestions(QString *error = nullptr);
     // Whether the model is loaded with every part a question needs prepared.
     bool isPreparedForQuestions() const;
+    // Readies questions about these images (the window calls it on the ask thread when a
+    // photo is shown while the question model is in use): decodes them and runs the vision
+    // tower now, and keeps their tokens, so that ask() about them runs only the question
+    // encoder and the decoder. The tokens of the last images asked about (or prepared) are
+    // kept either way, one set, until the files change: a second question about the same
+    // photo skips the vision tower too. False with *error when an image cannot be read.
+    bool prepareQuestionAbout(const QStringList &framePaths, QString *error = nullptr);
+    // How many times images were run through the vision tower for questions (tests).
+    int questionImagesEncoded() const;
 
     // One normalised feature per image, in order.
     std::optional<std::vector<std::vector<float>>> embedImages(const QStringList &paths, QString *error = nullptr);

@@ -145,6 +145,12 @@ public:
                                           const std::vector<std::vector<int64_t>> &answerIds, int k = 128) override;
     std::vector<Hypothesis> generate(const std::vector<const float *> &framesCHW,
                                      const std::vector<int64_t> &questionIds, const GenerateParams &params = {}) override;
+    std::shared_ptr<const VisualTokens> questionTokens(const std::vector<const float *> &framesCHW) override;
+    std::vector<RankedAnswer> rankAnswersTokens(const std::shared_ptr<const VisualTokens> &visual,
+                                          const std::vector<int64_t> &questionIds,
+                                          const std::vector<std::vector<int64_t>> &answerIds, int k = 128) override;
+    std::vector<Hypothesis> generateTokens(const std::shared_ptr<const VisualTokens> &visual,
+                                     const std::vector<int64_t> &questionIds, const GenerateParams &params = {}) override;
 
 private:
     explicit TorchRunner(std::unique_ptr<Private> d);
@@ -238,6 +244,22 @@ struct TorchRunner::Private {
     {
         if (!model->heads().retrieval)
             throw ModelError("this model has no retrieval heads (it is a VQA checkpoint); load a retrieval model");
+    }
+    void checkGenerateParams(const GenerateParams &params) const
+    {
+        if (params.maxLength < 2 || params.maxLength > arch.text.maxPositions)
+            throw ModelError("maxLength must be between 2 and " + std::to_string(arch.text.maxPositions));
+    }
+    // Visual tokens [1,S,W] given back to this runner, checked to be its own; `what` names
+    // them in the error.
+    const torch::Tensor &checkedTokens(const std::shared_ptr<const VisualTokens> &visual, const std::string &what) const
+    {
+        static const torch::Tensor none;
+        const torch::Tensor &t = visual ? visual->tokens : none;
+        if (!t.defined() || t.dim() != 3 || t.size(0) != 1 || t.size(2) != arch.vision.width || t.device() != device
+            || t.scalar_type() != dtype)
+            throw ModelError("the tokens of " + what + " are missing or were made by another model or precision");
+        return t;
     }
     void requireVqa() const
     {
@@ -458,10 +480,7 @@ std::vector<std::pair<double, double>> TorchRunner::itmLogitsVideoTokens(const s
     return guarded("image-text matching", [&] {
         d->need(Text | Cross); // outside InferenceMode: parameters stay normal tensors
         c10::InferenceMode guard;
-        const torch::Tensor visual = video ? video->tokens : torch::Tensor();
-        if (!visual.defined() || visual.dim() != 3 || visual.size(0) != 1 || visual.size(2) != d->arch.vision.width
-            || visual.device() != d->device || visual.scalar_type() != d->dtype)
-            throw ModelError("the video's tokens are missing or were made by another model or precision");
+        const torch::Tensor &visual = d->checkedTokens(video, "the video");
         auto [t, mask] = d->batch(ids, "text");
         torch::Tensor weights;
         if (frameAware && video->frameFeatures.defined()) {
@@ -527,17 +546,22 @@ std::vector<std::pair<double, double>> TorchRunner::itmLogitsTokens(
         d->need(Text | Cross); // outside InferenceMode: parameters stay normal tensors
         c10::InferenceMode guard;
         std::vector<torch::Tensor> parts;
-        for (size_t i = 0; i < images.size(); ++i) {
-            const torch::Tensor &t = images[i] ? images[i]->tokens : torch::Tensor();
-            if (!t.defined() || t.dim() != 3 || t.size(0) != 1 || t.size(2) != d->arch.vision.width
-                || t.device() != d->device || t.scalar_type() != d->dtype)
-                throw ModelError("the tokens of image " + std::to_string(i)
-                                 + " are missing or were made by another model or precision");
-            parts.push_back(t);
-        }
+        for (size_t i = 0; i < images.size(); ++i)
+            parts.push_back(d->checkedTokens(images[i], "image " + std::to_string(i)));
         return d->itmOneText(torch::cat(parts, 0), ids);
     });
 }
+
+namespace {
+void checkAnswers(const std::vector<std::vector<int64_t>> &answerIds)
+{
+    if (answerIds.empty())
+        throw ModelError("the candidate answer list is empty");
+    for (size_t i = 0; i < answerIds.size(); ++i)
+        if (answerIds[i].size() < 2)
+            throw ModelError("candidate answer " + std::to_string(i) + " has fewer than two tokens ([CLS] ... [SEP])");
+}
+} // namespace
 
 std::vector<ModelRunner::RankedAnswer> TorchRunner::rankAnswers(const std::vector<const float *> &framesCHW,
                                                                 const std::vector<int64_t> &questionIds,
@@ -545,17 +569,43 @@ std::vector<ModelRunner::RankedAnswer> TorchRunner::rankAnswers(const std::vecto
                                                                 int k)
 {
     d->requireVqa();
-    if (answerIds.empty())
-        throw ModelError("the candidate answer list is empty");
-    for (size_t i = 0; i < answerIds.size(); ++i)
-        if (answerIds[i].size() < 2)
-            throw ModelError("candidate answer " + std::to_string(i) + " has fewer than two tokens ([CLS] ... [SEP])");
+    checkAnswers(answerIds); // before the vision tower runs for nothing
+    return rankAnswersTokens(questionTokens(framesCHW), questionIds, answerIds, k);
+}
+
+std::vector<ModelRunner::Hypothesis> TorchRunner::generate(const std::vector<const float *> &framesCHW,
+                                                           const std::vector<int64_t> &questionIds,
+                                                           const GenerateParams &params)
+{
+    d->requireVqa();
+    d->checkGenerateParams(params); // before the vision tower runs for nothing
+    return generateTokens(questionTokens(framesCHW), questionIds, params);
+}
+
+std::shared_ptr<const VisualTokens> TorchRunner::questionTokens(const std::vector<const float *> &framesCHW)
+{
+    d->requireVqa();
+    return guarded("encoding the image", [&] {
+        d->need(Vision); // outside InferenceMode: parameters stay normal tensors
+        c10::InferenceMode guard;
+        return std::make_shared<const VisualTokens>(VisualTokens{d->visualTokens(framesCHW), {}});
+    });
+}
+
+std::vector<ModelRunner::RankedAnswer> TorchRunner::rankAnswersTokens(const std::shared_ptr<const VisualTokens> &visual,
+                                                                const std::vector<int64_t> &questionIds,
+                                                                const std::vector<std::vector<int64_t>> &answerIds,
+                                                                int k)
+{
+    d->requireVqa();
+    checkAnswers(answerIds);
     return guarded("ranking answers", [&] {
         d->need(AllParts); // outside InferenceMode: parameters stay normal tensors
         c10::InferenceMode guard;
+        const torch::Tensor &tokens = d->checkedTokens(visual, "the image");
         auto [q, qmask] = d->batch({questionIds}, "question");
         auto [a, amask] = d->batch(answerIds, "answer");
-        torch::Tensor states = d->model->encodeQuestion(q, qmask, d->visualTokens(framesCHW));
+        torch::Tensor states = d->model->encodeQuestion(q, qmask, tokens);
         RankOutput r = d->model->rankAnswers(states, qmask, a, amask, k);
         std::vector<RankedAnswer> out;
         for (int64_t i = 0; i < r.topkIds.size(1); ++i) {
@@ -570,18 +620,18 @@ std::vector<ModelRunner::RankedAnswer> TorchRunner::rankAnswers(const std::vecto
     });
 }
 
-std::vector<ModelRunner::Hypothesis> TorchRunner::generate(const std::vector<const float *> &framesCHW,
+std::vector<ModelRunner::Hypothesis> TorchRunner::generateTokens(const std::shared_ptr<const VisualTokens> &visual,
                                                            const std::vector<int64_t> &questionIds,
                                                            const GenerateParams &params)
 {
     d->requireVqa();
-    if (params.maxLength < 2 || params.maxLength > d->arch.text.maxPositions)
-        throw ModelError("maxLength must be between 2 and " + std::to_string(d->arch.text.maxPositions));
+    d->checkGenerateParams(params);
     return guarded("generating an answer", [&] {
         d->need(AllParts); // outside InferenceMode: parameters stay normal tensors
         c10::InferenceMode guard;
+        const torch::Tensor &tokens = d->checkedTokens(visual, "the image");
         auto [q, qmask] = d->batch({questionIds}, "question");
-        torch::Tensor states = d->model->encodeQuestion(q, qmask, d->visualTokens(framesCHW));
+        torch::Tensor states = d->model->encodeQuestion(q, qmask, tokens);
         std::vector<GeneratedSequence> seqs;
         if (params.numBeams <= 1) {
             seqs.push_back(d->model->greedy(states, torch::Tensor(), params.maxLength, params.minLength,

@@ -178,6 +178,16 @@ public:
     // VQA by generation: greedy (numBeams 1) or beam search; hypotheses best first.
     virtual std::vector<Hypothesis> generate(const std::vector<const float *> &framesCHW,
                                      const std::vector<int64_t> &questionIds, const GenerateParams &params = {}) = 0;
+    // The visual encoder's tokens of an image (or of frames, concatenated) for questions about
+    // it: rankAnswers and generate given them skip the vision tower, so a second question
+    // about the same photo runs only the question encoder and the decoder. Needs Vision.
+    virtual std::shared_ptr<const VisualTokens> questionTokens(const std::vector<const float *> &framesCHW) = 0;
+    // rankAnswers and generate over such tokens: the numbers those give on the frames.
+    virtual std::vector<RankedAnswer> rankAnswersTokens(const std::shared_ptr<const VisualTokens> &visual,
+                                          const std::vector<int64_t> &questionIds,
+                                          const std::vector<std::vector<int64_t>> &answerIds, int k = 128) = 0;
+    virtual std::vector<Hypothesis> generateTokens(const std::shared_ptr<const VisualTokens> &visual,
+                                     const std::vector<int64_t> &questionIds, const GenerateParams &params = {}) = 0;
 
 protected:
     ModelRunner() = default;
