@@ -354,6 +354,9 @@ void EngineController::prepareQuestionAbout(const QString &path)
 {
     if (!m_askWorker || (m_askModelState != ModelState::Loading && m_askModelState != ModelState::Ready))
         return; // the ask panel was not used yet: do not load gigabytes for nobody
+    // A use of the question model: the idle unload (which joins its thread) waits for a
+    // whole idle time after the last one.
+    touch();
     const int generation = m_askGeneration->fetch_add(1) + 1;
     QPointer<EngineController> self(this);
     m_askWorker->submit([self, path, generation, current = m_askGeneration,
