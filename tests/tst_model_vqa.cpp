@@ -63,6 +63,7 @@ private slots:
     void engine();
     void bfloat16();
     void bfloat16BlockEqualsPerParameterCast();
+    void bfloat16DecoderBesideFloat32();
 
 private:
     nlohmann::json m_spec;
@@ -365,6 +366,82 @@ void TestModelVqa::bfloat16BlockEqualsPerParameterCast()
         QCOMPARE(a[i].ids, b[i].ids);
         QCOMPARE(a[i].score, b[i].score);
     }
+}
+
+void TestModelVqa::bfloat16DecoderBesideFloat32()
+{
+    // RunnerOptions::bfloat16Parts = Decoder (what precision "auto" runs on an Intel CPU with
+    // AVX512_BF16 and no AMX): the answer decoder's own weights become bfloat16, everything
+    // else, the adapters the decoder shares included, stays float32; the question states are
+    // the float32 model's, and the decoder's scores stay close to the reference's.
+    const StateDict dict = loadCheckpoint(weightsPath(m_spec));
+    UniAdapterModel mixed(m_model->architecture(), m_model->heads());
+    LoadReport report;
+    mixed->bindFrom(dict, report);
+    QVERIFY(report.ok());
+    constexpr unsigned decoder = ModelRunner::Decoder;
+    mixed->prepareParts(decoder, torch::kCPU, torch::kBFloat16, false, /*within=*/decoder);
+    mixed->prepareParts(ModelRunner::AllParts & ~decoder, torch::kCPU, torch::kFloat32);
+    mixed->eval();
+    int bfloat16Count = 0, sharedCount = 0;
+    for (const auto &item : mixed->named_parameters(true)) {
+        const std::string &name = item.key();
+        const bool own = UniAdapterModelImpl::partsOfParameter(name) == decoder;
+        const bool wordTable = name.find(".embeddings.word_embeddings.weight") != std::string::npos; // stays float32
+        const auto expected = own && !wordTable ? torch::kBFloat16 : torch::kFloat32;
+        QVERIFY2(item.value().scalar_type() == expected, name.c_str());
+        bfloat16Count += expected == torch::kBFloat16;
+        sharedCount += (UniAdapterModelImpl::partsOfParameter(name) & decoder) && !own;
+    }
+    QVERIFY(bfloat16Count > 0);
+    QVERIFY(sharedCount > 0); // the fixture's adapters serve the decoder and the encoder
+
+    c10::InferenceMode guard;
+    const torch::Tensor ids = fixture(m_spec, "question_input_ids");
+    const torch::Tensor states = mixed->encodeQuestion(ids, m_questionMask, mixed->encodeImage(fixture(m_spec, "pixels")));
+    QCOMPARE(states.scalar_type(), torch::kFloat32);
+    COMPARE_OUTPUT("question_states", states, fixture(m_spec, "question_states"));
+
+    // rank_answer: the reference's choices; log-probabilities within bfloat16's rounding
+    // (its 8-bit mantissa: 0.03-0.04 nats a token on average here, 0.11 at most over the
+    // first tokens; a decoder with wrong weights or states is off by whole nats a token).
+    constexpr double kNatsPerToken = 0.25;
+    torch::Tensor answers = fixture(m_spec, "answer_input_ids");
+    const int64_t k = m_spec.at("k").get<int64_t>();
+    RankOutput r = mixed->rankAnswers(states, m_questionMask, answers, (answers != 0).to(torch::kLong), k);
+    QCOMPARE(toIds(r.best), toIds(fixture(m_spec, "answer_index")));
+    const double firstTokenError =
+        (r.firstTokenProb.log() - fixture(m_spec, "first_token_prob").log()).abs().max().item<double>();
+    qInfo("bfloat16 decoder: first-token log-probabilities max abs error %.3g", firstTokenError);
+    QVERIFY(firstTokenError < kNatsPerToken);
+
+    // The reference's greedy answers score as the float32 decoder scores them.
+    const auto greedy = m_spec.at("greedy_token_ids");
+    for (int64_t q = 0; q < states.size(0); ++q) {
+        const auto want = greedy.at(q).get<std::vector<int64_t>>();
+        const double ref = m_model->sequenceLogProb(m_states.narrow(0, q, 1), m_questionMask.narrow(0, q, 1), want);
+        const double got = mixed->sequenceLogProb(states.narrow(0, q, 1), m_questionMask.narrow(0, q, 1), want);
+        qInfo("question %lld: log p %.5f (float32 %.5f) over %zu tokens", static_cast<long long>(q), got, ref,
+              want.size() - 1);
+        QVERIFY(std::abs(got - ref) <= kNatsPerToken * static_cast<double>(want.size() - 1));
+        ModelRunner::GenerateParams beam;
+        beam.numBeams = 3;
+        QVERIFY(!mixed->generate(states.narrow(0, q, 1), m_questionMask.narrow(0, q, 1), beam).empty());
+    }
+
+    // Through the runner: the option applies to a float32 CPU runner only.
+    ModelRunner::Options options;
+    options.bfloat16Parts = decoder;
+    auto runner = ModelRunner::load(m_arch, weightsPath(m_spec), options);
+    QVERIFY(!runner->isBfloat16());
+    QCOMPARE(runner->bfloat16Parts(), ModelRunner::Parts(decoder));
+    torch::Tensor pixels = fixture(m_spec, "pixels").contiguous();
+    auto question = withoutPadding(fixture(m_spec, "question_input_ids")[0]);
+    QVERIFY(!runner->generate({pixels[0].data_ptr<float>()}, question, {}).empty());
+    options.bfloat16 = true;
+    QCOMPARE(ModelRunner::load(m_arch, weightsPath(m_spec), options)->bfloat16Parts(),
+             ModelRunner::Parts(ModelRunner::AllParts));
+    QCOMPARE(ModelRunner::load(m_arch, weightsPath(m_spec), {})->bfloat16Parts(), ModelRunner::Parts(0));
 }
 
 #include "tst_model_vqa.moc"

@@ -332,7 +332,7 @@ torch::Tensor BertModelImpl::forward(const torch::Tensor &ids, const torch::Tens
     if (past + l > m_positionEmbeddings.size(0))
         throw std::invalid_argument("text of " + std::to_string(past + l) + " tokens exceeds the model's "
                                     + std::to_string(m_positionEmbeddings.size(0)) + " positions");
-    const auto dtype = m_positionEmbeddings.scalar_type();
+    const auto dtype = this->dtype();
 
     // The word table may stay float32 on the CPU (prepareParts): its rows are cast as read.
     torch::Tensor x = torch::embedding(m_wordEmbeddings, ids).to(dtype) + m_positionEmbeddings.narrow(0, past, l);

@@ -137,6 +137,9 @@ public:
     BertEncoder encoder{nullptr};
     void randomize();
     const BertParams &params() const { return m_params; }
+    // The dtype its hidden states are computed in (its position table's: the word table may
+    // stay float32 on the CPU).
+    torch::ScalarType dtype() const { return m_positionEmbeddings.scalar_type(); }
 
 private:
     BertParams m_params;

@@ -17,11 +17,25 @@ DenseImpl::DenseImpl(int64_t in, int64_t out, bool withBias)
         bias = register_parameter("bias", torch::empty({out}), /*requires_grad=*/false);
 }
 
+torch::Tensor DenseImpl::forward(const torch::Tensor &x) const
+{
+    const auto dtype = x.scalar_type();
+    if (dtype == weight.scalar_type() || !x.is_floating_point() || autocastEnabled())
+        return torch::linear(x, weight, bias);
+    if (!m_cast.weight.defined() || m_cast.weight.scalar_type() != dtype || m_cast.source != weight.data_ptr()) {
+        m_cast.weight = weight.to(dtype).contiguous();
+        m_cast.bias = bias.defined() ? bias.to(dtype).contiguous() : torch::Tensor();
+        m_cast.source = weight.data_ptr();
+    }
+    return torch::linear(x, m_cast.weight, m_cast.bias);
+}
+
 void DenseImpl::rebind(const torch::Tensor &newWeight, const torch::Tensor &newBias)
 {
     TORCH_CHECK(newWeight.sizes() == weight.sizes(), "Dense::rebind: weight shape mismatch");
     weight = newWeight;
     parameters_["weight"] = newWeight;
+    m_cast = {};
     if (bias.defined()) {
         TORCH_CHECK(newBias.defined() && newBias.sizes() == bias.sizes(), "Dense::rebind: bias shape mismatch");
         bias = newBias;

@@ -13,14 +13,24 @@ class DenseImpl : public torch::nn::Module
 {
 public:
     DenseImpl(int64_t in, int64_t out, bool bias = true);
-    // x: [..., in] → [..., out]
-    torch::Tensor forward(const torch::Tensor &x) const { return torch::linear(x, weight, bias); }
+    // x: [..., in] → [..., out]. An x of another floating dtype than the weights (outside
+    // autocast) is multiplied by a copy of them in its dtype, made at the first such call:
+    // a part whose weights are bfloat16 in a float32 model (RunnerOptions::bfloat16Parts)
+    // runs the adapter layers it shares with the float32 parts in bfloat16, as its own.
+    torch::Tensor forward(const torch::Tensor &x) const;
     // Makes the registered parameters these tensors (same shapes), e.g. views of a fused weight.
     void rebind(const torch::Tensor &newWeight, const torch::Tensor &newBias);
     void randomize(double std);
 
     torch::Tensor weight; // [out, in]
     torch::Tensor bias;   // [out] or undefined
+
+private:
+    struct Cast {
+        torch::Tensor weight, bias;
+        const void *source = nullptr; // weight's data when the copy was made
+    };
+    mutable Cast m_cast; // the runner is used by one thread at a time (modelrunner.h)
 };
 TORCH_MODULE(Dense);
 

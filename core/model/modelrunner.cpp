@@ -121,6 +121,7 @@ public:
     bool hasRetrieval() const override;
     std::string device() const override;
     bool isBfloat16() const override;
+    Parts bfloat16Parts() const override;
     std::vector<std::vector<float>> imageFeatures(const std::vector<const float *> &pixelsCHW) override;
     std::vector<float> videoFeature(const std::vector<const float *> &framesCHW) override;
     std::vector<std::vector<float>> frameFeatures(const std::vector<const float *> &framesCHW) override;
@@ -164,13 +165,19 @@ struct TorchRunner::Private {
     UniAdapterModel model{nullptr};
     torch::Device device{torch::kCPU};
     torch::ScalarType dtype = torch::kFloat32;
+    Parts bfloat16Parts = 0; // of a float32 CPU runner: these parts' own weights are bfloat16
     std::string deviceName;
     int64_t materialized = 0; // parameter values of the prepared parts
     bool keepConversions = false;
 
     void need(Parts parts)
     {
-        materialized += model->prepareParts(parts, device, dtype, keepConversions);
+        // bfloat16 parts first, with only the weights no float32 part shares; the rest,
+        // shared weights included, in the runner's dtype.
+        if (const Parts own = parts & bfloat16Parts)
+            materialized += model->prepareParts(own, device, torch::kBFloat16, keepConversions, /*within=*/own);
+        if (const Parts rest = parts & ~bfloat16Parts)
+            materialized += model->prepareParts(rest, device, dtype, keepConversions);
     }
 
     // [N,3,S,S] float32 on the device, from N CHW buffers.
@@ -280,6 +287,7 @@ std::unique_ptr<TorchRunner> TorchRunner::placed(std::unique_ptr<Private> p, con
     const torch::Device device = parseDevice(options.device);
     p->device = device;
     p->dtype = options.bfloat16 ? torch::kBFloat16 : torch::kFloat32;
+    p->bfloat16Parts = !options.bfloat16 && device.is_cpu() ? options.bfloat16Parts & AllParts : 0u;
     p->deviceName = device.str();
     p->keepConversions = options.keepConversions;
     p->model->eval(); // the parts are cast when first needed (need())
@@ -403,6 +411,11 @@ std::string TorchRunner::device() const
 bool TorchRunner::isBfloat16() const
 {
     return d->dtype == torch::kBFloat16;
+}
+
+ModelRunner::Parts TorchRunner::bfloat16Parts() const
+{
+    return isBfloat16() ? Parts(AllParts) : d->bfloat16Parts;
 }
 
 std::vector<std::vector<float>> TorchRunner::imageFeatures(const std::vector<const float *> &pixelsCHW)
@@ -531,7 +544,7 @@ std::vector<std::shared_ptr<const VisualTokens>> TorchRunner::imageTokensBatch(c
         torch::Tensor visual = d->model->encodeImage(d->pixels(pixelsCHW)); // [B,N+1,W]
         std::vector<std::shared_ptr<const VisualTokens>> out;
         for (int64_t i = 0; i < visual.size(0); ++i) // own copies: a cache frees them one by one
-            out.push_back(std::make_shared<const VisualTokens>(VisualTokens{visual.narrow(0, i, 1).clone()}));
+            out.push_back(std::make_shared<const VisualTokens>(VisualTokens{visual.narrow(0, i, 1).clone(), {}}));
         return out;
     });
 }

@@ -46,6 +46,13 @@ struct RunnerOptions {
     // Keep a part converted to another dtype on the CPU beside the weights file (a
     // bundle's folder, which must be writable) and map it from there in later runs.
     bool keepConversions = false;
+    // ModelRunner::Part bits whose own weights are bfloat16 although the runner is float32
+    // (CPU only; ignored with bfloat16 or on another device). For the answer decoder
+    // (Decoder): its beam steps multiply a few rows by every weight, products that wait on
+    // memory, so half the bytes is faster even where bfloat16 arithmetic is not (an Intel
+    // CPU with AVX512_BF16 without AMX). Weights another part shares (the adapters) stay
+    // float32; activations are cast where a part begins.
+    unsigned bfloat16Parts = 0;
 };
 
 struct GenerateParams {
@@ -129,6 +136,9 @@ public:
     virtual bool hasRetrieval() const = 0;
     virtual std::string device() const = 0;
     virtual bool isBfloat16() const = 0;
+    // The parts whose weights are bfloat16: every part of a bfloat16 runner, the options'
+    // bfloat16Parts of a float32 CPU runner, none otherwise.
+    virtual Parts bfloat16Parts() const = 0;
 
     // Normalised embedDim features, one per image (a batch runs as one forward).
     virtual std::vector<std::vector<float>> imageFeatures(const std::vector<const float *> &pixelsCHW) = 0;

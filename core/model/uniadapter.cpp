@@ -335,7 +335,7 @@ unsigned UniAdapterModelImpl::partsOfParameter(const std::string &name)
 }
 
 int64_t UniAdapterModelImpl::prepareParts(unsigned parts, torch::Device device, torch::ScalarType dtype,
-                                          bool keepConversions)
+                                          bool keepConversions, unsigned within)
 {
     parts &= ~m_preparedParts;
     if (!parts)
@@ -345,7 +345,8 @@ int64_t UniAdapterModelImpl::prepareParts(unsigned parts, torch::Device device, 
     std::vector<std::pair<std::string, torch::Tensor>> toConvert;
     for (const auto &item : named_parameters(true)) {
         torch::Tensor p = item.value();
-        if (!(partsOfParameter(item.key()) & parts) || !m_preparedTensors.insert(p.unsafeGetTensorImpl()).second)
+        const unsigned usedBy = partsOfParameter(item.key());
+        if (!(usedBy & parts) || (usedBy & ~within) || !m_preparedTensors.insert(p.unsafeGetTensorImpl()).second)
             continue;
         count += p.numel();
         // A query reads a few rows of a word table (BertModelImpl::forward casts them): on the

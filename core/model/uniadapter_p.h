@@ -76,7 +76,10 @@ public:
     // attention is fused. Returns how many parameter values were made ready now.
     // keepConversions (CPU): a conversion is stored beside the mapped weights file and
     // mapped from there next time (StoredConversion); for a bundle's own folder.
-    int64_t prepareParts(unsigned parts, torch::Device device, torch::ScalarType dtype, bool keepConversions = false);
+    // within: only parameters that no part outside it uses are taken (a part prepared in
+    // another dtype than the rest leaves the weights it shares to the rest).
+    int64_t prepareParts(unsigned parts, torch::Device device, torch::ScalarType dtype, bool keepConversions = false,
+                         unsigned within = ~0u);
     unsigned preparedParts() const { return m_preparedParts; }
     // The ModelRunner::Part bits a parameter of this name is used by.
     static unsigned partsOfParameter(const std::string &name);
@@ -133,6 +136,9 @@ public:
 
 private:
     BertParams bertParams() const;
+    // The decoder's cross-attention keys/values over question states [B,L,W] (cast to the
+    // decoder's dtype, which may differ from the question encoder's: RunnerOptions::bfloat16Parts).
+    CrossState decoderCross(const torch::Tensor &questionStates, const torch::Tensor &questionMask) const;
     // One decoder step over new ids [B,l] with the cache → logits of the last position [B,V].
     torch::Tensor decoderStep(const torch::Tensor &ids, const CrossState &cross, SelfCache &cache) const;
 

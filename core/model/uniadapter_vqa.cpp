@@ -18,6 +18,12 @@ torch::Tensor UniAdapterModelImpl::encodeQuestion(const torch::Tensor &ids, cons
     return m_text->forward(encIds, mask, TextMode::Multimodal, &cross);
 }
 
+CrossState UniAdapterModelImpl::decoderCross(const torch::Tensor &questionStates, const torch::Tensor &questionMask) const
+{
+    return m_decoder->bert->encoder->prepareCross(questionStates.to(m_decoder->bert->dtype()), questionMask,
+                                                  torch::Tensor());
+}
+
 torch::Tensor UniAdapterModelImpl::decoderStep(const torch::Tensor &ids, const CrossState &cross,
                                                SelfCache &cache) const
 {
@@ -53,9 +59,8 @@ RankOutput UniAdapterModelImpl::rankAnswers(const torch::Tensor &questionStates,
 
     for (int64_t q = 0; q < numQuestions; ++q) {
         // The question's states serve all of its candidates: project cross K/V once.
-        const CrossState cross = m_decoder->bert->encoder->prepareCross(
-            questionStates.narrow(0, q, 1), questionMask.defined() ? questionMask.narrow(0, q, 1) : torch::Tensor(),
-            torch::Tensor());
+        const CrossState cross = decoderCross(questionStates.narrow(0, q, 1),
+                                              questionMask.defined() ? questionMask.narrow(0, q, 1) : torch::Tensor());
 
         // First token after [DEC]: softmax over the vocabulary, read at each answer's first token.
         SelfCache cache;
@@ -133,7 +138,7 @@ GeneratedSequence UniAdapterModelImpl::greedy(const torch::Tensor &questionState
                                               int maxLength, int minLength, double lengthPenalty) const
 {
     TORCH_CHECK(m_decoder, "this model has no VQA decoder");
-    const CrossState cross = m_decoder->bert->encoder->prepareCross(questionStates, questionMask, torch::Tensor());
+    const CrossState cross = decoderCross(questionStates, questionMask);
     const int64_t eos = static_cast<int64_t>(m_arch.special.sep);
     GeneratedSequence seq;
     seq.ids.push_back(static_cast<int64_t>(m_arch.special.decBos));
@@ -166,7 +171,7 @@ std::vector<GeneratedSequence> UniAdapterModelImpl::generate(const torch::Tensor
     auto opts = torch::TensorOptions().dtype(torch::kLong).device(questionStates.device());
 
     // Cross K/V of the question once (batch 1, broadcast over the beams).
-    const CrossState cross = m_decoder->bert->encoder->prepareCross(questionStates, questionMask, torch::Tensor());
+    const CrossState cross = decoderCross(questionStates, questionMask);
 
     // Beam search in the manner of Hugging Face's BeamSearchScorer (batch of one, no early
     // stopping): 2·beams candidates per step, [SEP] candidates ranked within the first
@@ -258,7 +263,7 @@ torch::Tensor UniAdapterModelImpl::decoderLogits(const torch::Tensor &ids, const
                                                  const torch::Tensor &questionMask) const
 {
     TORCH_CHECK(m_decoder, "this model has no VQA decoder");
-    const CrossState cross = m_decoder->bert->encoder->prepareCross(questionStates, questionMask, torch::Tensor());
+    const CrossState cross = decoderCross(questionStates, questionMask);
     torch::Tensor hidden = m_decoder->bert->forward(ids, mask, TextMode::Multimodal, &cross, /*causal=*/true);
     return m_decoder->logits(hidden);
 }
@@ -268,7 +273,7 @@ double UniAdapterModelImpl::sequenceLogProb(const torch::Tensor &questionStates,
 {
     TORCH_CHECK(m_decoder, "this model has no VQA decoder");
     TORCH_CHECK(ids.size() >= 2, "sequenceLogProb needs at least two ids");
-    const CrossState cross = m_decoder->bert->encoder->prepareCross(questionStates, questionMask, torch::Tensor());
+    const CrossState cross = decoderCross(questionStates, questionMask);
     auto opts = torch::TensorOptions().dtype(torch::kLong).device(questionStates.device());
     torch::Tensor t = torch::tensor(ids, opts).unsqueeze(0);
     torch::Tensor hidden = m_decoder->bert->forward(t, torch::Tensor(), TextMode::Multimodal, &cross, true);
