@@ -6,6 +6,7 @@
 #include "catalog/catalog.h"
 #include "engine/inference.h"
 #include "model/bundle.h"
+#include "model/modelrunner.h"
 #include "model/runtime.h"
 #include "support/catalogfixture.h"
 #include "support/cliprocess.h"
@@ -70,6 +71,7 @@ private slots:
     void cleanup();
     void autoResolvesFromTheCpu_data();
     void autoResolvesFromTheCpu();
+    void autoRunsTheAnswerDecoderInBfloat16();
     void cpuDescriptionCanBeStubbed();
     void blasKernelsFollowTheCpu_data();
     void blasKernelsFollowTheCpu();
@@ -143,20 +145,23 @@ void TestPrecision::autoResolvesFromTheCpu_data()
     QTest::addColumn<bool>("amx");
     QTest::addColumn<bool>("intel");
     QTest::addColumn<QString>("expected");
+    QTest::addColumn<bool>("bfloat16Decoder"); // the answer decoder alone in bfloat16 (bfloat16Parts)
     const QString f32 = QStringLiteral("float32"), bf16 = QStringLiteral("bfloat16"), au = QStringLiteral("auto");
     const QString cpu = QStringLiteral("cpu"), cuda = QStringLiteral("cuda");
-    QTest::newRow("auto, plain CPU") << au << cpu << false << false << false << f32;
-    QTest::newRow("auto, AMD with AVX512_BF16") << au << cpu << true << false << false << bf16;
-    // Intel's AVX512_BF16 runs on its float32 FMA units: slower than float32 without AMX.
-    QTest::newRow("auto, Intel with AVX512_BF16, no AMX") << au << cpu << true << false << true << f32;
-    QTest::newRow("auto, Intel with AMX") << au << cpu << true << true << true << bf16;
-    QTest::newRow("auto, AMX") << au << cpu << false << true << false << bf16;
-    QTest::newRow("auto, CUDA, plain CPU") << au << cuda << false << false << false << bf16;
-    QTest::newRow("auto, CUDA, Intel CPU") << au << cuda << true << false << true << bf16;
-    QTest::newRow("float32 wins on AVX512_BF16") << f32 << cpu << true << true << false << f32;
-    QTest::newRow("float32 wins on CUDA") << f32 << cuda << false << false << false << f32;
-    QTest::newRow("bfloat16 wins on a plain CPU") << bf16 << cpu << false << false << false << bf16;
-    QTest::newRow("bfloat16 wins on Intel without AMX") << bf16 << cpu << true << false << true << bf16;
+    QTest::newRow("auto, plain CPU") << au << cpu << false << false << false << f32 << false;
+    QTest::newRow("auto, AMD with AVX512_BF16") << au << cpu << true << false << false << bf16 << false;
+    // Intel's AVX512_BF16 runs on its float32 FMA units: slower than float32 without AMX,
+    // except for the answer decoder's steps, which wait on memory: half the bytes.
+    QTest::newRow("auto, Intel with AVX512_BF16, no AMX") << au << cpu << true << false << true << f32 << true;
+    QTest::newRow("auto, Intel with AMX") << au << cpu << true << true << true << bf16 << false;
+    QTest::newRow("auto, AMX") << au << cpu << false << true << false << bf16 << false;
+    QTest::newRow("auto, CUDA, plain CPU") << au << cuda << false << false << false << bf16 << false;
+    QTest::newRow("auto, CUDA, Intel CPU") << au << cuda << true << false << true << bf16 << false;
+    QTest::newRow("float32 wins on AVX512_BF16") << f32 << cpu << true << true << false << f32 << false;
+    QTest::newRow("float32 wins on Intel without AMX") << f32 << cpu << true << false << true << f32 << false;
+    QTest::newRow("float32 wins on CUDA") << f32 << cuda << false << false << false << f32 << false;
+    QTest::newRow("bfloat16 wins on a plain CPU") << bf16 << cpu << false << false << false << bf16 << false;
+    QTest::newRow("bfloat16 wins on Intel without AMX") << bf16 << cpu << true << false << true << bf16 << false;
 }
 
 void TestPrecision::autoResolvesFromTheCpu()
@@ -167,11 +172,46 @@ void TestPrecision::autoResolvesFromTheCpu()
     QFETCH(bool, amx);
     QFETCH(bool, intel);
     QFETCH(QString, expected);
+    QFETCH(bool, bfloat16Decoder);
     model::CpuFeatures cpu;
     cpu.avx512bf16 = avx512bf16;
     cpu.amxbf16 = amx;
     cpu.intel = intel;
     QCOMPARE(engine::resolvePrecision(setting, device, cpu), expected);
+    QCOMPARE(engine::bfloat16Parts(setting, device, cpu),
+             bfloat16Decoder ? unsigned(model::ModelRunner::Decoder) : 0u);
+}
+
+void TestPrecision::autoRunsTheAnswerDecoderInBfloat16()
+{
+    // What `ask` reports it ran: auto on an Intel CPU with AVX512_BF16 and no AMX is a float32
+    // model with a bfloat16 answer decoder; an explicit float32 is float32 throughout; auto
+    // where bfloat16 is faster is bfloat16 throughout.
+    const QString vqaCase = QStringLiteral("vqa");
+    const model::BundleInfo vqa =
+        test::importCaseModel(vqaCase, "vqa", "fixture-vqa", m_shared.filePath(QStringLiteral("vqa-models"))).bundle;
+    QString error;
+    QVERIFY2(test::registerActiveModel(m_data, vqa, QStringLiteral("fixture-vqa"), QStringLiteral("vqa"), &error),
+             qPrintable(error));
+    const nlohmann::json spec = test::readCase(vqaCase);
+    const QString image = test::caseDir(vqaCase) + QLatin1Char('/') + QString::fromStdString(spec.at("images").at(0));
+    const QStringList ask{QStringLiteral("ask"), image, QStringLiteral("what is it?"), QStringLiteral("--json")};
+    struct Case {
+        QStringList precision;
+        QByteArray cpu;
+        QString model, decoder;
+    };
+    const QString f32 = QStringLiteral("float32"), bf16 = QStringLiteral("bfloat16");
+    for (const Case &c : {Case{{}, "avx512bf16,intel", f32, bf16}, Case{{}, "none", f32, f32},
+                          Case{{QStringLiteral("--precision"), f32}, "avx512bf16,intel", f32, f32},
+                          Case{{}, "avx512bf16", bf16, bf16}}) {
+        const CliRun r = cli(c.precision + ask, c.cpu);
+        VERIFY_RUN(r, 0);
+        const QJsonObject o = r.json();
+        QVERIFY2(!o.value(QStringLiteral("answer")).toString().isEmpty(), qPrintable(r.out.left(500)));
+        QCOMPARE(o.value(QStringLiteral("precision")).toString(), c.model);
+        QCOMPARE(o.value(QStringLiteral("decoderPrecision")).toString(), c.decoder);
+    }
 }
 
 void TestPrecision::cpuDescriptionCanBeStubbed()

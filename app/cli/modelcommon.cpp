@@ -47,6 +47,9 @@ void insertModelFields(QJsonObject &doc, engine::InferenceService &service)
     doc.insert(QStringLiteral("model"), loaded.name);
     doc.insert(QStringLiteral("device"), loaded.device);
     doc.insert(QStringLiteral("precision"), loaded.bfloat16 ? QStringLiteral("bfloat16") : QStringLiteral("float32"));
+    if (service.model().task == engine::vqaTask) // auto may run a float32 model's decoder in bfloat16
+        doc.insert(QStringLiteral("decoderPrecision"),
+                   loaded.bfloat16Decoder ? QStringLiteral("bfloat16") : QStringLiteral("float32"));
 }
 
 double shortestDouble(float value)

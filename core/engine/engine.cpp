@@ -181,7 +181,12 @@ int Engine::threads() const
 
 QString Engine::precision() const
 {
-    return resolvePrecision(d->precision.isEmpty() ? Settings().value(settings::precision) : d->precision, d->device);
+    return resolvePrecision(precisionSetting(), d->device);
+}
+
+QString Engine::precisionSetting() const
+{
+    return d->precision.isEmpty() ? Settings().value(settings::precision) : d->precision;
 }
 
 catalog::Catalog *Engine::catalog() const

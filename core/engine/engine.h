@@ -80,6 +80,9 @@ public:
     // setting (read at each call: the model manager changes it), resolved for device()
     // and this CPU (resolvePrecision in inference.h): float32, bfloat16 or float16.
     QString precision() const;
+    // The same, before it is resolved: auto, float32, bfloat16 or float16. A model service
+    // takes this (auto may also put parts of a float32 model in bfloat16: bfloat16Parts).
+    QString precisionSetting() const;
 
     // Reads the counts now. With a closed engine: locations only, counts 0.
     Status status() const;

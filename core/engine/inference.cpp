@@ -228,6 +228,14 @@ QString resolvePrecision(const QString &setting, const QString &device)
     return resolvePrecision(setting, device, model::detectCpuFeatures());
 }
 
+unsigned bfloat16Parts(const QString &setting, const QString &device, const model::CpuFeatures &cpu)
+{
+    const bool automatic = setting == QLatin1String("auto") || !isPrecisionName(setting);
+    if (!automatic || device != QLatin1String("cpu") || resolvePrecision(setting, device, cpu) != QLatin1String("float32"))
+        return 0;
+    return cpu.bfloat16Decoder() ? unsigned(model::ModelRunner::Decoder) : 0u;
+}
+
 bool isPrecisionName(const QString &text)
 {
     return text == QLatin1String("auto") || text == QLatin1String("float32") || text == QLatin1String("bfloat16") ||
@@ -277,6 +285,9 @@ std::optional<LoadedModel> InferenceService::load(QString *error)
         options.bfloat16 = true;
     } else if (precision == QLatin1String("float16")) {
         log::warning(logCategory, QStringLiteral("float16 inference is not supported; using float32 (bfloat16 is)"));
+    } else {
+        const QString device = m_options.device.isEmpty() ? QStringLiteral("cpu") : m_options.device;
+        options.bfloat16Parts = bfloat16Parts(m_options.precision, device, model::detectCpuFeatures());
     }
     try {
         const model::BundleInfo bundle = model::readBundle(m_model.path.toStdString());
@@ -302,11 +313,15 @@ std::optional<LoadedModel> InferenceService::load(QString *error)
     l.fingerprint = vectorFingerprint(m_model.fingerprint, m_model.adapterPack);
     l.device = QString::fromStdString(d->runner->device());
     l.bfloat16 = d->runner->isBfloat16();
+    l.bfloat16Decoder = d->runner->bfloat16Parts() & model::ModelRunner::Decoder;
     l.hasAdapters = d->runner->hasAdapters();
     l.imageSize = arch.vision.imageSize;
     l.embedDim = arch.embedDim;
-    log::info(logCategory, QStringLiteral("model '%1' loaded on %2 (%3)")
-                               .arg(l.name, l.device, l.bfloat16 ? QStringLiteral("bfloat16") : QStringLiteral("float32")));
+    log::info(logCategory, QStringLiteral("model '%1' loaded on %2 (%3%4)")
+                               .arg(l.name, l.device, l.bfloat16 ? QStringLiteral("bfloat16") : QStringLiteral("float32"),
+                                    !l.bfloat16 && l.bfloat16Decoder && d->runner->hasVqa()
+                                        ? QStringLiteral(", answer decoder bfloat16")
+                                        : QString()));
     return l;
 }
 

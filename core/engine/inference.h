@@ -61,6 +61,12 @@ struct InferenceOptions {
 // $UNISEARCH_CPU_FEATURES).
 QString resolvePrecision(const QString &setting, const QString &device, const model::CpuFeatures &cpu);
 QString resolvePrecision(const QString &setting, const QString &device);
+// The model parts (model::ModelRunner::Part bits) whose weights are bfloat16 inside a
+// float32 model (model::RunnerOptions::bfloat16Parts) for a precision setting on device:
+// with "auto" on a CPU where float32 is the faster precision but bfloat16 weights speed up
+// the answer decoder (model::CpuFeatures::bfloat16Decoder: an Intel CPU with AVX512_BF16 and
+// no AMX), the decoder; none for an explicit choice, on CUDA, or where auto is bfloat16.
+unsigned bfloat16Parts(const QString &setting, const QString &device, const model::CpuFeatures &cpu);
 // Whether text names a precision a person may choose: auto, float32, bfloat16, float16.
 bool isPrecisionName(const QString &text);
 
@@ -106,6 +112,7 @@ struct LoadedModel {
     QString fingerprint;
     QString device;
     bool bfloat16 = false;
+    bool bfloat16Decoder = false; // the answer decoder's weights (bfloat16 or the whole model)
     bool hasAdapters = false;
     int imageSize = 0;
     int embedDim = 0;

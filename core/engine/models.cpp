@@ -365,7 +365,7 @@ std::unique_ptr<InferenceService> Engine::inference(const QString &task, const Q
         m->adapterPack = activeAdapterPackPath(*catalog(), m->name); // training.h
     InferenceOptions options;
     options.device = device();
-    options.precision = precision();
+    options.precision = precisionSetting(); // the service resolves it
     return std::make_unique<InferenceService>(*m, options);
 }
 
