@@ -20,6 +20,7 @@
 #include "model/architecture.h"
 #include "model/modelrunner.h"
 #include "model/preprocess.h"
+#include "model/runtime.h"
 
 #include <QCoreApplication>
 #include <QDateTime>
@@ -129,10 +130,11 @@ bool parse(int argc, char **argv, Options &o)
 std::vector<std::string> childEnvironment(const QString &root)
 {
     const bool restarted = std::getenv("UNISEARCH_NO_REEXEC") != nullptr;
+    const std::vector<std::string> added = model::threadRestartVariables();
     std::vector<std::string> env;
     for (char **e = environ; *e; ++e) {
         const std::string s = *e;
-        if (restarted && (s.rfind("OMP_WAIT_POLICY=", 0) == 0 || s.rfind("UNISEARCH_NO_REEXEC=", 0) == 0))
+        if (restarted && std::find(added.begin(), added.end(), s) != added.end())
             continue;
         if (s.rfind("UNISEARCH_DATA_DIR=", 0) != 0 && s.rfind("UNISEARCH_CACHE_DIR=", 0) != 0
             && s.rfind("XDG_CONFIG_HOME=", 0) != 0)

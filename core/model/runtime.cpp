@@ -214,6 +214,14 @@ extern "C" bool unisearch_openmp_reexec_wanted(int argc, char **argv) __attribut
 namespace {
 constexpr char kPolicy[] = "OMP_WAIT_POLICY=";
 constexpr char kNoReexec[] = "UNISEARCH_NO_REEXEC=";
+constexpr char kSpinCount[] = "GOMP_SPINCOUNT=";
+// What the programs start again with (unless the user set the variable). libgomp's spin
+// count wins over the policy, so the passive policy (which other OpenMP runtimes read)
+// becomes "spin for about 50 us, then sleep" (libgomp counts about 100,000 spins a ms): a
+// beam search step runs hundreds of small operators in a row, each waking the other thread,
+// and sleeping at once made the answer decoder's steps 40 % slower (docs/performance.md,
+// "Threads"); 50 us is too short to take the core from OpenBLAS's threads in a product.
+constexpr char kOurSpinCount[] = "GOMP_SPINCOUNT=5000";
 
 bool hasVariable(char **envp, const char *prefix, size_t length)
 {
@@ -239,12 +247,14 @@ void presetThreadEnvironment(int argc, char **argv, char **envp)
     constexpr size_t kMostVariables = 4096; // a larger environment: ensureThreadEnvironment's way
     if (count > kMostVariables)
         return;
-    char *next[kMostVariables + 3];
+    char *next[kMostVariables + 4];
     for (size_t i = 0; i < count; ++i)
         next[i] = envp[i];
-    next[count] = const_cast<char *>("OMP_WAIT_POLICY=PASSIVE");
-    next[count + 1] = const_cast<char *>("UNISEARCH_NO_REEXEC=1"); // never loop
-    next[count + 2] = nullptr;
+    next[count++] = const_cast<char *>("OMP_WAIT_POLICY=PASSIVE");
+    next[count++] = const_cast<char *>("UNISEARCH_NO_REEXEC=1"); // never loop
+    if (!hasVariable(envp, kSpinCount, sizeof kSpinCount - 1))
+        next[count++] = const_cast<char *>(kOurSpinCount);
+    next[count] = nullptr;
     ::execve("/proc/self/exe", argv, next);
     // exec failed (no /proc): carry on; ensureThreadEnvironment may try again.
 }
@@ -253,6 +263,15 @@ void presetThreadEnvironment(int argc, char **argv, char **envp)
     presetThreadEnvironment;
 } // namespace
 #endif
+
+std::vector<std::string> threadRestartVariables()
+{
+#ifdef __linux__
+    return {"OMP_WAIT_POLICY=PASSIVE", "UNISEARCH_NO_REEXEC=1", kOurSpinCount};
+#else
+    return {};
+#endif
+}
 
 void ensureThreadEnvironment(char **argv, bool willRunModel)
 {
@@ -267,6 +286,7 @@ void ensureThreadEnvironment(char **argv, bool willRunModel)
     // when libc initialises its environment after it. So: set it and start again, once.
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
     setenv("UNISEARCH_NO_REEXEC", "1", 1); // never loop, even if the variable is dropped
+    setenv("GOMP_SPINCOUNT", kOurSpinCount + sizeof kSpinCount - 1, 0); // the user's value stands
     execv("/proc/self/exe", argv);
     // exec failed (no /proc): carry on with the default policy.
 #else

@@ -1,6 +1,7 @@
 #pragma once
 // Process-wide LibTorch settings, behind a torch-free header.
 #include <string>
+#include <vector>
 
 namespace unisearch::model {
 
@@ -37,11 +38,16 @@ void manualSeed(unsigned long long seed);
 // initialised (runtime.cpp; about 0.05 s). Where that did not happen and the program will
 // run the model (willRunModel), this sets OMP_WAIT_POLICY=PASSIVE and re-executes the
 // program once (Linux; 0.3 s: a whole start). UNISEARCH_NO_REEXEC=1 or your own
-// OMP_WAIT_POLICY opt out. Returns normally when nothing needed doing. It first calls
+// OMP_WAIT_POLICY opt out. The restart also sets GOMP_SPINCOUNT=5000 unless it is set
+// (libgomp then spins about 50 us before it sleeps; runtime.cpp says why); the variables it
+// adds are threadRestartVariables(). Returns normally when nothing needed doing. It first calls
 // chooseBlasKernels() and shortenBlasThreadWait(), and it tells glibc's allocator to keep
 // freed memory in the heap (no mmap/trim per tensor; see runtime.cpp) unless
 // MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ are set.
 void ensureThreadEnvironment(char **argv, bool willRunModel = true);
+// "NAME=value" of each variable the restart above adds (GOMP_SPINCOUNT only where the
+// environment had none): a program that was restarted drops them for its own children.
+std::vector<std::string> threadRestartVariables();
 // The kernels of the BLAS library the process uses, as OpenBLAS names them ("SkylakeX",
 // "Haswell", "Prescott"); empty where the BLAS is not OpenBLAS.
 std::string blasKernels();
