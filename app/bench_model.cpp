@@ -1,6 +1,8 @@
-// `unisearch-bench model`: seconds per image (batch 1 and 8), per text query and per ITM
-// re-rank of 16 candidates for the full-size UniAdapter (ViT-B/16 at 384, BERT-base) with
-// random weights, in float32 and bfloat16. docs/performance.md records the results.
+// `unisearch-bench model`: seconds per image (batch 1 and 8), per text query, per ITM
+// re-rank of 16 candidates and per generated answer (from a photo's kept tokens) for the
+// full-size UniAdapter (ViT-B/16 at 384, BERT-base) with random weights, in float32,
+// bfloat16, and float32 with a bfloat16 answer decoder (what "auto" runs on a CPU where
+// float32 is faster but bfloat16 weights help the decoder). docs/performance.md records the results.
 #include "bench_model.h"
 #include "benchsupport.h"
 
@@ -38,7 +40,9 @@ struct BenchOptions {
     bool json = false;
     bool float32 = true;
     bool bfloat16 = true;
+    bool mixed = true; // float32 with a bfloat16 answer decoder (not with --image-only: its images are float32's)
     bool imageOnly = false; // skip the text and ITM columns (for profiling the vision tower)
+    bool answerOnly = false; // only the answer column (for profiling the question encoder and decoder)
     std::string device = "cpu";
 };
 
@@ -70,6 +74,8 @@ double cosine(const std::vector<float> &a, const std::vector<float> &b)
 struct Row {
     std::string precision;
     double image1 = 0, image8 = 0, text = 0, itm16 = 0, itm16WithImage = 0;
+    double answer = 0; // a generated answer (3 beams, 10 tokens) from a photo's kept tokens
+    double firstToken = 0; // the same with one decoder step: mostly the question encoder
 };
 
 const std::vector<std::string> kQueries = {
@@ -78,6 +84,20 @@ const std::vector<std::string> kQueries = {
     "snow covered mountains and a lake",   "a cat sleeping on the red sofa",
     "grandma's kitchen at christmas",      "fireworks over the city at night",
 };
+
+// Answering a question about a photo whose tokens are kept (the window encodes a shown
+// photo while a person types): the question encoder, then beam search over the decoder.
+void measureAnswer(ModelRunner &runner, const std::vector<const float *> &image, const std::vector<int64_t> &question,
+                   int reps, Row &r)
+{
+    const auto tokens = runner.questionTokens(image);
+    ModelRunner::GenerateParams beam;
+    beam.numBeams = 3; // the ask command's defaults
+    beam.maxLength = 10;
+    r.answer = medianSeconds(reps, [&] { runner.generateTokens(tokens, question, beam); });
+    beam.maxLength = 2;
+    r.firstToken = medianSeconds(reps, [&] { runner.generateTokens(tokens, question, beam); });
+}
 
 Row measure(ModelRunner &runner, const std::vector<std::vector<float>> &images,
             const std::vector<std::vector<int64_t>> &queries, const BenchOptions &o, const char *precision)
@@ -88,6 +108,10 @@ Row measure(ModelRunner &runner, const std::vector<std::vector<float>> &images,
     std::vector<const float *> eight;
     for (int i = 0; i < 8; ++i)
         eight.push_back(images[i].data());
+    if (o.answerOnly) {
+        measureAnswer(runner, one, queries[1], o.reps, r);
+        return r;
+    }
     r.image1 = medianSeconds(o.reps, [&] { runner.imageFeatures(one); });
     r.image8 = medianSeconds(std::max(1, o.reps - 1), [&] { runner.imageFeatures(eight); }) / 8.0;
     if (o.imageOnly)
@@ -100,13 +124,15 @@ Row measure(ModelRunner &runner, const std::vector<std::vector<float>> &images,
     std::vector<std::vector<int64_t>> sixteen(16, queries[0]);
     r.itm16WithImage = medianSeconds(o.reps, [&] { runner.itmProbability(one, sixteen); });
     r.itm16 = std::max(0.0, r.itm16WithImage - r.image1);
+    measureAnswer(runner, one, queries[1], o.reps, r);
     return r;
 }
 
 void printUsage()
 {
     std::printf("usage: unisearch-bench model [--threads N] [--reps N] [--device cpu|cuda] [--image-size S]\n"
-                "                             [--no-float32] [--no-bfloat16] [--image-only] [--json]\n");
+                "                             [--no-float32] [--no-bfloat16] [--no-mixed]\n"
+                "                             [--image-only] [--answer-only] [--json]\n");
 }
 
 } // namespace
@@ -123,7 +149,9 @@ int runModelBench(int argc, char **argv)
         else if (a == "--image-size") o.imageSize = std::stoi(next());
         else if (a == "--no-float32") o.float32 = false;
         else if (a == "--no-bfloat16") o.bfloat16 = false;
+        else if (a == "--no-mixed") o.mixed = false;
         else if (a == "--image-only") o.imageOnly = true;
+        else if (a == "--answer-only") o.answerOnly = true;
         else if (a == "--json") o.json = true;
         else if (a == "--help" || a == "-h") { printUsage(); return 0; }
         else { printUsage(); return 2; }
@@ -163,7 +191,15 @@ int runModelBench(int argc, char **argv)
             unisearch::model::manualSeed(1);
             auto runner = ModelRunner::random(arch, {o.device, false, 0});
             rows.push_back(measure(*runner, images, queries, o, "float32"));
-            f32Features = runner->imageFeatures(eight);
+            if (!o.answerOnly)
+                f32Features = runner->imageFeatures(eight);
+        }
+        if (o.mixed && !o.imageOnly) {
+            unisearch::model::manualSeed(1);
+            ModelRunner::Options mixed{o.device, false, 0};
+            mixed.bfloat16Parts = ModelRunner::Decoder;
+            auto runner = ModelRunner::random(arch, mixed);
+            rows.push_back(measure(*runner, images, queries, o, "f32+bf16 decoder"));
         }
         if (o.bfloat16) {
             unisearch::model::manualSeed(1); // the same random weights, cast once
@@ -194,20 +230,23 @@ int runModelBench(int argc, char **argv)
                                     {"image_batch8_s_per_image", r.image8},
                                     {"text_query_s", r.text},
                                     {"itm16_s", r.itm16},
-                                    {"itm16_with_image_encoding_s", r.itm16WithImage}});
-        if (o.float32 && o.bfloat16)
+                                    {"itm16_with_image_encoding_s", r.itm16WithImage},
+                                    {"answer_from_tokens_s", r.answer},
+                                    {"answer_first_token_s", r.firstToken}});
+        if (o.float32 && o.bfloat16 && !o.answerOnly)
             j["bfloat16_min_cosine_to_float32"] = minCos;
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
     std::printf("UniAdapter full size (ViT-B/16 @ %d, BERT-base), random weights, device %s, %d threads, LibTorch %s\n",
                 arch.vision.imageSize, o.device.c_str(), threads, unisearch::model::libtorchVersion().c_str());
-    std::printf("%-9s | %12s | %16s | %12s | %10s | %18s\n", "precision", "image b=1 s", "image b=8 s/img",
-                "text query s", "ITM 16 s", "ITM 16 + image s");
+    std::printf("%-16s | %12s | %16s | %12s | %10s | %18s | %9s | %14s\n", "precision", "image b=1 s",
+                "image b=8 s/img", "text query s", "ITM 16 s", "ITM 16 + image s", "answer s", "first token s");
     for (const auto &r : rows)
-        std::printf("%-9s | %12.3f | %16.3f | %12.4f | %10.3f | %18.3f\n", r.precision.c_str(), r.image1, r.image8,
-                    r.text, r.itm16, r.itm16WithImage);
-    if (o.float32 && o.bfloat16)
+        std::printf("%-16s | %12.3f | %16.3f | %12.4f | %10.3f | %18.3f | %9.3f | %14.3f\n", r.precision.c_str(),
+                    r.image1, r.image8, r.text, r.itm16, r.itm16WithImage, r.answer, r.firstToken);
+    std::printf("answer: 3 beams, 10 tokens, from a photo's kept tokens; first token: the same, one decoder step\n");
+    if (o.float32 && o.bfloat16 && !o.answerOnly)
         std::printf("bfloat16 image features vs float32: min cosine %.5f over 8 images\n", minCos);
     return 0;
 }
