@@ -7,6 +7,7 @@
 #include "benchsupport.h"
 
 #include "model/architecture.h"
+#include "model/bundle.h"
 #include "model/modelrunner.h"
 #include "model/runtime.h"
 #include "model/tokenizer.h"
@@ -43,6 +44,7 @@ struct BenchOptions {
     bool mixed = true; // float32 with a bfloat16 answer decoder (not with --image-only: its images are float32's)
     bool imageOnly = false; // skip the text and ITM columns (for profiling the vision tower)
     bool answerOnly = false; // only the answer column (for profiling the question encoder and decoder)
+    std::string bundle;      // an imported model's folder instead of random weights (its own size)
     std::string device = "cpu";
 };
 
@@ -109,13 +111,18 @@ Row measure(ModelRunner &runner, const std::vector<std::vector<float>> &images,
     for (int i = 0; i < 8; ++i)
         eight.push_back(images[i].data());
     if (o.answerOnly) {
-        measureAnswer(runner, one, queries[1], o.reps, r);
+        if (runner.hasVqa())
+            measureAnswer(runner, one, queries[1], o.reps, r);
         return r;
     }
     r.image1 = medianSeconds(o.reps, [&] { runner.imageFeatures(one); });
     r.image8 = medianSeconds(std::max(1, o.reps - 1), [&] { runner.imageFeatures(eight); }) / 8.0;
     if (o.imageOnly)
         return r;
+    if (!runner.hasRetrieval()) { // an imported VQA model: no text features, no ITM head
+        measureAnswer(runner, one, queries[1], o.reps, r);
+        return r;
+    }
     size_t q = 0;
     r.text = medianSeconds(o.reps * 4, [&] { runner.textFeatures({queries[q++ % queries.size()]}); });
     // Re-ranking scores one query against the top 16 results: 16 (image tokens, text)
@@ -124,7 +131,8 @@ Row measure(ModelRunner &runner, const std::vector<std::vector<float>> &images,
     std::vector<std::vector<int64_t>> sixteen(16, queries[0]);
     r.itm16WithImage = medianSeconds(o.reps, [&] { runner.itmProbability(one, sixteen); });
     r.itm16 = std::max(0.0, r.itm16WithImage - r.image1);
-    measureAnswer(runner, one, queries[1], o.reps, r);
+    if (runner.hasVqa())
+        measureAnswer(runner, one, queries[1], o.reps, r);
     return r;
 }
 
@@ -132,7 +140,7 @@ void printUsage()
 {
     std::printf("usage: unisearch-bench model [--threads N] [--reps N] [--device cpu|cuda] [--image-size S]\n"
                 "                             [--no-float32] [--no-bfloat16] [--no-mixed]\n"
-                "                             [--image-only] [--answer-only] [--json]\n");
+                "                             [--image-only] [--answer-only] [--bundle DIR] [--json]\n");
 }
 
 } // namespace
@@ -152,6 +160,7 @@ int runModelBench(int argc, char **argv)
         else if (a == "--no-mixed") o.mixed = false;
         else if (a == "--image-only") o.imageOnly = true;
         else if (a == "--answer-only") o.answerOnly = true;
+        else if (a == "--bundle") o.bundle = next();
         else if (a == "--json") o.json = true;
         else if (a == "--help" || a == "-h") { printUsage(); return 0; }
         else { printUsage(); return 2; }
@@ -160,6 +169,24 @@ int runModelBench(int argc, char **argv)
 
     Architecture arch; // BLIP-base defaults: ViT-B/16, BERT-base, adapters 512, embed 256
     arch.vision.imageSize = o.imageSize;
+    std::string weights; // --bundle: that model's weights, mapped as the programs map them
+    if (!o.bundle.empty()) {
+        try {
+            const unisearch::model::BundleInfo b = unisearch::model::readBundle(o.bundle);
+            arch = b.architecture;
+            weights = b.weightsPath;
+        } catch (const std::exception &e) {
+            std::fprintf(stderr, "unisearch-bench model: %s\n", e.what());
+            return 1;
+        }
+    }
+    // The same random weights for each precision (cast once), or the bundle's.
+    auto makeRunner = [&](ModelRunner::Options options) {
+        if (!weights.empty())
+            return ModelRunner::load(arch, weights, options);
+        unisearch::model::manualSeed(1);
+        return ModelRunner::random(arch, options);
+    };
 
     std::mt19937 rng(7);
     std::normal_distribution<float> pixel(0.f, 1.f);
@@ -188,22 +215,19 @@ int runModelBench(int argc, char **argv)
             eight.push_back(img.data());
         std::vector<std::vector<float>> f32Features;
         if (o.float32) {
-            unisearch::model::manualSeed(1);
-            auto runner = ModelRunner::random(arch, {o.device, false, 0});
+            auto runner = makeRunner({o.device, false, 0});
             rows.push_back(measure(*runner, images, queries, o, "float32"));
             if (!o.answerOnly)
                 f32Features = runner->imageFeatures(eight);
         }
         if (o.mixed && !o.imageOnly) {
-            unisearch::model::manualSeed(1);
             ModelRunner::Options mixed{o.device, false, 0};
             mixed.bfloat16Parts = ModelRunner::Decoder;
-            auto runner = ModelRunner::random(arch, mixed);
+            auto runner = makeRunner(mixed);
             rows.push_back(measure(*runner, images, queries, o, "f32+bf16 decoder"));
         }
         if (o.bfloat16) {
-            unisearch::model::manualSeed(1); // the same random weights, cast once
-            auto runner = ModelRunner::random(arch, {o.device, true, 0});
+            auto runner = makeRunner({o.device, true, 0});
             rows.push_back(measure(*runner, images, queries, o, "bfloat16"));
             if (!f32Features.empty()) {
                 const auto bf = runner->imageFeatures(eight);
