@@ -673,7 +673,7 @@ void TestGuiSearch::sortByCaptureTimeReordersTheSameHits()
     for (int i = 0; i < model->rowCount(); ++i)
         byRelevance.append(model->row(i).path);
     QCOMPARE(byRelevance.size(), m_libraryImages);
-    for (const QString order : {QStringLiteral("newest"), QStringLiteral("oldest")}) {
+    for (const QString &order : {QStringLiteral("newest"), QStringLiteral("oldest")}) {
         sort->setCurrentIndex(sort->findData(order));
         QStringList paths;
         for (int i = 0; i < model->rowCount(); ++i) {

@@ -347,7 +347,7 @@ void TestPrecision::choiceSurvivesARestart()
             QVERIFY(s.setValue(settings::precision, choice));
             s.sync();
         }
-        for (const QByteArray cpu : {QByteArray("none"), QByteArray("avx512bf16")}) {
+        for (const QByteArray &cpu : {QByteArray("none"), QByteArray("avx512bf16")}) {
             r = cli(embed, cpu);
             VERIFY_RUN(r, 0);
             QCOMPARE(r.json().value(QStringLiteral("precision")).toString(), choice);
