@@ -22,6 +22,8 @@ torch::Tensor DenseImpl::forward(const torch::Tensor &x) const
     const auto dtype = x.scalar_type();
     if (dtype == weight.scalar_type() || !x.is_floating_point() || autocastEnabled())
         return torch::linear(x, weight, bias);
+    if (torch::GradMode::is_enabled()) // a copy kept across steps would leave the graph stale
+        return torch::linear(x, weight.to(dtype), bias.defined() ? bias.to(dtype) : torch::Tensor());
     if (!m_cast.weight.defined() || m_cast.weight.scalar_type() != dtype || m_cast.source != weight.data_ptr()) {
         m_cast.weight = weight.to(dtype).contiguous();
         m_cast.bias = bias.defined() ? bias.to(dtype).contiguous() : torch::Tensor();
