@@ -182,8 +182,9 @@ void TestGuiModelManager::precisionAutoIsTheDefault_data()
     QTest::addColumn<QString>("label");
     QTest::newRow("AVX512_BF16") << QByteArray("avx512bf16") << QStringLiteral("Automatic (bfloat16 on this CPU)");
     QTest::newRow("AMX") << QByteArray("amx") << QStringLiteral("Automatic (bfloat16 on this CPU)");
-    QTest::newRow("Intel AVX512_BF16, no AMX") << QByteArray("avx512bf16,intel")
-                                               << QStringLiteral("Automatic (float32 on this CPU)");
+    QTest::newRow("Intel AVX512_BF16, no AMX")
+        << QByteArray("avx512bf16,intel")
+        << QStringLiteral("Automatic (float32 on this CPU; answers decoded in bfloat16)");
     QTest::newRow("no bfloat16") << QByteArray("none") << QStringLiteral("Automatic (float32 on this CPU)");
 }
 

@@ -4,7 +4,7 @@
 #include "ui/modelimporter.h"
 
 #include "engine/computesupport.h"
-#include "engine/inference.h" // resolvePrecision
+#include "engine/inference.h" // resolvePrecision, bfloat16Parts
 #include "engine/engine.h"
 #include "engine/modelcatalogue.h"
 #include "engine/modeldownload.h"
@@ -508,9 +508,12 @@ QWidget *ModelManagerDialog::createComputeBox()
     // The default: what engine::resolvePrecision makes of "auto" on the device in use.
     const bool autoIsBfloat16 =
         engine::resolvePrecision(QStringLiteral("auto"), m_engine->device()) == QLatin1String("bfloat16");
+    // Only the answer decoder is ever put in bfloat16 inside a float32 model.
+    const bool bfloat16Answers = engine::bfloat16Parts(QStringLiteral("auto"), m_engine->device()) != 0;
     m_precision->addItem(m_engine->device() == QLatin1String("cuda") ? tr("Automatic (bfloat16 on the GPU)")
                          : autoIsBfloat16                           ? tr("Automatic (bfloat16 on this CPU)")
-                                                                    : tr("Automatic (float32 on this CPU)"),
+                         : bfloat16Answers ? tr("Automatic (float32 on this CPU; answers decoded in bfloat16)")
+                                           : tr("Automatic (float32 on this CPU)"),
                          QStringLiteral("auto"));
     m_precision->addItem(tr("float32 (exact)"), QStringLiteral("float32"));
     m_precision->addItem(support.cpuBfloat16 ? tr("bfloat16 (faster on this CPU, slightly less exact)")

@@ -236,6 +236,11 @@ unsigned bfloat16Parts(const QString &setting, const QString &device, const mode
     return cpu.bfloat16Decoder() ? unsigned(model::ModelRunner::Decoder) : 0u;
 }
 
+unsigned bfloat16Parts(const QString &setting, const QString &device)
+{
+    return bfloat16Parts(setting, device, model::detectCpuFeatures());
+}
+
 bool isPrecisionName(const QString &text)
 {
     return text == QLatin1String("auto") || text == QLatin1String("float32") || text == QLatin1String("bfloat16") ||
@@ -287,7 +292,7 @@ std::optional<LoadedModel> InferenceService::load(QString *error)
         log::warning(logCategory, QStringLiteral("float16 inference is not supported; using float32 (bfloat16 is)"));
     } else {
         const QString device = m_options.device.isEmpty() ? QStringLiteral("cpu") : m_options.device;
-        options.bfloat16Parts = bfloat16Parts(m_options.precision, device, model::detectCpuFeatures());
+        options.bfloat16Parts = bfloat16Parts(m_options.precision, device);
     }
     try {
         const model::BundleInfo bundle = model::readBundle(m_model.path.toStdString());

@@ -67,6 +67,7 @@ QString resolvePrecision(const QString &setting, const QString &device);
 // the answer decoder (model::CpuFeatures::bfloat16Decoder: an Intel CPU with AVX512_BF16 and
 // no AMX), the decoder; none for an explicit choice, on CUDA, or where auto is bfloat16.
 unsigned bfloat16Parts(const QString &setting, const QString &device, const model::CpuFeatures &cpu);
+unsigned bfloat16Parts(const QString &setting, const QString &device); // this CPU (detectCpuFeatures)
 // Whether text names a precision a person may choose: auto, float32, bfloat16, float16.
 bool isPrecisionName(const QString &text);
 
