@@ -27,6 +27,8 @@
 #include <libheif/heif.h>
 #endif
 
+#include <sys/resource.h>
+
 using namespace unisearch;
 
 namespace {
@@ -243,6 +245,7 @@ private slots:
     void decodesUprightWithItsColours();
     void detectedAsImages();
     void damagedFilesGiveAClearReason();
+    void heifGridLargerThanDeclaredIsRefused();
     void indexedSearchedAndAskedThroughTheCli();
 
 private:
@@ -374,6 +377,47 @@ void TestFormats::damagedFilesGiveAClearReason()
         const media::DecodedImage refused = media::decodeImage(m_photos + QLatin1Char('/') + file, tiny);
         QVERIFY2(!refused.ok() && refused.error.contains(QStringLiteral("above the")), qPrintable(file + refused.error));
     }
+}
+
+// A 966-byte HEIF whose image declares 48x32 (ispe) while its grid descriptor says
+// 19789x19789: libheif 1.15 decodes a grid at the descriptor's size, and this file made it
+// allocate 2.3 GB (found by fuzz_imagedecoder; the bytes are its finding, without the
+// target's leading option byte). It is refused before libheif allocates anything large.
+void TestFormats::heifGridLargerThanDeclaredIsRefused()
+{
+    const QByteArray file = QByteArray::fromHex(
+        "0000001c6674797068656963000000006d696631686569636d696166000001ad6d657461000000000000002168646c720000"
+        "00000000000070696374000000000000000000000000000000000e7069746d0000000000020000001069646174000000004d"
+        "4d4d4d00000038696c6f630100000044400002000100000000000001d1000100000000000001f50002000100000000000000"
+        "0100000000000000080000003869696e6600000000000200000015696e66650200000100010000687663310000000015696e"
+        "666502000000000200006772696400000000d869707270000000b66970636f00000076687663430103700000000000000000"
+        "001ef000fcfdf8f800000f03200001001840010c01ffff03700000030090000003000003001eba0240210001002a42010103"
+        "700000030090000003000003001ea020810596eae4a6b9b8101030200000030020000003002122000100064401c173c08900"
+        "0000146973706500000000000000400000004000000014697370650000000000000030000000200000001070006969780000"
+        "00030808080000001a69706d610000000000000002000102810200020203840000001a69726566000000000000000e64696d"
+        "67000200010001000001fd6d646174000001f12801af138095711f82afbffdd048717e894bb3bed0c2706ce5e86f56abffff"
+        "ad7a3fc426d58a5ac0263344c19435e770d0172c4f66bf228f4439675a7115f4ff8b1965e6a05c98a3ae0515ae58d2ae97e4"
+        "e60e8cbd9d4c3ab1153ee555e469d6d02a51b8e14db088d134ddfe8617ce26b2391f1fa93e3a3ec166d66bebcd20c4ccb0a1"
+        "72ab338e4784b3ce9f4e5beb8c6e2a2a6bf67dd6abcaee0eb2315660e90fab7be1f78bcdb1c69a09ec69a8195a3ae538875c"
+        "6cc1bc1d2a7237aa96f593790e84411e08fcc9f3efafb6f292e2219590e7909e49368fdbe682cd5a80bad951a478e5b8c5a8"
+        "29d62771d959c131fc1b621beeecde34e39cfa686c38131598ec381fb0f7d45238598a77495d696fa5d54bb2b7a38c90b8bd"
+        "3e2c2c8d735705b22db7fb656a8f77bda47c379e3408c6f532f35f1e4f73525fa9a3b8f5550a1b62817f5b9f5d71a11645c9"
+        "89e71ffb7130c00c459bd9b9ca253f745928dc0d7e200e24f2c2bd461ac6a2063016b46ed3ac6a2f5bbca3570565fdd1fdad"
+        "a31535de5139c51c6ed4fccba8fa1e76439d4da61cf1c484fa452a764503e9777cfc34262933562813276f9beffa7891f8a6"
+        "58fa3db56181edf1bd347226a90ac15c139fd292592429091bff6dbf7017157fe5fddb72a7728230077f717617c0a9fba18f"
+        "3e21f155ec8c0e12929c9c55aa098adf");
+    QCOMPARE(file.size(), 966);
+    rusage before{};
+    ::getrusage(RUSAGE_SELF, &before);
+    const media::DecodedImage refused = media::decodeImageData(file);
+    rusage after{};
+    ::getrusage(RUSAGE_SELF, &after);
+    QVERIFY(!refused.ok());
+    QVERIFY2(refused.error.contains(QStringLiteral("grid")) && refused.error.contains(QStringLiteral("19789"))
+                 && refused.error.contains(QStringLiteral("48")),
+             qPrintable(refused.error));
+    const long grownMb = (after.ru_maxrss - before.ru_maxrss) / 1024; // ru_maxrss: KB on Linux
+    QVERIFY2(grownMb < 100, qPrintable(QStringLiteral("peak memory grew by %1 MB").arg(grownMb)));
 }
 
 test::CliRun TestFormats::run(const QStringList &args)

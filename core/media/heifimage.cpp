@@ -6,6 +6,10 @@
 #ifdef UNISEARCH_HAVE_LIBHEIF
 #include <libheif/heif.h>
 
+#include <QRegularExpression>
+
+#include <climits>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #endif
@@ -46,6 +50,33 @@ QImage copyInterleaved(const heif_image *image, bool alpha)
     return out;
 }
 
+// libheif 1.15 decodes a grid image (the tiled form phones write) at the size the grid's own
+// descriptor gives, which it never compares with the declared (ispe) size: a 1 KB file
+// declaring 48x32 had it allocate 2.3 GB for a 19789x19789 grid (found by fuzz_imagedecoder;
+// tests/tst_formats heifGridLargerThanDeclaredIsRefused). Its one guard is a limit per side
+// (heif_context_set_maximum_image_size_limit), checked before that allocation and reported
+// with the grid's size. So a side limit that bounds the area too (the square root of
+// maxPixels), or the declared longest side where that is shorter; a grid refused by it whose
+// reported size is exactly the declared one (a long panorama) is decoded with its declared
+// longest side as the limit, and any other is refused. Written by hand: libheif 1.15 has no
+// other way to read a grid's size before decoding it.
+int sideLimit(qint64 declaredLongest, qint64 maxPixels)
+{
+    const auto areaSide = static_cast<qint64>(std::sqrt(static_cast<double>(qMax<qint64>(1, maxPixels))));
+    return int(qMin<qint64>(qMin(declaredLongest, areaSide) + 1, INT_MAX));
+}
+
+// The "WxH" of libheif's security-limit message ("Image size 19789x19789 exceeds ..."), or an
+// invalid size when the message says none.
+QSize refusedSize(const heif_error &error)
+{
+    if (error.subcode != heif_suberror_Security_limit_exceeded || !error.message)
+        return {};
+    static const QRegularExpression pattern(QStringLiteral("Image size (\\d{1,9})x(\\d{1,9}) exceeds"));
+    const QRegularExpressionMatch m = pattern.match(QString::fromUtf8(error.message).left(200));
+    return m.hasMatch() ? QSize(m.captured(1).toInt(), m.captured(2).toInt()) : QSize();
+}
+
 } // namespace
 
 DecodedImage decodeHeif(const QByteArray &data, const DecodeParams &params)
@@ -78,10 +109,30 @@ DecodedImage decodeHeif(const QByteArray &data, const DecodeParams &params)
         result.error = tooBig;
         return result;
     }
+    if (storedW <= 0 || storedH <= 0) { // every image item must declare its size (ispe)
+        result.error = QStringLiteral("corrupt %1: the image does not declare its size").arg(name);
+        return result;
+    }
     const bool alpha = heif_image_handle_has_alpha_channel(handle.get());
+    const qint64 declaredLongest = qMax(w, h);
+    heif_context_set_maximum_image_size_limit(context.get(), sideLimit(declaredLongest, params.maxPixels));
     heif_image *rawImage = nullptr;
-    error = heif_decode_image(handle.get(), &rawImage, heif_colorspace_RGB,
-                              alpha ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB, nullptr);
+    auto decode = [&] {
+        return heif_decode_image(handle.get(), &rawImage, heif_colorspace_RGB,
+                                 alpha ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB, nullptr);
+    };
+    error = decode();
+    if (error.code != heif_error_Ok && error.subcode == heif_suberror_Security_limit_exceeded) {
+        const QSize grid = refusedSize(error);
+        if (grid != QSize(storedW, storedH)) {
+            result.error = QStringLiteral("corrupt %1: its image grid is %2, not the %3 it declares")
+                               .arg(name, grid.isValid() ? describeImageSize(grid) : QStringLiteral("larger"),
+                                    describeImageSize(QSize(storedW, storedH)));
+            return result;
+        }
+        heif_context_set_maximum_image_size_limit(context.get(), int(qMin<qint64>(declaredLongest + 1, INT_MAX)));
+        error = decode();
+    }
     HeifPtr<heif_image> image(rawImage);
     if (error.code != heif_error_Ok) {
         result.error = QStringLiteral("cannot decode %1 (%2)").arg(name, heifError(error));
