@@ -281,17 +281,17 @@ std::optional<LoadedModel> InferenceService::load(QString *error)
         return fail(error, QStringLiteral("Cannot use the vocabulary %1: %2").arg(native(vocab), what(e)));
     }
 
+    const QString device = m_options.device.isEmpty() ? QStringLiteral("cpu") : m_options.device;
     model::RunnerOptions options;
-    options.device = m_options.device.isEmpty() ? std::string("cpu") : m_options.device.toStdString();
+    options.device = device.toStdString();
     options.threads = m_options.threads;
     options.keepConversions = true; // a bundle's folder in the data folder: the next start maps it
-    const QString precision = resolvePrecision(m_options.precision, m_options.device);
+    const QString precision = resolvePrecision(m_options.precision, device);
     if (precision == QLatin1String("bfloat16")) {
         options.bfloat16 = true;
     } else if (precision == QLatin1String("float16")) {
         log::warning(logCategory, QStringLiteral("float16 inference is not supported; using float32 (bfloat16 is)"));
     } else {
-        const QString device = m_options.device.isEmpty() ? QStringLiteral("cpu") : m_options.device;
         options.bfloat16Parts = bfloat16Parts(m_options.precision, device);
     }
     try {
