@@ -1,5 +1,6 @@
 // `unisearch-bench model`: seconds per image (batch 1 and 8), per text query, per ITM
-// re-rank of 16 candidates and per generated answer (from a photo's kept tokens) for the
+// of one image against 16 texts, per image re-ranked (ITM of a query against 4 images'
+// kept tokens, as search --rerank batches them) and per generated answer (from a photo's kept tokens) for the
 // full-size UniAdapter (ViT-B/16 at 384, BERT-base) with random weights, in float32,
 // bfloat16, and float32 with a bfloat16 answer decoder (what "auto" runs on a CPU where
 // float32 is faster but bfloat16 weights help the decoder). docs/performance.md records the results.
@@ -44,6 +45,7 @@ struct BenchOptions {
     bool mixed = true; // float32 with a bfloat16 answer decoder (not with --image-only: its images are float32's)
     bool imageOnly = false; // skip the text and ITM columns (for profiling the vision tower)
     bool answerOnly = false; // only the answer column (for profiling the question encoder and decoder)
+    bool itmOnly = false;    // only the re-rank ITM column (for profiling the text encoder's cross-attention)
     std::string bundle;      // an imported model's folder instead of random weights (its own size)
     std::string device = "cpu";
 };
@@ -75,7 +77,7 @@ double cosine(const std::vector<float> &a, const std::vector<float> &b)
 
 struct Row {
     std::string precision;
-    double image1 = 0, image8 = 0, text = 0, itm16 = 0, itm16WithImage = 0;
+    double image1 = 0, image8 = 0, text = 0, itm16 = 0, itm16WithImage = 0, rerankItm = 0;
     double answer = 0; // a generated answer (3 beams, 10 tokens) from a photo's kept tokens
     double firstToken = 0; // the same with one decoder step: mostly the question encoder
 };
@@ -115,6 +117,17 @@ Row measure(ModelRunner &runner, const std::vector<std::vector<float>> &images,
             measureAnswer(runner, one, queries[1], o.reps, r);
         return r;
     }
+    // Re-ranking (engine::Searcher) matches one query against the kept tokens of a batch of
+    // 4 images (SearchParams::rerankBatch); per image, the vision tower not included.
+    auto measureRerankItm = [&] {
+        const auto four = runner.imageTokensBatch({eight.begin(), eight.begin() + 4});
+        r.rerankItm = medianSeconds(o.reps, [&] { runner.itmLogitsTokens(four, queries[0]); }) / 4.0;
+    };
+    if (o.itmOnly) {
+        if (runner.hasRetrieval())
+            measureRerankItm();
+        return r;
+    }
     r.image1 = medianSeconds(o.reps, [&] { runner.imageFeatures(one); });
     r.image8 = medianSeconds(std::max(1, o.reps - 1), [&] { runner.imageFeatures(eight); }) / 8.0;
     if (o.imageOnly)
@@ -131,6 +144,7 @@ Row measure(ModelRunner &runner, const std::vector<std::vector<float>> &images,
     std::vector<std::vector<int64_t>> sixteen(16, queries[0]);
     r.itm16WithImage = medianSeconds(o.reps, [&] { runner.itmProbability(one, sixteen); });
     r.itm16 = std::max(0.0, r.itm16WithImage - r.image1);
+    measureRerankItm();
     if (runner.hasVqa())
         measureAnswer(runner, one, queries[1], o.reps, r);
     return r;
@@ -140,7 +154,7 @@ void printUsage()
 {
     std::printf("usage: unisearch-bench model [--threads N] [--reps N] [--device cpu|cuda] [--image-size S]\n"
                 "                             [--no-float32] [--no-bfloat16] [--no-mixed]\n"
-                "                             [--image-only] [--answer-only] [--bundle DIR] [--json]\n");
+                "                             [--image-only] [--answer-only] [--itm-only] [--bundle DIR] [--json]\n");
 }
 
 } // namespace
@@ -160,6 +174,7 @@ int runModelBench(int argc, char **argv)
         else if (a == "--no-mixed") o.mixed = false;
         else if (a == "--image-only") o.imageOnly = true;
         else if (a == "--answer-only") o.answerOnly = true;
+        else if (a == "--itm-only") o.itmOnly = true;
         else if (a == "--bundle") o.bundle = next();
         else if (a == "--json") o.json = true;
         else if (a == "--help" || a == "-h") { printUsage(); return 0; }
@@ -217,10 +232,10 @@ int runModelBench(int argc, char **argv)
         if (o.float32) {
             auto runner = makeRunner({o.device, false, 0});
             rows.push_back(measure(*runner, images, queries, o, "float32"));
-            if (!o.answerOnly)
+            if (!o.answerOnly && !o.itmOnly)
                 f32Features = runner->imageFeatures(eight);
         }
-        if (o.mixed && !o.imageOnly) {
+        if (o.mixed && !o.imageOnly && !o.itmOnly) {
             ModelRunner::Options mixed{o.device, false, 0};
             mixed.bfloat16Parts = ModelRunner::Decoder;
             auto runner = makeRunner(mixed);
@@ -255,22 +270,25 @@ int runModelBench(int argc, char **argv)
                                     {"text_query_s", r.text},
                                     {"itm16_s", r.itm16},
                                     {"itm16_with_image_encoding_s", r.itm16WithImage},
+                                    {"rerank_itm_s_per_image", r.rerankItm},
                                     {"answer_from_tokens_s", r.answer},
                                     {"answer_first_token_s", r.firstToken}});
-        if (o.float32 && o.bfloat16 && !o.answerOnly)
+        if (o.float32 && o.bfloat16 && !o.answerOnly && !o.itmOnly)
             j["bfloat16_min_cosine_to_float32"] = minCos;
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
     std::printf("UniAdapter full size (ViT-B/16 @ %d, BERT-base), random weights, device %s, %d threads, LibTorch %s\n",
                 arch.vision.imageSize, o.device.c_str(), threads, unisearch::model::libtorchVersion().c_str());
-    std::printf("%-16s | %12s | %16s | %12s | %10s | %18s | %9s | %14s\n", "precision", "image b=1 s",
-                "image b=8 s/img", "text query s", "ITM 16 s", "ITM 16 + image s", "answer s", "first token s");
+    std::printf("%-16s | %12s | %16s | %12s | %10s | %18s | %16s | %9s | %14s\n", "precision", "image b=1 s",
+                "image b=8 s/img", "text query s", "ITM 16 s", "ITM 16 + image s", "re-rank ITM s/img", "answer s",
+                "first token s");
     for (const auto &r : rows)
-        std::printf("%-16s | %12.3f | %16.3f | %12.4f | %10.3f | %18.3f | %9.3f | %14.3f\n", r.precision.c_str(),
-                    r.image1, r.image8, r.text, r.itm16, r.itm16WithImage, r.answer, r.firstToken);
+        std::printf("%-16s | %12.3f | %16.3f | %12.4f | %10.3f | %18.3f | %16.3f | %9.3f | %14.3f\n", r.precision.c_str(),
+                    r.image1, r.image8, r.text, r.itm16, r.itm16WithImage, r.rerankItm, r.answer, r.firstToken);
+    std::printf("ITM 16: one image against 16 texts; re-rank ITM: one query against 4 images' kept tokens, per image\n");
     std::printf("answer: 3 beams, 10 tokens, from a photo's kept tokens; first token: the same, one decoder step\n");
-    if (o.float32 && o.bfloat16 && !o.answerOnly)
+    if (o.float32 && o.bfloat16 && !o.answerOnly && !o.itmOnly)
         std::printf("bfloat16 image features vs float32: min cosine %.5f over 8 images\n", minCos);
     return 0;
 }
