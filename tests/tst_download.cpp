@@ -85,7 +85,7 @@ private:
 
 void TestDownload::initTestCase()
 {
-    QStandardPaths::setTestModeEnabled(true);  // settings never the user's
+    test::isolateUserSettings(); // settings never the user's, nor another test's
     qputenv("UNISEARCH_CPU_FEATURES", "none"); // precision auto = float32: the float32 reference numbers
     m_checkpoint = readAll(test::uniadapterDir() + fixturePath);
     QVERIFY(m_checkpoint.size() > 1'000'000);

@@ -67,7 +67,7 @@ private:
 
 void TestGuiModelManager::initTestCase()
 {
-    QStandardPaths::setTestModeEnabled(true);  // settings in ~/.qttest, never the user's
+    test::isolateUserSettings(); // settings never the user's, nor another test's
     initApplicationIdentity();
     QApplication::setQuitOnLastWindowClosed(false);
 }

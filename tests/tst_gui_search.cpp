@@ -101,7 +101,7 @@ private:
 
 void TestGuiSearch::initTestCase()
 {
-    QStandardPaths::setTestModeEnabled(true);  // settings and cache never the user's
+    test::isolateUserSettings(); // settings never the user's, nor another test's
     initApplicationIdentity();
     QApplication::setQuitOnLastWindowClosed(false);
     qputenv("UNISEARCH_VOCAB", test::vocabPath().toUtf8());

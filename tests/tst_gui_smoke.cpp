@@ -47,8 +47,7 @@ private:
 
 void TestGuiSmoke::initTestCase()
 {
-    // Settings go to a test location (~/.qttest), never the user's.
-    QStandardPaths::setTestModeEnabled(true);
+    test::isolateUserSettings(); // settings never the user's, nor another test's
     qputenv("UNISEARCH_CPU_FEATURES", "none"); // precision auto = float32: the float32 reference numbers
     initApplicationIdentity();
     // Closing a test window must not end the application's event loop.

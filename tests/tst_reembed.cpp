@@ -144,7 +144,7 @@ QPair<int, int> TestReembed::missingVectors(const QString &fingerprint)
 
 void TestReembed::initTestCase()
 {
-    QStandardPaths::setTestModeEnabled(true);
+    test::isolateUserSettings(); // settings never the user's, nor another test's
     qputenv("UNISEARCH_CPU_FEATURES", "none"); // precision auto = float32: the float32 reference numbers
     m_cli = QStringLiteral(UNISEARCH_CLI_PATH);
     QVERIFY2(QFileInfo(m_cli).isExecutable(), qPrintable(m_cli));

@@ -62,7 +62,7 @@ private:
 
 void TestTrainWizard::initTestCase()
 {
-    QStandardPaths::setTestModeEnabled(true);
+    test::isolateUserSettings(); // settings never the user's, nor another test's
     qputenv("UNISEARCH_CPU_FEATURES", "none"); // precision auto = float32: the float32 reference numbers
     m_tmp = std::make_unique<QTemporaryDir>();
     QVERIFY(m_tmp->isValid());

@@ -3,6 +3,9 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QSettings>
+#include <QStandardPaths>
+#include <QTemporaryDir>
 #include <stdexcept>
 
 namespace unisearch::test {
@@ -66,6 +69,16 @@ QString caseWeights(const QString &caseName)
 QString caseArchitectureJson(const QString &caseName)
 {
     return QString::fromStdString(readCase(caseName).at("architecture").dump());
+}
+
+void isolateUserSettings()
+{
+    QStandardPaths::setTestModeEnabled(true);
+    static QTemporaryDir settingsDir(QDir::temp().filePath(QStringLiteral("unisearch-test-settings-XXXXXX")));
+    if (!settingsDir.isValid())
+        throw std::runtime_error("cannot make a temporary settings folder");
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settingsDir.path());
+    QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, settingsDir.path());
 }
 
 } // namespace unisearch::test

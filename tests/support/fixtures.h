@@ -16,4 +16,10 @@ QString sourceDir();             // project root
 QString caseWeights(const QString &caseName);          // the case's checkpoint, absolute
 QString caseArchitectureJson(const QString &caseName); // its "architecture" object, as JSON text
 
+// QStandardPaths' test mode (nothing of the user's is read or written), with a settings
+// folder of this process's own: test programs that CTest runs side by side otherwise share
+// ~/.qttest/config, and one program's settings (re-ranking on) changed another's results.
+// Call before the first QSettings is made; the folder is removed at exit.
+void isolateUserSettings();
+
 } // namespace unisearch::test

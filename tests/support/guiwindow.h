@@ -24,7 +24,7 @@ namespace unisearch::test {
 // closed, and the fixture vocabulary.
 inline void initGuiTest()
 {
-    QStandardPaths::setTestModeEnabled(true);
+    test::isolateUserSettings(); // settings never the user's, nor another test's
     initApplicationIdentity();
     QApplication::setQuitOnLastWindowClosed(false);
     qputenv("UNISEARCH_VOCAB", vocabPath().toUtf8());
