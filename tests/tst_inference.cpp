@@ -1,6 +1,7 @@
 // The Engine's model management and the inference service, through their C++ API:
 // errors come back as messages (never exceptions), the active model per task, and an
-// InferenceService run on its own thread (InferenceWorker) reproducing the fixtures.
+// InferenceService run on its own thread (InferenceWorker) reproducing the fixtures, and
+// that thread ending when the worker is idle.
 #include "engine/engine.h"
 #include "engine/inference.h"
 #include "support/fixtures.h"
@@ -11,8 +12,14 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <set>
 #include <thread>
 #include <utility>
+
+#include <unistd.h>
 
 using namespace unisearch;
 
@@ -23,6 +30,15 @@ constexpr double kTolerance = 1e-4;
 QString weights(const QString &file)
 {
     return test::uniadapterDir() + QStringLiteral("/weights/") + file;
+}
+
+// The Linux thread ids of this process's threads now.
+std::set<pid_t> threadIds()
+{
+    std::set<pid_t> ids;
+    for (const QString &name : QDir(QStringLiteral("/proc/self/task")).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+        ids.insert(pid_t(name.toInt()));
+    return ids;
 }
 
 } // namespace
@@ -39,17 +55,20 @@ private slots:
     void setActiveModel();
     void inferenceNeedsAModel();
     void workerThreadOwnsTheModel();
+    void idleWorkerKeepsNoThread();
     void damagedBundleIsReported();
     void vocabularyIsFound();
 
 private:
     std::unique_ptr<engine::Engine> open();
+    // The fixture's retrieval model imported into e, and its (not yet loaded) service.
+    static std::unique_ptr<engine::InferenceService> retrievalService(engine::Engine &e, QString *error);
     std::unique_ptr<QTemporaryDir> m_tmp;
 };
 
 void TestInference::initTestCase()
 {
-    QStandardPaths::setTestModeEnabled(true); // settings never the user's
+    test::isolateUserSettings(); // settings never the user's, nor another test's
     qputenv("UNISEARCH_CPU_FEATURES", "none"); // precision auto = float32: the float32 reference numbers
 }
 
@@ -68,6 +87,14 @@ std::unique_ptr<engine::Engine> TestInference::open()
     if (!e->open(options))
         qWarning("%s", qPrintable(e->errorString()));
     return e;
+}
+
+std::unique_ptr<engine::InferenceService> TestInference::retrievalService(engine::Engine &e, QString *error)
+{
+    if (!e.importModel(weights(QStringLiteral("retrieval.pth")), {}, {},
+                       test::caseArchitectureJson(QStringLiteral("retrieval-image")), error))
+        return nullptr;
+    return e.inference(engine::retrievalTask, {}, error);
 }
 
 void TestInference::importRecordsAndActivates()
@@ -173,9 +200,7 @@ void TestInference::workerThreadOwnsTheModel()
 {
     auto e = open();
     QString error;
-    QVERIFY(e->importModel(weights(QStringLiteral("retrieval.pth")), {}, {},
-                           test::caseArchitectureJson(QStringLiteral("retrieval-image")), &error));
-    auto service = e->inference(engine::retrievalTask, {}, &error);
+    auto service = retrievalService(*e, &error);
     QVERIFY2(service, qPrintable(error));
     engine::InferenceWorker worker(std::move(service));
 
@@ -217,6 +242,66 @@ void TestInference::workerThreadOwnsTheModel()
     }).get();
     QVERIFY(!bad.has_value());
     QVERIFY2(badError.contains(QStringLiteral("missing.png")), qPrintable(badError));
+}
+
+void TestInference::idleWorkerKeepsNoThread()
+{
+    // An idle worker keeps no thread, so no OpenMP team that would make libgomp's other
+    // teams sleep at once between operators (inference.h); a later job starts another.
+    auto e = open();
+    QString error;
+    auto service = retrievalService(*e, &error);
+    QVERIFY2(service, qPrintable(error));
+    engine::InferenceWorker worker(std::move(service));
+    const QString image = test::caseDir(QStringLiteral("retrieval-image")) + QStringLiteral("/img0.png");
+    auto embed = [&](pid_t *ranOn) {
+        return worker.submit([&image, ranOn](engine::InferenceService &s) {
+            *ranOn = gettid();
+            QString why;
+            return s.embedImages({image}, &why).has_value() && s.embedTexts({QStringLiteral("a dog")}, &why).has_value();
+        });
+    };
+
+    // The first job loads the model and starts what the process keeps: OpenBLAS's threads,
+    // and LibTorch's pthreadpool (which LibTorch makes again, with new threads, whenever a new
+    // thread sets its thread count: so the threads are counted, not named).
+    pid_t first = 0;
+    QVERIFY(embed(&first).get());
+    QVERIFY(first != gettid());
+    QTRY_VERIFY(!threadIds().count(first));
+    const size_t before = threadIds().size(); // its OpenMP team may not have ended yet: at most
+
+    // Then the worker's thread and the threads it started end with its job.
+    pid_t second = 0;
+    QVERIFY(embed(&second).get());
+    QVERIFY(second != gettid());
+    QTRY_VERIFY(!threadIds().count(second));
+    QTRY_VERIFY(threadIds().size() <= before);
+
+    // Jobs run in submission order, off the caller's thread; the destructor runs what is
+    // still queued, then joins.
+    std::vector<int> order;
+    std::vector<pid_t> ran(4);
+    std::vector<std::future<bool>> results;
+    {
+        engine::InferenceWorker another(e->inference(engine::retrievalTask, {}, &error));
+        for (int i = 0; i < 4; ++i)
+            results.push_back(another.submit([&, i](engine::InferenceService &s) {
+                ran[size_t(i)] = gettid();
+                order.push_back(i);
+                QString why;
+                return s.embedTexts({QStringLiteral("job %1").arg(i)}, &why).has_value();
+            }));
+    }
+    for (auto &r : results) {
+        QCOMPARE(r.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+        QVERIFY(r.get());
+    }
+    QCOMPARE(order, (std::vector<int>{0, 1, 2, 3}));
+    QVERIFY(std::all_of(ran.begin(), ran.end(), [](pid_t t) { return t != 0 && t != gettid(); }));
+    for (const pid_t t : ran)
+        QTRY_VERIFY(!threadIds().count(t));
+    QTRY_VERIFY(threadIds().size() <= before);
 }
 
 void TestInference::damagedBundleIsReported()

@@ -62,9 +62,13 @@ EngineController::EngineController(engine::Engine *engine, QObject *parent)
     qRegisterMetaType<engine::IndexResult>();
     // One search thread: a Searcher serves one thread at a time, and a newer query is
     // better served by skipping the queued ones than by running them side by side.
+    // Both threads end as soon as nothing is queued (expiry 0), taking their OpenMP teams
+    // with them, as an idle InferenceWorker does: an idle team elsewhere makes libgomp's
+    // teams sleep at once between operators (engine/inference.h).
     m_searchPool.setMaxThreadCount(1);
-    m_searchPool.setExpiryTimeout(-1);
+    m_searchPool.setExpiryTimeout(0);
     m_indexPool.setMaxThreadCount(1);
+    m_indexPool.setExpiryTimeout(0);
     m_idleTimer = new QTimer(this);
     m_idleTimer->setSingleShot(true);
     connect(m_idleTimer, &QTimer::timeout, this, &EngineController::unloadModels);

@@ -2,14 +2,15 @@
 // The GUI side of the engine: owns the Engine's long-running parts and runs all their work
 // off the GUI thread, delivering results by queued signals.
 //
-//  - Search: one search thread (a one-thread pool) owns the SearchSession (the active
-//    retrieval model, its vector store and a Searcher) with its own catalog connection.
-//    The session is opened as the CLI opens its own: the Engine's plan (read here, on the
-//    GUI thread), opened by SearchSession::open on the search thread.
+//  - Search: one search thread at a time (a one-thread pool whose thread ends when
+//    nothing is queued) uses the SearchSession (the active retrieval model, its vector
+//    store and a Searcher) with its own catalog connection. The session is opened as the CLI
+//    opens its own: the Engine's plan (read here, on the GUI thread), opened by
+//    SearchSession::open on the search thread.
 //    Every request gets an id; a newer request supersedes the older ones: a queued one is
 //    skipped, a running one finishes but its result is dropped, so only the newest result
 //    ever reaches the window.
-//  - Ask: one InferenceWorker (the thread that owns the VQA model). Cancel forgets the
+//  - Ask: one InferenceWorker (the VQA model, run off the GUI thread). Cancel forgets the
 //    running request: its result is ignored when it arrives, and the window is free at once.
 //  - Indexing: one IndexJob at a time, on its own pool, with pause/resume/cancel; a
 //    finished run makes the next search reopen the store (the model is kept). Runs read

@@ -526,29 +526,34 @@ std::optional<AskResult> InferenceService::askVideo(const QString &videoPath, co
 
 // --- InferenceWorker -----------------------------------------------------------------
 
-InferenceWorker::InferenceWorker(std::unique_ptr<InferenceService> service)
-    : m_service(std::move(service))
-{
-    m_thread = std::thread([this] { loop(); });
-}
+InferenceWorker::InferenceWorker(std::unique_ptr<InferenceService> service) : m_service(std::move(service)) {}
 
 InferenceWorker::~InferenceWorker()
 {
+    // The running thread (if any) finishes what is queued, then ends.
+    std::thread last;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        m_stopping = true;
+        last = std::move(m_thread);
     }
-    m_wake.notify_all();
-    m_thread.join();
+    if (last.joinable())
+        last.join();
 }
 
 void InferenceWorker::enqueue(std::function<void(InferenceService &)> job)
 {
+    std::thread ended;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_jobs.push_back(std::move(job));
+        if (m_running)
+            return; // the running thread takes it
+        m_running = true;
+        ended = std::move(m_thread); // it found the queue empty: it runs nothing more
+        m_thread = std::thread([this] { loop(); });
     }
-    m_wake.notify_one();
+    if (ended.joinable())
+        ended.join(); // at most its thread-exit clean-up (its OpenMP team ending) is left
 }
 
 void InferenceWorker::loop()
@@ -556,10 +561,11 @@ void InferenceWorker::loop()
     for (;;) {
         std::function<void(InferenceService &)> job;
         {
-            std::unique_lock<std::mutex> lock(m_mutex);
-            m_wake.wait(lock, [this] { return m_stopping || !m_jobs.empty(); });
-            if (m_jobs.empty())
-                return; // stopping, and nothing left to run
+            std::lock_guard<std::mutex> lock(m_mutex);
+            if (m_jobs.empty()) {
+                m_running = false;
+                return; // the thread ends, its OpenMP team with it
+            }
             job = std::move(m_jobs.front());
             m_jobs.pop_front();
         }

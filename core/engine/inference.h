@@ -21,7 +21,6 @@
 #include <QString>
 #include <QStringList>
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -208,9 +207,13 @@ private:
 // "hh:mm:ss" (with a fraction on the seconds); nullopt when it is none of these.
 std::optional<double> parseVideoTime(const QString &text);
 
-// Runs one InferenceService on its own thread: the thread that owns the model. Work is
-// submitted as functions of the service and runs in submission order; the destructor
-// runs what is queued, then joins.
+// Runs one InferenceService off the caller's thread. Work is submitted as functions of the
+// service and runs one at a time, in submission order; the destructor runs what is queued,
+// then joins. The thread ends when nothing is queued and a later submission starts another:
+// an idle worker keeps no thread, and so no OpenMP team. libgomp lets a team spin between
+// parallel regions (GOMP_SPINCOUNT, model/runtime.cpp) only while its threads are no more
+// than the CPUs: an idle team on another thread made every team sleep at once, and the
+// question asked in the window 0.2 s slower (docs/performance.md, "Threads").
 class InferenceWorker
 {
 public:
@@ -235,10 +238,9 @@ private:
 
     std::unique_ptr<InferenceService> m_service;
     std::mutex m_mutex;
-    std::condition_variable m_wake;
     std::deque<std::function<void(InferenceService &)>> m_jobs;
-    bool m_stopping = false;
-    std::thread m_thread;
+    bool m_running = false; // m_thread runs jobs; false once it has found the queue empty
+    std::thread m_thread;   // the thread running jobs, or the last one (ended or ending)
 };
 
 } // namespace unisearch::engine
