@@ -77,6 +77,7 @@ bool cpuHasBfloat16()
 namespace {
 using NameFunction = char *(*)();
 using VoidFunction = void (*)();
+using IntFunction = int (*)();
 
 template <typename F>
 F openblasFunction(const char *name)
@@ -144,6 +145,14 @@ bool chooseBlasKernels()
     if (better.empty() || !quit || !init)
         return false;
     ::setenv("OPENBLAS_CORETYPE", better.c_str(), 1); // read by init; children inherit it
+    // OpenBLAS's worker threads (its constructor starts them) end first, as its own fork
+    // handler ends them: a worker runs gotoblas_dynamic_init itself on its first buffer, which
+    // assigns the table pointer (null on the way, for a CPU it does not know), and nothing of
+    // OpenBLAS may run beside quit/init. A crash inside init with that pointer null was seen
+    // twice at start-up while tests ran side by side (docs/reliability.md); the next parallel
+    // product starts the workers again.
+    if (const auto shutdown = openblasFunction<IntFunction>("blas_thread_shutdown_"))
+        shutdown();
     quit();
     init();
     return blasKernels() != current;
@@ -166,7 +175,6 @@ bool shortenBlasThreadWait()
 {
     if (std::getenv("OPENBLAS_THREAD_TIMEOUT") || std::getenv("GOTO_THREAD_TIMEOUT"))
         return false; // the user's choice
-    using IntFunction = int (*)();
     const auto parallel = openblasFunction<IntFunction>("openblas_get_parallel");
     const auto readEnvironment = openblasFunction<VoidFunction>("openblas_read_env");
     const auto shutdown = openblasFunction<IntFunction>("blas_thread_shutdown_");
