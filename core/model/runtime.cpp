@@ -230,7 +230,8 @@ constexpr char kSpinCount[] = "GOMP_SPINCOUNT=";
 // and sleeping at once made the answer decoder's steps 40 % slower (docs/performance.md,
 // "Threads"); 50 us is too short to take the core from OpenBLAS's threads in a product.
 // libgomp spins so only while its threads are no more than the CPUs: with the passive policy
-// a process whose several threads each run parallel regions (the window) still sleeps at once.
+// a process whose several threads each keep a team sleeps at once, so the window's threads
+// that run the model end when idle (engine::InferenceWorker, EngineController's pools).
 constexpr char kOurSpinCount[] = "GOMP_SPINCOUNT=5000";
 
 bool hasVariable(char **envp, const char *prefix, size_t length)
